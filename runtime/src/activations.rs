@@ -1,0 +1,222 @@
+//! Element-wise activations (and softmax over the last axis), forward and
+//! backward.
+//!
+//! Every derivative here is written in terms of the activation's *output*
+//! `y`, so a layer keeps only its output for the backward pass. Formulas
+//! follow Keras 3 (`keras.activations`): `hard_sigmoid(x) = relu6(x + 3) / 6`,
+//! `elu` and `selu` with Keras's constants.
+
+/// An activation function, named as in Keras.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Activation {
+    /// `y = x` (Keras `"linear"`, the default of `Dense`).
+    #[default]
+    Linear,
+    /// `y = max(x, 0)`.
+    Relu,
+    /// `y = 1 / (1 + e^-x)`.
+    Sigmoid,
+    /// `y = tanh(x)`.
+    Tanh,
+    /// `y_i = e^{x_i} / Σ_j e^{x_j}` over the last axis.
+    Softmax,
+    /// `y = x` for `x > 0`, `e^x - 1` otherwise.
+    Elu,
+    /// `y = λx` for `x > 0`, `λα(e^x - 1)` otherwise (α ≈ 1.6733, λ ≈ 1.0507).
+    Selu,
+    /// `y = ln(1 + e^x)`.
+    Softplus,
+    /// `y = x / (1 + |x|)`.
+    Softsign,
+    /// `y = relu6(x + 3) / 6`.
+    HardSigmoid,
+    /// `y = e^x`.
+    Exponential,
+}
+
+const SELU_ALPHA: f32 = 1.673_263_2;
+const SELU_SCALE: f32 = 1.050_701;
+
+impl Activation {
+    /// Every activation with its Keras name.
+    pub const ALL: [(&'static str, Activation); 11] = [
+        ("linear", Activation::Linear),
+        ("relu", Activation::Relu),
+        ("sigmoid", Activation::Sigmoid),
+        ("tanh", Activation::Tanh),
+        ("softmax", Activation::Softmax),
+        ("elu", Activation::Elu),
+        ("selu", Activation::Selu),
+        ("softplus", Activation::Softplus),
+        ("softsign", Activation::Softsign),
+        ("hard_sigmoid", Activation::HardSigmoid),
+        ("exponential", Activation::Exponential),
+    ];
+
+    /// Keras's name of the activation.
+    pub fn name(self) -> &'static str {
+        Self::ALL.iter().find(|(_, a)| *a == self).map(|(n, _)| *n).unwrap_or("linear")
+    }
+
+    /// Looks an activation up by its Keras name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.iter().find(|(n, _)| *n == name).map(|(_, a)| *a)
+    }
+
+    /// Applies the activation in place; `row` is the length of the last axis
+    /// (softmax normalizes each row).
+    ///
+    /// ```
+    /// use kiln::activations::Activation;
+    /// let mut v = [-1.0, 0.0, 2.0];
+    /// Activation::Relu.forward_in_place(&mut v, 3);
+    /// assert_eq!(v, [0.0, 0.0, 2.0]);
+    /// ```
+    pub fn forward_in_place(self, values: &mut [f32], row: usize) {
+        match self {
+            Activation::Linear => {}
+            Activation::Relu => values.iter_mut().for_each(|v| *v = v.max(0.0)),
+            Activation::Sigmoid => values.iter_mut().for_each(|v| *v = sigmoid(*v)),
+            Activation::Tanh => values.iter_mut().for_each(|v| *v = v.tanh()),
+            Activation::Softmax => values.chunks_exact_mut(row).for_each(softmax_row),
+            Activation::Elu => values.iter_mut().for_each(|v| *v = if *v > 0.0 { *v } else { v.exp_m1() }),
+            Activation::Selu => values.iter_mut().for_each(|v| {
+                *v = SELU_SCALE * if *v > 0.0 { *v } else { SELU_ALPHA * v.exp_m1() }
+            }),
+            Activation::Softplus => values.iter_mut().for_each(|v| *v = softplus(*v)),
+            Activation::Softsign => values.iter_mut().for_each(|v| *v /= 1.0 + v.abs()),
+            Activation::HardSigmoid => values.iter_mut().for_each(|v| *v = ((*v + 3.0).clamp(0.0, 6.0)) / 6.0),
+            Activation::Exponential => values.iter_mut().for_each(|v| *v = v.exp()),
+        }
+    }
+
+    /// Turns `grad` (∂L/∂y) into ∂L/∂x in place, given the outputs `y`.
+    pub fn backward_in_place(self, y: &[f32], grad: &mut [f32], row: usize) {
+        let each = |g: &mut [f32], d: &dyn Fn(f32) -> f32| {
+            for (gv, &yv) in g.iter_mut().zip(y) {
+                *gv *= d(yv);
+            }
+        };
+        match self {
+            Activation::Linear => {}
+            Activation::Relu => {
+                for (g, &yv) in grad.iter_mut().zip(y) {
+                    if yv <= 0.0 {
+                        *g = 0.0;
+                    }
+                }
+            }
+            Activation::Sigmoid => {
+                for (g, &yv) in grad.iter_mut().zip(y) {
+                    *g *= yv * (1.0 - yv);
+                }
+            }
+            Activation::Tanh => {
+                for (g, &yv) in grad.iter_mut().zip(y) {
+                    *g *= 1.0 - yv * yv;
+                }
+            }
+            Activation::Softmax => {
+                // ∂L/∂x_i = y_i (g_i − Σ_j g_j y_j)
+                for (g, yr) in grad.chunks_exact_mut(row).zip(y.chunks_exact(row)) {
+                    let s: f32 = g.iter().zip(yr).map(|(a, b)| a * b).sum();
+                    for (gv, &yv) in g.iter_mut().zip(yr) {
+                        *gv = yv * (*gv - s);
+                    }
+                }
+            }
+            Activation::Elu => each(grad, &|y| if y > 0.0 { 1.0 } else { y + 1.0 }),
+            Activation::Selu => each(grad, &|y| if y > 0.0 { SELU_SCALE } else { y + SELU_SCALE * SELU_ALPHA }),
+            // σ(x) = 1 − e^{−y}
+            Activation::Softplus => each(grad, &|y| -(-y).exp_m1()),
+            Activation::Softsign => each(grad, &|y| (1.0 - y.abs()) * (1.0 - y.abs())),
+            Activation::HardSigmoid => each(grad, &|y| if y > 0.0 && y < 1.0 { 1.0 / 6.0 } else { 0.0 }),
+            Activation::Exponential => each(grad, &|y| y),
+        }
+    }
+}
+
+/// The logistic function, stable for large `|x|`.
+#[inline]
+pub fn sigmoid(x: f32) -> f32 {
+    if x >= 0.0 {
+        1.0 / (1.0 + (-x).exp())
+    } else {
+        let e = x.exp();
+        e / (1.0 + e)
+    }
+}
+
+#[inline]
+fn softplus(x: f32) -> f32 {
+    // ln(1 + e^x) = max(x, 0) + ln(1 + e^{−|x|})
+    x.max(0.0) + (-x.abs()).exp().ln_1p()
+}
+
+/// Softmax of one row in place, shifted by the row maximum for stability.
+pub fn softmax_row(row: &mut [f32]) {
+    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut sum = 0.0;
+    for v in row.iter_mut() {
+        *v = (*v - max).exp();
+        sum += *v;
+    }
+    let inv = 1.0 / sum;
+    row.iter_mut().for_each(|v| *v *= inv);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::assert_gradient_matches;
+
+    /// Reference values computed by hand from the definitions (softmax row
+    /// [1, 2, 3]: e^k / (e + e² + e³)).
+    #[test]
+    fn forward_matches_reference_values() {
+        let cases: [(Activation, f32, f32); 8] = [
+            (Activation::Sigmoid, 0.0, 0.5),
+            (Activation::Tanh, 0.5, 0.462_117_16),
+            (Activation::Elu, -1.0, -0.632_120_56),
+            (Activation::Selu, -1.0, -1.111_330_7),
+            (Activation::Softplus, 0.0, std::f32::consts::LN_2),
+            (Activation::Softsign, 1.0, 0.5),
+            (Activation::HardSigmoid, 1.5, 0.75),
+            (Activation::Exponential, 1.0, std::f32::consts::E),
+        ];
+        for (act, x, y) in cases {
+            let mut v = [x];
+            act.forward_in_place(&mut v, 1);
+            assert!((v[0] - y).abs() < 1e-6, "{act:?}({x}) = {} not {y}", v[0]);
+        }
+        let mut s = [1.0, 2.0, 3.0];
+        Activation::Softmax.forward_in_place(&mut s, 3);
+        let expected = [0.090_030_57, 0.244_728_48, 0.665_240_94];
+        for (a, b) in s.iter().zip(expected) {
+            assert!((a - b).abs() < 1e-6);
+        }
+    }
+
+    #[test]
+    fn every_activation_passes_a_finite_difference_gradient_check() {
+        // Points away from kinks (relu at 0, hard_sigmoid at ±3).
+        let x = [-1.3f32, -0.4, 0.35, 0.9, 1.7, -2.2];
+        for (name, act) in Activation::ALL {
+            assert_gradient_matches(name, &x, |input, out| {
+                out.copy_from_slice(input);
+                act.forward_in_place(out, 3);
+            }, |y, dy, dx| {
+                dx.copy_from_slice(dy);
+                act.backward_in_place(y, dx, 3);
+            });
+        }
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for (name, act) in Activation::ALL {
+            assert_eq!(Activation::from_name(name), Some(act));
+            assert_eq!(act.name(), name);
+        }
+    }
+}

@@ -1,0 +1,266 @@
+//! Single-precision matrix products: `C = A·B` or `C += A·B`.
+//!
+//! A and B are read through arbitrary row/column strides, so the transposes
+//! a dense layer's backward pass needs cost nothing; C is row-major. The
+//! product follows the Goto/BLIS blocking scheme: B is packed into panels
+//! of [`NR`] columns, A into panels of [`MR`] rows, and an `MR × NR`
+//! micro-kernel (AVX2 + FMA when the CPU has it, portable Rust otherwise)
+//! keeps the whole output tile in registers.
+//!
+//! The packing buffers live in a caller-owned [`Scratch`], so a product
+//! allocates only when the scratch is too small for it, once.
+//!
+//! ```
+//! use kiln::gemm::{sgemm, Mat, Scratch};
+//! let a = [1.0, 2.0, 3.0, 4.0]; // 2×2, row-major
+//! let b = [5.0, 6.0, 7.0, 8.0];
+//! let mut c = [0.0; 4];
+//! sgemm(2, 2, 2, Mat::row_major(&a, 2), Mat::row_major(&b, 2), &mut c, 2, false, &mut Scratch::default());
+//! assert_eq!(c, [19.0, 22.0, 43.0, 50.0]);
+//! ```
+
+mod kernel;
+mod vector;
+
+pub use vector::{add_row_vector, axpy, column_sums_into, vec_mat, vec_mat_transposed};
+
+/// Rows of A handled by one micro-kernel call.
+pub const MR: usize = 6;
+/// Columns of B handled by one micro-kernel call.
+pub const NR: usize = 16;
+/// Rows of A packed at once (a multiple of [`MR`]); sized for L2.
+const MC: usize = 72;
+/// Depth of one packed block; sized so an `MR × KC` panel of A and a
+/// `KC × NR` panel of B stay in L1.
+const KC: usize = 256;
+/// Columns of B packed at once (a multiple of [`NR`]); sized for L3.
+const NC: usize = 4080;
+
+/// A read-only matrix view: element `(i, j)` is `data[i * row_stride + j * col_stride]`.
+#[derive(Clone, Copy, Debug)]
+pub struct Mat<'a> {
+    data: &'a [f32],
+    row_stride: usize,
+    col_stride: usize,
+}
+
+impl<'a> Mat<'a> {
+    /// A row-major matrix with `cols` columns.
+    pub fn row_major(data: &'a [f32], cols: usize) -> Self {
+        Mat { data, row_stride: cols, col_stride: 1 }
+    }
+
+    /// The transpose of a row-major matrix with `cols` columns: element
+    /// `(i, j)` of the view is element `(j, i)` of the stored matrix.
+    pub fn transposed(data: &'a [f32], cols: usize) -> Self {
+        Mat { data, row_stride: 1, col_stride: cols }
+    }
+
+    #[inline(always)]
+    fn at(&self, i: usize, j: usize) -> f32 {
+        self.data[i * self.row_stride + j * self.col_stride]
+    }
+
+    fn last_index(&self, rows: usize, cols: usize) -> usize {
+        (rows - 1) * self.row_stride + (cols - 1) * self.col_stride
+    }
+}
+
+/// Packing buffers reused across products, owned by a workspace.
+#[derive(Default, Debug)]
+pub struct Scratch {
+    packed_a: Vec<f32>,
+    packed_b: Vec<f32>,
+}
+
+impl Scratch {
+    fn reserve(&mut self, a_len: usize, b_len: usize) {
+        if self.packed_a.len() < a_len {
+            self.packed_a.resize(a_len, 0.0);
+        }
+        if self.packed_b.len() < b_len {
+            self.packed_b.resize(b_len, 0.0);
+        }
+    }
+}
+
+/// `C[m×n] = A[m×k]·B[k×n]`, or `C += A·B` when `accumulate` is set.
+///
+/// `c` is row-major with leading dimension `ldc`.
+///
+/// # Panics
+/// If a view or `c` is too short for the given dimensions (a caller bug:
+/// kiln's layers size every buffer from static shapes).
+#[allow(clippy::too_many_arguments)]
+pub fn sgemm(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: Mat<'_>,
+    b: Mat<'_>,
+    c: &mut [f32],
+    ldc: usize,
+    accumulate: bool,
+    scratch: &mut Scratch,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    assert!(ldc >= n && c.len() >= (m - 1) * ldc + n, "sgemm: C is too small");
+    if k == 0 {
+        if !accumulate {
+            for row in c.chunks_mut(ldc).take(m) {
+                row[..n].fill(0.0);
+            }
+        }
+        return;
+    }
+    assert!(a.data.len() > a.last_index(m, k), "sgemm: A is too small");
+    assert!(b.data.len() > b.last_index(k, n), "sgemm: B is too small");
+
+    let kc_max = k.min(KC);
+    let mc_max = round_up(m.min(MC), MR);
+    let nc_max = round_up(n.min(NC), NR);
+    scratch.reserve(mc_max * kc_max, kc_max * nc_max);
+    let kernel = kernel::select();
+
+    for jc in (0..n).step_by(NC) {
+        let nc = NC.min(n - jc);
+        for pc in (0..k).step_by(KC) {
+            let kc = KC.min(k - pc);
+            pack_b(&b, pc, jc, kc, nc, &mut scratch.packed_b);
+            let first_block = pc == 0;
+            for ic in (0..m).step_by(MC) {
+                let mc = MC.min(m - ic);
+                pack_a(&a, ic, pc, mc, kc, &mut scratch.packed_a);
+                for jr in (0..nc).step_by(NR) {
+                    let nr = NR.min(nc - jr);
+                    let b_panel = &scratch.packed_b[jr * kc..(jr + NR) * kc];
+                    for ir in (0..mc).step_by(MR) {
+                        let mr = MR.min(mc - ir);
+                        let a_panel = &scratch.packed_a[ir * kc..(ir + MR) * kc];
+                        let offset = (ic + ir) * ldc + jc + jr;
+                        let tile = kernel::Tile {
+                            c: &mut c[offset..],
+                            ldc,
+                            rows: mr,
+                            cols: nr,
+                            accumulate: accumulate || !first_block,
+                        };
+                        kernel(kc, a_panel, b_panel, tile);
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn round_up(x: usize, multiple: usize) -> usize {
+    x.div_ceil(multiple) * multiple
+}
+
+/// Packs `A[ic.., pc..]` (`mc × kc`) into row panels of `MR`: for each
+/// panel, column after column, `MR` consecutive values, zero-padded.
+fn pack_a(a: &Mat<'_>, ic: usize, pc: usize, mc: usize, kc: usize, out: &mut [f32]) {
+    for (panel, dst) in out.chunks_exact_mut(MR * kc).take(mc.div_ceil(MR)).enumerate() {
+        let row0 = ic + panel * MR;
+        let rows = MR.min(ic + mc - row0);
+        if a.col_stride == 1 && rows == MR {
+            for r in 0..MR {
+                let src = &a.data[(row0 + r) * a.row_stride + pc..][..kc];
+                for (p, &v) in src.iter().enumerate() {
+                    dst[p * MR + r] = v;
+                }
+            }
+        } else if a.row_stride == 1 {
+            for p in 0..kc {
+                let src = &a.data[(pc + p) * a.col_stride + row0..][..rows];
+                let col = &mut dst[p * MR..(p + 1) * MR];
+                col[..rows].copy_from_slice(src);
+                col[rows..].fill(0.0);
+            }
+        } else {
+            for p in 0..kc {
+                for r in 0..MR {
+                    dst[p * MR + r] = if r < rows { a.at(row0 + r, pc + p) } else { 0.0 };
+                }
+            }
+        }
+    }
+}
+
+/// Packs `B[pc.., jc..]` (`kc × nc`) into column panels of `NR`: for each
+/// panel, row after row, `NR` consecutive values, zero-padded.
+fn pack_b(b: &Mat<'_>, pc: usize, jc: usize, kc: usize, nc: usize, out: &mut [f32]) {
+    for (panel, dst) in out.chunks_exact_mut(NR * kc).take(nc.div_ceil(NR)).enumerate() {
+        let col0 = jc + panel * NR;
+        let cols = NR.min(jc + nc - col0);
+        if b.col_stride == 1 {
+            for p in 0..kc {
+                let src = &b.data[(pc + p) * b.row_stride + col0..][..cols];
+                let row = &mut dst[p * NR..(p + 1) * NR];
+                row[..cols].copy_from_slice(src);
+                row[cols..].fill(0.0);
+            }
+        } else {
+            for p in 0..kc {
+                for j in 0..NR {
+                    dst[p * NR + j] = if j < cols { b.at(pc + p, col0 + j) } else { 0.0 };
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn naive(m: usize, n: usize, k: usize, a: &Mat<'_>, b: &Mat<'_>) -> Vec<f64> {
+        let mut c = vec![0.0; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                c[i * n + j] = (0..k).map(|p| a.at(i, p) as f64 * b.at(p, j) as f64).sum();
+            }
+        }
+        c
+    }
+
+    fn values(len: usize, seed: u32) -> Vec<f32> {
+        (0..len).map(|i| (((i as u32).wrapping_mul(2654435761) ^ seed) % 1000) as f32 / 500.0 - 1.0).collect()
+    }
+
+    #[test]
+    fn matches_naive_product_for_all_layouts_and_edge_sizes() {
+        let sizes = [(1, 1, 1), (5, 17, 3), (7, 33, 300), (128, 300, 784), (73, 20, 257), (13, 1, 9)];
+        for &(m, n, k) in &sizes {
+            for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+                let a_data = values(m * k, 1);
+                let b_data = values(k * n, 2);
+                let a = if ta { Mat::transposed(&a_data, m) } else { Mat::row_major(&a_data, k) };
+                let b = if tb { Mat::transposed(&b_data, k) } else { Mat::row_major(&b_data, n) };
+                let expected = naive(m, n, k, &a, &b);
+                let mut scratch = Scratch::default();
+                let mut c = vec![0.5; m * n];
+                sgemm(m, n, k, a, b, &mut c, n, false, &mut scratch);
+                for (x, y) in c.iter().zip(&expected) {
+                    assert!((*x as f64 - y).abs() < 1e-3, "{m}x{n}x{k} ta={ta} tb={tb}: {x} vs {y}");
+                }
+                sgemm(m, n, k, a, b, &mut c, n, true, &mut scratch);
+                for (x, y) in c.iter().zip(&expected) {
+                    assert!((*x as f64 - 2.0 * y).abs() < 2e-3, "accumulate {m}x{n}x{k}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn respects_leading_dimension_of_c() {
+        let a = [1.0, 2.0];
+        let b = [3.0, 4.0];
+        let mut c = [9.0; 6];
+        // C is 2×1 inside a 2×3 buffer.
+        sgemm(2, 1, 1, Mat::row_major(&a, 1), Mat::row_major(&b, 1), &mut c, 3, false, &mut Scratch::default());
+        assert_eq!(c, [3.0, 9.0, 9.0, 6.0, 9.0, 9.0]);
+    }
+}

@@ -1,0 +1,118 @@
+//! Layers: one file per layer kind, forward and backward side by side,
+//! tests (with a finite-difference gradient check) at the bottom.
+//!
+//! Every layer implements [`Layer`], the one interface `model!` generates
+//! calls to. Per-sample shapes are const generics of the layer type
+//! (`Dense<784, 300>`), so a generated model is checked by rustc as well
+//! as by the macro; the batch size is a run-time number.
+
+mod activation;
+mod dense;
+mod flatten;
+
+pub use activation::ActivationLayer;
+pub use dense::{Dense, DenseConfig};
+pub use flatten::Flatten;
+
+use crate::gemm::Scratch;
+use crate::param::Param;
+use crate::sample::Element;
+use rand_chacha::ChaCha8Rng;
+
+/// Run-time state shared by all layers of one workspace: GEMM packing
+/// buffers, the training flag and a random source (for dropout).
+#[derive(Debug)]
+pub struct Ctx {
+    /// Packing buffers for [`crate::gemm::sgemm`].
+    pub scratch: Scratch,
+    /// `true` during `fit` / `train_on_batch`, `false` for inference.
+    pub training: bool,
+    /// Random numbers for stochastic layers.
+    pub rng: ChaCha8Rng,
+}
+
+impl Ctx {
+    /// A context whose random stream starts from `seed`.
+    pub fn new(seed: u64) -> Self {
+        use rand::SeedableRng;
+        Ctx { scratch: Scratch::default(), training: false, rng: ChaCha8Rng::seed_from_u64(seed) }
+    }
+}
+
+/// Where a layer writes the gradient with respect to its input.
+///
+/// A tensor read by several layers receives the sum of their gradients:
+/// the first layer (in backward order) overwrites the buffer, the others
+/// accumulate into it.
+#[derive(Debug)]
+pub struct InputGrad<'a> {
+    /// `batch × INPUT_LEN` values.
+    pub grad: &'a mut [f32],
+    /// Add to `grad` instead of overwriting it.
+    pub accumulate: bool,
+}
+
+impl InputGrad<'_> {
+    /// Writes (or adds) `values` into the gradient buffer.
+    pub fn store(self, values: &[f32]) {
+        if self.accumulate {
+            self.grad.iter_mut().zip(values).for_each(|(g, v)| *g += v);
+        } else {
+            self.grad.copy_from_slice(values);
+        }
+    }
+}
+
+/// A layer: forward and backward over a batch, and a one-sample forward
+/// that allocates nothing.
+///
+/// Buffers are flat and row-major: `x` holds `batch × INPUT_LEN` values,
+/// `y` and `dy` hold `batch × OUTPUT_LEN`.
+pub trait Layer {
+    /// Element type of the input (`f32`, or `u32` for token ids).
+    type In: Element;
+    /// What `forward` leaves for `backward` besides the input and output
+    /// (a dropout mask, recurrent gates). Owned by the workspace.
+    type Cache: Default + Send;
+    /// Values per sample read.
+    const INPUT_LEN: usize;
+    /// Values per sample written.
+    const OUTPUT_LEN: usize;
+
+    /// Keras's class name, shown by `summary()`.
+    fn keras_type(&self) -> &'static str;
+
+    /// `y = layer(x)` for `batch` samples.
+    fn forward(&self, x: &[Self::In], y: &mut [f32], batch: usize, cache: &mut Self::Cache, ctx: &mut Ctx);
+
+    /// Given `dy = ∂L/∂y` (which it may overwrite), adds `∂L/∂θ` to every
+    /// parameter's `grad` and writes `∂L/∂x` into `dx` when asked.
+    #[allow(clippy::too_many_arguments)]
+    fn backward(
+        &mut self,
+        x: &[Self::In],
+        y: &[f32],
+        dy: &mut [f32],
+        dx: Option<InputGrad<'_>>,
+        batch: usize,
+        cache: &mut Self::Cache,
+        ctx: &mut Ctx,
+    );
+
+    /// `y = layer(x)` for one sample, in inference mode, with no heap allocation.
+    fn forward_one(&self, x: &[Self::In], y: &mut [f32]);
+
+    /// Visits every parameter, in a fixed order.
+    fn visit_params(&mut self, _f: &mut dyn FnMut(&mut Param)) {}
+
+    /// Visits every parameter read-only, in the same order.
+    fn params(&self, _f: &mut dyn FnMut(&Param)) {}
+}
+
+/// Grows `buf` to at least `len` values (allocating only when it must).
+pub(crate) fn ensure_len(buf: &mut Vec<f32>, len: usize) -> &mut [f32] {
+    if buf.len() < len {
+        buf.resize(len, 0.0);
+    }
+    &mut buf[..len]
+}

@@ -1,0 +1,34 @@
+//! Trainable (and non-trainable) parameters with their gradients.
+
+/// One weight tensor of a layer and the gradient of the loss with respect to it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Param {
+    /// Keras's variable name within its layer (`kernel`, `bias`, …).
+    pub name: &'static str,
+    /// Keras's shape of the variable (`[input_dim, units]` for a Dense kernel).
+    pub shape: Vec<usize>,
+    /// The values, row-major in `shape`.
+    pub value: Vec<f32>,
+    /// The gradient of the last backward pass, same layout as `value`.
+    pub grad: Vec<f32>,
+    /// Whether optimizers update it.
+    pub trainable: bool,
+}
+
+impl Param {
+    /// A trainable parameter of the given shape, all zeros.
+    pub fn zeros(name: &'static str, shape: &[usize]) -> Self {
+        let len = shape.iter().product();
+        Param { name, shape: shape.to_vec(), value: vec![0.0; len], grad: vec![0.0; len], trainable: true }
+    }
+
+    /// Number of scalars.
+    pub fn len(&self) -> usize {
+        self.value.len()
+    }
+
+    /// Whether it holds no scalars.
+    pub fn is_empty(&self) -> bool {
+        self.value.is_empty()
+    }
+}

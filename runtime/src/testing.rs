@@ -1,0 +1,158 @@
+//! Gradient checking by central finite differences, for kiln's own tests
+//! and for users' custom layers.
+//!
+//! The scalar probed is a fixed non-linear reduction of the output,
+//! `L = Σ_i (c_i·y_i + ½·y_i²)` with `c_i` varying per element, so the
+//! upstream gradient `c_i + y_i` is neither all ones nor symmetric.
+//!
+//! ```
+//! use kiln::layers::{Dense, DenseConfig};
+//! use rand::SeedableRng;
+//! let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+//! let mut dense = Dense::<4, 3>::new(DenseConfig::default(), &mut rng);
+//! kiln::testing::check_layer_gradients(&mut dense, 2); // panics on a wrong backward
+//! ```
+
+use crate::layers::{Ctx, InputGrad, Layer};
+use crate::param::Param;
+
+/// Upstream weights of the probe reduction.
+fn probe_weight(i: usize) -> f64 {
+    (1.0 + 0.37 * i as f64).sin()
+}
+
+/// The probe reduction `L(y)`, accumulated in f64.
+pub fn probe_loss(y: &[f32]) -> f64 {
+    y.iter().enumerate().map(|(i, &v)| probe_weight(i) * v as f64 + 0.5 * (v as f64).powi(2)).sum()
+}
+
+/// `∂L/∂y` of [`probe_loss`].
+pub fn probe_grad(y: &[f32], out: &mut [f32]) {
+    for (i, (g, &v)) in out.iter_mut().zip(y).enumerate() {
+        *g = (probe_weight(i) + v as f64) as f32;
+    }
+}
+
+/// Compares `analytic` with central differences of `f` around `x`, one
+/// coordinate at a time; returns the worst mismatch as an error message.
+///
+/// A coordinate passes when `|analytic − numeric| ≤ atol + rtol·max(|analytic|, |numeric|)`;
+/// the defaults used by kiln's tests are `eps = 1e-3` (f32 inputs),
+/// `atol = 2e-3`, `rtol = 2e-2`.
+pub fn compare_with_finite_differences(
+    x: &mut [f32],
+    analytic: &[f32],
+    mut f: impl FnMut(&[f32]) -> f64,
+) -> Result<(), String> {
+    const EPS: f32 = 1e-3;
+    const ATOL: f64 = 2e-3;
+    const RTOL: f64 = 2e-2;
+    assert_eq!(x.len(), analytic.len());
+    for i in 0..x.len() {
+        let orig = x[i];
+        x[i] = orig + EPS;
+        let up = f(x);
+        x[i] = orig - EPS;
+        let down = f(x);
+        x[i] = orig;
+        let h = ((orig + EPS) as f64) - ((orig - EPS) as f64);
+        let numeric = (up - down) / h;
+        let a = analytic[i] as f64;
+        if (a - numeric).abs() > ATOL + RTOL * a.abs().max(numeric.abs()) {
+            return Err(format!("coordinate {i}: analytic {a:.6} vs numeric {numeric:.6}"));
+        }
+    }
+    Ok(())
+}
+
+/// Checks an element-wise (or row-wise) op: `forward(x, y)` and
+/// `backward(y, dy, dx)`; panics with `name` and the mismatch on failure.
+pub fn assert_gradient_matches(
+    name: &str,
+    x: &[f32],
+    forward: impl Fn(&[f32], &mut [f32]),
+    backward: impl Fn(&[f32], &[f32], &mut [f32]),
+) {
+    let mut y = vec![0.0; x.len()];
+    forward(x, &mut y);
+    let mut dy = vec![0.0; y.len()];
+    probe_grad(&y, &mut dy);
+    let mut dx = vec![0.0; x.len()];
+    backward(&y, &dy, &mut dx);
+    let mut xs = x.to_vec();
+    let mut scratch = vec![0.0; x.len()];
+    if let Err(e) = compare_with_finite_differences(&mut xs, &dx, |xv| {
+        forward(xv, &mut scratch);
+        probe_loss(&scratch)
+    }) {
+        panic!("gradient check of {name} failed: {e}");
+    }
+}
+
+/// Deterministic test inputs in (−1, 1).
+pub fn test_values(len: usize, seed: u64) -> Vec<f32> {
+    (0..len as u64)
+        .map(|i| {
+            let h = (i.wrapping_add(seed.wrapping_mul(0x9E37_79B9))).wrapping_mul(0x2545_F491_4F6C_DD1D);
+            ((h >> 40) as f32 / (1u64 << 24) as f32) * 1.8 - 0.9
+        })
+        .collect()
+}
+
+/// Checks a layer's backward pass against finite differences of its
+/// forward pass: the gradient with respect to the input and to every
+/// parameter, on `batch` deterministic samples in training mode.
+///
+/// # Panics
+/// With the parameter (or input) and coordinate that disagree.
+pub fn check_layer_gradients<L: Layer<In = f32>>(layer: &mut L, batch: usize) {
+    let mut ctx = Ctx::new(0);
+    ctx.training = true;
+    let x = test_values(batch * L::INPUT_LEN, 11);
+    let mut cache = L::Cache::default();
+    let mut y = vec![0.0; batch * L::OUTPUT_LEN];
+    layer.visit_params(&mut |p| p.grad.fill(0.0));
+    layer.forward(&x, &mut y, batch, &mut cache, &mut ctx);
+    let mut dy = vec![0.0; y.len()];
+    probe_grad(&y, &mut dy);
+    let mut dx = vec![0.0; x.len()];
+    layer.backward(&x, &y, &mut dy, Some(InputGrad { grad: &mut dx, accumulate: false }), batch, &mut cache, &mut ctx);
+
+    let loss_at = |layer: &L, x: &[f32], ctx: &mut Ctx| {
+        // Stochastic layers must see the same random stream each time.
+        ctx.rng = Ctx::new(0).rng;
+        let mut cache = L::Cache::default();
+        let mut y = vec![0.0; batch * L::OUTPUT_LEN];
+        layer.forward(x, &mut y, batch, &mut cache, ctx);
+        probe_loss(&y)
+    };
+    if let Err(e) = compare_with_finite_differences(&mut x.clone(), &dx, |xv| loss_at(layer, xv, &mut ctx)) {
+        panic!("{}: input gradient: {e}", layer.keras_type());
+    }
+
+    let mut analytic: Vec<(&'static str, Vec<f32>)> = Vec::new();
+    layer.params(&mut |p: &Param| analytic.push((p.name, p.grad.clone())));
+    for (index, (name, grad)) in analytic.iter().enumerate() {
+        let mut values = Vec::new();
+        with_param(layer, index, |p| values.clone_from(&p.value));
+        let result = compare_with_finite_differences(&mut values, grad, |v| {
+            with_param(layer, index, |p| p.value.copy_from_slice(v));
+            loss_at(layer, &x, &mut ctx)
+        });
+        if let Err(e) = result {
+            panic!("{}: gradient of `{name}`: {e}", layer.keras_type());
+        }
+    }
+}
+
+/// Runs `f` on the `index`-th parameter of `layer` (in `visit_params` order).
+fn with_param<L: Layer>(layer: &mut L, index: usize, f: impl FnOnce(&mut Param)) {
+    let mut f = Some(f);
+    let mut i = 0;
+    layer.visit_params(&mut |p| {
+        if i == index {
+            (f.take().expect("visited twice"))(p);
+        }
+        i += 1;
+    });
+}
