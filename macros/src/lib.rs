@@ -1,1 +1,35 @@
+//! The `model!` macro of kiln. Use it through `kiln::model!`, whose
+//! documentation describes the DSL.
+//!
+//! The expansion runs in phases, one file each:
+//! 1. [`parse`] — syntax only: inputs, `let` statements, outputs;
+//! 2. [`graph`] — names resolved, layers configured ([`args`], [`layers`]),
+//!    every tensor's shape inferred, the graph checked (undefined,
+//!    duplicate and unused names, wrong shapes); all errors of a model are
+//!    collected ([`errors`]) and reported together;
+//! 3. [`codegen`] — the struct, its workspace, `forward`, the generated
+//!    `backward`, `predict_one` and `summary`.
 
+mod args;
+mod codegen;
+mod errors;
+mod graph;
+mod kw;
+mod layers;
+mod parse;
+
+use proc_macro::TokenStream;
+
+/// See `kiln::model!`.
+#[proc_macro]
+pub fn model(input: TokenStream) -> TokenStream {
+    let def = syn::parse_macro_input!(input as parse::ModelDef);
+    match graph::Graph::build(&def) {
+        Ok(graph) => codegen::expand(&def, &graph).into(),
+        Err(error) => {
+            let mut out = error.to_compile_error();
+            out.extend(codegen::fallback(&def));
+            out.into()
+        }
+    }
+}

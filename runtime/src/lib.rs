@@ -8,8 +8,33 @@ pub mod error;
 pub mod gemm;
 pub mod initializers;
 pub mod layers;
+pub mod network;
 pub mod param;
 pub mod sample;
+pub mod summary;
 pub mod testing;
 
 pub use error::{Error, Result};
+
+pub use kiln_macros::model;
+
+/// Items generated code refers to; not a stable API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::layers::{Ctx, InputGrad, Layer};
+
+    /// The generator `model!`'s `new(seed)` draws initial weights from.
+    pub fn seeded_rng(seed: u64) -> rand_chacha::ChaCha8Rng {
+        rand::SeedableRng::seed_from_u64(seed)
+    }
+
+    /// An activation by Keras name; the macro has checked the name.
+    pub fn activation(name: &str) -> crate::activations::Activation {
+        crate::activations::Activation::from_name(name).expect("model! checked the activation name")
+    }
+
+    /// An initializer by Keras name; the macro has checked the name.
+    pub fn initializer(name: &str) -> crate::initializers::Initializer {
+        crate::initializers::Initializer::from_name(name).expect("model! checked the initializer name")
+    }
+}

@@ -108,11 +108,3 @@ pub trait Layer {
     /// Visits every parameter read-only, in the same order.
     fn params(&self, _f: &mut dyn FnMut(&Param)) {}
 }
-
-/// Grows `buf` to at least `len` values (allocating only when it must).
-pub(crate) fn ensure_len(buf: &mut Vec<f32>, len: usize) -> &mut [f32] {
-    if buf.len() < len {
-        buf.resize(len, 0.0);
-    }
-    &mut buf[..len]
-}

@@ -1,0 +1,133 @@
+//! Reading a layer's arguments: Keras names, positional forms, defaults,
+//! and spanned errors for unknown keywords and wrongly typed values.
+
+use crate::errors::Errors;
+use crate::parse::{Arg, LetStmt};
+use syn::{Expr, ExprLit, ExprUnary, Ident, Lit, UnOp};
+
+/// One layer call's arguments, consumed by name as the layer's spec reads them.
+pub struct ArgReader<'a> {
+    layer: String,
+    args: Vec<(Option<&'a Ident>, &'a Expr, bool)>,
+    errors: &'a mut Errors,
+}
+
+impl<'a> ArgReader<'a> {
+    pub fn new(stmt: &'a LetStmt, errors: &'a mut Errors) -> Self {
+        let args = stmt
+            .args
+            .iter()
+            .map(|a| match a {
+                Arg::Named { name, value } => (Some(name), value, false),
+                Arg::Positional(value) => (None, value, false),
+            })
+            .collect();
+        ArgReader { layer: stmt.callee.to_string(), args, errors }
+    }
+
+    /// The argument given as `name = …` or as the `position`-th positional argument.
+    fn take(&mut self, name: &str, position: Option<usize>) -> Option<&'a Expr> {
+        if let Some(entry) = self.args.iter_mut().find(|(n, _, _)| n.is_some_and(|n| n == name)) {
+            entry.2 = true;
+            return Some(entry.1);
+        }
+        let position = position?;
+        let entry = self.args.iter_mut().filter(|(n, _, _)| n.is_none()).nth(position)?;
+        entry.2 = true;
+        Some(entry.1)
+    }
+
+    pub fn error(&mut self, tokens: impl quote::ToTokens, message: impl std::fmt::Display) {
+        self.errors.push(tokens, message);
+    }
+
+    /// A required positive integer (`units`).
+    pub fn positive_int(&mut self, name: &str, position: Option<usize>, call: &LetStmt) -> Option<usize> {
+        let Some(expr) = self.take(name, position) else {
+            self.errors.push_at(call.args_span, format!("`{}` needs the argument `{name}`", self.layer));
+            return None;
+        };
+        match int_value(expr) {
+            Some(0) => {
+                self.error(expr, format!("`{name}` must be at least 1, found 0"));
+                None
+            }
+            Some(v) if v > 0 => Some(v as usize),
+            Some(v) => {
+                self.error(expr, format!("`{name}` must be at least 1, found {v}"));
+                None
+            }
+            None => {
+                self.error(expr, format!("`{name}` expects a positive integer"));
+                None
+            }
+        }
+    }
+
+    /// An optional string literal (`name = "main_output"`).
+    pub fn string(&mut self, name: &str) -> Option<String> {
+        match self.take(name, None)? {
+            Expr::Lit(ExprLit { lit: Lit::Str(s), .. }) => Some(s.value()),
+            expr => {
+                self.error(expr, format!("`{name}` expects a string literal"));
+                None
+            }
+        }
+    }
+
+    pub fn bool(&mut self, name: &str, default: bool) -> bool {
+        match self.take(name, None) {
+            None => default,
+            Some(Expr::Lit(ExprLit { lit: Lit::Bool(b), .. })) => b.value,
+            Some(expr) => {
+                self.error(expr, format!("`{name}` expects `true` or `false`"));
+                default
+            }
+        }
+    }
+
+    /// A name from `choices`, given as an identifier (`relu`) or a string
+    /// (`"relu"`); returns its index, or `default` when absent or wrong
+    /// (the error is recorded).
+    pub fn choice(&mut self, name: &str, position: Option<usize>, what: &str, choices: &[&str], default: usize) -> usize {
+        let Some(expr) = self.take(name, position) else {
+            return default;
+        };
+        let given = match expr {
+            Expr::Path(p) => p.path.get_ident().map(|i| i.to_string()),
+            Expr::Lit(ExprLit { lit: Lit::Str(s), .. }) => Some(s.value()),
+            _ => None,
+        };
+        if let Some(index) = given.as_deref().and_then(|g| choices.iter().position(|c| *c == g)) {
+            return index;
+        }
+        let label = quote::ToTokens::to_token_stream(expr).to_string();
+        self.error(expr, format!("unknown {what} `{label}` for `{name}`; expected one of: {}", choices.join(", ")));
+        default
+    }
+
+    /// Reports keywords no spec asked for and surplus positional arguments.
+    pub fn finish(self, known: &[&str]) {
+        for (name, expr, used) in &self.args {
+            if *used {
+                continue;
+            }
+            match name {
+                Some(name) => self.errors.push(
+                    name,
+                    format!("`{}` has no argument `{name}`; expected one of: {}", self.layer, known.join(", ")),
+                ),
+                None => self.errors.push(expr, format!("unexpected positional argument to `{}`", self.layer)),
+            }
+        }
+    }
+}
+
+/// The value of an integer literal, possibly negated.
+fn int_value(expr: &Expr) -> Option<i64> {
+    match expr {
+        Expr::Lit(ExprLit { lit: Lit::Int(i), .. }) => i.base10_parse().ok(),
+        Expr::Unary(ExprUnary { op: UnOp::Neg(_), expr, .. }) => int_value(expr).map(|v| -v),
+        _ => None,
+    }
+}

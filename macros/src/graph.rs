@@ -1,0 +1,412 @@
+//! Meaning of the DSL: names resolved, layers configured, shapes inferred,
+//! and the graph checked. Every error is collected; `build` fails once
+//! with all of them.
+
+use crate::args::ArgReader;
+use crate::errors::Errors;
+use crate::layers::{self, DType, Spec, TensorType};
+use crate::parse::{Arg, InputStmt, LetStmt, ModelDef, Stmt};
+use std::collections::{HashMap, HashSet};
+use syn::{Expr, Ident};
+
+pub struct Graph {
+    pub inputs: Vec<usize>,
+    pub outputs: Vec<usize>,
+    pub tensors: Vec<Tensor>,
+    pub layers: Vec<LayerInfo>,
+    /// In definition order, which is a topological order.
+    pub nodes: Vec<Node>,
+}
+
+pub struct Tensor {
+    pub ident: Ident,
+    pub ty: TensorType,
+    /// `None` for model inputs.
+    pub producer: Option<usize>,
+}
+
+pub struct LayerInfo {
+    /// The struct field holding the layer.
+    pub field: Ident,
+    /// Keras's layer name, shown by `summary()`.
+    pub keras_name: String,
+    pub spec: Box<dyn Spec>,
+    pub input: TensorType,
+    pub output: TensorType,
+    pub nodes: Vec<usize>,
+}
+
+pub struct Node {
+    pub layer: usize,
+    pub inputs: Vec<usize>,
+    pub output: usize,
+}
+
+/// What a name refers to while the graph is built.
+#[derive(Clone, Copy)]
+enum Binding {
+    Tensor(Option<usize>),
+    Layer(Option<usize>),
+}
+
+/// A layer before its first call fixes its input type.
+struct PendingLayer {
+    field: Ident,
+    explicit_name: Option<String>,
+    spec: Box<dyn Spec>,
+    types: Option<(TensorType, TensorType)>,
+    nodes: Vec<usize>,
+    /// The binding (`let d = Dense(..)`), for "never called" errors.
+    binding: Option<Ident>,
+}
+
+struct Builder<'a> {
+    def: &'a ModelDef,
+    errors: Errors,
+    names: HashMap<String, Binding>,
+    /// Every name the model defines anywhere, for "used before it is defined".
+    defined_later: HashSet<String>,
+    tensors: Vec<(Ident, Option<TensorType>, Option<usize>)>,
+    layers: Vec<PendingLayer>,
+    nodes: Vec<Node>,
+    inputs: Vec<usize>,
+    outputs: Vec<(usize, Ident)>,
+}
+
+impl Graph {
+    pub fn build(def: &ModelDef) -> syn::Result<Graph> {
+        let defined_later = def
+            .stmts
+            .iter()
+            .filter_map(|s| match s {
+                Stmt::Input(i) => Some(i.name.to_string()),
+                Stmt::Let(l) => Some(l.name.to_string()),
+                Stmt::Output(_) => None,
+            })
+            .collect();
+        let mut b = Builder {
+            def,
+            errors: Errors::default(),
+            names: HashMap::new(),
+            defined_later,
+            tensors: Vec::new(),
+            layers: Vec::new(),
+            nodes: Vec::new(),
+            inputs: Vec::new(),
+            outputs: Vec::new(),
+        };
+        for stmt in &def.stmts {
+            match stmt {
+                Stmt::Input(input) => b.input(input),
+                Stmt::Let(stmt) => b.let_stmt(stmt),
+                Stmt::Output(names) => b.output(names),
+            }
+        }
+        b.check_whole_graph();
+        b.finish()
+    }
+}
+
+impl Builder<'_> {
+    fn define(&mut self, name: &Ident, binding: Binding) -> bool {
+        let key = name.to_string();
+        if self.names.contains_key(&key) {
+            self.errors.push(name, format!("`{name}` is already defined in this model"));
+            return false;
+        }
+        self.names.insert(key, binding);
+        true
+    }
+
+    fn input(&mut self, input: &InputStmt) {
+        let dtype = match input.elem.to_string().as_str() {
+            "f32" => Some(DType::F32),
+            "u32" => Some(DType::U32),
+            other => {
+                self.errors.push(&input.elem, format!("inputs hold `f32` features or `u32` ids, not `{other}`"));
+                None
+            }
+        };
+        let mut shape = Vec::new();
+        for dim in &input.dims {
+            match dim.base10_parse::<usize>() {
+                Ok(0) | Err(_) => self.errors.push(dim, "a dimension must be a positive integer"),
+                Ok(d) => shape.push(d),
+            }
+        }
+        let ty = dtype.filter(|_| shape.len() == input.dims.len()).map(|dtype| TensorType { dtype, shape });
+        let id = self.tensors.len();
+        if self.define(&input.name, Binding::Tensor(Some(id))) {
+            self.tensors.push((input.name.clone(), ty, None));
+            self.inputs.push(id);
+        }
+    }
+
+    fn let_stmt(&mut self, stmt: &LetStmt) {
+        let callee = stmt.callee.to_string();
+        match self.names.get(&callee).copied() {
+            Some(Binding::Layer(layer)) => {
+                // `let y = shared(x);` — the parenthesized group holds tensors.
+                if let Some(tensors) = &stmt.tensors {
+                    self.errors.push(tensors, format!("`{callee}` is already a layer; call it on tensors: `{callee}(x)`"));
+                }
+                let tensors = self.tensor_args(stmt);
+                self.call(layer, tensors, stmt);
+                return;
+            }
+            Some(Binding::Tensor(_)) => {
+                self.errors.push(&stmt.callee, format!("`{callee}` is a tensor, not a layer"));
+                self.define(&stmt.name, Binding::Tensor(None));
+                return;
+            }
+            None => {}
+        }
+        let mut args = ArgReader::new(stmt, &mut self.errors);
+        let explicit_name = args.string("name");
+        let Some(spec) = layers::configure(stmt, args) else {
+            self.errors.push(
+                &stmt.callee,
+                format!("unknown layer `{callee}`; known layers: {}", layers::KNOWN.join(", ")),
+            );
+            let binding = if stmt.tensors.is_some() { Binding::Tensor(None) } else { Binding::Layer(None) };
+            self.define(&stmt.name, binding);
+            return;
+        };
+        let id = self.layers.len();
+        match &stmt.tensors {
+            None => {
+                self.layers.push(PendingLayer {
+                    field: stmt.name.clone(),
+                    explicit_name: explicit_name.or_else(|| Some(stmt.name.to_string())),
+                    spec,
+                    types: None,
+                    nodes: Vec::new(),
+                    binding: Some(stmt.name.clone()),
+                });
+                self.define(&stmt.name, Binding::Layer(Some(id)));
+            }
+            Some(tensors) => {
+                self.layers.push(PendingLayer {
+                    field: stmt.name.clone(), // replaced by the Keras name in `finish`
+                    explicit_name,
+                    spec,
+                    types: None,
+                    nodes: Vec::new(),
+                    binding: None,
+                });
+                let tensors = tensors.iter().map(|t| self.resolve(t)).collect();
+                self.call(Some(id), tensors, stmt);
+            }
+        }
+    }
+
+    /// The tensors of `shared(a, b)`, written where layer arguments would be.
+    fn tensor_args(&mut self, stmt: &LetStmt) -> Vec<Option<usize>> {
+        let mut out = Vec::new();
+        for arg in &stmt.args {
+            match arg {
+                Arg::Positional(Expr::Path(p)) if p.path.get_ident().is_some() => {
+                    let ident = p.path.get_ident().cloned();
+                    out.push(ident.and_then(|i| self.resolve(&i)));
+                }
+                Arg::Positional(expr) | Arg::Named { value: expr, .. } => {
+                    self.errors.push(expr, "expected a tensor name");
+                    out.push(None);
+                }
+            }
+        }
+        out
+    }
+
+    fn resolve(&mut self, name: &Ident) -> Option<usize> {
+        match self.names.get(&name.to_string()) {
+            Some(Binding::Tensor(id)) => *id,
+            Some(Binding::Layer(_)) => {
+                self.errors.push(name, format!("`{name}` is a layer, not a tensor"));
+                None
+            }
+            None if self.defined_later.contains(&name.to_string()) => {
+                self.errors.push(name, format!("`{name}` is used before it is defined"));
+                None
+            }
+            None => {
+                self.errors.push(name, format!("cannot find tensor `{name}` in this model"));
+                None
+            }
+        }
+    }
+
+    /// Applies layer `layer` to `inputs`, defining `stmt.name`.
+    fn call(&mut self, layer: Option<usize>, inputs: Vec<Option<usize>>, stmt: &LetStmt) {
+        let output = self.apply(layer, &inputs, stmt);
+        let id = self.tensors.len();
+        if !self.define(&stmt.name, Binding::Tensor(Some(id))) {
+            return;
+        }
+        let producer = match (layer, output.is_some()) {
+            (Some(layer), true) => {
+                let node = self.nodes.len();
+                let inputs = inputs.into_iter().flatten().collect();
+                self.nodes.push(Node { layer, inputs, output: id });
+                self.layers[layer].nodes.push(node);
+                Some(node)
+            }
+            _ => None,
+        };
+        self.tensors.push((stmt.name.clone(), output, producer));
+    }
+
+    /// Type-checks one call; `None` when anything about it is wrong.
+    fn apply(&mut self, layer: Option<usize>, inputs: &[Option<usize>], stmt: &LetStmt) -> Option<TensorType> {
+        let layer = layer?;
+        let kind = self.layers[layer].spec.keras_type();
+        if inputs.len() != 1 {
+            self.errors.push_at(stmt.args_span, format!("`{kind}` takes one input tensor, found {}", inputs.len()));
+            return None;
+        }
+        let input = inputs[0]?;
+        let (ident, ty, _) = &self.tensors[input];
+        let (ident, ty) = (ident.clone(), ty.clone()?);
+        let at = self.input_token(stmt, &ident);
+        let pending = &mut self.layers[layer];
+        if let Some((first_in, _)) = &pending.types {
+            if *first_in != ty {
+                let message = format!(
+                    "layer `{}` was first called on a {} tensor, but `{ident}` is {}; a shared layer needs the same input shape at every call",
+                    pending.field,
+                    first_in.shape_str(),
+                    ty.shape_str()
+                );
+                self.errors.push(at, message);
+                return None;
+            }
+        }
+        match pending.spec.infer(&ty, &ident.to_string()) {
+            Ok(out) => {
+                pending.types = Some((ty, out.clone()));
+                Some(out)
+            }
+            Err(message) => {
+                self.errors.push(at, message);
+                None
+            }
+        }
+    }
+
+    /// The token naming `ident` as an input of `stmt`, for the smallest error span.
+    fn input_token(&self, stmt: &LetStmt, ident: &Ident) -> proc_macro2::TokenStream {
+        let found = stmt.tensors.iter().flatten().find(|t| *t == ident).map(quote::ToTokens::to_token_stream);
+        found.unwrap_or_else(|| {
+            stmt.args
+                .iter()
+                .find_map(|a| match a {
+                    Arg::Positional(e @ Expr::Path(p)) if p.path.is_ident(ident) => Some(quote::ToTokens::to_token_stream(e)),
+                    _ => None,
+                })
+                .unwrap_or_else(|| quote::ToTokens::to_token_stream(ident))
+        })
+    }
+
+    fn output(&mut self, names: &[Ident]) {
+        for name in names {
+            if let Some(id) = self.resolve(name) {
+                if self.outputs.iter().any(|(o, _)| *o == id) {
+                    self.errors.push(name, format!("`{name}` is already an output"));
+                } else if self.tensors[id].2.is_none() && self.inputs.contains(&id) {
+                    self.errors.push(name, format!("`{name}` is an input; an output must be computed by a layer"));
+                } else {
+                    self.outputs.push((id, name.clone()));
+                }
+            }
+        }
+    }
+
+    fn check_whole_graph(&mut self) {
+        let has_output_stmt = self.def.stmts.iter().any(|s| matches!(s, Stmt::Output(_)));
+        if !has_output_stmt {
+            self.errors.push_at(
+                self.def.body_span,
+                format!("model `{}` has no `output`; add `output <tensor>;`", self.def.name),
+            );
+        }
+        // Unused tensors: everything must lead to an output.
+        let mut live: HashSet<usize> = self.outputs.iter().map(|(o, _)| *o).collect();
+        for node in self.nodes.iter().rev() {
+            if live.contains(&node.output) {
+                live.extend(node.inputs.iter().copied());
+            }
+        }
+        if has_output_stmt && self.outputs.len() == self.def.stmts.iter().filter_map(output_count).sum::<usize>() {
+            for (id, (ident, _, _)) in self.tensors.iter().enumerate() {
+                if !live.contains(&id) {
+                    self.errors.push(ident, format!("`{ident}` is never used; use it or make it an `output`"));
+                }
+            }
+        }
+        for layer in &self.layers {
+            if let (Some(binding), true) = (&layer.binding, layer.nodes.is_empty()) {
+                self.errors.push(binding, format!("layer `{binding}` is never called"));
+            }
+        }
+        // Until several inputs and outputs land, say so instead of generating nonsense.
+        if let Some(&second) = self.inputs.get(1) {
+            self.errors.push(&self.tensors[second].0, "models with several inputs are not supported yet");
+        }
+        if let Some((_, second)) = self.outputs.get(1) {
+            self.errors.push(second, "models with several outputs are not supported yet");
+        }
+    }
+
+    fn finish(self) -> syn::Result<Graph> {
+        self.errors.finish()?;
+        let mut taken: HashSet<String> = self.layers.iter().filter_map(|l| l.explicit_name.clone()).collect();
+        taken.extend(self.tensors.iter().filter(|t| t.2.is_none()).map(|t| t.0.to_string()));
+        let mut layers = Vec::new();
+        for pending in self.layers {
+            let keras_name = pending.explicit_name.unwrap_or_else(|| {
+                let prefix = pending.spec.name_prefix();
+                let name = (0..)
+                    .map(|i| if i == 0 { prefix.to_string() } else { format!("{prefix}_{i}") })
+                    .find(|n| !taken.contains(n))
+                    .unwrap_or_default();
+                taken.insert(name.clone());
+                name
+            });
+            let field = if pending.binding.is_some() {
+                pending.field
+            } else {
+                Ident::new(&rust_ident(&keras_name), pending.field.span())
+            };
+            let (input, output) = pending.types.expect("a called layer has types");
+            layers.push(LayerInfo { field, keras_name, spec: pending.spec, input, output, nodes: pending.nodes });
+        }
+        let tensors = self
+            .tensors
+            .into_iter()
+            .map(|(ident, ty, producer)| Tensor { ident, ty: ty.expect("checked"), producer })
+            .collect();
+        Ok(Graph {
+            inputs: self.inputs,
+            outputs: self.outputs.into_iter().map(|(o, _)| o).collect(),
+            tensors,
+            layers,
+            nodes: self.nodes,
+        })
+    }
+}
+
+fn output_count(stmt: &Stmt) -> Option<usize> {
+    match stmt {
+        Stmt::Output(names) => Some(names.len()),
+        _ => None,
+    }
+}
+
+/// A Keras layer name as a Rust field name (`lstm-encoder` → `lstm_encoder`).
+fn rust_ident(name: &str) -> String {
+    let mut s: String = name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+    if s.is_empty() || s.starts_with(|c: char| c.is_ascii_digit()) {
+        s.insert(0, '_');
+    }
+    s
+}

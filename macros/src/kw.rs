@@ -1,0 +1,4 @@
+//! The DSL's keywords.
+
+syn::custom_keyword!(input);
+syn::custom_keyword!(output);

@@ -1,0 +1,71 @@
+//! `Dense(units, activation, use_bias, kernel_initializer, bias_initializer)`
+//! on a rank-1 float tensor `[n]` → `[units]`.
+
+use super::{activation_tokens, expect_float_vector, initializer_tokens, Spec, TensorType, ACTIVATIONS, INITIALIZERS};
+use crate::args::ArgReader;
+use crate::parse::LetStmt;
+use proc_macro2::TokenStream;
+use quote::quote;
+
+pub struct DenseSpec {
+    units: usize,
+    activation: &'static str,
+    use_bias: bool,
+    kernel_initializer: &'static str,
+    bias_initializer: &'static str,
+}
+
+impl DenseSpec {
+    pub fn configure(stmt: &LetStmt, args: &mut ArgReader<'_>) -> Self {
+        let units = args.positive_int("units", Some(0), stmt).unwrap_or(1);
+        let activation = ACTIVATIONS[args.choice("activation", Some(1), "activation", ACTIVATIONS, 0)];
+        let use_bias = args.bool("use_bias", true);
+        let glorot = INITIALIZERS.iter().position(|i| *i == "glorot_uniform").unwrap_or(0);
+        let kernel_initializer = INITIALIZERS[args.choice("kernel_initializer", None, "initializer", INITIALIZERS, glorot)];
+        let bias_initializer = INITIALIZERS[args.choice("bias_initializer", None, "initializer", INITIALIZERS, 0)];
+        DenseSpec { units, activation, use_bias, kernel_initializer, bias_initializer }
+    }
+
+    pub const ARGS: &'static [&'static str] =
+        &["units", "activation", "use_bias", "kernel_initializer", "bias_initializer", "name"];
+}
+
+impl Spec for DenseSpec {
+    fn keras_type(&self) -> &'static str {
+        "Dense"
+    }
+
+    fn name_prefix(&self) -> &'static str {
+        "dense"
+    }
+
+    fn has_params(&self) -> bool {
+        true
+    }
+
+    fn infer(&self, input: &TensorType, name: &str) -> Result<TensorType, String> {
+        expect_float_vector("Dense", input, name)?;
+        Ok(TensorType::f32(vec![self.units]))
+    }
+
+    fn field_type(&self, input: &TensorType, output: &TensorType) -> TokenStream {
+        let (i, o) = (input.len(), output.len());
+        quote!(::kiln::layers::Dense<#i, #o>)
+    }
+
+    fn constructor(&self, _: &TensorType, _: &TensorType) -> TokenStream {
+        let activation = activation_tokens(self.activation);
+        let kernel = initializer_tokens(self.kernel_initializer);
+        let bias = initializer_tokens(self.bias_initializer);
+        let use_bias = self.use_bias;
+        quote!(::kiln::layers::Dense::new(
+            ::kiln::layers::DenseConfig {
+                activation: #activation,
+                use_bias: #use_bias,
+                kernel_initializer: #kernel,
+                bias_initializer: #bias,
+            },
+            &mut __rng,
+        ))
+    }
+}

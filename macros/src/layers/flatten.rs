@@ -1,0 +1,44 @@
+//! `Flatten()`: a float tensor `[d1, d2, …]` → `[d1·d2·…]`.
+
+use super::{expect_float, Spec, TensorType};
+use crate::args::ArgReader;
+use proc_macro2::TokenStream;
+use quote::quote;
+
+pub struct FlattenSpec;
+
+impl FlattenSpec {
+    pub fn configure(_: &mut ArgReader<'_>) -> Self {
+        FlattenSpec
+    }
+
+    pub const ARGS: &'static [&'static str] = &["name"];
+}
+
+impl Spec for FlattenSpec {
+    fn keras_type(&self) -> &'static str {
+        "Flatten"
+    }
+
+    fn name_prefix(&self) -> &'static str {
+        "flatten"
+    }
+
+    fn has_params(&self) -> bool {
+        false
+    }
+
+    fn infer(&self, input: &TensorType, name: &str) -> Result<TensorType, String> {
+        expect_float("Flatten", input, name)?;
+        Ok(TensorType::f32(vec![input.len()]))
+    }
+
+    fn field_type(&self, input: &TensorType, _: &TensorType) -> TokenStream {
+        let n = input.len();
+        quote!(::kiln::layers::Flatten<#n>)
+    }
+
+    fn constructor(&self, _: &TensorType, _: &TensorType) -> TokenStream {
+        quote!(::kiln::layers::Flatten)
+    }
+}

@@ -1,0 +1,156 @@
+//! One spec per layer kind: its arguments, its shape rule and the Rust
+//! type and constructor it becomes. Adding a layer to the DSL is one file
+//! here plus one runtime file implementing `kiln::layers::Layer`.
+
+mod activation;
+mod dense;
+mod flatten;
+
+use crate::args::ArgReader;
+use crate::parse::LetStmt;
+use proc_macro2::TokenStream;
+
+/// Element type of a tensor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DType {
+    F32,
+    U32,
+}
+
+/// A tensor's per-sample type: element and static shape (no batch axis).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TensorType {
+    pub dtype: DType,
+    pub shape: Vec<usize>,
+}
+
+impl TensorType {
+    pub fn f32(shape: Vec<usize>) -> Self {
+        TensorType { dtype: DType::F32, shape }
+    }
+
+    /// Scalars per sample.
+    pub fn len(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    /// `[16, 64]`.
+    pub fn shape_str(&self) -> String {
+        let dims: Vec<String> = self.shape.iter().map(|d| d.to_string()).collect();
+        format!("[{}]", dims.join(", "))
+    }
+
+    /// Keras's output-shape column: `(None, 16, 64)`.
+    pub fn keras_str(&self) -> String {
+        let dims: Vec<String> = self.shape.iter().map(|d| d.to_string()).collect();
+        format!("(None, {})", dims.join(", "))
+    }
+
+    /// The element type's tokens.
+    pub fn elem_tokens(&self) -> TokenStream {
+        match self.dtype {
+            DType::F32 => quote::quote!(f32),
+            DType::U32 => quote::quote!(u32),
+        }
+    }
+
+    /// The per-sample Rust type: `[[f32; 28]; 28]`.
+    pub fn rust_type(&self) -> TokenStream {
+        self.shape.iter().rev().fold(self.elem_tokens(), |inner, d| quote::quote!([#inner; #d]))
+    }
+}
+
+/// What the macro knows about one layer kind once its arguments are read.
+pub trait Spec {
+    /// Keras's class name (`Dense`).
+    fn keras_type(&self) -> &'static str;
+    /// Keras's automatic-name prefix (`dense`, then `dense_1`, …).
+    fn name_prefix(&self) -> &'static str;
+    /// Whether the layer has weights (decides which gradients flow).
+    fn has_params(&self) -> bool;
+    /// The output type for an input of type `input` held by tensor `name`,
+    /// or the message of a shape error.
+    fn infer(&self, input: &TensorType, name: &str) -> Result<TensorType, String>;
+    /// The field's type, with the layer's dimensions as const generics.
+    fn field_type(&self, input: &TensorType, output: &TensorType) -> TokenStream;
+    /// An expression building the layer; may draw from `__rng`.
+    fn constructor(&self, input: &TensorType, output: &TensorType) -> TokenStream;
+}
+
+/// The layer kinds `model!` knows, for "unknown layer" errors.
+pub const KNOWN: &[&str] = &["Activation", "Dense", "Flatten"];
+
+/// Reads the arguments of layer kind `stmt.callee`; `None` when the kind
+/// is unknown. Unknown keywords are reported here too.
+pub fn configure(stmt: &LetStmt, mut args: ArgReader<'_>) -> Option<Box<dyn Spec>> {
+    let (spec, known): (Box<dyn Spec>, &[&str]) = match stmt.callee.to_string().as_str() {
+        "Dense" => (Box::new(dense::DenseSpec::configure(stmt, &mut args)), dense::DenseSpec::ARGS),
+        "Activation" => (Box::new(activation::ActivationSpec::configure(stmt, &mut args)), activation::ActivationSpec::ARGS),
+        "Flatten" => (Box::new(flatten::FlattenSpec::configure(&mut args)), flatten::FlattenSpec::ARGS),
+        _ => return None,
+    };
+    args.finish(known);
+    Some(spec)
+}
+
+/// Keras's activation names (see `kiln::activations::Activation::ALL`).
+pub const ACTIVATIONS: &[&str] = &[
+    "linear",
+    "relu",
+    "sigmoid",
+    "tanh",
+    "softmax",
+    "elu",
+    "selu",
+    "softplus",
+    "softsign",
+    "hard_sigmoid",
+    "exponential",
+];
+
+/// Keras's initializer names (see `kiln::initializers::Initializer::ALL`).
+pub const INITIALIZERS: &[&str] = &[
+    "zeros",
+    "ones",
+    "constant",
+    "random_uniform",
+    "random_normal",
+    "truncated_normal",
+    "glorot_uniform",
+    "glorot_normal",
+    "he_uniform",
+    "he_normal",
+    "lecun_uniform",
+    "lecun_normal",
+    "orthogonal",
+];
+
+/// Tokens for the runtime activation named `name` (validated against [`ACTIVATIONS`]).
+pub fn activation_tokens(name: &str) -> TokenStream {
+    quote::quote!(::kiln::__private::activation(#name))
+}
+
+/// Tokens for the runtime initializer named `name` (validated against [`INITIALIZERS`]).
+pub fn initializer_tokens(name: &str) -> TokenStream {
+    quote::quote!(::kiln::__private::initializer(#name))
+}
+
+/// The standard check of a float, rank-1 input.
+pub fn expect_float_vector(kind: &str, input: &TensorType, name: &str) -> Result<(), String> {
+    expect_float(kind, input, name)?;
+    if input.shape.len() != 1 {
+        return Err(format!("`{kind}` needs a rank-1 input, but `{name}` is {}", input.shape_str()));
+    }
+    Ok(())
+}
+
+/// The standard check of a float input.
+pub fn expect_float(kind: &str, input: &TensorType, name: &str) -> Result<(), String> {
+    if input.dtype != DType::F32 {
+        return Err(format!(
+            "`{kind}` needs float input, but `{name}` holds integer ids {}; map ids to vectors with `Embedding` first",
+            input.shape_str()
+        ));
+    }
+    Ok(())
+}

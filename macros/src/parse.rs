@@ -1,0 +1,127 @@
+//! Syntax of the DSL (no meaning yet):
+//!
+//! ```text
+//! model      := attr* vis "struct" Ident "{" stmt* "}"
+//! stmt       := "input" Ident ":" "[" elem ";" dim ("," dim)* "]" ";"
+//!             | "let" Ident "=" Ident "(" args ")" ( "(" tensors ")" )? ";"
+//!             | "output" Ident ("," Ident)* ";"
+//! elem       := "f32" | "u32"
+//! args       := (arg ("," arg)*)?        arg := (Ident "=")? expr
+//! tensors    := Ident ("," Ident)*
+//! ```
+//!
+//! `let h = Dense(300)(x);` applies a new layer to `x`; `let d = Dense(300);`
+//! binds a layer to call later (sharing its weights): `let h = d(x);`.
+
+use crate::kw;
+use proc_macro2::Span;
+use syn::parse::{Parse, ParseStream};
+use syn::punctuated::Punctuated;
+use syn::{bracketed, parenthesized, Attribute, Expr, Ident, LitInt, Token, Visibility};
+
+/// The whole `model! { … }` body.
+pub struct ModelDef {
+    pub attrs: Vec<Attribute>,
+    pub vis: Visibility,
+    pub name: Ident,
+    pub stmts: Vec<Stmt>,
+    /// The closing brace, where "no output" is reported.
+    pub body_span: Span,
+}
+
+pub enum Stmt {
+    Input(InputStmt),
+    Let(LetStmt),
+    Output(Vec<Ident>),
+}
+
+pub struct InputStmt {
+    pub name: Ident,
+    pub elem: Ident,
+    pub dims: Vec<LitInt>,
+}
+
+/// `let name = callee(args)(tensors);` or `let name = callee(args);`.
+pub struct LetStmt {
+    pub name: Ident,
+    pub callee: Ident,
+    pub args: Punctuated<Arg, Token![,]>,
+    /// Parentheses of the first group, for errors about the whole call.
+    pub args_span: Span,
+    pub tensors: Option<Punctuated<Ident, Token![,]>>,
+}
+
+pub enum Arg {
+    Named { name: Ident, value: Expr },
+    Positional(Expr),
+}
+
+impl Parse for ModelDef {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let attrs = input.call(Attribute::parse_outer)?;
+        let vis = input.parse()?;
+        input.parse::<Token![struct]>()?;
+        let name = input.parse()?;
+        let body;
+        let brace = syn::braced!(body in input);
+        let mut stmts = Vec::new();
+        while !body.is_empty() {
+            stmts.push(body.parse()?);
+        }
+        Ok(ModelDef { attrs, vis, name, stmts, body_span: brace.span.close() })
+    }
+}
+
+impl Parse for Stmt {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let lookahead = input.lookahead1();
+        if lookahead.peek(kw::input) {
+            input.parse::<kw::input>()?;
+            let name = input.parse()?;
+            input.parse::<Token![:]>()?;
+            let shape;
+            bracketed!(shape in input);
+            let elem = shape.parse()?;
+            shape.parse::<Token![;]>()?;
+            let dims = Punctuated::<LitInt, Token![,]>::parse_separated_nonempty(&shape)?;
+            input.parse::<Token![;]>()?;
+            Ok(Stmt::Input(InputStmt { name, elem, dims: dims.into_iter().collect() }))
+        } else if lookahead.peek(Token![let]) {
+            input.parse::<Token![let]>()?;
+            let name = input.parse()?;
+            input.parse::<Token![=]>()?;
+            let callee = input.parse()?;
+            let args;
+            let parens = parenthesized!(args in input);
+            let args = args.parse_terminated(Arg::parse, Token![,])?;
+            let tensors = if input.peek(syn::token::Paren) {
+                let inner;
+                parenthesized!(inner in input);
+                Some(inner.parse_terminated(Ident::parse, Token![,])?)
+            } else {
+                None
+            };
+            input.parse::<Token![;]>()?;
+            Ok(Stmt::Let(LetStmt { name, callee, args, args_span: parens.span.join(), tensors }))
+        } else if lookahead.peek(kw::output) {
+            input.parse::<kw::output>()?;
+            let names = Punctuated::<Ident, Token![,]>::parse_separated_nonempty(input)?;
+            input.parse::<Token![;]>()?;
+            Ok(Stmt::Output(names.into_iter().collect()))
+        } else {
+            Err(lookahead.error())
+        }
+    }
+}
+
+impl Parse for Arg {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        if input.peek(Ident) && input.peek2(Token![=]) {
+            let name = input.parse()?;
+            input.parse::<Token![=]>()?;
+            Ok(Arg::Named { name, value: input.parse()? })
+        } else {
+            Ok(Arg::Positional(input.parse()?))
+        }
+    }
+}

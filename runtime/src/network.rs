@@ -1,0 +1,73 @@
+//! The interface between a generated model and the training loop.
+
+use crate::param::Param;
+use crate::sample::Sample;
+use crate::summary::Summary;
+
+/// The element type of a network's input.
+pub type InputElem<N> = <<N as Network>::Input as Sample>::Elem;
+
+/// A model with static per-sample shapes, a forward pass over batches, a
+/// generated backward pass and its parameters. `model!` implements it;
+/// hand-written models can too.
+pub trait Network {
+    /// One sample's input (`[[f32; 28]; 28]`).
+    type Input: Sample;
+    /// One sample's output (`[f32; 10]`).
+    type Output: Sample<Elem = f32>;
+    /// Activations, gradients and caches for up to `capacity` samples.
+    type Workspace: Send;
+
+    /// A workspace for batches of up to `capacity` samples.
+    fn workspace(&self, capacity: usize) -> Self::Workspace;
+
+    /// The batch capacity `workspace` was built with.
+    fn capacity(workspace: &Self::Workspace) -> usize;
+
+    /// Checks run-time properties of inputs the types cannot express
+    /// (token ids below an `Embedding`'s `input_dim`).
+    fn check_input(_x: &[InputElem<Self>]) -> crate::Result<()> {
+        Ok(())
+    }
+
+    /// Runs the model on `batch` samples (`x` holds `batch × Input::LEN`
+    /// values), leaving every activation in `workspace`.
+    ///
+    /// # Panics
+    /// If `batch` exceeds the workspace's capacity or `x` is too short.
+    fn forward(&self, workspace: &mut Self::Workspace, x: &[InputElem<Self>], batch: usize, training: bool);
+
+    /// The outputs of the last `forward`, `batch × Output::LEN` values, and
+    /// the buffer the loss writes `∂L/∂output` into.
+    fn output_and_grad(workspace: &mut Self::Workspace, batch: usize) -> (&[f32], &mut [f32]);
+
+    /// Back-propagates the gradient left in the output-gradient buffer
+    /// through the last `forward`, overwriting every parameter's `grad`.
+    fn backward(&mut self, workspace: &mut Self::Workspace, x: &[InputElem<Self>], batch: usize);
+
+    /// Visits every parameter in a fixed order (the order optimizers and
+    /// weight files use).
+    fn visit_params(&mut self, f: &mut dyn FnMut(&mut Param));
+
+    /// Visits every parameter read-only, in the same order.
+    fn params(&self, f: &mut dyn FnMut(&Param));
+
+    /// The layer table Keras's `model.summary()` prints.
+    fn summary(&self) -> Summary;
+
+    /// One sample in, one sample out, no heap allocation.
+    fn predict_one(&self, x: &Self::Input) -> Self::Output;
+}
+
+/// Counts a layer's (trainable, non-trainable) scalars.
+pub fn count_params(visit: impl FnOnce(&mut dyn FnMut(&Param))) -> (usize, usize) {
+    let (mut trainable, mut frozen) = (0, 0);
+    visit(&mut |p: &Param| {
+        if p.trainable {
+            trainable += p.len();
+        } else {
+            frozen += p.len();
+        }
+    });
+    (trainable, frozen)
+}
