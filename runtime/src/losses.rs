@@ -1,0 +1,275 @@
+//! Losses with Keras's formulas, clipping and reduction.
+//!
+//! A loss is computed per sample (a mean over the last axis, as Keras's
+//! loss functions do) and reduced with Keras's default
+//! `"sum_over_batch_size"`: `Σ_b w_b·loss_b / batch` with `w_b = 1` when no
+//! sample weights are given. Probabilities are clipped to `[ε, 1 − ε]` with
+//! `ε = 1e-7` (`keras.backend.epsilon()`); where clipping is active the
+//! gradient is zero, as it is through `clip` in TensorFlow and JAX.
+//! Categorical cross-entropies first divide the prediction by its sum over
+//! the last axis, as Keras does.
+
+use crate::error::{Error, Result};
+
+/// `keras.backend.epsilon()`.
+pub const EPSILON: f32 = 1e-7;
+
+/// A loss function: the per-sample value and its gradient.
+pub trait Loss: Send {
+    /// Keras's name (also the metric name when used as a metric).
+    fn name(&self) -> &'static str;
+
+    /// Target values per sample for `outputs` prediction values per sample.
+    fn target_len(&self, outputs: usize) -> usize {
+        outputs
+    }
+
+    /// Checks targets once before training (`outputs` values per prediction).
+    fn check_targets(&self, targets: &[f32], outputs: usize) -> Result<()> {
+        let _ = (targets, outputs);
+        Ok(())
+    }
+
+    /// One sample's loss; when `grad` is given, writes `scale · ∂loss/∂pred` into it.
+    fn sample_loss(&self, pred: &[f32], target: &[f32], grad: Option<&mut [f32]>, scale: f32) -> f64;
+}
+
+/// The batch loss `Σ_b w_b·loss_b / batch`; writes its gradient with
+/// respect to `pred` into `grad` when given.
+///
+/// ```
+/// use kiln::losses::{batch_loss, MeanSquaredError};
+/// let pred = [1.0, 2.0, 3.0, 5.0];
+/// let target = [1.0, 0.0, 3.0, 4.0];
+/// // per sample: (0 + 4) / 2 = 2 and (0 + 1) / 2 = 0.5; mean 1.25
+/// let loss = batch_loss(&MeanSquaredError, &pred, &target, None, None, 2);
+/// assert!((loss - 1.25).abs() < 1e-6);
+/// ```
+pub fn batch_loss(
+    loss: &dyn Loss,
+    pred: &[f32],
+    target: &[f32],
+    weights: Option<&[f32]>,
+    mut grad: Option<&mut [f32]>,
+    batch: usize,
+) -> f32 {
+    if batch == 0 {
+        return 0.0;
+    }
+    let out_len = pred.len() / batch;
+    let target_len = target.len() / batch;
+    let mut total = 0.0f64;
+    for b in 0..batch {
+        let w = weights.map_or(1.0, |w| w[b]);
+        let scale = w / batch as f32;
+        let g = grad.as_deref_mut().map(|g| &mut g[b * out_len..(b + 1) * out_len]);
+        let p = &pred[b * out_len..(b + 1) * out_len];
+        let t = &target[b * target_len..(b + 1) * target_len];
+        total += w as f64 * loss.sample_loss(p, t, g, scale);
+    }
+    (total / batch as f64) as f32
+}
+
+/// `mean((y − ŷ)²)` over the last axis.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MeanSquaredError;
+
+impl Loss for MeanSquaredError {
+    fn name(&self) -> &'static str {
+        "mean_squared_error"
+    }
+
+    fn sample_loss(&self, pred: &[f32], target: &[f32], grad: Option<&mut [f32]>, scale: f32) -> f64 {
+        let n = pred.len() as f32;
+        if let Some(g) = grad {
+            for ((g, p), t) in g.iter_mut().zip(pred).zip(target) {
+                *g = scale * 2.0 * (p - t) / n;
+            }
+        }
+        pred.iter().zip(target).map(|(p, t)| ((p - t) as f64).powi(2)).sum::<f64>() / n as f64
+    }
+}
+
+/// `mean(|y − ŷ|)` over the last axis (gradient 0 where `y = ŷ`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MeanAbsoluteError;
+
+impl Loss for MeanAbsoluteError {
+    fn name(&self) -> &'static str {
+        "mean_absolute_error"
+    }
+
+    fn sample_loss(&self, pred: &[f32], target: &[f32], grad: Option<&mut [f32]>, scale: f32) -> f64 {
+        let n = pred.len() as f32;
+        if let Some(g) = grad {
+            for ((g, p), t) in g.iter_mut().zip(pred).zip(target) {
+                let d = p - t;
+                *g = if d == 0.0 { 0.0 } else { scale * d.signum() / n };
+            }
+        }
+        pred.iter().zip(target).map(|(p, t)| ((p - t) as f64).abs()).sum::<f64>() / n as f64
+    }
+}
+
+/// `−mean(y·ln p + (1 − y)·ln(1 − p))` over the last axis, `p` clipped to `[ε, 1 − ε]`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct BinaryCrossentropy;
+
+impl Loss for BinaryCrossentropy {
+    fn name(&self) -> &'static str {
+        "binary_crossentropy"
+    }
+
+    fn sample_loss(&self, pred: &[f32], target: &[f32], grad: Option<&mut [f32]>, scale: f32) -> f64 {
+        let n = pred.len() as f32;
+        let mut total = 0.0f64;
+        let clip = |p: f32| p.clamp(EPSILON, 1.0 - EPSILON);
+        for (&p, &t) in pred.iter().zip(target) {
+            let q = clip(p) as f64;
+            total -= t as f64 * q.ln() + (1.0 - t as f64) * (1.0 - q).ln();
+        }
+        if let Some(g) = grad {
+            for ((g, &p), &t) in g.iter_mut().zip(pred).zip(target) {
+                *g = if clip(p) != p { 0.0 } else { scale * (-t / p + (1.0 - t) / (1.0 - p)) / n };
+            }
+        }
+        total / n as f64
+    }
+}
+
+/// The categorical cross-entropy of `pred` against a probability vector
+/// (`target = Some`) or a class index (`label`): `−Σ_i t_i ln q_i` with
+/// `q = clip(p / Σp)`.
+fn categorical(pred: &[f32], target: Option<&[f32]>, label: usize, grad: Option<&mut [f32]>, scale: f32) -> f64 {
+    let sum: f32 = pred.iter().sum();
+    let t_at = |i: usize| target.map_or(if i == label { 1.0 } else { 0.0 }, |t| t[i]);
+    let mut total = 0.0f64;
+    for (i, &p) in pred.iter().enumerate() {
+        let t = t_at(i);
+        if t != 0.0 {
+            total -= t as f64 * ((p / sum).clamp(EPSILON, 1.0 - EPSILON) as f64).ln();
+        }
+    }
+    if let Some(g) = grad {
+        // a_i = ∂L/∂(p_i/S) = −t_i / q_i where unclipped;
+        // ∂L/∂p_j = a_j / S − Σ_i a_i p_i / S².
+        let a = |i: usize, p: f32| {
+            let q = p / sum;
+            if (EPSILON..=1.0 - EPSILON).contains(&q) {
+                -t_at(i) / q
+            } else {
+                0.0
+            }
+        };
+        let weighted: f32 = pred.iter().enumerate().map(|(i, &p)| a(i, p) * p).sum::<f32>() / (sum * sum);
+        for (j, (g, &p)) in g.iter_mut().zip(pred).enumerate() {
+            *g = scale * (a(j, p) / sum - weighted);
+        }
+    }
+    total
+}
+
+/// Cross-entropy against one-hot (or soft) targets of the output's length.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CategoricalCrossentropy;
+
+impl Loss for CategoricalCrossentropy {
+    fn name(&self) -> &'static str {
+        "categorical_crossentropy"
+    }
+
+    fn sample_loss(&self, pred: &[f32], target: &[f32], grad: Option<&mut [f32]>, scale: f32) -> f64 {
+        categorical(pred, Some(target), 0, grad, scale)
+    }
+}
+
+/// Cross-entropy against integer class labels (one value per sample).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SparseCategoricalCrossentropy;
+
+impl Loss for SparseCategoricalCrossentropy {
+    fn name(&self) -> &'static str {
+        "sparse_categorical_crossentropy"
+    }
+
+    fn target_len(&self, _outputs: usize) -> usize {
+        1
+    }
+
+    fn check_targets(&self, targets: &[f32], outputs: usize) -> Result<()> {
+        match targets.iter().position(|&t| !(t >= 0.0 && (t as usize) < outputs && t.fract() == 0.0)) {
+            Some(sample) => Err(Error::LabelOutOfRange { label: targets[sample], sample, classes: outputs }),
+            None => Ok(()),
+        }
+    }
+
+    fn sample_loss(&self, pred: &[f32], target: &[f32], grad: Option<&mut [f32]>, scale: f32) -> f64 {
+        categorical(pred, None, target[0] as usize, grad, scale)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::compare_with_finite_differences;
+
+    fn all() -> Vec<(Box<dyn Loss>, Vec<f32>)> {
+        // Two samples of three outputs; targets as each loss expects them.
+        vec![
+            (Box::new(MeanSquaredError), vec![0.0, 1.0, 0.5, -1.0, 2.0, 0.0]),
+            (Box::new(MeanAbsoluteError), vec![0.0, 1.0, 0.5, -1.0, 2.0, 0.0]),
+            (Box::new(BinaryCrossentropy), vec![0.0, 1.0, 1.0, 1.0, 0.0, 0.3]),
+            (Box::new(CategoricalCrossentropy), vec![0.0, 1.0, 0.0, 0.2, 0.3, 0.5]),
+            (Box::new(SparseCategoricalCrossentropy), vec![1.0, 2.0]),
+        ]
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        // Positive, not normalized (exercises the categorical normalization term).
+        let pred = vec![0.2f32, 0.7, 0.4, 0.15, 0.6, 0.35];
+        let weights = [0.5f32, 2.0];
+        for (loss, target) in all() {
+            let mut grad = vec![0.0; pred.len()];
+            batch_loss(&*loss, &pred, &target, Some(&weights), Some(&mut grad), 2);
+            let result = compare_with_finite_differences(&mut pred.clone(), &grad, |p| {
+                batch_loss(&*loss, p, &target, Some(&weights), None, 2) as f64
+            });
+            if let Err(e) = result {
+                panic!("{}: {e}", loss.name());
+            }
+        }
+    }
+
+    /// Reference values from PyTorch 2 (`tests/fixtures/losses.py`), which
+    /// computes Keras's formulas with `torch` ops in float64.
+    #[test]
+    fn values_match_reference() {
+        let pred = [0.2f32, 0.7, 0.4, 0.15, 0.6, 0.35];
+        let expected = [
+            ("mean_squared_error", 0.5908333333333333),
+            ("mean_absolute_error", 0.5833333333333334),
+            ("binary_crossentropy", 0.8210024370835759),
+            ("categorical_crossentropy", 0.8859660672834304),
+            ("sparse_categorical_crossentropy", 0.8820857563546131),
+        ];
+        for ((loss, target), (name, value)) in all().into_iter().zip(expected) {
+            assert_eq!(loss.name(), name);
+            let got = batch_loss(&*loss, &pred, &target, None, None, 2);
+            assert!((got as f64 - value).abs() < 1e-5, "{name}: {got} vs {value}");
+        }
+    }
+
+    #[test]
+    fn clipping_keeps_cross_entropy_finite() {
+        let l = batch_loss(&BinaryCrossentropy, &[0.0, 1.0], &[1.0, 0.0], None, None, 1);
+        // (−ln(1e-7) − ln(1 − f32(1 − 1e-7))) / 2 = (16.1181 + 15.9424) / 2
+        assert!((l - 16.030_2).abs() < 1e-3, "{l}");
+    }
+
+    #[test]
+    fn labels_out_of_range_are_errors() {
+        let err = SparseCategoricalCrossentropy.check_targets(&[0.0, 3.0], 3).unwrap_err();
+        assert!(err.to_string().contains("label 3 of sample 1"), "{err}");
+    }
+}

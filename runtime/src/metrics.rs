@@ -1,0 +1,178 @@
+//! Metrics reported during training and evaluation: accuracies and the
+//! losses, averaged over samples (weighted by sample weights) as Keras's
+//! stateful metrics are (`update_state` / `result` / `reset_state`).
+
+use crate::losses::{self, Loss};
+
+/// A metric, named as in Keras.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Metric {
+    /// `"accuracy"`: binary, categorical or sparse accuracy, chosen from the
+    /// loss as Keras does; logged as `accuracy`.
+    Accuracy,
+    /// Prediction `> 0.5` equals the target (per output value).
+    BinaryAccuracy,
+    /// `argmax(pred) == argmax(target)`.
+    CategoricalAccuracy,
+    /// `argmax(pred) == label`.
+    SparseCategoricalAccuracy,
+    /// The mean squared error.
+    MeanSquaredError,
+    /// The mean absolute error.
+    MeanAbsoluteError,
+    /// The binary cross-entropy.
+    BinaryCrossentropy,
+    /// The categorical cross-entropy.
+    CategoricalCrossentropy,
+    /// The sparse categorical cross-entropy.
+    SparseCategoricalCrossentropy,
+}
+
+impl Metric {
+    /// The name in logs and `History`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::Accuracy => "accuracy",
+            Metric::BinaryAccuracy => "binary_accuracy",
+            Metric::CategoricalAccuracy => "categorical_accuracy",
+            Metric::SparseCategoricalAccuracy => "sparse_categorical_accuracy",
+            Metric::MeanSquaredError => "mean_squared_error",
+            Metric::MeanAbsoluteError => "mean_absolute_error",
+            Metric::BinaryCrossentropy => "binary_crossentropy",
+            Metric::CategoricalCrossentropy => "categorical_crossentropy",
+            Metric::SparseCategoricalCrossentropy => "sparse_categorical_crossentropy",
+        }
+    }
+
+    /// Resolves `Accuracy` the way Keras does: sparse labels → sparse
+    /// accuracy, a single output or binary cross-entropy → binary, otherwise
+    /// categorical.
+    pub fn resolve(self, loss: &dyn Loss, outputs: usize) -> Metric {
+        if self != Metric::Accuracy {
+            return self;
+        }
+        match loss.name() {
+            "sparse_categorical_crossentropy" => Metric::SparseCategoricalAccuracy,
+            "binary_crossentropy" => Metric::BinaryAccuracy,
+            _ if outputs == 1 => Metric::BinaryAccuracy,
+            _ => Metric::CategoricalAccuracy,
+        }
+    }
+
+    /// The metric's value for one sample.
+    pub fn sample_value(self, pred: &[f32], target: &[f32]) -> f64 {
+        let loss = |l: &dyn Loss| l.sample_loss(pred, target, None, 1.0);
+        match self {
+            Metric::Accuracy | Metric::BinaryAccuracy => {
+                let hits = pred.iter().zip(target).filter(|(p, t)| (**p > 0.5) == (**t > 0.5)).count();
+                hits as f64 / pred.len() as f64
+            }
+            Metric::CategoricalAccuracy => f64::from(u8::from(argmax(pred) == argmax(target))),
+            Metric::SparseCategoricalAccuracy => f64::from(u8::from(argmax(pred) == target[0] as usize)),
+            Metric::MeanSquaredError => loss(&losses::MeanSquaredError),
+            Metric::MeanAbsoluteError => loss(&losses::MeanAbsoluteError),
+            Metric::BinaryCrossentropy => loss(&losses::BinaryCrossentropy),
+            Metric::CategoricalCrossentropy => loss(&losses::CategoricalCrossentropy),
+            Metric::SparseCategoricalCrossentropy => loss(&losses::SparseCategoricalCrossentropy),
+        }
+    }
+}
+
+/// Index of the largest value (the first on ties, as `argmax` does).
+pub fn argmax(values: &[f32]) -> usize {
+    let mut best = 0;
+    for (i, &v) in values.iter().enumerate() {
+        if v > values[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+/// A weighted running mean: Keras's `Mean` metric.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Mean {
+    total: f64,
+    weight: f64,
+}
+
+impl Mean {
+    /// Adds `value` with weight `weight`.
+    pub fn update(&mut self, value: f64, weight: f64) {
+        self.total += value * weight;
+        self.weight += weight;
+    }
+
+    /// The mean so far (0 before any update).
+    pub fn result(&self) -> f32 {
+        if self.weight == 0.0 {
+            0.0
+        } else {
+            (self.total / self.weight) as f32
+        }
+    }
+
+    /// Forgets every update.
+    pub fn reset(&mut self) {
+        *self = Mean::default();
+    }
+}
+
+/// A metric with its running state.
+#[derive(Clone, Copy, Debug)]
+pub struct MetricState {
+    /// The metric as the user named it (its log name).
+    pub metric: Metric,
+    resolved: Metric,
+    mean: Mean,
+}
+
+impl MetricState {
+    /// State for `metric` (resolved against `loss` and the output length).
+    pub fn new(metric: Metric, loss: &dyn Loss, outputs: usize) -> Self {
+        MetricState { metric, resolved: metric.resolve(loss, outputs), mean: Mean::default() }
+    }
+
+    /// Accumulates a batch.
+    pub fn update(&mut self, pred: &[f32], target: &[f32], weights: Option<&[f32]>, batch: usize) {
+        if batch == 0 {
+            return;
+        }
+        let (p_len, t_len) = (pred.len() / batch, target.len() / batch);
+        for b in 0..batch {
+            let value = self.resolved.sample_value(&pred[b * p_len..(b + 1) * p_len], &target[b * t_len..(b + 1) * t_len]);
+            self.mean.update(value, weights.map_or(1.0, |w| w[b] as f64));
+        }
+    }
+
+    /// The value so far.
+    pub fn result(&self) -> f32 {
+        self.mean.result()
+    }
+
+    /// Starts over (at each epoch).
+    pub fn reset(&mut self) {
+        self.mean.reset();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::losses::{BinaryCrossentropy, SparseCategoricalCrossentropy};
+
+    #[test]
+    fn accuracies_count_hits_by_hand() {
+        let mut s = MetricState::new(Metric::Accuracy, &SparseCategoricalCrossentropy, 3);
+        // argmaxes 1, 0, 2 against labels 1, 2, 2 → 2/3
+        s.update(&[0.1, 0.8, 0.1, 0.5, 0.3, 0.2, 0.2, 0.3, 0.5], &[1.0, 2.0, 2.0], None, 3);
+        assert!((s.result() - 2.0 / 3.0).abs() < 1e-6);
+        let mut b = MetricState::new(Metric::Accuracy, &BinaryCrossentropy, 1);
+        b.update(&[0.7, 0.2, 0.6, 0.4], &[1.0, 1.0, 0.0, 0.0], Some(&[1.0, 1.0, 1.0, 3.0]), 4);
+        // hits: yes, no, no, yes (weight 3) → 4/6
+        assert!((b.result() - 4.0 / 6.0).abs() < 1e-6);
+        let mut c = MetricState::new(Metric::CategoricalAccuracy, &BinaryCrossentropy, 2);
+        c.update(&[0.3, 0.7, 0.9, 0.1], &[0.0, 1.0, 0.0, 1.0], None, 2);
+        assert_eq!(c.result(), 0.5);
+    }
+}

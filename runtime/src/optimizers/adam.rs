@@ -1,0 +1,91 @@
+//! Adam (Kingma & Ba, 2015, arXiv:1412.6980) in Keras 3's form.
+//!
+//! `α = lr·√(1 − β₂ᵗ)/(1 − β₁ᵗ)`, `m ← m + (g − m)(1 − β₁)`,
+//! `v ← v + (g² − v)(1 − β₂)`, `w ← w − α·m/(√v + ε)`.
+//! Note that ε is added to `√v` *after* the bias correction is folded into
+//! `α` (the paper's ε̂), so with the same ε the update differs slightly
+//! from PyTorch's. Defaults: `lr = 0.001`, `β₁ = 0.9`, `β₂ = 0.999`, `ε = 1e-7`.
+
+use super::{Optimizer, Slots};
+use crate::param::Param;
+
+/// Keras's `Adam`.
+#[derive(Clone, Debug)]
+pub struct Adam {
+    /// Step size.
+    pub learning_rate: f32,
+    /// Decay of the first moment.
+    pub beta_1: f32,
+    /// Decay of the second moment.
+    pub beta_2: f32,
+    /// Keras's ε̂.
+    pub epsilon: f32,
+    iterations: u64,
+    alpha: f32,
+    slots: Slots,
+}
+
+impl Adam {
+    /// Adam with Keras's defaults and learning rate `lr`.
+    pub fn new(learning_rate: f32) -> Self {
+        Adam { learning_rate, beta_1: 0.9, beta_2: 0.999, epsilon: 1e-7, iterations: 0, alpha: 0.0, slots: Slots::default() }
+    }
+}
+
+impl Default for Adam {
+    fn default() -> Self {
+        Adam::new(0.001)
+    }
+}
+
+impl Optimizer for Adam {
+    fn name(&self) -> &'static str {
+        "Adam"
+    }
+    fn learning_rate(&self) -> f32 {
+        self.learning_rate
+    }
+    fn set_learning_rate(&mut self, lr: f32) {
+        self.learning_rate = lr;
+    }
+    fn iterations(&self) -> u64 {
+        self.iterations
+    }
+
+    fn begin_step(&mut self) {
+        self.iterations += 1;
+        let t = self.iterations as f64;
+        let (b1, b2) = (self.beta_1 as f64, self.beta_2 as f64);
+        self.alpha = (self.learning_rate as f64 * (1.0 - b2.powf(t)).sqrt() / (1.0 - b1.powf(t))) as f32;
+    }
+
+    fn update(&mut self, index: usize, p: &mut Param) {
+        let (b1, b2, eps, alpha) = (self.beta_1, self.beta_2, self.epsilon, self.alpha);
+        let [m, v] = self.slots.get(index, 2, p.len(), 0.0) else { unreachable!("two slots") };
+        for (((w, g), m), v) in p.value.iter_mut().zip(&p.grad).zip(m.iter_mut()).zip(v.iter_mut()) {
+            *m += (g - *m) * (1.0 - b1);
+            *v += (g * g - *v) * (1.0 - b2);
+            *w -= alpha * *m / (v.sqrt() + eps);
+        }
+    }
+
+    fn slots(&self) -> &[Vec<Vec<f32>>] {
+        &self.slots.per_param
+    }
+    fn restore(&mut self, iterations: u64, slots: Vec<Vec<Vec<f32>>>) {
+        self.iterations = iterations;
+        self.slots.per_param = slots;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{assert_close, trajectory};
+    use super::*;
+
+    /// Reference from `tests/fixtures/optimizers.py` (PyTorch Adam, ε = 1e-7).
+    #[test]
+    fn trajectory_matches_reference() {
+        assert_close(&trajectory(&mut Adam::new(0.1), 3), &[0.9, 0.801_187_4, 0.704_871_3]);
+    }
+}

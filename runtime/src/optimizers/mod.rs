@@ -1,0 +1,107 @@
+//! Optimizers with Keras 3's update rules and defaults.
+//!
+//! An optimizer sees the model's parameters one at a time, always in the
+//! same order (the model's `visit_params` order), and keeps its per-parameter
+//! slots (momenta, moments) by that position. The slots are allocated at
+//! the first step; later steps allocate nothing.
+
+mod adagrad;
+mod adam;
+mod rmsprop;
+mod sgd;
+
+pub use adagrad::Adagrad;
+pub use adam::Adam;
+pub use rmsprop::RmsProp;
+pub use sgd::Sgd;
+
+use crate::param::Param;
+
+/// Updates parameters from their gradients.
+pub trait Optimizer: Send {
+    /// Keras's class name.
+    fn name(&self) -> &'static str;
+    /// The current learning rate.
+    fn learning_rate(&self) -> f32;
+    /// Changes the learning rate (schedules and callbacks do).
+    fn set_learning_rate(&mut self, lr: f32);
+    /// Steps taken so far (Keras's `iterations`).
+    fn iterations(&self) -> u64;
+    /// Starts a step; called once before the parameters are updated.
+    fn begin_step(&mut self);
+    /// Updates the `index`-th parameter from its `grad`.
+    fn update(&mut self, index: usize, param: &mut Param);
+    /// The per-parameter state, for checkpoints: one list of slot vectors per parameter.
+    fn slots(&self) -> &[Vec<Vec<f32>>];
+    /// Restores state saved from [`Optimizer::slots`] and [`Optimizer::iterations`].
+    fn restore(&mut self, iterations: u64, slots: Vec<Vec<Vec<f32>>>);
+}
+
+/// Per-parameter slot vectors, created on first use.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Slots {
+    pub per_param: Vec<Vec<Vec<f32>>>,
+}
+
+impl Slots {
+    /// The `count` slots of parameter `index`, each as long as the
+    /// parameter, initialized to `init` the first time.
+    pub fn get(&mut self, index: usize, count: usize, len: usize, init: f32) -> &mut [Vec<f32>] {
+        if self.per_param.len() <= index {
+            self.per_param.resize_with(index + 1, Vec::new);
+        }
+        let slots = &mut self.per_param[index];
+        if slots.len() != count || slots.iter().any(|s| s.len() != len) {
+            *slots = vec![vec![init; len]; count];
+        }
+        slots
+    }
+}
+
+/// Applies one optimizer step to every trainable parameter of `visit`.
+pub fn step(optimizer: &mut dyn Optimizer, visit: impl FnOnce(&mut dyn FnMut(&mut Param))) {
+    optimizer.begin_step();
+    let mut index = 0;
+    visit(&mut |p: &mut Param| {
+        if p.trainable {
+            optimizer.update(index, p);
+        }
+        index += 1;
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs `steps` updates of a two-element parameter with gradient 2·w − 1
+    /// (a quadratic bowl) and returns the trajectory of `w[0]`.
+    pub(super) fn trajectory(opt: &mut dyn Optimizer, steps: usize) -> Vec<f32> {
+        let mut p = Param::zeros("w", &[2]);
+        p.value.copy_from_slice(&[1.0, -0.5]);
+        let mut out = Vec::new();
+        for _ in 0..steps {
+            for (g, v) in p.grad.iter_mut().zip(&p.value) {
+                *g = 2.0 * v - 1.0;
+            }
+            step(opt, |f| f(&mut p));
+            out.push(p.value[0]);
+        }
+        out
+    }
+
+    pub(super) fn assert_close(got: &[f32], expected: &[f64]) {
+        assert_eq!(got.len(), expected.len());
+        for (g, e) in got.iter().zip(expected) {
+            assert!((*g as f64 - e).abs() < 1e-6, "{got:?} vs {expected:?}");
+        }
+    }
+
+    #[test]
+    fn steps_after_the_first_reuse_slots() {
+        let mut adam = Adam::new(0.1);
+        trajectory(&mut adam, 3);
+        assert_eq!(adam.iterations(), 3);
+        assert_eq!(adam.slots().len(), 1);
+    }
+}

@@ -1,0 +1,79 @@
+//! RMSprop (Tieleman & Hinton, 2012) in Keras 3's form, without momentum
+//! or centering: `v ← ρ·v + (1 − ρ)·g²`, `w ← w − lr·g/√(v + ε)`.
+//! Defaults: `lr = 0.001`, `ρ = 0.9`, `ε = 1e-7`.
+
+use super::{Optimizer, Slots};
+use crate::param::Param;
+
+/// Keras's `RMSprop`.
+#[derive(Clone, Debug)]
+pub struct RmsProp {
+    /// Step size.
+    pub learning_rate: f32,
+    /// Decay of the squared-gradient average.
+    pub rho: f32,
+    /// Added under the square root.
+    pub epsilon: f32,
+    iterations: u64,
+    slots: Slots,
+}
+
+impl RmsProp {
+    /// RMSprop with Keras's defaults and learning rate `lr`.
+    pub fn new(learning_rate: f32) -> Self {
+        RmsProp { learning_rate, rho: 0.9, epsilon: 1e-7, iterations: 0, slots: Slots::default() }
+    }
+}
+
+impl Default for RmsProp {
+    fn default() -> Self {
+        RmsProp::new(0.001)
+    }
+}
+
+impl Optimizer for RmsProp {
+    fn name(&self) -> &'static str {
+        "RMSprop"
+    }
+    fn learning_rate(&self) -> f32 {
+        self.learning_rate
+    }
+    fn set_learning_rate(&mut self, lr: f32) {
+        self.learning_rate = lr;
+    }
+    fn iterations(&self) -> u64 {
+        self.iterations
+    }
+    fn begin_step(&mut self) {
+        self.iterations += 1;
+    }
+
+    fn update(&mut self, index: usize, p: &mut Param) {
+        let (lr, rho, eps) = (self.learning_rate, self.rho, self.epsilon);
+        let v = &mut self.slots.get(index, 1, p.len(), 0.0)[0];
+        for ((w, g), v) in p.value.iter_mut().zip(&p.grad).zip(v.iter_mut()) {
+            *v = rho * *v + (1.0 - rho) * g * g;
+            *w -= lr * g / (*v + eps).sqrt();
+        }
+    }
+
+    fn slots(&self) -> &[Vec<Vec<f32>>] {
+        &self.slots.per_param
+    }
+    fn restore(&mut self, iterations: u64, slots: Vec<Vec<Vec<f32>>>) {
+        self.iterations = iterations;
+        self.slots.per_param = slots;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{assert_close, trajectory};
+    use super::*;
+
+    /// Reference from `tests/fixtures/optimizers.py` (PyTorch RMSprop, ε = 1e-7).
+    #[test]
+    fn trajectory_matches_reference() {
+        assert_close(&trajectory(&mut RmsProp::new(0.1), 3), &[0.683_772_3, 0.569_531_6, 0.524_435_3]);
+    }
+}
