@@ -16,10 +16,24 @@ pub mod param;
 pub mod sample;
 pub mod summary;
 pub mod testing;
+pub mod train;
 
 pub use error::{Error, Result};
 
 pub use kiln_macros::model;
+
+/// What a training script needs, in one `use`.
+pub mod prelude {
+    pub use crate::activations::Activation;
+    pub use crate::losses::{
+        BinaryCrossentropy, CategoricalCrossentropy, Loss, MeanAbsoluteError, MeanSquaredError,
+        SparseCategoricalCrossentropy,
+    };
+    pub use crate::metrics::Metric;
+    pub use crate::network::Network;
+    pub use crate::optimizers::{Adagrad, Adam, Optimizer, RmsProp, Sgd};
+    pub use crate::train::{Callback, Compile, Control, History, Logs, Model};
+}
 
 /// Items generated code refers to; not a stable API.
 #[doc(hidden)]

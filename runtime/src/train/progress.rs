@@ -1,0 +1,119 @@
+//! Keras's progress output: `verbose = 1` draws a progress bar per epoch,
+//! `verbose = 2` prints one line per epoch, `0` prints nothing.
+
+use super::history::Logs;
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+const BAR_WIDTH: usize = 30;
+/// Redraw the bar at most this often (terminal writes are syscalls).
+const REDRAW: Duration = Duration::from_millis(50);
+
+pub(crate) struct Progress {
+    verbose: u8,
+    steps: usize,
+    epoch_start: Instant,
+    last_draw: Option<Instant>,
+}
+
+impl Progress {
+    pub fn new(verbose: u8) -> Self {
+        Progress { verbose, steps: 0, epoch_start: Instant::now(), last_draw: None }
+    }
+
+    pub fn begin_epoch(&mut self, epoch: usize, epochs: usize, steps: usize) {
+        self.steps = steps;
+        self.epoch_start = Instant::now();
+        self.last_draw = None;
+        if self.verbose > 0 {
+            println!("Epoch {}/{}", epoch + 1, epochs);
+        }
+    }
+
+    /// After step `done` (1-based) with the running values.
+    pub fn update(&mut self, done: usize, running: &[(&str, f32)]) {
+        if self.verbose != 1 || done == self.steps {
+            return;
+        }
+        let now = Instant::now();
+        if self.last_draw.is_some_and(|t| now - t < REDRAW) {
+            return;
+        }
+        self.last_draw = Some(now);
+        let elapsed = (now - self.epoch_start).as_secs_f64();
+        let eta = elapsed / done as f64 * (self.steps - done) as f64;
+        let mut line = format!("\r{} - ETA: {:.0}s", self.bar(done), eta);
+        for (name, value) in running {
+            line.push_str(&format!(" - {name}: {}", format_value(*value)));
+        }
+        let mut out = std::io::stdout().lock();
+        let _ = write!(out, "{line}");
+        let _ = out.flush();
+    }
+
+    pub fn end_epoch(&mut self, logs: &Logs) {
+        if self.verbose == 0 {
+            return;
+        }
+        let elapsed = self.epoch_start.elapsed().as_secs_f64();
+        let mut line = if self.verbose == 1 {
+            let per_step = elapsed / self.steps.max(1) as f64;
+            format!("\r{} - {:.0}s {}", self.bar(self.steps), elapsed, per_step_str(per_step))
+        } else {
+            format!("{}/{} - {:.0}s", self.steps, self.steps, elapsed)
+        };
+        for (name, value) in logs.iter() {
+            line.push_str(&format!(" - {name}: {}", format_value(value)));
+        }
+        println!("{line}");
+    }
+
+    fn bar(&self, done: usize) -> String {
+        let digits = self.steps.to_string().len();
+        let filled = BAR_WIDTH * done / self.steps.max(1);
+        let mut bar = format!("{done:>digits$}/{} [", self.steps);
+        if filled > 0 {
+            bar.push_str(&"=".repeat(filled - 1));
+            bar.push(if done < self.steps { '>' } else { '=' });
+        }
+        bar.push_str(&".".repeat(BAR_WIDTH - filled));
+        bar.push(']');
+        bar
+    }
+}
+
+/// Keras prints `%.4f`, or `%.4e` for tiny magnitudes.
+fn format_value(v: f32) -> String {
+    if v != 0.0 && v.abs() < 1e-3 {
+        format!("{v:.4e}")
+    } else {
+        format!("{v:.4}")
+    }
+}
+
+fn per_step_str(seconds: f64) -> String {
+    if seconds >= 1.0 {
+        format!("{seconds:.0}s/step")
+    } else if seconds >= 1e-3 {
+        format!("{:.0}ms/step", seconds * 1e3)
+    } else {
+        format!("{:.0}us/step", seconds * 1e6)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bar_matches_keras_drawing() {
+        let mut p = Progress::new(1);
+        p.steps = 6;
+        assert_eq!(p.bar(6), "6/6 [==============================]");
+        assert_eq!(p.bar(3), "3/6 [==============>...............]");
+        p.steps = 30;
+        assert_eq!(p.bar(1), " 1/30 [>.............................]");
+        assert_eq!(format_value(0.65), "0.6500");
+        assert_eq!(per_step_str(0.003), "3ms/step");
+    }
+}
