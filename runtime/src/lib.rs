@@ -4,6 +4,7 @@
 extern crate self as kiln;
 
 pub mod activations;
+pub mod data;
 pub mod error;
 pub mod gemm;
 pub mod initializers;

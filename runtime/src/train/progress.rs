@@ -11,6 +11,8 @@ const REDRAW: Duration = Duration::from_millis(50);
 
 pub(crate) struct Progress {
     verbose: u8,
+    /// Like Keras, redraw the bar in place only on a terminal; logs get the final line.
+    dynamic: bool,
     steps: usize,
     epoch_start: Instant,
     last_draw: Option<Instant>,
@@ -18,7 +20,9 @@ pub(crate) struct Progress {
 
 impl Progress {
     pub fn new(verbose: u8) -> Self {
-        Progress { verbose, steps: 0, epoch_start: Instant::now(), last_draw: None }
+        use std::io::IsTerminal;
+        let dynamic = std::io::stdout().is_terminal();
+        Progress { verbose, dynamic, steps: 0, epoch_start: Instant::now(), last_draw: None }
     }
 
     pub fn begin_epoch(&mut self, epoch: usize, epochs: usize, steps: usize) {
@@ -32,7 +36,7 @@ impl Progress {
 
     /// After step `done` (1-based) with the running values.
     pub fn update(&mut self, done: usize, running: &[(&str, f32)]) {
-        if self.verbose != 1 || done == self.steps {
+        if self.verbose != 1 || !self.dynamic || done == self.steps {
             return;
         }
         let now = Instant::now();
@@ -58,7 +62,8 @@ impl Progress {
         let elapsed = self.epoch_start.elapsed().as_secs_f64();
         let mut line = if self.verbose == 1 {
             let per_step = elapsed / self.steps.max(1) as f64;
-            format!("\r{} - {:.0}s {}", self.bar(self.steps), elapsed, per_step_str(per_step))
+            let start = if self.dynamic { "\r" } else { "" };
+            format!("{start}{} - {:.0}s {}", self.bar(self.steps), elapsed, per_step_str(per_step))
         } else {
             format!("{}/{} - {:.0}s", self.steps, self.steps, elapsed)
         };
@@ -85,7 +90,11 @@ impl Progress {
 /// Keras prints `%.4f`, or `%.4e` for tiny magnitudes.
 fn format_value(v: f32) -> String {
     if v != 0.0 && v.abs() < 1e-3 {
-        format!("{v:.4e}")
+        // Rust writes `9.5637e-4`; Python's `%.4e` writes `9.5637e-04`.
+        let s = format!("{v:.4e}");
+        let (mantissa, exponent) = s.split_once('e').unwrap_or((&s, "0"));
+        let (sign, digits) = exponent.strip_prefix('-').map_or(("+", exponent), |d| ("-", d));
+        format!("{mantissa}e{sign}{digits:0>2}")
     } else {
         format!("{v:.4}")
     }
@@ -114,6 +123,7 @@ mod tests {
         p.steps = 30;
         assert_eq!(p.bar(1), " 1/30 [>.............................]");
         assert_eq!(format_value(0.65), "0.6500");
+        assert_eq!(format_value(0.000_956_37), "9.5637e-04");
         assert_eq!(per_step_str(0.003), "3ms/step");
     }
 }

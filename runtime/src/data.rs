@@ -1,0 +1,171 @@
+//! Loading and preparing data: CSV and IDX files (optionally gzipped),
+//! standardization, train/test splits.
+
+use crate::error::{Error, Result};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use std::io::Read;
+use std::path::Path;
+
+/// The bytes of `path`, decompressed when the name ends in `.gz`.
+pub fn read_bytes(path: impl AsRef<Path>) -> Result<Vec<u8>> {
+    let path = path.as_ref();
+    let io = |source| Error::Io { path: path.to_path_buf(), source };
+    let raw = std::fs::read(path).map_err(io)?;
+    if path.extension().is_some_and(|e| e == "gz") {
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(&raw[..]).read_to_end(&mut out).map_err(io)?;
+        Ok(out)
+    } else {
+        Ok(raw)
+    }
+}
+
+/// Rows of numbers from a comma-separated file without a header.
+///
+/// # Errors
+/// [`Error::Parse`] with the line number for a field that is not a number
+/// or a row whose length differs from the first row's.
+pub fn read_csv(path: impl AsRef<Path>) -> Result<Vec<Vec<f32>>> {
+    let path = path.as_ref();
+    let text = read_bytes(path)?;
+    let text = String::from_utf8(text)
+        .map_err(|_| Error::Parse { path: path.to_path_buf(), line: 0, reason: "not UTF-8 text".into() })?;
+    let mut rows: Vec<Vec<f32>> = Vec::new();
+    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let parse_error = |reason: String| Error::Parse { path: path.to_path_buf(), line: i + 1, reason };
+        let row = line
+            .split(',')
+            .map(|f| f.trim().parse::<f32>().map_err(|_| parse_error(format!("`{f}` is not a number"))))
+            .collect::<Result<Vec<f32>>>()?;
+        if let Some(first) = rows.first() {
+            if first.len() != row.len() {
+                return Err(parse_error(format!("{} fields, but the first row has {}", row.len(), first.len())));
+            }
+        }
+        rows.push(row);
+    }
+    Ok(rows)
+}
+
+/// An IDX file (MNIST's format): its dimensions and its `u8` values.
+///
+/// # Errors
+/// [`Error::Parse`] for a wrong magic number, an element type other than
+/// `u8`, or a length that does not match the header.
+pub fn read_idx(path: impl AsRef<Path>) -> Result<(Vec<usize>, Vec<u8>)> {
+    let path = path.as_ref();
+    let bytes = read_bytes(path)?;
+    let bad = |reason: &str| Error::Parse { path: path.to_path_buf(), line: 0, reason: reason.into() };
+    if bytes.len() < 4 || bytes[0] != 0 || bytes[1] != 0 {
+        return Err(bad("not an IDX file (bad magic number)"));
+    }
+    if bytes[2] != 0x08 {
+        return Err(bad("only unsigned-byte IDX files are supported"));
+    }
+    let rank = bytes[3] as usize;
+    let header = 4 + 4 * rank;
+    if bytes.len() < header {
+        return Err(bad("truncated header"));
+    }
+    let dims: Vec<usize> = (0..rank)
+        .map(|d| u32::from_be_bytes(bytes[4 + 4 * d..8 + 4 * d].try_into().expect("4 bytes")) as usize)
+        .collect();
+    let len: usize = dims.iter().product();
+    if bytes.len() - header != len {
+        return Err(bad(&format!("header promises {len} values, file holds {}", bytes.len() - header)));
+    }
+    Ok((dims, bytes[header..].to_vec()))
+}
+
+/// Standardization to zero mean and unit variance per feature
+/// (scikit-learn's `StandardScaler`, population standard deviation).
+#[derive(Clone, Debug, PartialEq)]
+pub struct StandardScaler {
+    /// Per-feature means.
+    pub mean: Vec<f32>,
+    /// Per-feature standard deviations (1 where a feature is constant).
+    pub scale: Vec<f32>,
+}
+
+impl StandardScaler {
+    /// Learns means and deviations of `features` columns from row-major `data`.
+    ///
+    /// ```
+    /// let s = kiln::data::StandardScaler::fit(&[1.0, 10.0, 3.0, 10.0], 2);
+    /// assert_eq!(s.mean, [2.0, 10.0]);
+    /// assert_eq!(s.scale, [1.0, 1.0]); // the constant column keeps scale 1
+    /// ```
+    pub fn fit(data: &[f32], features: usize) -> Self {
+        let rows = (data.len() / features).max(1) as f64;
+        let mut mean = vec![0.0f64; features];
+        let mut sq = vec![0.0f64; features];
+        for row in data.chunks_exact(features) {
+            for (j, &v) in row.iter().enumerate() {
+                mean[j] += v as f64;
+                sq[j] += (v as f64) * (v as f64);
+            }
+        }
+        let mean: Vec<f64> = mean.iter().map(|m| m / rows).collect();
+        let scale = sq
+            .iter()
+            .zip(&mean)
+            .map(|(s, m)| {
+                let sd = (s / rows - m * m).max(0.0).sqrt();
+                if sd < 1e-12 { 1.0 } else { sd as f32 }
+            })
+            .collect();
+        StandardScaler { mean: mean.iter().map(|&m| m as f32).collect(), scale }
+    }
+
+    /// Standardizes row-major `data` in place.
+    pub fn transform(&self, data: &mut [f32]) {
+        let features = self.mean.len();
+        for row in data.chunks_exact_mut(features) {
+            for ((v, m), s) in row.iter_mut().zip(&self.mean).zip(&self.scale) {
+                *v = (*v - m) / s;
+            }
+        }
+    }
+}
+
+/// Shuffled indices split into `(train, test)` with `test_fraction` of `n` in test.
+pub fn train_test_split(n: usize, test_fraction: f32, seed: u64) -> (Vec<usize>, Vec<usize>) {
+    let mut indices: Vec<usize> = (0..n).collect();
+    indices.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(seed));
+    let n_test = ((n as f32) * test_fraction).round() as usize;
+    let test = indices.split_off(n - n_test.min(n));
+    (indices, test)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn malformed_files_are_errors_with_line_numbers() {
+        let dir = std::env::temp_dir().join(format!("kiln-data-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let csv = dir.join("bad.csv");
+        std::fs::write(&csv, "1,2,3\n4,x,6\n").unwrap();
+        let err = read_csv(&csv).unwrap_err().to_string();
+        assert!(err.ends_with("bad.csv:2: `x` is not a number"), "{err}");
+        std::fs::write(&csv, "1,2,3\n4,5\n").unwrap();
+        assert!(read_csv(&csv).unwrap_err().to_string().contains(":2: 2 fields, but the first row has 3"));
+        let idx = dir.join("bad.idx");
+        std::fs::write(&idx, [0u8, 0, 8, 1, 0, 0, 0, 5, 1, 2]).unwrap();
+        assert!(read_idx(&idx).unwrap_err().to_string().contains("header promises 5 values, file holds 2"));
+        assert!(matches!(read_csv(dir.join("missing.csv")), Err(Error::Io { .. })));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn split_is_a_seeded_partition() {
+        let (train, test) = train_test_split(10, 0.2, 1);
+        assert_eq!((train.len(), test.len()), (8, 2));
+        let mut all: Vec<usize> = train.iter().chain(&test).copied().collect();
+        all.sort();
+        assert_eq!(all, (0..10).collect::<Vec<_>>());
+        assert_eq!(train_test_split(10, 0.2, 1), (train, test));
+    }
+}
