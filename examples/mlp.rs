@@ -26,6 +26,7 @@ kiln::model! {
 const CLASSES: [&str; 10] =
     ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
 
+#[allow(dead_code)] // the test that includes this file uses only the model
 fn main() -> kiln::Result<()> {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/data");
     let (_, pixels) = read_idx(format!("{dir}/t10k-images-idx3-ubyte.gz"))?;

@@ -26,6 +26,11 @@ impl Errors {
         }
     }
 
+    /// Whether nothing has been recorded yet.
+    pub fn is_empty(&self) -> bool {
+        self.collected.is_none()
+    }
+
     /// `Ok` when nothing was recorded, otherwise every error combined.
     pub fn finish(self) -> syn::Result<()> {
         match self.collected {

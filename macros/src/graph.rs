@@ -329,14 +329,16 @@ impl Builder<'_> {
                 format!("model `{}` has no `output`; add `output <tensor>;`", self.def.name),
             );
         }
-        // Unused tensors: everything must lead to an output.
+        // Unused tensors: everything must lead to an output. Checked only on
+        // an otherwise correct graph: a failed call would make its inputs
+        // look unused.
         let mut live: HashSet<usize> = self.outputs.iter().map(|(o, _)| *o).collect();
         for node in self.nodes.iter().rev() {
             if live.contains(&node.output) {
                 live.extend(node.inputs.iter().copied());
             }
         }
-        if has_output_stmt && self.outputs.len() == self.def.stmts.iter().filter_map(output_count).sum::<usize>() {
+        if self.errors.is_empty() {
             for (id, (ident, _, _)) in self.tensors.iter().enumerate() {
                 if !live.contains(&id) {
                     self.errors.push(ident, format!("`{ident}` is never used; use it or make it an `output`"));
@@ -392,13 +394,6 @@ impl Builder<'_> {
             layers,
             nodes: self.nodes,
         })
-    }
-}
-
-fn output_count(stmt: &Stmt) -> Option<usize> {
-    match stmt {
-        Stmt::Output(names) => Some(names.len()),
-        _ => None,
     }
 }
 

@@ -156,3 +156,56 @@ fn with_param<L: Layer>(layer: &mut L, index: usize, f: impl FnOnce(&mut Param))
         i += 1;
     });
 }
+
+/// Checks a whole network's generated backward pass: the gradient of
+/// [`probe_loss`] of its outputs on `x` with respect to every parameter,
+/// against finite differences, at up to `per_param` coordinates of each
+/// parameter (spread over the tensor).
+///
+/// # Panics
+/// With the parameter and coordinate that disagree.
+pub fn check_network_gradients<N: crate::network::Network>(network: &mut N, x: &[N::Input], per_param: usize) {
+    use crate::sample::flatten;
+    let batch = x.len();
+    let x = flatten(x);
+    let mut ws = network.workspace(batch);
+    let loss_of = |network: &N, ws: &mut N::Workspace| {
+        network.forward(ws, x, batch, false);
+        probe_loss(N::output_and_grad(ws, batch).0)
+    };
+    loss_of(network, &mut ws);
+    {
+        let (y, dy) = N::output_and_grad(&mut ws, batch);
+        let y = y.to_vec();
+        probe_grad(&y, dy);
+    }
+    network.backward(&mut ws, x, batch);
+    let mut analytic: Vec<(&'static str, Vec<f32>, Vec<f32>)> = Vec::new();
+    network.params(&mut |p| analytic.push((p.name, p.value.clone(), p.grad.clone())));
+    for (index, (name, values, grad)) in analytic.into_iter().enumerate() {
+        let stride = (values.len() / per_param.max(1)).max(1);
+        let picked: Vec<usize> = (0..values.len()).step_by(stride).take(per_param).collect();
+        let mut probe: Vec<f32> = picked.iter().map(|&i| values[i]).collect();
+        let expected: Vec<f32> = picked.iter().map(|&i| grad[i]).collect();
+        let result = compare_with_finite_differences(&mut probe, &expected, |v| {
+            set_network_param(network, index, &picked, v);
+            loss_of(network, &mut ws)
+        });
+        set_network_param(network, index, &picked, &picked.iter().map(|&i| values[i]).collect::<Vec<_>>());
+        if let Err(e) = result {
+            panic!("parameter #{index} (`{name}`): {e}");
+        }
+    }
+}
+
+fn set_network_param<N: crate::network::Network>(network: &mut N, index: usize, at: &[usize], values: &[f32]) {
+    let mut i = 0;
+    network.visit_params(&mut |p| {
+        if i == index {
+            for (&j, &v) in at.iter().zip(values) {
+                p.value[j] = v;
+            }
+        }
+        i += 1;
+    });
+}

@@ -37,6 +37,34 @@ pub trait Optimizer: Send {
     fn restore(&mut self, iterations: u64, slots: Vec<Vec<Vec<f32>>>);
 }
 
+/// A boxed optimizer is an optimizer (to choose one at run time).
+impl<O: Optimizer + ?Sized> Optimizer for Box<O> {
+    fn name(&self) -> &'static str {
+        (**self).name()
+    }
+    fn learning_rate(&self) -> f32 {
+        (**self).learning_rate()
+    }
+    fn set_learning_rate(&mut self, lr: f32) {
+        (**self).set_learning_rate(lr)
+    }
+    fn iterations(&self) -> u64 {
+        (**self).iterations()
+    }
+    fn begin_step(&mut self) {
+        (**self).begin_step()
+    }
+    fn update(&mut self, index: usize, param: &mut Param) {
+        (**self).update(index, param)
+    }
+    fn slots(&self) -> &[Vec<Vec<f32>>] {
+        (**self).slots()
+    }
+    fn restore(&mut self, iterations: u64, slots: Vec<Vec<Vec<f32>>>) {
+        (**self).restore(iterations, slots)
+    }
+}
+
 /// Per-parameter slot vectors, created on first use.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Slots {

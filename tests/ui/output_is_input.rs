@@ -1,0 +1,8 @@
+kiln::model! {
+    struct M {
+        input x: [f32; 8];
+        output x;
+    }
+}
+
+fn main() {}
