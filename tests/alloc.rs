@@ -66,7 +66,9 @@ kiln::model! {
 }
 
 fn images(n: usize) -> Vec<[[f32; 28]; 28]> {
-    (0..n).map(|s| std::array::from_fn(|r| std::array::from_fn(|c| ((s * 31 + r * 7 + c) % 17) as f32 / 17.0))).collect()
+    (0..n)
+        .map(|s| std::array::from_fn(|r| std::array::from_fn(|c| ((s * 31 + r * 7 + c) % 17) as f32 / 17.0)))
+        .collect()
 }
 
 #[test]
@@ -88,7 +90,9 @@ fn predict_one_allocates_nothing() {
 fn training_steps_after_the_first_allocate_nothing() {
     let x = images(128);
     let y: Vec<u32> = (0..128).map(|i| i % 10).collect();
-    for optimizer in [Box::new(Adam::default()) as Box<dyn Optimizer>, Box::new(Sgd::new(0.01).with_momentum(0.9, true))] {
+    for optimizer in
+        [Box::new(Adam::default()) as Box<dyn Optimizer>, Box::new(Sgd::new(0.01).with_momentum(0.9, true))]
+    {
         let mut model = Mlp::new(0).compile(optimizer, SparseCategoricalCrossentropy, &[Metric::Accuracy]);
         let first = model.train_on_batch(&x, &y).unwrap();
         let (calls, bytes, second) = allocations(|| model.train_on_batch(&x, &y).unwrap());

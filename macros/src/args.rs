@@ -89,7 +89,14 @@ impl<'a> ArgReader<'a> {
     /// A name from `choices`, given as an identifier (`relu`) or a string
     /// (`"relu"`); returns its index, or `default` when absent or wrong
     /// (the error is recorded).
-    pub fn choice(&mut self, name: &str, position: Option<usize>, what: &str, choices: &[&str], default: usize) -> usize {
+    pub fn choice(
+        &mut self,
+        name: &str,
+        position: Option<usize>,
+        what: &str,
+        choices: &[&str],
+        default: usize,
+    ) -> usize {
         let Some(expr) = self.take(name, position) else {
             return default;
         };

@@ -355,11 +355,8 @@ impl<'a> Gen<'a> {
         for l in order {
             let layer = &g.layers[l];
             let (name, field, shape) = (&layer.keras_name, &layer.field, layer.output.keras_str());
-            let connected: Vec<String> = layer
-                .nodes
-                .iter()
-                .flat_map(|&n| g.nodes[n].inputs.iter().map(|&t| self.inbound_name(t)))
-                .collect();
+            let connected: Vec<String> =
+                layer.nodes.iter().flat_map(|&n| g.nodes[n].inputs.iter().map(|&t| self.inbound_name(t))).collect();
             rows.push(quote! {{
                 let (trainable, non_trainable) = ::kiln::network::count_params(|f| ::kiln::__private::Layer::params(&self.#field, f));
                 ::kiln::summary::SummaryRow {

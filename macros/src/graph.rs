@@ -148,7 +148,8 @@ impl Builder<'_> {
             Some(Binding::Layer(layer)) => {
                 // `let y = shared(x);` — the parenthesized group holds tensors.
                 if let Some(tensors) = &stmt.tensors {
-                    self.errors.push(tensors, format!("`{callee}` is already a layer; call it on tensors: `{callee}(x)`"));
+                    self.errors
+                        .push(tensors, format!("`{callee}` is already a layer; call it on tensors: `{callee}(x)`"));
                 }
                 let tensors = self.tensor_args(stmt);
                 self.call(layer, tensors, stmt);
@@ -164,10 +165,8 @@ impl Builder<'_> {
         let mut args = ArgReader::new(stmt, &mut self.errors);
         let explicit_name = args.string("name");
         let Some(spec) = layers::configure(stmt, args) else {
-            self.errors.push(
-                &stmt.callee,
-                format!("unknown layer `{callee}`; known layers: {}", layers::KNOWN.join(", ")),
-            );
+            self.errors
+                .push(&stmt.callee, format!("unknown layer `{callee}`; known layers: {}", layers::KNOWN.join(", ")));
             let binding = if stmt.tensors.is_some() { Binding::Tensor(None) } else { Binding::Layer(None) };
             self.define(&stmt.name, binding);
             return;
@@ -300,7 +299,9 @@ impl Builder<'_> {
             stmt.args
                 .iter()
                 .find_map(|a| match a {
-                    Arg::Positional(e @ Expr::Path(p)) if p.path.is_ident(ident) => Some(quote::ToTokens::to_token_stream(e)),
+                    Arg::Positional(e @ Expr::Path(p)) if p.path.is_ident(ident) => {
+                        Some(quote::ToTokens::to_token_stream(e))
+                    }
                     _ => None,
                 })
                 .unwrap_or_else(|| quote::ToTokens::to_token_stream(ident))

@@ -80,9 +80,9 @@ impl Activation {
             Activation::Tanh => values.iter_mut().for_each(|v| *v = v.tanh()),
             Activation::Softmax => values.chunks_exact_mut(row).for_each(softmax_row),
             Activation::Elu => values.iter_mut().for_each(|v| *v = if *v > 0.0 { *v } else { v.exp_m1() }),
-            Activation::Selu => values.iter_mut().for_each(|v| {
-                *v = SELU_SCALE * if *v > 0.0 { *v } else { SELU_ALPHA * v.exp_m1() }
-            }),
+            Activation::Selu => {
+                values.iter_mut().for_each(|v| *v = SELU_SCALE * if *v > 0.0 { *v } else { SELU_ALPHA * v.exp_m1() })
+            }
             Activation::Softplus => values.iter_mut().for_each(|v| *v = softplus(*v)),
             Activation::Softsign => values.iter_mut().for_each(|v| *v /= 1.0 + v.abs()),
             Activation::HardSigmoid => values.iter_mut().for_each(|v| *v = ((*v + 3.0).clamp(0.0, 6.0)) / 6.0),
@@ -202,13 +202,18 @@ mod tests {
         // Points away from kinks (relu at 0, hard_sigmoid at ±3).
         let x = [-1.3f32, -0.4, 0.35, 0.9, 1.7, -2.2];
         for (name, act) in Activation::ALL {
-            assert_gradient_matches(name, &x, |input, out| {
-                out.copy_from_slice(input);
-                act.forward_in_place(out, 3);
-            }, |y, dy, dx| {
-                dx.copy_from_slice(dy);
-                act.backward_in_place(y, dx, 3);
-            });
+            assert_gradient_matches(
+                name,
+                &x,
+                |input, out| {
+                    out.copy_from_slice(input);
+                    act.forward_in_place(out, 3);
+                },
+                |y, dy, dx| {
+                    dx.copy_from_slice(dy);
+                    act.backward_in_place(y, dx, 3);
+                },
+            );
         }
     }
 

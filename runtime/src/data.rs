@@ -29,8 +29,11 @@ pub fn read_bytes(path: impl AsRef<Path>) -> Result<Vec<u8>> {
 pub fn read_csv(path: impl AsRef<Path>) -> Result<Vec<Vec<f32>>> {
     let path = path.as_ref();
     let text = read_bytes(path)?;
-    let text = String::from_utf8(text)
-        .map_err(|_| Error::Parse { path: path.to_path_buf(), line: 0, reason: "not UTF-8 text".into() })?;
+    let text = String::from_utf8(text).map_err(|_| Error::Parse {
+        path: path.to_path_buf(),
+        line: 0,
+        reason: "not UTF-8 text".into(),
+    })?;
     let mut rows: Vec<Vec<f32>> = Vec::new();
     for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
         let parse_error = |reason: String| Error::Parse { path: path.to_path_buf(), line: i + 1, reason };
@@ -112,7 +115,11 @@ impl StandardScaler {
             .zip(&mean)
             .map(|(s, m)| {
                 let sd = (s / rows - m * m).max(0.0).sqrt();
-                if sd < 1e-12 { 1.0 } else { sd as f32 }
+                if sd < 1e-12 {
+                    1.0
+                } else {
+                    sd as f32
+                }
             })
             .collect();
         StandardScaler { mean: mean.iter().map(|&m| m as f32).collect(), scale }

@@ -229,11 +229,8 @@ mod tests {
             let mut w = vec![0.0; r * c];
             Initializer::Orthogonal { gain: 1.0 }.fill(&mut w, &[r, c], &mut rng());
             // Gram matrix of the shorter side is the identity.
-            let (n, len, at): (usize, usize, Box<dyn Fn(usize, usize) -> f32>) = if r <= c {
-                (r, c, Box::new(|i, k| w[i * c + k]))
-            } else {
-                (c, r, Box::new(|j, k| w[k * c + j]))
-            };
+            let (n, len) = (r.min(c), r.max(c));
+            let at = |i: usize, k: usize| if r <= c { w[i * c + k] } else { w[k * c + i] };
             for i in 0..n {
                 for j in 0..n {
                     let g: f32 = (0..len).map(|k| at(i, k) * at(j, k)).sum();

@@ -140,7 +140,8 @@ impl MetricState {
         }
         let (p_len, t_len) = (pred.len() / batch, target.len() / batch);
         for b in 0..batch {
-            let value = self.resolved.sample_value(&pred[b * p_len..(b + 1) * p_len], &target[b * t_len..(b + 1) * t_len]);
+            let value =
+                self.resolved.sample_value(&pred[b * p_len..(b + 1) * p_len], &target[b * t_len..(b + 1) * t_len]);
             self.mean.update(value, weights.map_or(1.0, |w| w[b] as f64));
         }
     }

@@ -172,9 +172,18 @@ _________________________________________________________________";
         };
         let text = s.to_string();
         let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines[2], "Layer (type)                    Output Shape         Param #     Connected to                     ");
-        assert_eq!(lines[4], "lstm-encoder (LSTM)             (None, 16, 64)       33024       embedding_33[0][0]               ");
-        assert_eq!(lines[5], "                                                                 lstm-encoder[0][0]               ");
+        assert_eq!(
+            lines[2],
+            "Layer (type)                    Output Shape         Param #     Connected to                     "
+        );
+        assert_eq!(
+            lines[4],
+            "lstm-encoder (LSTM)             (None, 16, 64)       33024       embedding_33[0][0]               "
+        );
+        assert_eq!(
+            lines[5],
+            "                                                                 lstm-encoder[0][0]               "
+        );
         assert_eq!(thousands(266_610), "266,610");
     }
 }

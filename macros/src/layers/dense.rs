@@ -21,7 +21,8 @@ impl DenseSpec {
         let activation = ACTIVATIONS[args.choice("activation", Some(1), "activation", ACTIVATIONS, 0)];
         let use_bias = args.bool("use_bias", true);
         let glorot = INITIALIZERS.iter().position(|i| *i == "glorot_uniform").unwrap_or(0);
-        let kernel_initializer = INITIALIZERS[args.choice("kernel_initializer", None, "initializer", INITIALIZERS, glorot)];
+        let kernel_initializer =
+            INITIALIZERS[args.choice("kernel_initializer", None, "initializer", INITIALIZERS, glorot)];
         let bias_initializer = INITIALIZERS[args.choice("bias_initializer", None, "initializer", INITIALIZERS, 0)];
         DenseSpec { units, activation, use_bias, kernel_initializer, bias_initializer }
     }

@@ -85,7 +85,9 @@ pub const KNOWN: &[&str] = &["Activation", "Dense", "Flatten"];
 pub fn configure(stmt: &LetStmt, mut args: ArgReader<'_>) -> Option<Box<dyn Spec>> {
     let (spec, known): (Box<dyn Spec>, &[&str]) = match stmt.callee.to_string().as_str() {
         "Dense" => (Box::new(dense::DenseSpec::configure(stmt, &mut args)), dense::DenseSpec::ARGS),
-        "Activation" => (Box::new(activation::ActivationSpec::configure(stmt, &mut args)), activation::ActivationSpec::ARGS),
+        "Activation" => {
+            (Box::new(activation::ActivationSpec::configure(stmt, &mut args)), activation::ActivationSpec::ARGS)
+        }
         "Flatten" => (Box::new(flatten::FlattenSpec::configure(&mut args)), flatten::FlattenSpec::ARGS),
         _ => return None,
     };

@@ -42,7 +42,16 @@ impl<const N: usize> Layer for ActivationLayer<N> {
         self.forward_one(x, y);
     }
 
-    fn backward(&mut self, _: &[f32], y: &[f32], dy: &mut [f32], dx: Option<InputGrad<'_>>, _: usize, _: &mut (), _: &mut Ctx) {
+    fn backward(
+        &mut self,
+        _: &[f32],
+        y: &[f32],
+        dy: &mut [f32],
+        dx: Option<InputGrad<'_>>,
+        _: usize,
+        _: &mut (),
+        _: &mut Ctx,
+    ) {
         if let Some(dx) = dx {
             self.activation.backward_in_place(y, dy, self.row);
             dx.store(dy);

@@ -21,7 +21,16 @@ impl<const N: usize> Layer for Flatten<N> {
         y.copy_from_slice(x);
     }
 
-    fn backward(&mut self, _: &[f32], _: &[f32], dy: &mut [f32], dx: Option<InputGrad<'_>>, _: usize, _: &mut (), _: &mut Ctx) {
+    fn backward(
+        &mut self,
+        _: &[f32],
+        _: &[f32],
+        dy: &mut [f32],
+        dx: Option<InputGrad<'_>>,
+        _: usize,
+        _: &mut (),
+        _: &mut Ctx,
+    ) {
         if let Some(dx) = dx {
             dx.store(dy);
         }

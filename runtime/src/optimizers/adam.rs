@@ -28,7 +28,15 @@ pub struct Adam {
 impl Adam {
     /// Adam with Keras's defaults and learning rate `lr`.
     pub fn new(learning_rate: f32) -> Self {
-        Adam { learning_rate, beta_1: 0.9, beta_2: 0.999, epsilon: 1e-7, iterations: 0, alpha: 0.0, slots: Slots::default() }
+        Adam {
+            learning_rate,
+            beta_1: 0.9,
+            beta_2: 0.999,
+            epsilon: 1e-7,
+            iterations: 0,
+            alpha: 0.0,
+            slots: Slots::default(),
+        }
     }
 }
 

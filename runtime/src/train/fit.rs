@@ -140,7 +140,9 @@ impl<'a, N: Network, Y: Sample> Fit<'a, N, Y> {
             None => None,
         };
         let steps = match self.steps_per_epoch {
-            Some(0) => return Err(Error::InvalidArgument { name: "steps_per_epoch", reason: "must be at least 1".into() }),
+            Some(0) => {
+                return Err(Error::InvalidArgument { name: "steps_per_epoch", reason: "must be at least 1".into() })
+            }
             Some(s) => s,
             None => batches(n_train, self.batch_size)?.count(),
         };
@@ -245,4 +247,3 @@ impl<'a, N: Network, Y: Sample> Fit<'a, N, Y> {
         Ok(weights)
     }
 }
-

@@ -43,7 +43,12 @@ use rand_chacha::ChaCha8Rng;
 /// trainable [`Model`]. Implemented for every [`Network`].
 pub trait Compile: Network + Sized {
     /// Keras's `model.compile`.
-    fn compile(self, optimizer: impl Optimizer + 'static, loss: impl Loss + 'static, metrics: &[Metric]) -> Model<Self> {
+    fn compile(
+        self,
+        optimizer: impl Optimizer + 'static,
+        loss: impl Loss + 'static,
+        metrics: &[Metric],
+    ) -> Model<Self> {
         Model::new(self, Box::new(optimizer), Box::new(loss), metrics)
     }
 }
@@ -133,17 +138,16 @@ impl<N: Network> Model<N> {
         let mut y_flat = std::mem::take(&mut self.batch.y);
         y_flat.clear();
         y_flat.extend(flatten(y).iter().map(|v| v.to_f32()));
-        let result = self
-            .loss
-            .check_targets(&y_flat, outputs)
-            .and_then(|()| self.step_on(flatten(x), &y_flat, None, x.len()));
+        let result =
+            self.loss.check_targets(&y_flat, outputs).and_then(|()| self.step_on(flatten(x), &y_flat, None, x.len()));
         self.batch.y = y_flat;
         result
     }
 
     /// The running loss and metric values since the last reset.
     pub fn metric_results(&self) -> impl Iterator<Item = (&'static str, f32)> + '_ {
-        std::iter::once(("loss", self.loss_mean.result())).chain(self.metrics.iter().map(|m| (m.metric.name(), m.result())))
+        std::iter::once(("loss", self.loss_mean.result()))
+            .chain(self.metrics.iter().map(|m| (m.metric.name(), m.result())))
     }
 
     /// Starts the running loss and metrics over.

@@ -1,0 +1,49 @@
+//! The DSL's accepted forms, compiled in a hostile namespace.
+
+#![allow(dead_code, non_camel_case_types)]
+
+// Generated code must use absolute paths: shadow the prelude.
+struct Vec;
+struct Option;
+struct Result;
+struct Box;
+struct String;
+struct f64;
+mod core {}
+mod std {}
+
+kiln::model! {
+    /// Every activation and initializer name the macro accepts, in both
+    /// spellings (identifier and string), so the macro's lists and the
+    /// runtime's stay in step.
+    pub struct EveryName {
+        input x: [f32; 4];
+        let a = Dense(4, activation = linear, kernel_initializer = zeros, bias_initializer = ones)(x);
+        let b = Dense(4, activation = relu, kernel_initializer = constant)(a);
+        let c = Dense(4, activation = sigmoid, kernel_initializer = random_uniform)(b);
+        let d = Dense(4, activation = tanh, kernel_initializer = random_normal)(c);
+        let e = Dense(4, activation = softmax, kernel_initializer = truncated_normal)(d);
+        let f = Dense(4, activation = elu, kernel_initializer = glorot_uniform)(e);
+        let g = Dense(4, activation = selu, kernel_initializer = glorot_normal)(f);
+        let h = Dense(4, activation = softplus, kernel_initializer = he_uniform)(g);
+        let i = Dense(4, activation = softsign, kernel_initializer = he_normal)(h);
+        let j = Dense(4, activation = hard_sigmoid, kernel_initializer = lecun_uniform)(i);
+        let k = Dense(4, activation = exponential, kernel_initializer = lecun_normal)(j);
+        let l = Dense(units = 4, activation = "tanh", kernel_initializer = "orthogonal", use_bias = false)(k);
+        let m = Activation("softmax")(l);
+        let n = Activation(activation = relu, name = "final_relu")(m);
+        output n;
+    }
+}
+
+#[test]
+fn every_name_builds_and_runs() {
+    let model = EveryName::new(0);
+    let out = model.predict_one(&[0.1, -0.2, 0.3, 0.4]);
+    ::std::assert!(out.iter().all(|v| v.is_finite()));
+    let summary = model.summary();
+    ::std::assert_eq!(summary.rows.last().map(|r| r.name.as_str()), ::core::option::Option::Some("final_relu"));
+    // `use_bias = false` drops the bias: 16 parameters instead of 20.
+    ::std::assert_eq!(summary.rows[12].trainable, 16);
+    ::std::assert!(model.dense_11.bias.is_none());
+}
