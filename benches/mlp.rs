@@ -1,1 +1,73 @@
-fn main() {}
+//! kiln's side of the MLP benchmark (784-300-100-10, Adam, sparse
+//! categorical cross-entropy). Prints one `name value unit` line per
+//! measurement; `benches/compare.py` runs it beside PyTorch and ONNX
+//! Runtime and prints the ratios.
+//!
+//! ```text
+//! cargo bench --bench mlp -- [--batch 128] [--seconds 3]
+//! ```
+
+use kiln::prelude::*;
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+kiln::model! {
+    struct Mlp {
+        input image: [f32; 784];
+        let h1 = Dense(300, activation = relu)(image);
+        let h2 = Dense(100, activation = relu)(h1);
+        let probs = Dense(10, activation = softmax)(h2);
+        output probs;
+    }
+}
+
+fn arg(name: &str, default: f64) -> f64 {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// Runs `f` repeatedly for about `budget` after a warm-up; returns seconds per call (best of 5 rounds).
+fn time_per_call(budget: Duration, mut f: impl FnMut()) -> f64 {
+    let start = Instant::now();
+    let mut calls = 0u64;
+    while start.elapsed() < budget / 10 || calls < 3 {
+        f();
+        calls += 1;
+    }
+    let per_round = ((calls as f64) * 9.0 / 10.0 / 5.0).max(1.0) as u64 * 2;
+    (0..5)
+        .map(|_| {
+            let t = Instant::now();
+            for _ in 0..per_round {
+                f();
+            }
+            t.elapsed().as_secs_f64() / per_round as f64
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+fn main() {
+    let batch = arg("--batch", 128.0) as usize;
+    let budget = Duration::from_secs_f64(arg("--seconds", 3.0));
+    let n = batch * 8;
+    let x: Vec<[f32; 784]> =
+        (0..n).map(|s| std::array::from_fn(|i| ((s * 131 + i * 7) % 255) as f32 / 255.0 - 0.5)).collect();
+    let y: Vec<u32> = (0..n).map(|i| (i % 10) as u32).collect();
+
+    let mut model = Mlp::new(0).compile(Adam::default(), SparseCategoricalCrossentropy, &[]);
+    let mut next = 0;
+    let step = time_per_call(budget, || {
+        let s = next * batch;
+        next = (next + 1) % 8;
+        black_box(model.train_on_batch(&x[s..s + batch], &y[s..s + batch]).unwrap());
+    });
+    println!("kiln_train_samples_per_s {:.1} samples/s", batch as f64 / step);
+
+    let net = model.network();
+    let mut i = 0;
+    let one = time_per_call(budget, || {
+        i = (i + 1) % n;
+        black_box(net.predict_one(black_box(&x[i])));
+    });
+    println!("kiln_predict_one_latency {:.3} us", one * 1e6);
+}
