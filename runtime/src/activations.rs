@@ -75,7 +75,7 @@ impl Activation {
     pub fn forward_in_place(self, values: &mut [f32], row: usize) {
         match self {
             Activation::Linear => {}
-            Activation::Relu => values.iter_mut().for_each(|v| *v = v.max(0.0)),
+            Activation::Relu => crate::simd::dispatch(|| values.iter_mut().for_each(|v| *v = v.max(0.0))),
             Activation::Sigmoid => values.iter_mut().for_each(|v| *v = sigmoid(*v)),
             Activation::Tanh => values.iter_mut().for_each(|v| *v = v.tanh()),
             Activation::Softmax => values.chunks_exact_mut(row).for_each(softmax_row),
@@ -99,13 +99,11 @@ impl Activation {
         };
         match self {
             Activation::Linear => {}
-            Activation::Relu => {
+            Activation::Relu => crate::simd::dispatch(|| {
                 for (g, &yv) in grad.iter_mut().zip(y) {
-                    if yv <= 0.0 {
-                        *g = 0.0;
-                    }
+                    *g = if yv > 0.0 { *g } else { 0.0 };
                 }
-            }
+            }),
             Activation::Sigmoid => {
                 for (g, &yv) in grad.iter_mut().zip(y) {
                     *g *= yv * (1.0 - yv);

@@ -3,9 +3,10 @@
 use super::{MR, NR};
 
 /// The output tile of one micro-kernel call.
-pub(super) struct Tile<'c> {
-    /// Starts at the tile's top-left element.
-    pub c: &'c mut [f32],
+pub(super) struct Tile {
+    /// The tile's top-left element; valid for `rows` rows of `cols` values
+    /// `ldc` apart (the caller guarantees it).
+    pub c: *mut f32,
     pub ldc: usize,
     /// Valid rows (≤ MR) and columns (≤ NR); the packed panels are zero-padded.
     pub rows: usize,
@@ -13,7 +14,8 @@ pub(super) struct Tile<'c> {
     pub accumulate: bool,
 }
 
-pub(super) type Kernel = fn(usize, &[f32], &[f32], Tile<'_>);
+/// `unsafe` because the tile's pointer must be valid (see [`Tile`]).
+pub(super) type Kernel = unsafe fn(usize, &[f32], &[f32], Tile);
 
 /// The fastest kernel this CPU runs, detected once (the check is a cached atomic load).
 pub(super) fn select() -> Kernel {
@@ -27,9 +29,10 @@ pub(super) fn select() -> Kernel {
 }
 
 /// Writes an `MR × NR` register tile into `tile`, honouring edges and accumulation.
-fn store(acc: &[[f32; NR]; MR], tile: Tile<'_>) {
+fn store(acc: &[[f32; NR]; MR], tile: Tile) {
     for (r, acc_row) in acc.iter().enumerate().take(tile.rows) {
-        let row = &mut tile.c[r * tile.ldc..r * tile.ldc + tile.cols];
+        // SAFETY: `Tile` promises `rows × cols` writable values `ldc` apart.
+        let row = unsafe { std::slice::from_raw_parts_mut(tile.c.add(r * tile.ldc), tile.cols) };
         if tile.accumulate {
             for (c, a) in row.iter_mut().zip(acc_row) {
                 *c += a;
@@ -40,7 +43,7 @@ fn store(acc: &[[f32; NR]; MR], tile: Tile<'_>) {
     }
 }
 
-fn portable(kc: usize, a: &[f32], b: &[f32], tile: Tile<'_>) {
+unsafe fn portable(kc: usize, a: &[f32], b: &[f32], tile: Tile) {
     let mut acc = [[0.0f32; NR]; MR];
     for p in 0..kc {
         let a_col = &a[p * MR..(p + 1) * MR];
@@ -59,7 +62,9 @@ mod avx2 {
     use super::{store, Tile, MR, NR};
     use std::arch::x86_64::*;
 
-    pub(super) fn kernel(kc: usize, a: &[f32], b: &[f32], tile: Tile<'_>) {
+    /// # Safety
+    /// The CPU must have AVX2 and FMA, and `tile` must be valid.
+    pub(super) unsafe fn kernel(kc: usize, a: &[f32], b: &[f32], tile: Tile) {
         assert!(a.len() >= kc * MR && b.len() >= kc * NR);
         // SAFETY: `select` returns this kernel only when AVX2 and FMA are
         // present, and the assertion above bounds every read of the panels.
@@ -67,7 +72,7 @@ mod avx2 {
     }
 
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn kernel_avx2(kc: usize, mut a: *const f32, mut b: *const f32, tile: Tile<'_>) {
+    unsafe fn kernel_avx2(kc: usize, mut a: *const f32, mut b: *const f32, tile: Tile) {
         let mut acc = [[_mm256_setzero_ps(); 2]; MR];
         for _ in 0..kc {
             let b0 = _mm256_loadu_ps(b);
@@ -81,9 +86,8 @@ mod avx2 {
             b = b.add(NR);
         }
         if tile.rows == MR && tile.cols == NR {
-            assert!((MR - 1) * tile.ldc + NR <= tile.c.len());
             for (r, acc_row) in acc.iter().enumerate() {
-                let c = tile.c.as_mut_ptr().add(r * tile.ldc);
+                let c = tile.c.add(r * tile.ldc);
                 let (mut lo, mut hi) = (acc_row[0], acc_row[1]);
                 if tile.accumulate {
                     lo = _mm256_add_ps(lo, _mm256_loadu_ps(c));

@@ -56,6 +56,11 @@ impl<'a> Mat<'a> {
         Mat { data, row_stride: 1, col_stride: cols }
     }
 
+    /// The view starting at element `(i, j)`.
+    fn offset(&self, i: usize, j: usize) -> Self {
+        Mat { data: &self.data[i * self.row_stride + j * self.col_stride..], ..*self }
+    }
+
     #[inline(always)]
     fn at(&self, i: usize, j: usize) -> f32 {
         self.data[i * self.row_stride + j * self.col_stride]
@@ -120,6 +125,78 @@ pub fn sgemm(
 
     // Split the depth evenly: 784 = 4 × 196 rather than 3 × 256 + 16 (a
     // thin last block spends most of its time loading and storing C).
+    let out = OutPtr(c.as_mut_ptr());
+    let parts = crate::parallel::parts_for(m * n * k);
+    if parts == 1 {
+        // SAFETY: `c` holds `(m − 1)·ldc + n` values, checked above.
+        unsafe { gemm_serial(m, n, k, a, b, out.0, ldc, accumulate, scratch) };
+        return;
+    }
+    // Cut the larger of the two output dimensions into aligned parts; each
+    // part packs its own panels in a per-thread scratch.
+    let split_rows = m > n;
+    let (len, align) = if split_rows { (m, MR) } else { (n, NR) };
+    let chunk = round_up(len.div_ceil(parts), align);
+    crate::parallel::run(parts, &|p| {
+        let start = (p * chunk).min(len);
+        let end = ((p + 1) * chunk).min(len);
+        if start == end {
+            return;
+        }
+        THREAD_SCRATCH.with(|s| {
+            let mut s = s.borrow_mut();
+            // SAFETY: parts write disjoint row (or column) ranges of `c`,
+            // each inside the bounds checked above.
+            unsafe {
+                if split_rows {
+                    let (a, c) = (a.offset(start, 0), out.ptr().add(start * ldc));
+                    gemm_serial(end - start, n, k, a, b, c, ldc, accumulate, &mut s);
+                } else {
+                    let (b, c) = (b.offset(0, start), out.ptr().add(start));
+                    gemm_serial(m, end - start, k, a, b, c, ldc, accumulate, &mut s);
+                }
+            }
+        });
+    });
+}
+
+thread_local! {
+    /// Packing buffers of the parts of a parallel product.
+    static THREAD_SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+}
+
+/// The output pointer shared by the parts of a parallel product.
+#[derive(Clone, Copy)]
+pub(crate) struct OutPtr(pub(crate) *mut f32);
+impl OutPtr {
+    // A method, so closures capture the whole (`Sync`) wrapper, not the raw field.
+    pub(crate) fn ptr(self) -> *mut f32 {
+        self.0
+    }
+}
+// SAFETY: the parts of one product write disjoint elements.
+unsafe impl Sync for OutPtr {}
+unsafe impl Send for OutPtr {}
+
+/// The blocked product on one thread.
+///
+/// # Safety
+/// `c` must be valid for writes of `(m − 1)·ldc + n` values, and `a`, `b`
+/// must hold `m × k` and `k × n` elements.
+#[allow(clippy::too_many_arguments)]
+unsafe fn gemm_serial(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: Mat<'_>,
+    b: Mat<'_>,
+    c: *mut f32,
+    ldc: usize,
+    accumulate: bool,
+    scratch: &mut Scratch,
+) {
+    // Split the depth evenly: 784 = 4 × 196 rather than 3 × 256 + 16 (a
+    // thin last block spends most of its time loading and storing C).
     let kc_max = k.div_ceil(k.div_ceil(KC));
     let mc_max = round_up(m.min(MC), MR);
     let nc_max = round_up(n.min(NC), NR);
@@ -141,9 +218,8 @@ pub fn sgemm(
                     for ir in (0..mc).step_by(MR) {
                         let mr = MR.min(mc - ir);
                         let a_panel = &scratch.packed_a[ir * kc..(ir + MR) * kc];
-                        let offset = (ic + ir) * ldc + jc + jr;
                         let tile = kernel::Tile {
-                            c: &mut c[offset..],
+                            c: c.add((ic + ir) * ldc + jc + jr),
                             ldc,
                             rows: mr,
                             cols: nr,
@@ -167,25 +243,20 @@ fn pack_a(a: &Mat<'_>, ic: usize, pc: usize, mc: usize, kc: usize, out: &mut [f3
     for (panel, dst) in out.chunks_exact_mut(MR * kc).take(mc.div_ceil(MR)).enumerate() {
         let row0 = ic + panel * MR;
         let rows = MR.min(ic + mc - row0);
+        let dst: &mut [[f32; MR]] = as_chunks_mut(dst);
         if a.col_stride == 1 && rows == MR {
-            for r in 0..MR {
-                let src = &a.data[(row0 + r) * a.row_stride + pc..][..kc];
-                for (p, &v) in src.iter().enumerate() {
-                    dst[p * MR + r] = v;
-                }
+            let src: [&[f32]; MR] = std::array::from_fn(|r| &a.data[(row0 + r) * a.row_stride + pc..][..kc]);
+            for (p, col) in dst.iter_mut().enumerate() {
+                *col = std::array::from_fn(|r| src[r][p]);
             }
-        } else if a.row_stride == 1 {
-            for p in 0..kc {
-                let src = &a.data[(pc + p) * a.col_stride + row0..][..rows];
-                let col = &mut dst[p * MR..(p + 1) * MR];
-                col[..rows].copy_from_slice(src);
-                col[rows..].fill(0.0);
+        } else if a.row_stride == 1 && rows == MR {
+            for (p, col) in dst.iter_mut().enumerate() {
+                let start = (pc + p) * a.col_stride + row0;
+                *col = a.data[start..start + MR].try_into().expect("MR values");
             }
         } else {
-            for p in 0..kc {
-                for r in 0..MR {
-                    dst[p * MR + r] = if r < rows { a.at(row0 + r, pc + p) } else { 0.0 };
-                }
+            for (p, col) in dst.iter_mut().enumerate() {
+                *col = std::array::from_fn(|r| if r < rows { a.at(row0 + r, pc + p) } else { 0.0 });
             }
         }
     }
@@ -197,21 +268,27 @@ fn pack_b(b: &Mat<'_>, pc: usize, jc: usize, kc: usize, nc: usize, out: &mut [f3
     for (panel, dst) in out.chunks_exact_mut(NR * kc).take(nc.div_ceil(NR)).enumerate() {
         let col0 = jc + panel * NR;
         let cols = NR.min(jc + nc - col0);
-        if b.col_stride == 1 {
-            for p in 0..kc {
-                let src = &b.data[(pc + p) * b.row_stride + col0..][..cols];
-                let row = &mut dst[p * NR..(p + 1) * NR];
-                row[..cols].copy_from_slice(src);
-                row[cols..].fill(0.0);
+        let dst: &mut [[f32; NR]] = as_chunks_mut(dst);
+        if b.col_stride == 1 && cols == NR {
+            // Fixed-size copies: a `memmove` call per 16 values would cost more than the copy.
+            for (p, row) in dst.iter_mut().enumerate() {
+                let start = (pc + p) * b.row_stride + col0;
+                *row = b.data[start..start + NR].try_into().expect("NR values");
             }
         } else {
-            for p in 0..kc {
-                for j in 0..NR {
-                    dst[p * NR + j] = if j < cols { b.at(pc + p, col0 + j) } else { 0.0 };
-                }
+            for (p, row) in dst.iter_mut().enumerate() {
+                *row = std::array::from_fn(|j| if j < cols { b.at(pc + p, col0 + j) } else { 0.0 });
             }
         }
     }
+}
+
+/// Views a slice whose length is a multiple of `N` as arrays of `N`.
+fn as_chunks_mut<const N: usize>(s: &mut [f32]) -> &mut [[f32; N]] {
+    assert_eq!(s.len() % N, 0);
+    // SAFETY: `[f32; N]` has the layout of `N` consecutive `f32`s, and the
+    // length is a multiple of `N`.
+    unsafe { std::slice::from_raw_parts_mut(s.as_mut_ptr().cast(), s.len() / N) }
 }
 
 #[cfg(test)]

@@ -70,11 +70,13 @@ impl Optimizer for Adam {
     fn update(&mut self, index: usize, p: &mut Param) {
         let (b1, b2, eps, alpha) = (self.beta_1, self.beta_2, self.epsilon, self.alpha);
         let [m, v] = self.slots.get(index, 2, p.len(), 0.0) else { unreachable!("two slots") };
-        for (((w, g), m), v) in p.value.iter_mut().zip(&p.grad).zip(m.iter_mut()).zip(v.iter_mut()) {
-            *m += (g - *m) * (1.0 - b1);
-            *v += (g * g - *v) * (1.0 - b2);
-            *w -= alpha * *m / (v.sqrt() + eps);
-        }
+        crate::simd::dispatch(|| {
+            for (((w, g), m), v) in p.value.iter_mut().zip(&p.grad).zip(m.iter_mut()).zip(v.iter_mut()) {
+                *m += (g - *m) * (1.0 - b1);
+                *v += (g * g - *v) * (1.0 - b2);
+                *w -= alpha * *m / (v.sqrt() + eps);
+            }
+        });
     }
 
     fn slots(&self) -> &[Vec<Vec<f32>>] {

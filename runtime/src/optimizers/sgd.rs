@@ -59,14 +59,17 @@ impl Optimizer for Sgd {
     fn update(&mut self, index: usize, p: &mut Param) {
         let (lr, m) = (self.learning_rate, self.momentum);
         if m == 0.0 {
-            p.value.iter_mut().zip(&p.grad).for_each(|(w, g)| *w -= lr * g);
+            crate::simd::dispatch(|| p.value.iter_mut().zip(&p.grad).for_each(|(w, g)| *w -= lr * g));
             return;
         }
+        let nesterov = self.nesterov;
         let v = &mut self.slots.get(index, 1, p.len(), 0.0)[0];
-        for ((w, g), v) in p.value.iter_mut().zip(&p.grad).zip(v.iter_mut()) {
-            *v = m * *v - lr * g;
-            *w += if self.nesterov { m * *v - lr * g } else { *v };
-        }
+        crate::simd::dispatch(|| {
+            for ((w, g), v) in p.value.iter_mut().zip(&p.grad).zip(v.iter_mut()) {
+                *v = m * *v - lr * g;
+                *w += if nesterov { m * *v - lr * g } else { *v };
+            }
+        });
     }
 
     fn slots(&self) -> &[Vec<Vec<f32>>] {
