@@ -134,6 +134,13 @@ impl Activation {
     }
 }
 
+impl Activation {
+    /// Whether the activation works element by element (all but softmax).
+    pub fn is_elementwise(self) -> bool {
+        self != Activation::Softmax
+    }
+}
+
 /// The logistic function, stable for large `|x|`.
 #[inline]
 pub fn sigmoid(x: f32) -> f32 {

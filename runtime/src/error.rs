@@ -38,6 +38,16 @@ pub enum Error {
         /// Number of classes (output units).
         classes: usize,
     },
+    /// A token id is not below its `Embedding`'s `input_dim`.
+    #[error("token id {id} in sample {sample} is out of range for an Embedding with input_dim {input_dim}")]
+    IdOutOfRange {
+        /// The offending id.
+        id: u32,
+        /// Its sample index.
+        sample: usize,
+        /// The embedding's vocabulary size.
+        input_dim: usize,
+    },
     /// An argument has a value Keras would reject too.
     #[error("invalid argument `{name}`: {reason}")]
     InvalidArgument {

@@ -22,7 +22,7 @@
 mod kernel;
 mod vector;
 
-pub use vector::{add_row_vector, axpy, column_sums_into, vec_mat, vec_mat_transposed};
+pub use vector::{add_row_vector, axpy, column_sums_into, vec_mat, vec_mat_strided, vec_mat_transposed};
 
 /// Rows of A handled by one micro-kernel call.
 pub const MR: usize = 6;
@@ -48,6 +48,12 @@ impl<'a> Mat<'a> {
     /// A row-major matrix with `cols` columns.
     pub fn row_major(data: &'a [f32], cols: usize) -> Self {
         Mat { data, row_stride: cols, col_stride: 1 }
+    }
+
+    /// Element `(i, j)` at `data[i * row_stride + j * col_stride]` (a view
+    /// of every `T`-th row of a `[batch, T, n]` buffer, say).
+    pub fn strided(data: &'a [f32], row_stride: usize, col_stride: usize) -> Self {
+        Mat { data, row_stride, col_stride }
     }
 
     /// The transpose of a row-major matrix with `cols` columns: element

@@ -27,6 +27,13 @@ pub fn vec_mat(x: &[f32], w: &[f32], y: &mut [f32]) {
     });
 }
 
+/// `y = x · W[:, c..c + y.len()]` for `w = &W[c..]` whose rows are `ld`
+/// apart: one block of columns (one gate of a recurrent kernel, say).
+pub fn vec_mat_strided(x: &[f32], w: &[f32], ld: usize, y: &mut [f32]) {
+    assert!(x.is_empty() || w.len() >= (x.len() - 1) * ld + y.len(), "vec_mat_strided: W is too short");
+    vec_mat_columns(x, w, ld, y);
+}
+
 /// `y = x · W[:, ..y.len()]` where rows of `W` are `ld` apart.
 ///
 /// Four rows of `W` are folded into `y` per pass (`y` stays in L1). This

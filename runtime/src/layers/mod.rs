@@ -8,11 +8,21 @@
 
 mod activation;
 mod dense;
+mod embedding;
 mod flatten;
+mod gru;
+mod lstm;
+mod recurrent;
+mod simple_rnn;
 
 pub use activation::ActivationLayer;
 pub use dense::{Dense, DenseConfig};
+pub use embedding::Embedding;
 pub use flatten::Flatten;
+pub use gru::Gru;
+pub use lstm::Lstm;
+pub use recurrent::{RecurrentCache, RecurrentConfig, RecurrentWeights};
+pub use simple_rnn::SimpleRnn;
 
 use crate::gemm::Scratch;
 use crate::param::Param;
@@ -102,9 +112,23 @@ pub trait Layer {
     /// `y = layer(x)` for one sample, in inference mode, with no heap allocation.
     fn forward_one(&self, x: &[Self::In], y: &mut [f32]);
 
+    /// Checks ids read from a model input (only `Embedding` has a limit).
+    fn check_ids(&self, _ids: &[Self::In]) -> crate::Result<()> {
+        Ok(())
+    }
+
     /// Visits every parameter, in a fixed order.
     fn visit_params(&mut self, _f: &mut dyn FnMut(&mut Param)) {}
 
     /// Visits every parameter read-only, in the same order.
     fn params(&self, _f: &mut dyn FnMut(&Param)) {}
+}
+
+/// Grows `buf` to at least `len` values (allocating only when it must)
+/// and returns its first `len` values.
+pub(crate) fn ensure_len(buf: &mut Vec<f32>, len: usize) -> &mut [f32] {
+    if buf.len() < len {
+        buf.resize(len, 0.0);
+    }
+    &mut buf[..len]
 }

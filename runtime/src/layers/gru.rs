@@ -1,0 +1,258 @@
+//! `GRU` (Cho et al., 2014) as Keras computes it with its default
+//! `reset_after = True`, gate blocks in Keras's order `z, r, h`:
+//!
+//! `x̂ = x_t·W + b_in`, `ĥ = h_{t−1}·R + b_rec`,
+//! `z = σ(x̂_z + ĥ_z)`, `r = σ(x̂_r + ĥ_r)`, `h̃ = tanh(x̂_h + r⊙ĥ_h)`,
+//! `h_t = z⊙h_{t−1} + (1 − z)⊙h̃`.
+//!
+//! The bias is `[2, 3U]`: input bias, then recurrent bias. PyTorch's
+//! `nn.GRU` computes the same cell with its gates ordered `r, z, n`.
+
+use super::recurrent::{
+    add_output_grad, gate_product, shift_prev, step, write_output, RecurrentCache, RecurrentConfig, RecurrentWeights,
+};
+use super::{ensure_len, Ctx, InputGrad, Layer};
+use crate::activations::Activation;
+use crate::gemm::{add_row_vector, sgemm, Mat};
+use crate::param::Param;
+use rand::Rng;
+
+/// Keras's `GRU(units = U)` over `T` steps of `D` features; `SEQ` is `return_sequences`.
+#[derive(Clone, Debug)]
+pub struct Gru<const D: usize, const U: usize, const T: usize, const SEQ: bool> {
+    /// Kernel `[D, 3U]`, recurrent kernel `[U, 3U]`, bias `[2, 3U]`.
+    pub weights: RecurrentWeights,
+    /// `tanh` by default.
+    pub activation: Activation,
+    /// `sigmoid` by default.
+    pub recurrent_activation: Activation,
+}
+
+impl<const D: usize, const U: usize, const T: usize, const SEQ: bool> Gru<D, U, T, SEQ> {
+    /// A layer initialized as `config` says.
+    pub fn new(config: RecurrentConfig, rng: &mut impl Rng) -> Self {
+        let weights = RecurrentWeights::new(D, U, 3, 2, &config, rng);
+        Gru { weights, activation: config.activation, recurrent_activation: config.recurrent_activation }
+    }
+
+    fn biases(&self) -> (Option<&[f32]>, Option<&[f32]>) {
+        match &self.weights.bias {
+            Some(b) => (Some(&b.value[..3 * U]), Some(&b.value[3 * U..])),
+            None => (None, None),
+        }
+    }
+}
+
+impl<const D: usize, const U: usize, const T: usize, const SEQ: bool> Layer for Gru<D, U, T, SEQ> {
+    type In = f32;
+    type Cache = RecurrentCache;
+    const INPUT_LEN: usize = T * D;
+    const OUTPUT_LEN: usize = if SEQ { T * U } else { U };
+
+    fn keras_type(&self) -> &'static str {
+        "GRU"
+    }
+
+    /// # Shapes
+    /// `x`: `[batch, T, D]`; `y`: `[batch, T, U]` or `[batch, U]`.
+    fn forward(&self, x: &[f32], y: &mut [f32], batch: usize, cache: &mut RecurrentCache, ctx: &mut Ctx) {
+        let (g, rows) = (3 * U, batch * T);
+        let w = &self.weights;
+        let (input_bias, recurrent_bias) = self.biases();
+        // `gates` holds x̂ and then, in place, the activated z, r, h̃; `aux` holds ĥ.
+        let xz = ensure_len(&mut cache.gates, rows * g);
+        sgemm(rows, g, D, Mat::row_major(x, D), Mat::row_major(&w.kernel.value, g), xz, g, false, &mut ctx.scratch);
+        if let Some(b) = input_bias {
+            add_row_vector(xz, b);
+        }
+        let hz = ensure_len(&mut cache.aux, rows * g);
+        let h = ensure_len(&mut cache.h, rows * U);
+        let recurrent = Mat::row_major(&w.recurrent_kernel.value, g);
+        for t in 0..T {
+            if t > 0 {
+                let h_prev = step(h, t - 1, T, U);
+                sgemm(batch, g, U, h_prev, recurrent, &mut hz[t * g..], T * g, false, &mut ctx.scratch);
+            }
+            for b in 0..batch {
+                let r = b * T + t;
+                let hrow = &mut hz[r * g..(r + 1) * g];
+                if t == 0 {
+                    hrow.fill(0.0);
+                }
+                if let Some(rb) = recurrent_bias {
+                    hrow.iter_mut().zip(rb).for_each(|(v, b)| *v += b);
+                }
+                let xrow = &mut xz[r * g..(r + 1) * g];
+                for j in 0..2 * U {
+                    xrow[j] += hrow[j];
+                }
+                self.recurrent_activation.forward_in_place(&mut xrow[..2 * U], U);
+                for j in 0..U {
+                    xrow[2 * U + j] += xrow[U + j] * hrow[2 * U + j];
+                }
+                self.activation.forward_in_place(&mut xrow[2 * U..], U);
+                let (before, now) = h.split_at_mut(r * U);
+                for (j, hv) in now[..U].iter_mut().enumerate() {
+                    let h_prev = if t > 0 { before[(r - 1) * U + j] } else { 0.0 };
+                    let z = xrow[j];
+                    *hv = z * h_prev + (1.0 - z) * xrow[2 * U + j];
+                }
+            }
+        }
+        write_output(h, y, T, U, SEQ);
+    }
+
+    fn backward(
+        &mut self,
+        x: &[f32],
+        _: &[f32],
+        dy: &mut [f32],
+        dx: Option<InputGrad<'_>>,
+        batch: usize,
+        cache: &mut RecurrentCache,
+        ctx: &mut Ctx,
+    ) {
+        let (g, rows) = (3 * U, batch * T);
+        let (gates, hz, h) = (&cache.gates[..rows * g], &cache.aux[..rows * g], &cache.h[..rows * U]);
+        let d_in = ensure_len(&mut cache.d_gates, rows * g);
+        let d_rec = ensure_len(&mut cache.d_rec, rows * g);
+        let dh = ensure_len(&mut cache.dh, batch * U);
+        dh.fill(0.0);
+        let recurrent_t = Mat::transposed(&self.weights.recurrent_kernel.value, g);
+        for t in (0..T).rev() {
+            add_output_grad(dy, dh, t, T, U, SEQ);
+            for b in 0..batch {
+                let r = b * T + t;
+                let (grow, hrow) = (&gates[r * g..(r + 1) * g], &hz[r * g..(r + 1) * g]);
+                let (z, reset, cand) = (&grow[..U], &grow[U..2 * U], &grow[2 * U..]);
+                let (dxr, dhr) = (&mut d_in[r * g..(r + 1) * g], &mut d_rec[r * g..(r + 1) * g]);
+                let dh_b = &mut dh[b * U..(b + 1) * U];
+                for j in 0..U {
+                    let h_prev = if t > 0 { h[(r - 1) * U + j] } else { 0.0 };
+                    dxr[j] = dh_b[j] * (h_prev - cand[j]);
+                    dxr[2 * U + j] = dh_b[j] * (1.0 - z[j]);
+                    dh_b[j] *= z[j];
+                }
+                self.activation.backward_in_place(cand, &mut dxr[2 * U..], U);
+                for j in 0..U {
+                    dxr[U + j] = dxr[2 * U + j] * hrow[2 * U + j];
+                    dhr[2 * U + j] = dxr[2 * U + j] * reset[j];
+                }
+                self.recurrent_activation.backward_in_place(&grow[..2 * U], &mut dxr[..2 * U], U);
+                dhr[..2 * U].copy_from_slice(&dxr[..2 * U]);
+            }
+            if t > 0 {
+                sgemm(batch, U, g, step(d_rec, t, T, g), recurrent_t, dh, U, true, &mut ctx.scratch);
+            }
+        }
+        let h_prev = ensure_len(&mut cache.h_prev, rows * U);
+        shift_prev(h, h_prev, T, U);
+        self.weights.accumulate_grads(x, h_prev, d_in, d_rec, rows, &mut ctx.scratch);
+        if let Some(dx) = dx {
+            let kernel_t = Mat::transposed(&self.weights.kernel.value, g);
+            sgemm(rows, D, g, Mat::row_major(d_in, g), kernel_t, dx.grad, D, dx.accumulate, &mut ctx.scratch);
+        }
+    }
+
+    fn forward_one(&self, x: &[f32], y: &mut [f32]) {
+        let w = &self.weights;
+        let g = 3 * U;
+        let (input_bias, recurrent_bias) = self.biases();
+        let (mut h, mut tmp) = ([0.0f32; U], [0.0f32; U]);
+        let mut xg = [[0.0f32; U]; 3];
+        let mut hg = [[0.0f32; U]; 3];
+        for t in 0..T {
+            let x_t = &x[t * D..(t + 1) * D];
+            for k in 0..3 {
+                let (xk, hk) = (&mut xg[k], &mut hg[k]);
+                match (input_bias, recurrent_bias) {
+                    (Some(ib), Some(rb)) => {
+                        xk.copy_from_slice(&ib[k * U..(k + 1) * U]);
+                        hk.copy_from_slice(&rb[k * U..(k + 1) * U]);
+                    }
+                    _ => {
+                        xk.fill(0.0);
+                        hk.fill(0.0);
+                    }
+                }
+                gate_product(x_t, &w.kernel.value, k, g, xk, &mut tmp);
+                if t > 0 {
+                    gate_product(&h, &w.recurrent_kernel.value, k, g, hk, &mut tmp);
+                }
+            }
+            let ([z, r, cand], [hz, hr, hh]) = (&mut xg, &hg);
+            for j in 0..U {
+                z[j] += hz[j];
+                r[j] += hr[j];
+            }
+            self.recurrent_activation.forward_in_place(z, U);
+            self.recurrent_activation.forward_in_place(r, U);
+            for j in 0..U {
+                cand[j] += r[j] * hh[j];
+            }
+            self.activation.forward_in_place(cand, U);
+            for j in 0..U {
+                h[j] = z[j] * h[j] + (1.0 - z[j]) * cand[j];
+            }
+            if SEQ {
+                y[t * U..(t + 1) * U].copy_from_slice(&h);
+            }
+        }
+        if !SEQ {
+            y.copy_from_slice(&h);
+        }
+    }
+
+    fn visit_params(&mut self, f: &mut dyn FnMut(&mut Param)) {
+        self.weights.visit(f);
+    }
+
+    fn params(&self, f: &mut dyn FnMut(&Param)) {
+        self.weights.each(f);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::initializers::Initializer;
+    use crate::testing::check_layer_gradients;
+    use rand::SeedableRng;
+
+    fn layer<const SEQ: bool>() -> Gru<3, 4, 5, SEQ> {
+        let config = RecurrentConfig {
+            bias_initializer: Initializer::RandomUniform { min: -0.5, max: 0.5 },
+            ..RecurrentConfig::default()
+        };
+        Gru::new(config, &mut rand_chacha::ChaCha8Rng::seed_from_u64(5))
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        check_layer_gradients(&mut layer::<false>(), 3);
+        check_layer_gradients(&mut layer::<true>(), 2);
+    }
+
+    #[test]
+    fn batched_forward_agrees_with_one_sample_forward() {
+        let l = layer::<true>();
+        let x = crate::testing::test_values(2 * 15, 3);
+        let mut batched = vec![0.0; 2 * 20];
+        l.forward(&x, &mut batched, 2, &mut RecurrentCache::default(), &mut Ctx::new(0));
+        for s in 0..2 {
+            let mut one = [0.0; 20];
+            l.forward_one(&x[s * 15..(s + 1) * 15], &mut one);
+            for (a, b) in one.iter().zip(&batched[s * 20..]) {
+                assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn keras_parameter_count() {
+        let l = Gru::<64, 64, 16, false>::new(RecurrentConfig::default(), &mut rand_chacha::ChaCha8Rng::seed_from_u64(0));
+        let mut n = 0;
+        l.params(&mut |p| n += p.len());
+        assert_eq!(n, 24_960); // Keras: GRU(64) on 64 features, reset_after=True
+    }
+}

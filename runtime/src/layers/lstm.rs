@@ -1,0 +1,251 @@
+//! `LSTM` (Hochreiter & Schmidhuber, 1997) with Keras's gate order
+//! `i, f, c, o` in the kernel's column blocks:
+//!
+//! `[i f g o] = x_t·W + h_{t−1}·R + b`, `i, f, o ← σ(·)`, `g ← tanh(·)`,
+//! `c_t = f⊙c_{t−1} + i⊙g`, `h_t = o⊙tanh(c_t)`
+//!
+//! (`σ` is `recurrent_activation`, `tanh` is `activation`). PyTorch's
+//! `nn.LSTM` uses the same gate order; its two biases add up to Keras's one.
+
+use super::recurrent::{
+    add_output_grad, gate_product, shift_prev, step, write_output, RecurrentCache, RecurrentConfig, RecurrentWeights,
+};
+use super::{ensure_len, Ctx, InputGrad, Layer};
+use crate::activations::Activation;
+use crate::gemm::{add_row_vector, sgemm, Mat};
+use crate::param::Param;
+use rand::Rng;
+
+/// Keras's `LSTM(units = U)` over `T` steps of `D` features; `SEQ` is `return_sequences`.
+#[derive(Clone, Debug)]
+pub struct Lstm<const D: usize, const U: usize, const T: usize, const SEQ: bool> {
+    /// Kernel `[D, 4U]`, recurrent kernel `[U, 4U]`, bias `[4U]`.
+    pub weights: RecurrentWeights,
+    /// `tanh` by default.
+    pub activation: Activation,
+    /// `sigmoid` by default.
+    pub recurrent_activation: Activation,
+}
+
+impl<const D: usize, const U: usize, const T: usize, const SEQ: bool> Lstm<D, U, T, SEQ> {
+    /// A layer initialized as `config` says (forget-gate bias 1 with `unit_forget_bias`).
+    pub fn new(config: RecurrentConfig, rng: &mut impl Rng) -> Self {
+        let mut weights = RecurrentWeights::new(D, U, 4, 1, &config, rng);
+        if let (Some(b), true) = (&mut weights.bias, config.unit_forget_bias) {
+            b.value[U..2 * U].fill(1.0);
+        }
+        Lstm { weights, activation: config.activation, recurrent_activation: config.recurrent_activation }
+    }
+}
+
+impl<const D: usize, const U: usize, const T: usize, const SEQ: bool> Layer for Lstm<D, U, T, SEQ> {
+    type In = f32;
+    type Cache = RecurrentCache;
+    const INPUT_LEN: usize = T * D;
+    const OUTPUT_LEN: usize = if SEQ { T * U } else { U };
+
+    fn keras_type(&self) -> &'static str {
+        "LSTM"
+    }
+
+    /// # Shapes
+    /// `x`: `[batch, T, D]`; `y`: `[batch, T, U]` or `[batch, U]`.
+    fn forward(&self, x: &[f32], y: &mut [f32], batch: usize, cache: &mut RecurrentCache, ctx: &mut Ctx) {
+        let (g, rows) = (4 * U, batch * T);
+        let w = &self.weights;
+        let z = ensure_len(&mut cache.gates, rows * g);
+        sgemm(rows, g, D, Mat::row_major(x, D), Mat::row_major(&w.kernel.value, g), z, g, false, &mut ctx.scratch);
+        if let Some(b) = &w.bias {
+            add_row_vector(z, &b.value);
+        }
+        let c = ensure_len(&mut cache.aux, rows * U);
+        let h = ensure_len(&mut cache.h, rows * U);
+        let tanh_c = ensure_len(&mut cache.tmp, U);
+        let recurrent = Mat::row_major(&w.recurrent_kernel.value, g);
+        for t in 0..T {
+            if t > 0 {
+                let h_prev = step(h, t - 1, T, U);
+                sgemm(batch, g, U, h_prev, recurrent, &mut z[t * g..], T * g, true, &mut ctx.scratch);
+            }
+            for b in 0..batch {
+                let r = b * T + t;
+                let gates = &mut z[r * g..(r + 1) * g];
+                self.recurrent_activation.forward_in_place(&mut gates[..2 * U], U);
+                self.activation.forward_in_place(&mut gates[2 * U..3 * U], U);
+                self.recurrent_activation.forward_in_place(&mut gates[3 * U..], U);
+                let (i, rest) = gates.split_at(U);
+                let (f, rest) = rest.split_at(U);
+                let (gg, o) = rest.split_at(U);
+                let (before, now) = c.split_at_mut(r * U);
+                let c_t = &mut now[..U];
+                for j in 0..U {
+                    let c_prev = if t > 0 { before[(r - 1) * U + j] } else { 0.0 };
+                    c_t[j] = f[j] * c_prev + i[j] * gg[j];
+                }
+                tanh_c.copy_from_slice(c_t);
+                self.activation.forward_in_place(tanh_c, U);
+                for (j, hv) in h[r * U..(r + 1) * U].iter_mut().enumerate() {
+                    *hv = o[j] * tanh_c[j];
+                }
+            }
+        }
+        write_output(h, y, T, U, SEQ);
+    }
+
+    /// Back-propagation through time; the weight gradients are three
+    /// products over all `batch·T` steps at once.
+    fn backward(
+        &mut self,
+        x: &[f32],
+        _: &[f32],
+        dy: &mut [f32],
+        dx: Option<InputGrad<'_>>,
+        batch: usize,
+        cache: &mut RecurrentCache,
+        ctx: &mut Ctx,
+    ) {
+        let (g, rows) = (4 * U, batch * T);
+        let (z, c, h) = (&cache.gates[..rows * g], &cache.aux[..rows * U], &cache.h[..rows * U]);
+        let dz = ensure_len(&mut cache.d_gates, rows * g);
+        let dh = ensure_len(&mut cache.dh, batch * U);
+        let dc = ensure_len(&mut cache.dc, batch * U);
+        dh.fill(0.0);
+        dc.fill(0.0);
+        let tmp = ensure_len(&mut cache.tmp, 2 * U);
+        let recurrent_t = Mat::transposed(&self.weights.recurrent_kernel.value, g);
+        for t in (0..T).rev() {
+            add_output_grad(dy, dh, t, T, U, SEQ);
+            for b in 0..batch {
+                let r = b * T + t;
+                let gates = &z[r * g..(r + 1) * g];
+                let (i, f, gg, o) = (&gates[..U], &gates[U..2 * U], &gates[2 * U..3 * U], &gates[3 * U..]);
+                let (tanh_c, d_tanh) = tmp.split_at_mut(U);
+                tanh_c.copy_from_slice(&c[r * U..(r + 1) * U]);
+                self.activation.forward_in_place(tanh_c, U);
+                let (dh_b, dc_b) = (&dh[b * U..(b + 1) * U], &mut dc[b * U..(b + 1) * U]);
+                for j in 0..U {
+                    d_tanh[j] = dh_b[j] * o[j];
+                }
+                self.activation.backward_in_place(tanh_c, d_tanh, U);
+                let drow = &mut dz[r * g..(r + 1) * g];
+                for j in 0..U {
+                    let c_prev = if t > 0 { c[(r - 1) * U + j] } else { 0.0 };
+                    let dct = dc_b[j] + d_tanh[j];
+                    drow[j] = dct * gg[j];
+                    drow[U + j] = dct * c_prev;
+                    drow[2 * U + j] = dct * i[j];
+                    drow[3 * U + j] = dh_b[j] * tanh_c[j];
+                    dc_b[j] = dct * f[j];
+                }
+                self.recurrent_activation.backward_in_place(&gates[..2 * U], &mut drow[..2 * U], U);
+                self.activation.backward_in_place(gg, &mut drow[2 * U..3 * U], U);
+                self.recurrent_activation.backward_in_place(o, &mut drow[3 * U..], U);
+            }
+            if t > 0 {
+                sgemm(batch, U, g, step(dz, t, T, g), recurrent_t, dh, U, false, &mut ctx.scratch);
+            }
+        }
+        let h_prev = ensure_len(&mut cache.h_prev, rows * U);
+        shift_prev(h, h_prev, T, U);
+        self.weights.accumulate_grads(x, h_prev, dz, dz, rows, &mut ctx.scratch);
+        if let Some(dx) = dx {
+            let kernel_t = Mat::transposed(&self.weights.kernel.value, g);
+            sgemm(rows, D, g, Mat::row_major(dz, g), kernel_t, dx.grad, D, dx.accumulate, &mut ctx.scratch);
+        }
+    }
+
+    fn forward_one(&self, x: &[f32], y: &mut [f32]) {
+        let w = &self.weights;
+        let g = 4 * U;
+        let (mut h, mut c, mut tmp) = ([0.0f32; U], [0.0f32; U], [0.0f32; U]);
+        let mut gates = [[0.0f32; U]; 4];
+        for t in 0..T {
+            let x_t = &x[t * D..(t + 1) * D];
+            for (k, gate) in gates.iter_mut().enumerate() {
+                match &w.bias {
+                    Some(b) => gate.copy_from_slice(&b.value[k * U..(k + 1) * U]),
+                    None => gate.fill(0.0),
+                }
+                gate_product(x_t, &w.kernel.value, k, g, gate, &mut tmp);
+                if t > 0 {
+                    gate_product(&h, &w.recurrent_kernel.value, k, g, gate, &mut tmp);
+                }
+            }
+            let [i, f, gg, o] = &mut gates;
+            self.recurrent_activation.forward_in_place(i, U);
+            self.recurrent_activation.forward_in_place(f, U);
+            self.activation.forward_in_place(gg, U);
+            self.recurrent_activation.forward_in_place(o, U);
+            for j in 0..U {
+                c[j] = f[j] * c[j] + i[j] * gg[j];
+            }
+            tmp.copy_from_slice(&c);
+            self.activation.forward_in_place(&mut tmp, U);
+            for j in 0..U {
+                h[j] = o[j] * tmp[j];
+            }
+            if SEQ {
+                y[t * U..(t + 1) * U].copy_from_slice(&h);
+            }
+        }
+        if !SEQ {
+            y.copy_from_slice(&h);
+        }
+    }
+
+    fn visit_params(&mut self, f: &mut dyn FnMut(&mut Param)) {
+        self.weights.visit(f);
+    }
+
+    fn params(&self, f: &mut dyn FnMut(&Param)) {
+        self.weights.each(f);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::initializers::Initializer;
+    use crate::testing::check_layer_gradients;
+    use rand::SeedableRng;
+
+    fn layer<const SEQ: bool>() -> Lstm<3, 4, 5, SEQ> {
+        let config = RecurrentConfig {
+            bias_initializer: Initializer::RandomUniform { min: -0.5, max: 0.5 },
+            ..RecurrentConfig::default()
+        };
+        Lstm::new(config, &mut rand_chacha::ChaCha8Rng::seed_from_u64(4))
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        check_layer_gradients(&mut layer::<false>(), 3);
+        check_layer_gradients(&mut layer::<true>(), 2);
+        check_layer_gradients(&mut layer::<true>(), 1);
+    }
+
+    #[test]
+    fn batched_forward_agrees_with_one_sample_forward() {
+        let l = layer::<true>();
+        let x = crate::testing::test_values(3 * 15, 2);
+        let mut batched = vec![0.0; 3 * 20];
+        l.forward(&x, &mut batched, 3, &mut RecurrentCache::default(), &mut Ctx::new(0));
+        for s in 0..3 {
+            let mut one = [0.0; 20];
+            l.forward_one(&x[s * 15..(s + 1) * 15], &mut one);
+            for (a, b) in one.iter().zip(&batched[s * 20..]) {
+                assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn keras_parameter_count_and_forget_bias() {
+        let l = Lstm::<64, 64, 16, false>::new(RecurrentConfig::default(), &mut rand_chacha::ChaCha8Rng::seed_from_u64(0));
+        let mut n = 0;
+        l.params(&mut |p| n += p.len());
+        assert_eq!(n, 33_024);
+        let b = &l.weights.bias.as_ref().unwrap().value;
+        assert!(b[64..128].iter().all(|&v| v == 1.0) && b[..64].iter().all(|&v| v == 0.0));
+    }
+}

@@ -1,0 +1,184 @@
+//! What `SimpleRNN`, `LSTM` and `GRU` share: Keras's arguments, the
+//! weights (`kernel [D, G·U]`, `recurrent_kernel [U, G·U]`, `bias`), the
+//! cache that back-propagation through time reads, and buffer helpers.
+//!
+//! Buffers are `[batch, T, width]` row-major, so the rows of time step `t`
+//! are `T` rows apart: [`step`] views them as a strided matrix, and the
+//! per-step recurrent products write straight into the gate buffer.
+
+use crate::activations::Activation;
+use crate::gemm::{column_sums_into, sgemm, Mat, Scratch};
+use crate::initializers::Initializer;
+use crate::param::Param;
+use rand::Rng;
+
+/// Keras's arguments of recurrent layers other than `units` and
+/// `return_sequences` (which are the type's `U` and `SEQ`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RecurrentConfig {
+    /// Output (and candidate) activation; default `tanh`.
+    pub activation: Activation,
+    /// Gate activation; default `sigmoid`.
+    pub recurrent_activation: Activation,
+    /// Default `true`.
+    pub use_bias: bool,
+    /// Default `glorot_uniform`.
+    pub kernel_initializer: Initializer,
+    /// Default `orthogonal`.
+    pub recurrent_initializer: Initializer,
+    /// Default `zeros`.
+    pub bias_initializer: Initializer,
+    /// LSTM only: start the forget gate's bias at 1 (default `true`).
+    pub unit_forget_bias: bool,
+}
+
+impl Default for RecurrentConfig {
+    fn default() -> Self {
+        RecurrentConfig {
+            activation: Activation::Tanh,
+            recurrent_activation: Activation::Sigmoid,
+            use_bias: true,
+            kernel_initializer: Initializer::GlorotUniform,
+            recurrent_initializer: Initializer::Orthogonal { gain: 1.0 },
+            bias_initializer: Initializer::Zeros,
+            unit_forget_bias: true,
+        }
+    }
+}
+
+/// The three weight tensors of a recurrent layer with `gates` gates.
+#[derive(Clone, Debug)]
+pub struct RecurrentWeights {
+    /// `[D, G·U]`, gate blocks side by side in Keras's order.
+    pub kernel: Param,
+    /// `[U, G·U]`.
+    pub recurrent_kernel: Param,
+    /// `[G·U]`, or `[2, G·U]` (input and recurrent biases) for GRU.
+    pub bias: Option<Param>,
+}
+
+impl RecurrentWeights {
+    pub(crate) fn new(
+        input: usize,
+        units: usize,
+        gates: usize,
+        bias_rows: usize,
+        config: &RecurrentConfig,
+        rng: &mut impl Rng,
+    ) -> Self {
+        let width = gates * units;
+        let mut kernel = Param::zeros("kernel", &[input, width]);
+        config.kernel_initializer.fill(&mut kernel.value, &[input, width], rng);
+        let mut recurrent_kernel = Param::zeros("recurrent_kernel", &[units, width]);
+        config.recurrent_initializer.fill(&mut recurrent_kernel.value, &[units, width], rng);
+        let bias = config.use_bias.then(|| {
+            let shape: Vec<usize> = if bias_rows == 1 { vec![width] } else { vec![bias_rows, width] };
+            let mut b = Param::zeros("bias", &shape);
+            config.bias_initializer.fill(&mut b.value, &shape, rng);
+            b
+        });
+        RecurrentWeights { kernel, recurrent_kernel, bias }
+    }
+
+    pub(crate) fn visit(&mut self, f: &mut dyn FnMut(&mut Param)) {
+        f(&mut self.kernel);
+        f(&mut self.recurrent_kernel);
+        if let Some(b) = &mut self.bias {
+            f(b);
+        }
+    }
+
+    pub(crate) fn each(&self, f: &mut dyn FnMut(&Param)) {
+        f(&self.kernel);
+        f(&self.recurrent_kernel);
+        if let Some(b) = &self.bias {
+            f(b);
+        }
+    }
+
+    /// `∂kernel += xᵀ·d_in`, `∂recurrent += h_prevᵀ·d_rec` over all
+    /// `rows = batch·T` steps at once, and the bias gradients (`d_rec` feeds
+    /// the recurrent bias when the bias has two rows).
+    pub(crate) fn accumulate_grads(
+        &mut self,
+        x: &[f32],
+        h_prev: &[f32],
+        d_in: &[f32],
+        d_rec: &[f32],
+        rows: usize,
+        scratch: &mut Scratch,
+    ) {
+        let (input, width) = (self.kernel.shape[0], self.kernel.shape[1]);
+        let units = self.recurrent_kernel.shape[0];
+        let dm = Mat::row_major(d_in, width);
+        sgemm(input, width, rows, Mat::transposed(x, input), dm, &mut self.kernel.grad, width, true, scratch);
+        let dr = Mat::row_major(d_rec, width);
+        let hp = Mat::transposed(h_prev, units);
+        sgemm(units, width, rows, hp, dr, &mut self.recurrent_kernel.grad, width, true, scratch);
+        if let Some(b) = &mut self.bias {
+            let (input_bias, recurrent_bias) = b.grad.split_at_mut(width);
+            column_sums_into(d_in, input_bias);
+            if !recurrent_bias.is_empty() {
+                column_sums_into(d_rec, recurrent_bias);
+            }
+        }
+    }
+}
+
+/// Buffers a recurrent layer's forward pass leaves for its backward pass,
+/// and scratch space for the backward pass. Grown on first use.
+#[derive(Debug, Default)]
+pub struct RecurrentCache {
+    pub(crate) gates: Vec<f32>,
+    pub(crate) aux: Vec<f32>,
+    pub(crate) h: Vec<f32>,
+    pub(crate) d_gates: Vec<f32>,
+    pub(crate) d_rec: Vec<f32>,
+    pub(crate) h_prev: Vec<f32>,
+    pub(crate) dh: Vec<f32>,
+    pub(crate) dc: Vec<f32>,
+    pub(crate) tmp: Vec<f32>,
+}
+
+/// The rows of time step `t` in a `[batch, T, width]` buffer, as a `batch × width` matrix.
+pub(crate) fn step(buf: &[f32], t: usize, steps: usize, width: usize) -> Mat<'_> {
+    Mat::strided(&buf[t * width..], steps * width, 1)
+}
+
+/// `out[b, t] = h[b, t − 1]`, zero at `t = 0`: the state each step started from.
+pub(crate) fn shift_prev(h: &[f32], out: &mut [f32], steps: usize, units: usize) {
+    for (src, dst) in h.chunks_exact(steps * units).zip(out.chunks_exact_mut(steps * units)) {
+        dst[..units].fill(0.0);
+        dst[units..].copy_from_slice(&src[..(steps - 1) * units]);
+    }
+}
+
+/// The layer's output: every state (`return_sequences`) or the last one.
+pub(crate) fn write_output(h: &[f32], y: &mut [f32], steps: usize, units: usize, sequences: bool) {
+    if sequences {
+        y.copy_from_slice(h);
+    } else {
+        for (src, dst) in h.chunks_exact(steps * units).zip(y.chunks_exact_mut(units)) {
+            dst.copy_from_slice(&src[(steps - 1) * units..]);
+        }
+    }
+}
+
+/// Adds the output gradient of step `t` to the running `∂L/∂h` (`[batch, U]`).
+pub(crate) fn add_output_grad(dy: &[f32], dh: &mut [f32], t: usize, steps: usize, units: usize, sequences: bool) {
+    if sequences {
+        for (b, row) in dh.chunks_exact_mut(units).enumerate() {
+            let src = &dy[(b * steps + t) * units..][..units];
+            row.iter_mut().zip(src).for_each(|(d, s)| *d += s);
+        }
+    } else if t + 1 == steps {
+        dh.iter_mut().zip(dy).for_each(|(d, s)| *d += s);
+    }
+}
+
+/// One sample's `y[..U] (+)= v · M[:, gate·U..(gate + 1)·U]` for a `[rows, G·U]` matrix `M`.
+pub(crate) fn gate_product(v: &[f32], m: &[f32], gate: usize, width: usize, y: &mut [f32], tmp: &mut [f32]) {
+    let units = y.len();
+    crate::gemm::vec_mat_strided(v, &m[gate * units..], width, tmp);
+    y.iter_mut().zip(tmp.iter()).for_each(|(a, b)| *a += b);
+}

@@ -1,0 +1,160 @@
+//! `SimpleRNN`: `h_t = activation(x_t·W + h_{t−1}·R + b)`.
+
+use super::recurrent::{
+    add_output_grad, gate_product, shift_prev, step, write_output, RecurrentCache, RecurrentConfig, RecurrentWeights,
+};
+use super::{ensure_len, Ctx, InputGrad, Layer};
+use crate::activations::Activation;
+use crate::gemm::{add_row_vector, sgemm, Mat};
+use crate::param::Param;
+use rand::Rng;
+
+/// Keras's `SimpleRNN(units = U)` over `T` steps of `D` features; `SEQ` is `return_sequences`.
+#[derive(Clone, Debug)]
+pub struct SimpleRnn<const D: usize, const U: usize, const T: usize, const SEQ: bool> {
+    /// Kernel `[D, U]`, recurrent kernel `[U, U]`, bias `[U]`.
+    pub weights: RecurrentWeights,
+    /// `tanh` by default.
+    pub activation: Activation,
+}
+
+impl<const D: usize, const U: usize, const T: usize, const SEQ: bool> SimpleRnn<D, U, T, SEQ> {
+    /// A layer initialized as `config` says (`recurrent_activation` is unused).
+    pub fn new(config: RecurrentConfig, rng: &mut impl Rng) -> Self {
+        SimpleRnn { weights: RecurrentWeights::new(D, U, 1, 1, &config, rng), activation: config.activation }
+    }
+}
+
+impl<const D: usize, const U: usize, const T: usize, const SEQ: bool> Layer for SimpleRnn<D, U, T, SEQ> {
+    type In = f32;
+    type Cache = RecurrentCache;
+    const INPUT_LEN: usize = T * D;
+    const OUTPUT_LEN: usize = if SEQ { T * U } else { U };
+
+    fn keras_type(&self) -> &'static str {
+        "SimpleRNN"
+    }
+
+    /// # Shapes
+    /// `x`: `[batch, T, D]`; `y`: `[batch, T, U]` or `[batch, U]`.
+    fn forward(&self, x: &[f32], y: &mut [f32], batch: usize, cache: &mut RecurrentCache, ctx: &mut Ctx) {
+        let rows = batch * T;
+        let w = &self.weights;
+        // `gates` holds the pre-activations, `h` the states.
+        let z = ensure_len(&mut cache.gates, rows * U);
+        sgemm(rows, U, D, Mat::row_major(x, D), Mat::row_major(&w.kernel.value, U), z, U, false, &mut ctx.scratch);
+        if let Some(b) = &w.bias {
+            add_row_vector(z, &b.value);
+        }
+        let h = ensure_len(&mut cache.h, rows * U);
+        let recurrent = Mat::row_major(&w.recurrent_kernel.value, U);
+        for t in 0..T {
+            if t > 0 {
+                let h_prev = step(h, t - 1, T, U);
+                sgemm(batch, U, U, h_prev, recurrent, &mut z[t * U..], T * U, true, &mut ctx.scratch);
+            }
+            for b in 0..batch {
+                let r = b * T + t;
+                let state = &mut h[r * U..(r + 1) * U];
+                state.copy_from_slice(&z[r * U..(r + 1) * U]);
+                self.activation.forward_in_place(state, U);
+            }
+        }
+        write_output(h, y, T, U, SEQ);
+    }
+
+    fn backward(
+        &mut self,
+        x: &[f32],
+        _: &[f32],
+        dy: &mut [f32],
+        dx: Option<InputGrad<'_>>,
+        batch: usize,
+        cache: &mut RecurrentCache,
+        ctx: &mut Ctx,
+    ) {
+        let rows = batch * T;
+        let h = &cache.h[..rows * U];
+        let da = ensure_len(&mut cache.d_gates, rows * U);
+        let dh = ensure_len(&mut cache.dh, batch * U);
+        dh.fill(0.0);
+        let recurrent_t = Mat::transposed(&self.weights.recurrent_kernel.value, U);
+        for t in (0..T).rev() {
+            add_output_grad(dy, dh, t, T, U, SEQ);
+            for b in 0..batch {
+                let r = b * T + t;
+                let d = &mut da[r * U..(r + 1) * U];
+                d.copy_from_slice(&dh[b * U..(b + 1) * U]);
+                self.activation.backward_in_place(&h[r * U..(r + 1) * U], d, U);
+            }
+            if t > 0 {
+                sgemm(batch, U, U, step(da, t, T, U), recurrent_t, dh, U, false, &mut ctx.scratch);
+            }
+        }
+        let h_prev = ensure_len(&mut cache.h_prev, rows * U);
+        shift_prev(h, h_prev, T, U);
+        self.weights.accumulate_grads(x, h_prev, da, da, rows, &mut ctx.scratch);
+        if let Some(dx) = dx {
+            let kernel_t = Mat::transposed(&self.weights.kernel.value, U);
+            sgemm(rows, D, U, Mat::row_major(da, U), kernel_t, dx.grad, D, dx.accumulate, &mut ctx.scratch);
+        }
+    }
+
+    fn forward_one(&self, x: &[f32], y: &mut [f32]) {
+        let w = &self.weights;
+        let (mut h, mut next, mut tmp) = ([0.0f32; U], [0.0f32; U], [0.0f32; U]);
+        for t in 0..T {
+            match &w.bias {
+                Some(b) => next.copy_from_slice(&b.value),
+                None => next.fill(0.0),
+            }
+            gate_product(&x[t * D..(t + 1) * D], &w.kernel.value, 0, U, &mut next, &mut tmp);
+            if t > 0 {
+                gate_product(&h, &w.recurrent_kernel.value, 0, U, &mut next, &mut tmp);
+            }
+            self.activation.forward_in_place(&mut next, U);
+            h = next;
+            if SEQ {
+                y[t * U..(t + 1) * U].copy_from_slice(&h);
+            }
+        }
+        if !SEQ {
+            y.copy_from_slice(&h);
+        }
+    }
+
+    fn visit_params(&mut self, f: &mut dyn FnMut(&mut Param)) {
+        self.weights.visit(f);
+    }
+
+    fn params(&self, f: &mut dyn FnMut(&Param)) {
+        self.weights.each(f);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::initializers::Initializer;
+    use crate::testing::check_layer_gradients;
+    use rand::SeedableRng;
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        let config = RecurrentConfig {
+            bias_initializer: Initializer::RandomUniform { min: -0.5, max: 0.5 },
+            ..RecurrentConfig::default()
+        };
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(6);
+        check_layer_gradients(&mut SimpleRnn::<3, 4, 5, false>::new(config, &mut rng), 3);
+        check_layer_gradients(&mut SimpleRnn::<3, 4, 5, true>::new(config, &mut rng), 2);
+    }
+
+    #[test]
+    fn keras_parameter_count() {
+        let l = SimpleRnn::<64, 64, 16, false>::new(RecurrentConfig::default(), &mut rand_chacha::ChaCha8Rng::seed_from_u64(0));
+        let mut n = 0;
+        l.params(&mut |p| n += p.len());
+        assert_eq!(n, 8_256);
+    }
+}
