@@ -64,6 +64,30 @@ impl<'a> ArgReader<'a> {
         }
     }
 
+    /// A required integer, possibly negative (`axis = -1`).
+    pub fn int(&mut self, name: &str, position: Option<usize>, call: &LetStmt) -> Option<i64> {
+        let Some(expr) = self.take(name, position) else {
+            self.errors.push_at(call.args_span, format!("`{}` needs the argument `{name}`", self.layer));
+            return None;
+        };
+        let value = int_value(expr);
+        if value.is_none() {
+            self.error(expr, format!("`{name}` expects an integer"));
+        }
+        value
+    }
+
+    /// The first positional argument as a tensor name (for operations
+    /// written as functions: `reduce_sum(x, axis = 1)`).
+    pub fn tensor(&mut self) -> Option<&'a Ident> {
+        let entry = self.args.iter_mut().find(|(n, _, _)| n.is_none())?;
+        entry.2 = true;
+        match entry.1 {
+            Expr::Path(p) => p.path.get_ident(),
+            _ => None,
+        }
+    }
+
     /// An optional string literal (`name = "main_output"`).
     pub fn string(&mut self, name: &str) -> Option<String> {
         match self.take(name, None)? {

@@ -52,6 +52,26 @@ pub fn expand(def: &ModelDef, graph: &Graph) -> TokenStream {
     let forward = gen.forward();
     let backward = gen.backward();
     let predict_one = gen.predict_one();
+    let id_checks = gen.id_checks();
+    let fallible = !id_checks.is_empty();
+    let (predict_sig, predict_body, try_predict) = if fallible {
+        (
+            quote!(::core::result::Result<#out_ty, ::kiln::Error>),
+            quote! {
+                let x_flat = ::kiln::sample::flatten_one(x);
+                #(#id_checks)*
+                ::core::result::Result::Ok({ #predict_one })
+            },
+            quote!(#name::predict_one(self, x)),
+        )
+    } else {
+        (quote!(#out_ty), predict_one, quote!(::core::result::Result::Ok(#name::predict_one(self, x))))
+    };
+    let predict_doc = if fallible {
+        "Runs the model on one sample without touching the heap; an id beyond an `Embedding`'s `input_dim` is an error."
+    } else {
+        "Runs the model on one sample without touching the heap."
+    };
     let summary = gen.summary(def);
     let doc_ws = format!("Buffers for a batch of [`{name}`]: activations, gradients, layer caches.");
     let ctor_doc = format!(
@@ -82,9 +102,9 @@ pub fn expand(def: &ModelDef, graph: &Graph) -> TokenStream {
                 #name { #(#inits)* }
             }
 
-            /// Runs the model on one sample without touching the heap.
-            #vis fn predict_one(&self, x: &#in_ty) -> #out_ty {
-                #predict_one
+            #[doc = #predict_doc]
+            #vis fn predict_one(&self, x: &#in_ty) -> #predict_sig {
+                #predict_body
             }
 
             /// The layer table Keras's `model.summary()` prints.
@@ -110,6 +130,12 @@ pub fn expand(def: &ModelDef, graph: &Graph) -> TokenStream {
 
             fn capacity(ws: &#ws) -> usize {
                 ws.__capacity
+            }
+
+            fn check_input(&self, x: &[#in_elem]) -> ::kiln::Result<()> {
+                let x_flat = x;
+                #(#id_checks)*
+                ::core::result::Result::Ok(())
             }
 
             fn forward(&self, ws: &mut #ws, x: &[#in_elem], batch: usize, training: bool) {
@@ -140,8 +166,8 @@ pub fn expand(def: &ModelDef, graph: &Graph) -> TokenStream {
                 #name::summary(self)
             }
 
-            fn predict_one(&self, x: &#in_ty) -> #out_ty {
-                #name::predict_one(self, x)
+            fn try_predict_one(&self, x: &#in_ty) -> ::kiln::Result<#out_ty> {
+                #try_predict
             }
         }
     }
@@ -308,6 +334,20 @@ impl<'a> Gen<'a> {
             });
         }
         quote!(#(#calls)*)
+    }
+
+    /// `check_ids` calls for layers reading ids straight from the input
+    /// (in a scope where `x_flat` is the flat input).
+    fn id_checks(&self) -> Vec<TokenStream> {
+        let g = self.graph;
+        g.nodes
+            .iter()
+            .filter(|n| g.layers[n.layer].spec.checks_ids() && self.is_input(n.inputs[0]))
+            .map(|n| {
+                let field = &g.layers[n.layer].field;
+                quote!(::kiln::__private::Layer::check_ids(&self.#field, x_flat)?;)
+            })
+            .collect()
     }
 
     fn predict_one(&self) -> TokenStream {

@@ -162,6 +162,10 @@ impl Builder<'_> {
             }
             None => {}
         }
+        if layers::OPS.contains(&callee.as_str()) {
+            self.op_call(stmt);
+            return;
+        }
         let mut args = ArgReader::new(stmt, &mut self.errors);
         let explicit_name = args.string("name");
         let Some(spec) = layers::configure(stmt, args) else {
@@ -197,6 +201,36 @@ impl Builder<'_> {
                 self.call(Some(id), tensors, stmt);
             }
         }
+    }
+
+    /// `let y = reduce_sum(x, axis = 1);`: an operation written as a
+    /// function of its input tensor, which becomes a parameterless layer.
+    fn op_call(&mut self, stmt: &LetStmt) {
+        if let Some(tensors) = &stmt.tensors {
+            let message = format!("`{}` is a function of tensors: write `{}(x, …)`", stmt.callee, stmt.callee);
+            self.errors.push(tensors, message);
+        }
+        let mut args = ArgReader::new(stmt, &mut self.errors);
+        let tensor = args.tensor().cloned();
+        let explicit_name = args.string("name");
+        let spec = layers::configure(stmt, args).expect("operations are known kinds");
+        let input = match tensor {
+            Some(ident) => self.resolve(&ident),
+            None => {
+                self.errors.push(&stmt.callee, format!("`{}` needs a tensor as its first argument", stmt.callee));
+                None
+            }
+        };
+        let id = self.layers.len();
+        self.layers.push(PendingLayer {
+            field: stmt.name.clone(),
+            explicit_name,
+            spec,
+            types: None,
+            nodes: Vec::new(),
+            binding: None,
+        });
+        self.call(Some(id), vec![input], stmt);
     }
 
     /// The tensors of `shared(a, b)`, written where layer arguments would be.

@@ -26,7 +26,7 @@ pub trait Network {
 
     /// Checks run-time properties of inputs the types cannot express
     /// (token ids below an `Embedding`'s `input_dim`).
-    fn check_input(_x: &[InputElem<Self>]) -> crate::Result<()> {
+    fn check_input(&self, _x: &[InputElem<Self>]) -> crate::Result<()> {
         Ok(())
     }
 
@@ -55,8 +55,9 @@ pub trait Network {
     /// The layer table Keras's `model.summary()` prints.
     fn summary(&self) -> Summary;
 
-    /// One sample in, one sample out, no heap allocation.
-    fn predict_one(&self, x: &Self::Input) -> Self::Output;
+    /// One sample in, one sample out, no heap allocation; fails only for
+    /// inputs [`Network::check_input`] rejects.
+    fn try_predict_one(&self, x: &Self::Input) -> crate::Result<Self::Output>;
 }
 
 /// Counts a layer's (trainable, non-trainable) scalars.

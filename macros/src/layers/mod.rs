@@ -4,7 +4,10 @@
 
 mod activation;
 mod dense;
+mod embedding;
 mod flatten;
+mod recurrent;
+mod reduce;
 
 use crate::args::ArgReader;
 use crate::parse::LetStmt;
@@ -75,10 +78,19 @@ pub trait Spec {
     fn field_type(&self, input: &TensorType, output: &TensorType) -> TokenStream;
     /// An expression building the layer; may draw from `__rng`.
     fn constructor(&self, input: &TensorType, output: &TensorType) -> TokenStream;
+    /// Whether ids reaching the layer from a model input must be checked
+    /// (`Layer::check_ids`) before the model runs.
+    fn checks_ids(&self) -> bool {
+        false
+    }
 }
 
 /// The layer kinds `model!` knows, for "unknown layer" errors.
-pub const KNOWN: &[&str] = &["Activation", "Dense", "Flatten"];
+pub const KNOWN: &[&str] = &["Activation", "Dense", "Embedding", "Flatten", "GRU", "LSTM", "SimpleRNN"];
+
+/// Operations written as functions of tensors (`reduce_sum(x, axis = 1)`)
+/// rather than as layers applied to tensors.
+pub use reduce::OPS;
 
 /// Reads the arguments of layer kind `stmt.callee`; `None` when the kind
 /// is unknown. Unknown keywords are reported here too.
@@ -89,10 +101,26 @@ pub fn configure(stmt: &LetStmt, mut args: ArgReader<'_>) -> Option<Box<dyn Spec
             (Box::new(activation::ActivationSpec::configure(stmt, &mut args)), activation::ActivationSpec::ARGS)
         }
         "Flatten" => (Box::new(flatten::FlattenSpec::configure(&mut args)), flatten::FlattenSpec::ARGS),
+        "Embedding" => (Box::new(embedding::EmbeddingSpec::configure(stmt, &mut args)), embedding::EmbeddingSpec::ARGS),
+        "LSTM" => recurrent_spec(recurrent::Kind::Lstm, stmt, &mut args),
+        "GRU" => recurrent_spec(recurrent::Kind::Gru, stmt, &mut args),
+        "SimpleRNN" => recurrent_spec(recurrent::Kind::SimpleRnn, stmt, &mut args),
+        op @ ("reduce_sum" | "reduce_mean" | "reduce_max") => {
+            let op = OPS.iter().find(|o| **o == op).copied().unwrap_or("reduce_sum");
+            (Box::new(reduce::ReduceSpec::configure(op, stmt, &mut args)), reduce::ReduceSpec::ARGS)
+        }
         _ => return None,
     };
     args.finish(known);
     Some(spec)
+}
+
+fn recurrent_spec(
+    kind: recurrent::Kind,
+    stmt: &LetStmt,
+    args: &mut ArgReader<'_>,
+) -> (Box<dyn Spec>, &'static [&'static str]) {
+    (Box::new(recurrent::RecurrentSpec::configure(kind, stmt, args)), recurrent::RecurrentSpec::args(kind))
 }
 
 /// Keras's activation names (see `kiln::activations::Activation::ALL`).

@@ -13,6 +13,7 @@ mod flatten;
 mod gru;
 mod lstm;
 mod recurrent;
+mod reduce;
 mod simple_rnn;
 
 pub use activation::ActivationLayer;
@@ -22,6 +23,7 @@ pub use flatten::Flatten;
 pub use gru::Gru;
 pub use lstm::Lstm;
 pub use recurrent::{RecurrentCache, RecurrentConfig, RecurrentWeights};
+pub use reduce::{Reduce, ReduceOp};
 pub use simple_rnn::SimpleRnn;
 
 use crate::gemm::Scratch;

@@ -119,7 +119,7 @@ impl<'a, N: Network, Y: Sample> Fit<'a, N, Y> {
     /// Trains and returns the history of every logged value.
     pub fn run(mut self) -> Result<History> {
         let out_len = self.model.check_data(self.x, self.y)?;
-        N::check_input(flatten(self.x))?;
+        self.model.network.check_input(flatten(self.x))?;
         if !(0.0..1.0).contains(&self.validation_split) {
             return Err(Error::InvalidArgument { name: "validation_split", reason: "must be in [0, 1)".into() });
         }

@@ -134,7 +134,7 @@ impl<N: Network> Model<N> {
     /// a given batch size, allocates nothing.
     pub fn train_on_batch<Y: Sample>(&mut self, x: &[N::Input], y: &[Y]) -> Result<f32> {
         let outputs = self.check_data(x, y)?;
-        N::check_input(flatten(x))?;
+        self.network.check_input(flatten(x))?;
         let mut y_flat = std::mem::take(&mut self.batch.y);
         y_flat.clear();
         y_flat.extend(flatten(y).iter().map(|v| v.to_f32()));
@@ -159,7 +159,7 @@ impl<N: Network> Model<N> {
     /// Keras's `evaluate`: the loss and metrics over `x`, `y`.
     pub fn evaluate<Y: Sample>(&mut self, x: &[N::Input], y: &[Y], batch_size: usize) -> Result<Logs> {
         let out_len = self.check_data(x, y)?;
-        N::check_input(flatten(x))?;
+        self.network.check_input(flatten(x))?;
         let y_flat: Vec<f32> = flatten(y).iter().map(|v| v.to_f32()).collect();
         self.loss.check_targets(&y_flat, out_len)?;
         let t_len = Y::LEN;
@@ -266,7 +266,7 @@ pub(crate) fn predict_with<N: Network>(
     x: &[N::Input],
     batch_size: usize,
 ) -> Result<Vec<N::Output>> {
-    N::check_input(flatten(x))?;
+    network.check_input(flatten(x))?;
     let x_flat = flatten(x);
     let (in_len, out_len) = (<N::Input as Sample>::LEN, <N::Output as Sample>::LEN);
     let mut outputs = Vec::with_capacity(x.len());

@@ -1,0 +1,67 @@
+//! `Embedding(input_dim, output_dim, embeddings_initializer)` on integer
+//! ids `[T]` → `[T, output_dim]`.
+
+use super::{initializer_tokens, DType, Spec, TensorType, INITIALIZERS};
+use crate::args::ArgReader;
+use crate::parse::LetStmt;
+use proc_macro2::TokenStream;
+use quote::quote;
+
+pub struct EmbeddingSpec {
+    input_dim: usize,
+    output_dim: usize,
+    initializer: &'static str,
+}
+
+impl EmbeddingSpec {
+    pub fn configure(stmt: &LetStmt, args: &mut ArgReader<'_>) -> Self {
+        let input_dim = args.positive_int("input_dim", Some(0), stmt).unwrap_or(1);
+        let output_dim = args.positive_int("output_dim", Some(1), stmt).unwrap_or(1);
+        let uniform = INITIALIZERS.iter().position(|i| *i == "random_uniform").unwrap_or(0);
+        let initializer = INITIALIZERS[args.choice("embeddings_initializer", None, "initializer", INITIALIZERS, uniform)];
+        EmbeddingSpec { input_dim, output_dim, initializer }
+    }
+
+    pub const ARGS: &'static [&'static str] = &["input_dim", "output_dim", "embeddings_initializer", "name"];
+}
+
+impl Spec for EmbeddingSpec {
+    fn keras_type(&self) -> &'static str {
+        "Embedding"
+    }
+
+    fn name_prefix(&self) -> &'static str {
+        "embedding"
+    }
+
+    fn has_params(&self) -> bool {
+        true
+    }
+
+    fn infer(&self, input: &TensorType, name: &str) -> Result<TensorType, String> {
+        if input.dtype != DType::U32 {
+            return Err(format!(
+                "`Embedding` needs integer ids, but `{name}` holds floats {}; declare the input as `[u32; …]`",
+                input.shape_str()
+            ));
+        }
+        if input.shape.len() != 1 {
+            return Err(format!("`Embedding` needs a rank-1 sequence of ids, but `{name}` is {}", input.shape_str()));
+        }
+        Ok(TensorType::f32(vec![input.shape[0], self.output_dim]))
+    }
+
+    fn field_type(&self, input: &TensorType, _: &TensorType) -> TokenStream {
+        let (v, d, t) = (self.input_dim, self.output_dim, input.shape[0]);
+        quote!(::kiln::layers::Embedding<#v, #d, #t>)
+    }
+
+    fn constructor(&self, _: &TensorType, _: &TensorType) -> TokenStream {
+        let init = initializer_tokens(self.initializer);
+        quote!(::kiln::layers::Embedding::new(#init, &mut __rng))
+    }
+
+    fn checks_ids(&self) -> bool {
+        true
+    }
+}

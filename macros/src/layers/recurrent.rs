@@ -1,0 +1,171 @@
+//! `SimpleRNN`, `LSTM`, `GRU`: `(units, activation, recurrent_activation,
+//! use_bias, return_sequences, kernel_initializer, recurrent_initializer,
+//! bias_initializer, unit_forget_bias)` on a float `[timesteps, features]`
+//! tensor → `[units]`, or `[timesteps, units]` with `return_sequences`.
+
+use super::{activation_tokens, expect_float, initializer_tokens, Spec, TensorType, ACTIVATIONS, INITIALIZERS};
+use crate::args::ArgReader;
+use crate::parse::LetStmt;
+use proc_macro2::TokenStream;
+use quote::quote;
+
+#[derive(Clone, Copy, PartialEq)]
+pub enum Kind {
+    SimpleRnn,
+    Lstm,
+    Gru,
+}
+
+pub struct RecurrentSpec {
+    kind: Kind,
+    units: usize,
+    return_sequences: bool,
+    activation: &'static str,
+    recurrent_activation: &'static str,
+    use_bias: bool,
+    kernel_initializer: &'static str,
+    recurrent_initializer: &'static str,
+    bias_initializer: &'static str,
+    unit_forget_bias: bool,
+}
+
+fn index_of(list: &[&str], name: &str) -> usize {
+    list.iter().position(|n| *n == name).unwrap_or(0)
+}
+
+impl RecurrentSpec {
+    pub fn configure(kind: Kind, stmt: &LetStmt, args: &mut ArgReader<'_>) -> Self {
+        let units = args.positive_int("units", Some(0), stmt).unwrap_or(1);
+        let return_sequences = args.bool("return_sequences", false);
+        let activation_arg = |args: &mut ArgReader<'_>, name: &str, default: &str| {
+            let i = args.choice(name, None, "activation", ACTIVATIONS, usize::MAX);
+            match ACTIVATIONS.get(i) {
+                Some(&"softmax") => {
+                    args.error(&stmt.callee, format!("`{name}` of a recurrent layer must work element-wise, not `softmax`"));
+                    ACTIVATIONS[index_of(ACTIVATIONS, default)]
+                }
+                Some(a) => a,
+                None => ACTIVATIONS[index_of(ACTIVATIONS, default)],
+            }
+        };
+        let activation = activation_arg(args, "activation", "tanh");
+        let recurrent_activation = activation_arg(args, "recurrent_activation", "sigmoid");
+        let use_bias = args.bool("use_bias", true);
+        let init = |args: &mut ArgReader<'_>, name: &str, default: &str| {
+            INITIALIZERS[args.choice(name, None, "initializer", INITIALIZERS, index_of(INITIALIZERS, default))]
+        };
+        let kernel_initializer = init(args, "kernel_initializer", "glorot_uniform");
+        let recurrent_initializer = init(args, "recurrent_initializer", "orthogonal");
+        let bias_initializer = init(args, "bias_initializer", "zeros");
+        let unit_forget_bias = kind == Kind::Lstm && args.bool("unit_forget_bias", true);
+        RecurrentSpec {
+            kind,
+            units,
+            return_sequences,
+            activation,
+            recurrent_activation,
+            use_bias,
+            kernel_initializer,
+            recurrent_initializer,
+            bias_initializer,
+            unit_forget_bias,
+        }
+    }
+
+    pub fn args(kind: Kind) -> &'static [&'static str] {
+        match kind {
+            Kind::Lstm => &[
+                "units",
+                "activation",
+                "recurrent_activation",
+                "use_bias",
+                "return_sequences",
+                "kernel_initializer",
+                "recurrent_initializer",
+                "bias_initializer",
+                "unit_forget_bias",
+                "name",
+            ],
+            Kind::Gru | Kind::SimpleRnn => &[
+                "units",
+                "activation",
+                "recurrent_activation",
+                "use_bias",
+                "return_sequences",
+                "kernel_initializer",
+                "recurrent_initializer",
+                "bias_initializer",
+                "name",
+            ],
+        }
+    }
+}
+
+impl Spec for RecurrentSpec {
+    fn keras_type(&self) -> &'static str {
+        match self.kind {
+            Kind::SimpleRnn => "SimpleRNN",
+            Kind::Lstm => "LSTM",
+            Kind::Gru => "GRU",
+        }
+    }
+
+    fn name_prefix(&self) -> &'static str {
+        match self.kind {
+            Kind::SimpleRnn => "simple_rnn",
+            Kind::Lstm => "lstm",
+            Kind::Gru => "gru",
+        }
+    }
+
+    fn has_params(&self) -> bool {
+        true
+    }
+
+    fn infer(&self, input: &TensorType, name: &str) -> Result<TensorType, String> {
+        let kind = self.keras_type();
+        expect_float(kind, input, name)?;
+        if input.shape.len() != 2 {
+            return Err(format!(
+                "`{kind}` needs a rank-2 input [timesteps, features], but `{name}` is {}",
+                input.shape_str()
+            ));
+        }
+        let shape = if self.return_sequences { vec![input.shape[0], self.units] } else { vec![self.units] };
+        Ok(TensorType::f32(shape))
+    }
+
+    fn field_type(&self, input: &TensorType, _: &TensorType) -> TokenStream {
+        let (t, d, u, seq) = (input.shape[0], input.shape[1], self.units, self.return_sequences);
+        match self.kind {
+            Kind::SimpleRnn => quote!(::kiln::layers::SimpleRnn<#d, #u, #t, #seq>),
+            Kind::Lstm => quote!(::kiln::layers::Lstm<#d, #u, #t, #seq>),
+            Kind::Gru => quote!(::kiln::layers::Gru<#d, #u, #t, #seq>),
+        }
+    }
+
+    fn constructor(&self, _: &TensorType, _: &TensorType) -> TokenStream {
+        let (activation, recurrent_activation) =
+            (activation_tokens(self.activation), activation_tokens(self.recurrent_activation));
+        let (kernel, recurrent, bias) = (
+            initializer_tokens(self.kernel_initializer),
+            initializer_tokens(self.recurrent_initializer),
+            initializer_tokens(self.bias_initializer),
+        );
+        let (use_bias, unit_forget_bias) = (self.use_bias, self.unit_forget_bias);
+        let config = quote!(::kiln::layers::RecurrentConfig {
+            activation: #activation,
+            recurrent_activation: #recurrent_activation,
+            use_bias: #use_bias,
+            kernel_initializer: #kernel,
+            recurrent_initializer: #recurrent,
+            bias_initializer: #bias,
+            unit_forget_bias: #unit_forget_bias,
+        });
+        match self.kind {
+            Kind::SimpleRnn => quote!(::kiln::layers::SimpleRnn::new(#config, &mut __rng)),
+            Kind::Lstm => quote!(::kiln::layers::Lstm::new(#config, &mut __rng)),
+            Kind::Gru => quote!(::kiln::layers::Gru::new(#config, &mut __rng)),
+        }
+    }
+}

@@ -1,0 +1,87 @@
+//! `reduce_sum(x, axis)`, `reduce_mean(x, axis)`, `reduce_max(x, axis)`:
+//! TensorFlow's reductions, which Keras models wrap in a `Lambda`. As in
+//! TensorFlow, `axis` counts the batch axis (`axis = 1` is the first axis
+//! of a sample; negative values count from the end).
+
+use super::{expect_float, Spec, TensorType};
+use crate::args::ArgReader;
+use crate::parse::LetStmt;
+use proc_macro2::TokenStream;
+use quote::quote;
+
+pub struct ReduceSpec {
+    op: &'static str,
+    axis: i64,
+}
+
+pub const OPS: &[&str] = &["reduce_sum", "reduce_mean", "reduce_max"];
+
+impl ReduceSpec {
+    pub fn configure(op: &'static str, stmt: &LetStmt, args: &mut ArgReader<'_>) -> Self {
+        let axis = args.int("axis", Some(1), stmt).unwrap_or(1);
+        ReduceSpec { op, axis }
+    }
+
+    pub const ARGS: &'static [&'static str] = &["axis", "name"];
+
+    /// The reduced axis as an index into the per-sample shape.
+    fn sample_axis(&self, input: &TensorType, name: &str) -> Result<usize, String> {
+        let rank = input.shape.len() as i64 + 1; // with the batch axis
+        let axis = if self.axis < 0 { self.axis + rank } else { self.axis };
+        if axis == 0 {
+            return Err(format!("`{}` cannot reduce over the batch axis (axis 0)", self.op));
+        }
+        if !(0..rank).contains(&axis) {
+            return Err(format!(
+                "`{}` axis {} is out of range for `{name}` of shape {} (axes count the batch axis, as in TensorFlow)",
+                self.op,
+                self.axis,
+                input.keras_str()
+            ));
+        }
+        Ok(axis as usize - 1)
+    }
+}
+
+impl Spec for ReduceSpec {
+    fn keras_type(&self) -> &'static str {
+        "Lambda"
+    }
+
+    fn name_prefix(&self) -> &'static str {
+        "lambda"
+    }
+
+    fn has_params(&self) -> bool {
+        false
+    }
+
+    fn infer(&self, input: &TensorType, name: &str) -> Result<TensorType, String> {
+        expect_float(self.op, input, name)?;
+        let axis = self.sample_axis(input, name)?;
+        let mut shape = input.shape.clone();
+        shape.remove(axis);
+        if shape.is_empty() {
+            return Err(format!("`{}` would leave `{name}` with no axis; kiln's tensors keep at least one", self.op));
+        }
+        Ok(TensorType::f32(shape))
+    }
+
+    fn field_type(&self, input: &TensorType, output: &TensorType) -> TokenStream {
+        let (n, m) = (input.len(), output.len());
+        quote!(::kiln::layers::Reduce<#n, #m>)
+    }
+
+    fn constructor(&self, input: &TensorType, _: &TensorType) -> TokenStream {
+        let axis = self.sample_axis(input, "").unwrap_or(0);
+        let outer: usize = input.shape[..axis].iter().product();
+        let inner: usize = input.shape[axis + 1..].iter().product();
+        let len = input.shape[axis];
+        let op = match self.op {
+            "reduce_sum" => quote!(Sum),
+            "reduce_mean" => quote!(Mean),
+            _ => quote!(Max),
+        };
+        quote!(::kiln::layers::Reduce::new(::kiln::layers::ReduceOp::#op, #outer, #len, #inner))
+    }
+}
