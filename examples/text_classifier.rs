@@ -33,8 +33,7 @@ fn main() -> kiln::Result<()> {
     let y: Vec<[f32; 1]> = labels.iter().map(|&l| [l as f32]).collect();
     println!("y_tensor={labels:?}");
 
-    let mut model =
-        TextClassifier::new(0).compile(Adam::new(0.05), BinaryCrossentropy, &[Metric::BinaryAccuracy]);
+    let mut model = TextClassifier::new(0).compile(Adam::new(0.05), BinaryCrossentropy, &[Metric::BinaryAccuracy]);
     println!("{}", model.summary());
     model.fit(&x, &y).epochs(10).batch_size(4).run()?;
 

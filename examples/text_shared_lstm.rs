@@ -30,8 +30,7 @@ kiln::model! {
 #[allow(dead_code)] // tests include this file for the model only
 fn main() -> kiln::Result<()> {
     let (x, y) = tutorial_text::dataset();
-    let mut model =
-        SharedEncoder::new(0).compile(Adam::new(0.01), SparseCategoricalCrossentropy, &[Metric::Accuracy]);
+    let mut model = SharedEncoder::new(0).compile(Adam::new(0.01), SparseCategoricalCrossentropy, &[Metric::Accuracy]);
     println!("{}", model.summary());
     model.fit(&x, &y).epochs(10).batch_size(4).verbose(2).run()?;
     println!("classes: {:?} (labels {y:?})", model.predict_classes(&x, 32)?);

@@ -37,6 +37,11 @@ impl<'a> ArgReader<'a> {
         Some(entry.1)
     }
 
+    /// The expression given for keyword `name`, without consuming it (for error spans).
+    pub fn find(&self, name: &str) -> Option<&'a Expr> {
+        self.args.iter().find(|(n, _, _)| n.is_some_and(|n| n == name)).map(|(_, e, _)| *e)
+    }
+
     pub fn error(&mut self, tokens: impl quote::ToTokens, message: impl std::fmt::Display) {
         self.errors.push(tokens, message);
     }

@@ -319,8 +319,12 @@ impl Builder<'_> {
                 pending.types = Some((ty, out.clone()));
                 Some(out)
             }
-            Err(message) => {
-                self.errors.push(at, message);
+            Err(error) => {
+                let blamed = error.argument.and_then(|name| named_arg(stmt, name));
+                match blamed {
+                    Some(expr) => self.errors.push(expr, error.message),
+                    None => self.errors.push(at, error.message),
+                }
                 None
             }
         }
@@ -430,6 +434,14 @@ impl Builder<'_> {
             nodes: self.nodes,
         })
     }
+}
+
+/// The value of keyword argument `name` in `stmt`.
+fn named_arg<'s>(stmt: &'s LetStmt, name: &str) -> Option<&'s Expr> {
+    stmt.args.iter().find_map(|a| match a {
+        Arg::Named { name: n, value } if n == name => Some(value),
+        _ => None,
+    })
 }
 
 /// A Keras layer name as a Rust field name (`lstm-encoder` → `lstm_encoder`).

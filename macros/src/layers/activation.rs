@@ -1,6 +1,6 @@
 //! `Activation(name)`: any float tensor, same shape out.
 
-use super::{activation_tokens, expect_float, Spec, TensorType, ACTIVATIONS};
+use super::{activation_tokens, expect_float, ShapeError, Spec, TensorType, ACTIVATIONS};
 use crate::args::ArgReader;
 use crate::parse::LetStmt;
 use proc_macro2::TokenStream;
@@ -40,7 +40,7 @@ impl Spec for ActivationSpec {
         false
     }
 
-    fn infer(&self, input: &TensorType, name: &str) -> Result<TensorType, String> {
+    fn infer(&self, input: &TensorType, name: &str) -> Result<TensorType, ShapeError> {
         expect_float("Activation", input, name)?;
         Ok(input.clone())
     }

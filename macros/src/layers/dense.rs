@@ -1,7 +1,9 @@
 //! `Dense(units, activation, use_bias, kernel_initializer, bias_initializer)`
 //! on a rank-1 float tensor `[n]` → `[units]`.
 
-use super::{activation_tokens, expect_float_vector, initializer_tokens, Spec, TensorType, ACTIVATIONS, INITIALIZERS};
+use super::{
+    activation_tokens, expect_float_vector, initializer_tokens, ShapeError, Spec, TensorType, ACTIVATIONS, INITIALIZERS,
+};
 use crate::args::ArgReader;
 use crate::parse::LetStmt;
 use proc_macro2::TokenStream;
@@ -44,7 +46,7 @@ impl Spec for DenseSpec {
         true
     }
 
-    fn infer(&self, input: &TensorType, name: &str) -> Result<TensorType, String> {
+    fn infer(&self, input: &TensorType, name: &str) -> Result<TensorType, ShapeError> {
         expect_float_vector("Dense", input, name)?;
         Ok(TensorType::f32(vec![self.units]))
     }

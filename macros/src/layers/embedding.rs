@@ -1,7 +1,7 @@
 //! `Embedding(input_dim, output_dim, embeddings_initializer)` on integer
 //! ids `[T]` → `[T, output_dim]`.
 
-use super::{initializer_tokens, DType, Spec, TensorType, INITIALIZERS};
+use super::{initializer_tokens, DType, ShapeError, Spec, TensorType, INITIALIZERS};
 use crate::args::ArgReader;
 use crate::parse::LetStmt;
 use proc_macro2::TokenStream;
@@ -18,7 +18,8 @@ impl EmbeddingSpec {
         let input_dim = args.positive_int("input_dim", Some(0), stmt).unwrap_or(1);
         let output_dim = args.positive_int("output_dim", Some(1), stmt).unwrap_or(1);
         let uniform = INITIALIZERS.iter().position(|i| *i == "random_uniform").unwrap_or(0);
-        let initializer = INITIALIZERS[args.choice("embeddings_initializer", None, "initializer", INITIALIZERS, uniform)];
+        let initializer =
+            INITIALIZERS[args.choice("embeddings_initializer", None, "initializer", INITIALIZERS, uniform)];
         EmbeddingSpec { input_dim, output_dim, initializer }
     }
 
@@ -38,15 +39,18 @@ impl Spec for EmbeddingSpec {
         true
     }
 
-    fn infer(&self, input: &TensorType, name: &str) -> Result<TensorType, String> {
+    fn infer(&self, input: &TensorType, name: &str) -> Result<TensorType, ShapeError> {
         if input.dtype != DType::U32 {
             return Err(format!(
                 "`Embedding` needs integer ids, but `{name}` holds floats {}; declare the input as `[u32; …]`",
                 input.shape_str()
-            ));
+            )
+            .into());
         }
         if input.shape.len() != 1 {
-            return Err(format!("`Embedding` needs a rank-1 sequence of ids, but `{name}` is {}", input.shape_str()));
+            return Err(
+                format!("`Embedding` needs a rank-1 sequence of ids, but `{name}` is {}", input.shape_str()).into()
+            );
         }
         Ok(TensorType::f32(vec![input.shape[0], self.output_dim]))
     }

@@ -1,6 +1,6 @@
 //! `Flatten()`: a float tensor `[d1, d2, …]` → `[d1·d2·…]`.
 
-use super::{expect_float, Spec, TensorType};
+use super::{expect_float, ShapeError, Spec, TensorType};
 use crate::args::ArgReader;
 use proc_macro2::TokenStream;
 use quote::quote;
@@ -28,7 +28,7 @@ impl Spec for FlattenSpec {
         false
     }
 
-    fn infer(&self, input: &TensorType, name: &str) -> Result<TensorType, String> {
+    fn infer(&self, input: &TensorType, name: &str) -> Result<TensorType, ShapeError> {
         expect_float("Flatten", input, name)?;
         Ok(TensorType::f32(vec![input.len()]))
     }

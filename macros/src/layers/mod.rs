@@ -63,6 +63,19 @@ impl TensorType {
     }
 }
 
+/// A shape error: its message, and the argument to blame when the input
+/// tensor is not the culprit (`axis = 3`).
+pub struct ShapeError {
+    pub message: String,
+    pub argument: Option<&'static str>,
+}
+
+impl From<String> for ShapeError {
+    fn from(message: String) -> Self {
+        ShapeError { message, argument: None }
+    }
+}
+
 /// What the macro knows about one layer kind once its arguments are read.
 pub trait Spec {
     /// Keras's class name (`Dense`).
@@ -72,8 +85,8 @@ pub trait Spec {
     /// Whether the layer has weights (decides which gradients flow).
     fn has_params(&self) -> bool;
     /// The output type for an input of type `input` held by tensor `name`,
-    /// or the message of a shape error.
-    fn infer(&self, input: &TensorType, name: &str) -> Result<TensorType, String>;
+    /// or the shape error.
+    fn infer(&self, input: &TensorType, name: &str) -> Result<TensorType, ShapeError>;
     /// The field's type, with the layer's dimensions as const generics.
     fn field_type(&self, input: &TensorType, output: &TensorType) -> TokenStream;
     /// An expression building the layer; may draw from `__rng`.
@@ -166,21 +179,22 @@ pub fn initializer_tokens(name: &str) -> TokenStream {
 }
 
 /// The standard check of a float, rank-1 input.
-pub fn expect_float_vector(kind: &str, input: &TensorType, name: &str) -> Result<(), String> {
+pub fn expect_float_vector(kind: &str, input: &TensorType, name: &str) -> Result<(), ShapeError> {
     expect_float(kind, input, name)?;
     if input.shape.len() != 1 {
-        return Err(format!("`{kind}` needs a rank-1 input, but `{name}` is {}", input.shape_str()));
+        return Err(format!("`{kind}` needs a rank-1 input, but `{name}` is {}", input.shape_str()).into());
     }
     Ok(())
 }
 
 /// The standard check of a float input.
-pub fn expect_float(kind: &str, input: &TensorType, name: &str) -> Result<(), String> {
+pub fn expect_float(kind: &str, input: &TensorType, name: &str) -> Result<(), ShapeError> {
     if input.dtype != DType::F32 {
         return Err(format!(
             "`{kind}` needs float input, but `{name}` holds integer ids {}; map ids to vectors with `Embedding` first",
             input.shape_str()
-        ));
+        )
+        .into());
     }
     Ok(())
 }

@@ -3,7 +3,9 @@
 //! bias_initializer, unit_forget_bias)` on a float `[timesteps, features]`
 //! tensor → `[units]`, or `[timesteps, units]` with `return_sequences`.
 
-use super::{activation_tokens, expect_float, initializer_tokens, Spec, TensorType, ACTIVATIONS, INITIALIZERS};
+use super::{
+    activation_tokens, expect_float, initializer_tokens, ShapeError, Spec, TensorType, ACTIVATIONS, INITIALIZERS,
+};
 use crate::args::ArgReader;
 use crate::parse::LetStmt;
 use proc_macro2::TokenStream;
@@ -41,7 +43,11 @@ impl RecurrentSpec {
             let i = args.choice(name, None, "activation", ACTIVATIONS, usize::MAX);
             match ACTIVATIONS.get(i) {
                 Some(&"softmax") => {
-                    args.error(&stmt.callee, format!("`{name}` of a recurrent layer must work element-wise, not `softmax`"));
+                    let message = format!("`{name}` of a recurrent layer must work element-wise, not `softmax`");
+                    match args.find(name) {
+                        Some(expr) => args.error(expr, message),
+                        None => args.error(&stmt.callee, message),
+                    }
                     ACTIVATIONS[index_of(ACTIVATIONS, default)]
                 }
                 Some(a) => a,
@@ -122,14 +128,15 @@ impl Spec for RecurrentSpec {
         true
     }
 
-    fn infer(&self, input: &TensorType, name: &str) -> Result<TensorType, String> {
+    fn infer(&self, input: &TensorType, name: &str) -> Result<TensorType, ShapeError> {
         let kind = self.keras_type();
         expect_float(kind, input, name)?;
         if input.shape.len() != 2 {
             return Err(format!(
                 "`{kind}` needs a rank-2 input [timesteps, features], but `{name}` is {}",
                 input.shape_str()
-            ));
+            )
+            .into());
         }
         let shape = if self.return_sequences { vec![input.shape[0], self.units] } else { vec![self.units] };
         Ok(TensorType::f32(shape))

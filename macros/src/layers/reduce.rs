@@ -3,7 +3,7 @@
 //! TensorFlow, `axis` counts the batch axis (`axis = 1` is the first axis
 //! of a sample; negative values count from the end).
 
-use super::{expect_float, Spec, TensorType};
+use super::{expect_float, ShapeError, Spec, TensorType};
 use crate::args::ArgReader;
 use crate::parse::LetStmt;
 use proc_macro2::TokenStream;
@@ -25,19 +25,21 @@ impl ReduceSpec {
     pub const ARGS: &'static [&'static str] = &["axis", "name"];
 
     /// The reduced axis as an index into the per-sample shape.
-    fn sample_axis(&self, input: &TensorType, name: &str) -> Result<usize, String> {
+    fn sample_axis(&self, input: &TensorType, name: &str) -> Result<usize, ShapeError> {
         let rank = input.shape.len() as i64 + 1; // with the batch axis
         let axis = if self.axis < 0 { self.axis + rank } else { self.axis };
         if axis == 0 {
-            return Err(format!("`{}` cannot reduce over the batch axis (axis 0)", self.op));
+            let message = format!("`{}` cannot reduce over the batch axis (axis 0)", self.op);
+            return Err(ShapeError { message, argument: Some("axis") });
         }
         if !(0..rank).contains(&axis) {
-            return Err(format!(
+            let message = format!(
                 "`{}` axis {} is out of range for `{name}` of shape {} (axes count the batch axis, as in TensorFlow)",
                 self.op,
                 self.axis,
                 input.keras_str()
-            ));
+            );
+            return Err(ShapeError { message, argument: Some("axis") });
         }
         Ok(axis as usize - 1)
     }
@@ -56,13 +58,14 @@ impl Spec for ReduceSpec {
         false
     }
 
-    fn infer(&self, input: &TensorType, name: &str) -> Result<TensorType, String> {
+    fn infer(&self, input: &TensorType, name: &str) -> Result<TensorType, ShapeError> {
         expect_float(self.op, input, name)?;
         let axis = self.sample_axis(input, name)?;
         let mut shape = input.shape.clone();
         shape.remove(axis);
         if shape.is_empty() {
-            return Err(format!("`{}` would leave `{name}` with no axis; kiln's tensors keep at least one", self.op));
+            let message = format!("`{}` would leave `{name}` with no axis; kiln's tensors keep at least one", self.op);
+            return Err(ShapeError { message, argument: Some("axis") });
         }
         Ok(TensorType::f32(shape))
     }

@@ -60,7 +60,16 @@ impl<const V: usize, const D: usize, const T: usize> Layer for Embedding<V, D, T
     }
 
     /// Each id's row of the table receives the gradient of its output row.
-    fn backward(&mut self, x: &[u32], _: &[f32], dy: &mut [f32], _: Option<InputGrad<'_>>, _: usize, _: &mut (), _: &mut Ctx) {
+    fn backward(
+        &mut self,
+        x: &[u32],
+        _: &[f32],
+        dy: &mut [f32],
+        _: Option<InputGrad<'_>>,
+        _: usize,
+        _: &mut (),
+        _: &mut Ctx,
+    ) {
         let grad = &mut self.embeddings.grad;
         for (&id, g) in x.iter().zip(dy.chunks_exact(D)) {
             let row = &mut grad[id as usize * D..(id as usize + 1) * D];

@@ -250,7 +250,8 @@ mod tests {
 
     #[test]
     fn keras_parameter_count() {
-        let l = Gru::<64, 64, 16, false>::new(RecurrentConfig::default(), &mut rand_chacha::ChaCha8Rng::seed_from_u64(0));
+        let l =
+            Gru::<64, 64, 16, false>::new(RecurrentConfig::default(), &mut rand_chacha::ChaCha8Rng::seed_from_u64(0));
         let mut n = 0;
         l.params(&mut |p| n += p.len());
         assert_eq!(n, 24_960); // Keras: GRU(64) on 64 features, reset_after=True

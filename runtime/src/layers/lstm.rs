@@ -241,7 +241,8 @@ mod tests {
 
     #[test]
     fn keras_parameter_count_and_forget_bias() {
-        let l = Lstm::<64, 64, 16, false>::new(RecurrentConfig::default(), &mut rand_chacha::ChaCha8Rng::seed_from_u64(0));
+        let l =
+            Lstm::<64, 64, 16, false>::new(RecurrentConfig::default(), &mut rand_chacha::ChaCha8Rng::seed_from_u64(0));
         let mut n = 0;
         l.params(&mut |p| n += p.len());
         assert_eq!(n, 33_024);

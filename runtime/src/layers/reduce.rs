@@ -74,13 +74,23 @@ impl<const N: usize, const M: usize> Layer for Reduce<N, M> {
         self.sample_forward(x, y);
     }
 
-    fn backward(&mut self, x: &[f32], y: &[f32], dy: &mut [f32], dx: Option<InputGrad<'_>>, _: usize, _: &mut (), _: &mut Ctx) {
+    fn backward(
+        &mut self,
+        x: &[f32],
+        y: &[f32],
+        dy: &mut [f32],
+        dx: Option<InputGrad<'_>>,
+        _: usize,
+        _: &mut (),
+        _: &mut Ctx,
+    ) {
         let Some(dx) = dx else { return };
         let (a, inner) = (self.axis, self.inner);
         let groups = x.chunks_exact(a * inner).zip(dx.grad.chunks_exact_mut(a * inner));
         for ((xo, go), (yo, dyo)) in groups.zip(y.chunks_exact(inner).zip(dy.chunks_exact(inner))) {
             for j in 0..inner {
-                let ties = if self.op == ReduceOp::Max { (0..a).filter(|&k| xo[k * inner + j] == yo[j]).count() } else { 0 };
+                let ties =
+                    if self.op == ReduceOp::Max { (0..a).filter(|&k| xo[k * inner + j] == yo[j]).count() } else { 0 };
                 for k in 0..a {
                     let share = match self.op {
                         ReduceOp::Sum => dyo[j],

@@ -152,7 +152,10 @@ mod tests {
 
     #[test]
     fn keras_parameter_count() {
-        let l = SimpleRnn::<64, 64, 16, false>::new(RecurrentConfig::default(), &mut rand_chacha::ChaCha8Rng::seed_from_u64(0));
+        let l = SimpleRnn::<64, 64, 16, false>::new(
+            RecurrentConfig::default(),
+            &mut rand_chacha::ChaCha8Rng::seed_from_u64(0),
+        );
         let mut n = 0;
         l.params(&mut |p| n += p.len());
         assert_eq!(n, 8_256);
