@@ -60,6 +60,51 @@ kiln::model! {
     }
 }
 
+kiln::model! {
+    /// The tutorials' text classifier, with a GRU and a reduction beside the LSTM.
+    struct Text {
+        input tokens: [u32; 16];
+        let embedded = Embedding(4, 64)(tokens);
+        let states = GRU(32, return_sequences = true)(embedded);
+        let encoding = LSTM(64)(states);
+        let prob = Dense(1, activation = sigmoid)(encoding);
+        output prob;
+    }
+}
+
+kiln::model! {
+    /// SimpleRNN and a reduction.
+    struct Pooled {
+        input tokens: [u32; 16];
+        let embedded = Embedding(4, 8)(tokens);
+        let states = SimpleRNN(8, return_sequences = true)(embedded);
+        let pooled = reduce_max(states, axis = 1);
+        let probs = Dense(2, activation = softmax)(pooled);
+        output probs;
+    }
+}
+
+fn sequence_models_allocate_nothing_after_the_first_step() {
+    let x: Vec<[u32; 16]> = (0..8).map(|s| std::array::from_fn(|t| ((s * 5 + t * 3) % 4) as u32)).collect();
+    let y: Vec<[f32; 1]> = (0..8).map(|s| [(s % 2) as f32]).collect();
+    let mut text = Text::new(0).compile(Adam::new(0.01), BinaryCrossentropy, &[Metric::Accuracy]);
+    text.train_on_batch(&x, &y).unwrap();
+    let (calls, bytes, _) = allocations(|| text.train_on_batch(&x, &y).unwrap());
+    assert_eq!((calls, bytes), (0, 0), "recurrent training step allocated");
+    let (calls, bytes, p) = allocations(|| text.predict_one(&x[0]));
+    assert_eq!((calls, bytes), (0, 0), "recurrent predict_one allocated");
+    assert!(p.unwrap()[0].is_finite());
+
+    let labels: Vec<u32> = (0..8).map(|s| s % 2).collect();
+    let mut pooled = Pooled::new(0).compile(Sgd::new(0.1), SparseCategoricalCrossentropy, &[]);
+    pooled.train_on_batch(&x, &labels).unwrap();
+    let (calls, bytes, _) = allocations(|| {
+        pooled.train_on_batch(&x, &labels).unwrap();
+        pooled.predict_one(&x[1]).unwrap()
+    });
+    assert_eq!((calls, bytes), (0, 0));
+}
+
 fn images(n: usize) -> Vec<[[f32; 28]; 28]> {
     (0..n)
         .map(|s| std::array::from_fn(|r| std::array::from_fn(|c| ((s * 31 + r * 7 + c) % 17) as f32 / 17.0)))
@@ -73,6 +118,7 @@ fn allocation_claims() {
         kiln::parallel::set_num_threads(threads);
         predict_one_allocates_nothing();
         training_steps_after_the_first_allocate_nothing();
+        sequence_models_allocate_nothing_after_the_first_step();
     }
 }
 

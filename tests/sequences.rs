@@ -2,6 +2,9 @@
 //! gradients through Embedding / LSTM / GRU / SimpleRNN / reductions, and
 //! out-of-range token ids reported as errors.
 
+// Each example is a standalone program that includes the shared data module.
+#![allow(clippy::duplicate_mod)]
+
 #[path = "../examples/text_classifier.rs"]
 mod text_classifier;
 #[path = "../examples/text_sequences.rs"]

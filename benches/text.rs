@@ -1,0 +1,69 @@
+//! kiln's side of the text-classifier benchmark (Embedding(4, 64) →
+//! LSTM(64) → Dense(1, sigmoid), Adam, binary cross-entropy). Prints
+//! `name value unit` lines; `benches/compare.py` runs it beside PyTorch
+//! and ONNX Runtime.
+//!
+//! ```text
+//! cargo bench --bench text -- [--seconds 3]
+//! ```
+
+use kiln::prelude::*;
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+kiln::model! {
+    struct TextClassifier {
+        input tokens: [u32; 16];
+        let embedded = Embedding(4, 64)(tokens);
+        let encoding = LSTM(64)(embedded);
+        let prob = Dense(units = 1, activation = sigmoid)(encoding);
+        output prob;
+    }
+}
+
+fn arg(name: &str, default: f64) -> f64 {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// Seconds per call: best of five rounds after a warm-up of a tenth of the budget.
+fn time_per_call(budget: Duration, mut f: impl FnMut()) -> f64 {
+    let start = Instant::now();
+    let mut calls = 0u64;
+    while start.elapsed() < budget / 10 || calls < 3 {
+        f();
+        calls += 1;
+    }
+    let per_round = ((calls as f64) * 9.0 / 10.0 / 5.0).max(1.0) as u64 * 2;
+    (0..5)
+        .map(|_| {
+            let t = Instant::now();
+            (0..per_round).for_each(|_| f());
+            t.elapsed().as_secs_f64() / per_round as f64
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+fn main() {
+    let budget = Duration::from_secs_f64(arg("--seconds", 3.0));
+    let n = 512;
+    let x: Vec<[u32; 16]> = (0..n).map(|s| std::array::from_fn(|t| ((s * 7 + t * 13 + s / 3) % 4) as u32)).collect();
+    let y: Vec<[f32; 1]> = (0..n).map(|s| [(s % 2) as f32]).collect();
+    for batch in [4usize, 64] {
+        let mut model = TextClassifier::new(0).compile(Adam::new(0.05), BinaryCrossentropy, &[]);
+        let mut next = 0;
+        let step = time_per_call(budget, || {
+            let s = next * batch % (n - batch);
+            next += 1;
+            black_box(model.train_on_batch(&x[s..s + batch], &y[s..s + batch]).unwrap());
+        });
+        println!("kiln_text_train_b{batch}_samples_per_s {:.1} samples/s", batch as f64 / step);
+    }
+    let model = TextClassifier::new(0);
+    let mut i = 0;
+    let one = time_per_call(budget, || {
+        i = (i + 1) % n;
+        black_box(model.predict_one(black_box(&x[i])).unwrap());
+    });
+    println!("kiln_text_predict_one_latency {:.3} us", one * 1e6);
+}
