@@ -76,8 +76,8 @@ impl Activation {
         match self {
             Activation::Linear => {}
             Activation::Relu => crate::simd::dispatch(|| values.iter_mut().for_each(|v| *v = v.max(0.0))),
-            Activation::Sigmoid => values.iter_mut().for_each(|v| *v = sigmoid(*v)),
-            Activation::Tanh => values.iter_mut().for_each(|v| *v = v.tanh()),
+            Activation::Sigmoid => crate::simd::dispatch(|| values.iter_mut().for_each(|v| *v = sigmoid(*v))),
+            Activation::Tanh => crate::simd::dispatch(|| values.iter_mut().for_each(|v| *v = tanh(*v))),
             Activation::Softmax => values.chunks_exact_mut(row).for_each(softmax_row),
             Activation::Elu => values.iter_mut().for_each(|v| *v = if *v > 0.0 { *v } else { v.exp_m1() }),
             Activation::Selu => {
@@ -104,16 +104,16 @@ impl Activation {
                     *g = if yv > 0.0 { *g } else { 0.0 };
                 }
             }),
-            Activation::Sigmoid => {
+            Activation::Sigmoid => crate::simd::dispatch(|| {
                 for (g, &yv) in grad.iter_mut().zip(y) {
                     *g *= yv * (1.0 - yv);
                 }
-            }
-            Activation::Tanh => {
+            }),
+            Activation::Tanh => crate::simd::dispatch(|| {
                 for (g, &yv) in grad.iter_mut().zip(y) {
                     *g *= 1.0 - yv * yv;
                 }
-            }
+            }),
             Activation::Softmax => {
                 // ∂L/∂x_i = y_i (g_i − Σ_j g_j y_j)
                 for (g, yr) in grad.chunks_exact_mut(row).zip(y.chunks_exact(row)) {
@@ -141,14 +141,45 @@ impl Activation {
     }
 }
 
-/// The logistic function, stable for large `|x|`.
-#[inline]
+/// `e^x` in straight-line f32 arithmetic (Cephes' `expf` polynomial after
+/// reducing by `ln 2`), so loops over it vectorize; within 2 ulp of `exp`
+/// on `[−87, 88]`, and clamped to that range.
+#[inline(always)]
+pub fn exp(x: f32) -> f32 {
+    const LN2_HI: f32 = 0.693_359_4;
+    const LN2_LO: f32 = -2.121_944_4e-4;
+    let x = x.clamp(-87.0, 88.0);
+    let n = (x * std::f32::consts::LOG2_E + 0.5).floor();
+    let r = x - n * LN2_HI - n * LN2_LO;
+    let p = ((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r
+        + 1.666_666_5e-1)
+        * r
+        + 5.000_000_1e-1;
+    let e = p * r * r + r + 1.0;
+    e * f32::from_bits(((n as i32 + 127) as u32) << 23)
+}
+
+/// The logistic function `1 / (1 + e^−x)`, vectorizable.
+#[inline(always)]
 pub fn sigmoid(x: f32) -> f32 {
-    if x >= 0.0 {
-        1.0 / (1.0 + (-x).exp())
+    1.0 / (1.0 + exp(-x))
+}
+
+/// `tanh(x)`, vectorizable: Cephes' odd polynomial for `|x| < 0.625`,
+/// `1 − 2 / (e^{2|x|} + 1)` beyond.
+#[inline(always)]
+pub fn tanh(x: f32) -> f32 {
+    let z = x * x;
+    let small = ((((-5.704_988_7e-3 * z + 2.063_908_9e-2) * z - 5.373_971_6e-2) * z + 1.333_144_2e-1) * z
+        - 3.333_328_2e-1)
+        * z
+        * x
+        + x;
+    let large = (1.0 - 2.0 / (exp(2.0 * x.abs()) + 1.0)).copysign(x);
+    if x.abs() < 0.625 {
+        small
     } else {
-        let e = x.exp();
-        e / (1.0 + e)
+        large
     }
 }
 
@@ -220,6 +251,26 @@ mod tests {
                 },
             );
         }
+    }
+
+    /// The vectorizable `exp`, `sigmoid` and `tanh` against f64's.
+    #[test]
+    fn fast_functions_match_f64_within_a_few_ulp() {
+        let mut worst = [0.0f64; 3];
+        for i in -200_000..=200_000 {
+            let x = i as f32 * 4.3e-4; // [−86, 86]
+            let e = (x as f64).exp();
+            worst[0] = worst[0].max(((exp(x) as f64 - e) / e).abs());
+            let s = 1.0 / (1.0 + (-(x as f64)).exp());
+            worst[1] = worst[1].max(((sigmoid(x) as f64 - s) / s).abs());
+            let t = (x as f64).tanh();
+            worst[2] = worst[2].max((tanh(x) as f64 - t).abs() / t.abs().max(1e-30));
+        }
+        assert!(worst[0] < 3e-7, "exp relative error {}", worst[0]);
+        assert!(worst[1] < 4e-7, "sigmoid relative error {}", worst[1]);
+        assert!(worst[2] < 4e-7, "tanh relative error {}", worst[2]);
+        assert!(sigmoid(-200.0) > 0.0 && sigmoid(-200.0) < 1e-37);
+        assert!(sigmoid(200.0) == 1.0 && tanh(-50.0) == -1.0 && tanh(0.0) == 0.0);
     }
 
     #[test]
