@@ -49,7 +49,16 @@ fn main() {
     let n = 512;
     let x: Vec<[u32; 16]> = (0..n).map(|s| std::array::from_fn(|t| ((s * 7 + t * 13 + s / 3) % 4) as u32)).collect();
     let y: Vec<[f32; 1]> = (0..n).map(|s| [(s % 2) as f32]).collect();
-    for batch in [4usize, 64] {
+    let only = arg("--batch", 0.0) as usize; // profile one batch size (0: both, then inference)
+    let infer_only = std::env::args().any(|a| a == "--infer-only");
+    let batches: Vec<usize> = if infer_only {
+        vec![]
+    } else if only > 0 {
+        vec![only]
+    } else {
+        vec![4, 64]
+    };
+    for batch in batches {
         let mut model = TextClassifier::new(0).compile(Adam::new(0.05), BinaryCrossentropy, &[]);
         let mut next = 0;
         let step = time_per_call(budget, || {
@@ -58,6 +67,9 @@ fn main() {
             black_box(model.train_on_batch(&x[s..s + batch], &y[s..s + batch]).unwrap());
         });
         println!("kiln_text_train_b{batch}_samples_per_s {:.1} samples/s", batch as f64 / step);
+    }
+    if only > 0 || std::env::args().any(|a| a == "--train-only") {
+        return;
     }
     let model = TextClassifier::new(0);
     let mut i = 0;

@@ -20,7 +20,10 @@
 //! ```
 
 mod kernel;
+mod small;
 mod vector;
+
+pub use small::small_gemm;
 
 pub use vector::{add_row_vector, axpy, column_sums_into, vec_mat, vec_mat_strided, vec_mat_transposed};
 

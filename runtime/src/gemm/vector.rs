@@ -42,6 +42,16 @@ pub fn vec_mat_strided(x: &[f32], w: &[f32], ld: usize, y: &mut [f32]) {
 /// bandwidth from the cache that holds `W`.
 fn vec_mat_columns(x: &[f32], w: &[f32], ld: usize, y: &mut [f32]) {
     let cols = y.len();
+    // A matrix that stays in L2 is fastest with `y` held in registers,
+    // 64 columns at a time; a larger one is better streamed row by row.
+    #[cfg(target_arch = "x86_64")]
+    {
+        if x.len() * ld <= 1 << 16 && crate::simd::has_avx2_fma() {
+            // SAFETY: AVX2 and FMA are present; callers checked `w`'s length.
+            unsafe { avx2::vec_mat_registers(x, w, ld, y) };
+            return;
+        }
+    }
     crate::simd::dispatch(|| {
         y.fill(0.0);
         let mut i = 0;
@@ -60,6 +70,50 @@ fn vec_mat_columns(x: &[f32], w: &[f32], ld: usize, y: &mut [f32]) {
             axpy(xv, &w[r * ld..r * ld + cols], y);
         }
     })
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use std::arch::x86_64::*;
+
+    /// `y = x · W[:, ..y.len()]` with blocks of 64 (then 8, then single)
+    /// columns of `y` accumulated in registers over all rows of `W`.
+    ///
+    /// # Safety
+    /// AVX2 and FMA must be present; `w` must hold `(x.len() − 1)·ld + y.len()` values.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn vec_mat_registers(x: &[f32], w: &[f32], ld: usize, y: &mut [f32]) {
+        let (cols, wp, yp) = (y.len(), w.as_ptr(), y.as_mut_ptr());
+        let mut c = 0;
+        while c + 64 <= cols {
+            let mut acc = [_mm256_setzero_ps(); 8];
+            for (i, &xv) in x.iter().enumerate() {
+                let (xb, row) = (_mm256_set1_ps(xv), wp.add(i * ld + c));
+                for (v, a) in acc.iter_mut().enumerate() {
+                    *a = _mm256_fmadd_ps(xb, _mm256_loadu_ps(row.add(8 * v)), *a);
+                }
+            }
+            for (v, a) in acc.iter().enumerate() {
+                _mm256_storeu_ps(yp.add(c + 8 * v), *a);
+            }
+            c += 64;
+        }
+        while c + 8 <= cols {
+            let mut acc = _mm256_setzero_ps();
+            for (i, &xv) in x.iter().enumerate() {
+                acc = _mm256_fmadd_ps(_mm256_set1_ps(xv), _mm256_loadu_ps(wp.add(i * ld + c)), acc);
+            }
+            _mm256_storeu_ps(yp.add(c), acc);
+            c += 8;
+        }
+        for j in c..cols {
+            let mut s = 0.0f32;
+            for (i, &xv) in x.iter().enumerate() {
+                s = xv.mul_add(*wp.add(i * ld + j), s);
+            }
+            *yp.add(j) = s;
+        }
+    }
 }
 
 /// `y[k] (+)= W[k×n] · x[n]`, i.e. `x · Wᵀ`: one dot product per row of `W`.

@@ -8,11 +8,11 @@
 //! `nn.LSTM` uses the same gate order; its two biases add up to Keras's one.
 
 use super::recurrent::{
-    add_output_grad, gate_product, shift_prev, step, write_output, RecurrentCache, RecurrentConfig, RecurrentWeights,
+    add_output_grad, shift_prev, step, write_output, RecurrentCache, RecurrentConfig, RecurrentWeights,
 };
 use super::{ensure_len, Ctx, InputGrad, Layer};
 use crate::activations::Activation;
-use crate::gemm::{add_row_vector, sgemm, Mat};
+use crate::gemm::{add_row_vector, sgemm, small_gemm, vec_mat, Mat};
 use crate::param::Param;
 use rand::Rng;
 
@@ -156,33 +156,32 @@ impl<const D: usize, const U: usize, const T: usize, const SEQ: bool> Layer for 
 
     fn forward_one(&self, x: &[f32], y: &mut [f32]) {
         let w = &self.weights;
-        let g = 4 * U;
-        let (mut h, mut c, mut tmp) = ([0.0f32; U], [0.0f32; U], [0.0f32; U]);
-        let mut gates = [[0.0f32; U]; 4];
-        for t in 0..T {
-            let x_t = &x[t * D..(t + 1) * D];
-            for (k, gate) in gates.iter_mut().enumerate() {
-                match &w.bias {
-                    Some(b) => gate.copy_from_slice(&b.value[k * U..(k + 1) * U]),
-                    None => gate.fill(0.0),
-                }
-                gate_product(x_t, &w.kernel.value, k, g, gate, &mut tmp);
-                if t > 0 {
-                    gate_product(&h, &w.recurrent_kernel.value, k, g, gate, &mut tmp);
-                }
+        // `[[f32; U]; 4]` is `4U` contiguous values (stable Rust cannot write `[f32; 4 * U]`).
+        let mut projected = [[[0.0f32; U]; 4]; T];
+        // The input projection of every step in one register-blocked product.
+        small_gemm(T, D, 4 * U, x, &w.kernel.value, projected.as_flattened_mut().as_flattened_mut());
+        let (mut h, mut c, mut tanh_c) = ([0.0f32; U], [0.0f32; U], [0.0f32; U]);
+        let mut recurrent = [[0.0f32; U]; 4];
+        for (t, gates) in projected.iter_mut().enumerate() {
+            let z = gates.as_flattened_mut();
+            if t > 0 {
+                vec_mat(&h, &w.recurrent_kernel.value, recurrent.as_flattened_mut());
+                z.iter_mut().zip(recurrent.as_flattened()).for_each(|(a, b)| *a += b);
             }
-            let [i, f, gg, o] = &mut gates;
-            self.recurrent_activation.forward_in_place(i, U);
-            self.recurrent_activation.forward_in_place(f, U);
-            self.activation.forward_in_place(gg, U);
-            self.recurrent_activation.forward_in_place(o, U);
+            if let Some(b) = &w.bias {
+                z.iter_mut().zip(&b.value).for_each(|(a, b)| *a += b);
+            }
+            self.recurrent_activation.forward_in_place(&mut z[..2 * U], U);
+            self.activation.forward_in_place(&mut z[2 * U..3 * U], U);
+            self.recurrent_activation.forward_in_place(&mut z[3 * U..], U);
+            let [i, f, gg, o] = &*gates;
             for j in 0..U {
                 c[j] = f[j] * c[j] + i[j] * gg[j];
             }
-            tmp.copy_from_slice(&c);
-            self.activation.forward_in_place(&mut tmp, U);
+            tanh_c.copy_from_slice(&c);
+            self.activation.forward_in_place(&mut tanh_c, U);
             for j in 0..U {
-                h[j] = o[j] * tmp[j];
+                h[j] = o[j] * tanh_c[j];
             }
             if SEQ {
                 y[t * U..(t + 1) * U].copy_from_slice(&h);

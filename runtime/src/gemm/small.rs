@@ -1,0 +1,99 @@
+//! A product of small row-major matrices without packing (so without a
+//! scratch buffer): `C[m×n] = A[m×k]·B[k×n]`, four rows by sixteen
+//! columns of C in registers at a time, reading B's rows in place. Used
+//! where allocation is not allowed and the operands already sit in cache
+//! (one sample's input projection over all time steps).
+
+/// `c = a · b` with `a: m×k`, `b: k×n`, `c: m×n`, all row-major.
+///
+/// ```
+/// let a = [1.0, 2.0, 3.0, 4.0]; // 2×2
+/// let b = [1.0, 0.0, 1.0, 0.0, 1.0, 1.0]; // 2×3
+/// let mut c = [0.0; 6];
+/// kiln::gemm::small_gemm(2, 2, 3, &a, &b, &mut c);
+/// assert_eq!(c, [1.0, 2.0, 3.0, 3.0, 4.0, 7.0]);
+/// ```
+pub fn small_gemm(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
+    assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n, "small_gemm: operands too short");
+    #[cfg(target_arch = "x86_64")]
+    {
+        if crate::simd::has_avx2_fma() {
+            // SAFETY: AVX2 and FMA are present; the assertion bounds every access.
+            unsafe { avx2::small_gemm(m, k, n, a, b, c) };
+            return;
+        }
+    }
+    for i in 0..m {
+        let row = &mut c[i * n..(i + 1) * n];
+        row.fill(0.0);
+        for p in 0..k {
+            super::axpy(a[i * k + p], &b[p * n..(p + 1) * n], row);
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use std::arch::x86_64::*;
+
+    /// # Safety
+    /// AVX2 and FMA must be present and the slices as long as `small_gemm` checks.
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn small_gemm(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
+        let (ap, bp, cp) = (a.as_ptr(), b.as_ptr(), c.as_mut_ptr());
+        let full_cols = n / 16 * 16;
+        let mut i = 0;
+        while i < m {
+            let rows = (m - i).min(4);
+            let mut j = 0;
+            while j < full_cols {
+                let mut acc = [[_mm256_setzero_ps(); 2]; 4];
+                for p in 0..k {
+                    let b0 = _mm256_loadu_ps(bp.add(p * n + j));
+                    let b1 = _mm256_loadu_ps(bp.add(p * n + j + 8));
+                    for (r, acc_r) in acc.iter_mut().enumerate().take(rows) {
+                        let av = _mm256_set1_ps(*ap.add((i + r) * k + p));
+                        acc_r[0] = _mm256_fmadd_ps(av, b0, acc_r[0]);
+                        acc_r[1] = _mm256_fmadd_ps(av, b1, acc_r[1]);
+                    }
+                }
+                for (r, acc_r) in acc.iter().enumerate().take(rows) {
+                    _mm256_storeu_ps(cp.add((i + r) * n + j), acc_r[0]);
+                    _mm256_storeu_ps(cp.add((i + r) * n + j + 8), acc_r[1]);
+                }
+                j += 16;
+            }
+            for r in i..i + rows {
+                for col in full_cols..n {
+                    let mut s = 0.0f32;
+                    for p in 0..k {
+                        s = (*ap.add(r * k + p)).mul_add(*bp.add(p * n + col), s);
+                    }
+                    *cp.add(r * n + col) = s;
+                }
+            }
+            i += rows;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matches_naive_product_with_edges() {
+        for (m, k, n) in [(16, 64, 256), (5, 7, 21), (1, 3, 16), (3, 1, 17)] {
+            let a: Vec<f32> = (0..m * k).map(|i| ((i * 37) % 11) as f32 - 5.0).collect();
+            let b: Vec<f32> = (0..k * n).map(|i| ((i * 13) % 7) as f32 * 0.5 - 1.5).collect();
+            let mut c = vec![9.0; m * n];
+            small_gemm(m, k, n, &a, &b, &mut c);
+            for i in 0..m {
+                for j in 0..n {
+                    let e: f32 = (0..k).map(|p| a[i * k + p] * b[p * n + j]).sum();
+                    assert!((c[i * n + j] - e).abs() < 1e-3, "{m}x{k}x{n} at ({i},{j})");
+                }
+            }
+        }
+    }
+}
