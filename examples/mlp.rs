@@ -47,6 +47,7 @@ fn main() -> kiln::Result<()> {
 
     let mut model = Mlp::new(42).compile(Sgd::new(0.01), SparseCategoricalCrossentropy, &[Metric::Accuracy]);
     println!("{}", model.summary());
+    let (train, valid) = (&*train, &*valid);
     let history = model.fit(train, y_train).epochs(10).batch_size(32).validation_data(valid, y_valid).run()?;
 
     let predicted = model.predict_classes(&valid[..5], 5)?;

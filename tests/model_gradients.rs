@@ -57,7 +57,7 @@ fn batched_forward_matches_predict_one() {
     use kiln::network::Network;
     let mut ws = model.workspace(5);
     model.forward(&mut ws, kiln::sample::flatten(&x), 5, false);
-    let (batched, _) = Chain::output_and_grad(&mut ws, 5);
+    let (batched, _) = Chain::output_and_grad(&mut ws, 0, 5);
     for (i, sample) in x.iter().enumerate() {
         let one = model.predict_one(sample);
         for (a, b) in one.iter().zip(&batched[i * 3..]) {

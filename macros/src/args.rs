@@ -82,15 +82,26 @@ impl<'a> ArgReader<'a> {
         value
     }
 
-    /// The first positional argument as a tensor name (for operations
-    /// written as functions: `reduce_sum(x, axis = 1)`).
-    pub fn tensor(&mut self) -> Option<&'a Ident> {
+    /// The first positional argument as tensor names, for operations
+    /// written as functions: `reduce_sum(x, axis = 1)` or
+    /// `concatenate([a, b])`. `None` (with the error recorded) if it is
+    /// missing or not made of names.
+    pub fn tensors(&mut self) -> Option<Vec<&'a Ident>> {
         let entry = self.args.iter_mut().find(|(n, _, _)| n.is_none())?;
         entry.2 = true;
-        match entry.1 {
+        let expr = entry.1;
+        let name = |e: &'a Expr| match e {
             Expr::Path(p) => p.path.get_ident(),
             _ => None,
+        };
+        let names: Option<Vec<&'a Ident>> = match expr {
+            Expr::Array(list) => list.elems.iter().map(name).collect(),
+            single => name(single).map(|n| vec![n]),
+        };
+        if names.is_none() {
+            self.errors.push(expr, "expected a tensor name or a list of tensor names `[a, b]`");
         }
+        names
     }
 
     /// An optional string literal (`name = "main_output"`).

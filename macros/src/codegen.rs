@@ -25,28 +25,49 @@ pub fn expand(def: &ModelDef, graph: &Graph) -> TokenStream {
     });
     let inits = graph.layers.iter().map(|l| {
         let field = &l.field;
-        let ctor = l.spec.constructor(&l.input, &l.output);
+        let ctor = l.spec.constructor(&l.inputs, &l.output);
         quote!(#field: #ctor,)
     });
     let length_checks = graph.layers.iter().map(|l| {
         let ty = gen.layer_type(l);
-        let (i, o) = (l.input.len(), l.output.len());
+        let (i, o) = (l.inputs.iter().map(|t| t.len()).sum::<usize>(), l.output.len());
         let span = l.field.span();
-        quote_spanned! {span=>
-            const _: () = ::core::assert!(
-                <#ty as ::kiln::__private::Layer>::INPUT_LEN == #i && <#ty as ::kiln::__private::Layer>::OUTPUT_LEN == #o,
-                "a layer's type does not have the shape its line declares"
-            );
+        if l.spec.is_merge() {
+            quote_spanned! {span=>
+                const _: () = ::core::assert!(
+                    <#ty as ::kiln::__private::Merge>::OUTPUT_LEN == #o,
+                    "a merge's type does not have the shape its line declares"
+                );
+            }
+        } else {
+            quote_spanned! {span=>
+                const _: () = ::core::assert!(
+                    <#ty as ::kiln::__private::Layer>::INPUT_LEN == #i && <#ty as ::kiln::__private::Layer>::OUTPUT_LEN == #o,
+                    "a layer's type does not have the shape its line declares"
+                );
+            }
         }
     });
 
-    let input = &graph.tensors[graph.inputs[0]];
-    let output = &graph.tensors[graph.outputs[0]];
-    let (in_ty, in_elem) = (input.ty.rust_type(), input.ty.elem_tokens());
-    let out_ty = output.ty.rust_type();
-    let (v_out, g_out, out_len) = (value_field(&output.ident), grad_field(&output.ident), output.ty.len());
+    let input_types: Vec<TokenStream> = graph.inputs.iter().map(|&i| graph.tensors[i].ty.rust_type()).collect();
+    let output_types: Vec<TokenStream> = graph.outputs.iter().map(|&o| graph.tensors[o].ty.rust_type()).collect();
+    let input_set = tuple_or_single(&input_types);
+    let output_set = tuple_or_single(&output_types);
+    let x_names: Vec<Ident> = (0..graph.inputs.len()).map(|i| format_ident!("__x{}", i)).collect();
+    let unpack_x = if x_names.len() == 1 {
+        let x0 = &x_names[0];
+        quote!(let #x0 = x;)
+    } else {
+        quote!(let (#(#x_names),*) = x;)
+    };
+    let output_arms = graph.outputs.iter().enumerate().map(|(i, &o)| {
+        let t = &graph.tensors[o];
+        let (v, g, len) = (value_field(&t.ident), grad_field(&t.ident), t.ty.len());
+        quote!(#i => (&ws.#v[..batch * #len], &mut ws.#g[..batch * #len]),)
+    });
+    let output_names: Vec<String> = graph.outputs.iter().map(|&o| gen.producer_name(o)).collect();
 
-    let field_list: Vec<&Ident> = graph.layers.iter().map(|l| &l.field).collect();
+    let param_fields: Vec<&Ident> = graph.layers.iter().filter(|l| !l.spec.is_merge()).map(|l| &l.field).collect();
     let ws_fields = gen.workspace_fields();
     let ws_inits = gen.workspace_inits();
     let forward = gen.forward();
@@ -54,19 +75,52 @@ pub fn expand(def: &ModelDef, graph: &Graph) -> TokenStream {
     let predict_one = gen.predict_one();
     let id_checks = gen.id_checks();
     let fallible = !id_checks.is_empty();
+    let input_args: Vec<TokenStream> = graph
+        .inputs
+        .iter()
+        .map(|&i| {
+            let t = &graph.tensors[i];
+            let (ident, ty) = (&t.ident, t.ty.rust_type());
+            quote!(#ident: &#ty)
+        })
+        .collect();
+    let input_idents: Vec<&Ident> = graph.inputs.iter().map(|&i| &graph.tensors[i].ident).collect();
+    let flat_inputs = graph.inputs.iter().zip(&x_names).map(|(&i, x)| {
+        let ident = &graph.tensors[i].ident;
+        quote!(let #x = ::kiln::sample::flatten_one(#ident);)
+    });
+    let flat_inputs = quote!(#(#flat_inputs)*);
+    let call_args: Vec<TokenStream> = if graph.inputs.len() == 1 {
+        vec![quote!(x)]
+    } else {
+        (0..graph.inputs.len())
+            .map(|i| {
+                let i = syn::Index::from(i);
+                quote!(&x.#i)
+            })
+            .collect()
+    };
     let (predict_sig, predict_body, try_predict) = if fallible {
         (
-            quote!(::core::result::Result<#out_ty, ::kiln::Error>),
+            quote!(::core::result::Result<#output_set, ::kiln::Error>),
             quote! {
-                let x_flat = ::kiln::sample::flatten_one(x);
+                #flat_inputs
                 #(#id_checks)*
                 ::core::result::Result::Ok({ #predict_one })
             },
-            quote!(#name::predict_one(self, x)),
+            quote!(#name::predict_one(self, #(#call_args),*)),
         )
     } else {
-        (quote!(#out_ty), predict_one, quote!(::core::result::Result::Ok(#name::predict_one(self, x))))
+        (
+            quote!(#output_set),
+            quote! {
+                #flat_inputs
+                #predict_one
+            },
+            quote!(::core::result::Result::Ok(#name::predict_one(self, #(#call_args),*))),
+        )
     };
+    let _ = &input_idents;
     let predict_doc = if fallible {
         "Runs the model on one sample without touching the heap; an id beyond an `Embedding`'s `input_dim` is an error."
     } else {
@@ -103,7 +157,7 @@ pub fn expand(def: &ModelDef, graph: &Graph) -> TokenStream {
             }
 
             #[doc = #predict_doc]
-            #vis fn predict_one(&self, x: &#in_ty) -> #predict_sig {
+            #vis fn predict_one(&self, #(#input_args),*) -> #predict_sig {
                 #predict_body
             }
 
@@ -115,9 +169,13 @@ pub fn expand(def: &ModelDef, graph: &Graph) -> TokenStream {
 
         #[automatically_derived]
         impl ::kiln::network::Network for #name {
-            type Input = #in_ty;
-            type Output = #out_ty;
+            type Input = #input_set;
+            type Output = #output_set;
             type Workspace = #ws;
+
+            fn output_names(&self) -> ::std::vec::Vec<&'static str> {
+                ::std::vec![#(#output_names),*]
+            }
 
             fn workspace(&self, capacity: usize) -> #ws {
                 let capacity = capacity.max(1);
@@ -132,41 +190,46 @@ pub fn expand(def: &ModelDef, graph: &Graph) -> TokenStream {
                 ws.__capacity
             }
 
-            fn check_input(&self, x: &[#in_elem]) -> ::kiln::Result<()> {
-                let x_flat = x;
+            fn check_input(&self, x: <#input_set as ::kiln::sample::SampleSet>::Flat<'_>) -> ::kiln::Result<()> {
+                #unpack_x
                 #(#id_checks)*
                 ::core::result::Result::Ok(())
             }
 
-            fn forward(&self, ws: &mut #ws, x: &[#in_elem], batch: usize, training: bool) {
+            fn forward(&self, ws: &mut #ws, x: <#input_set as ::kiln::sample::SampleSet>::Flat<'_>, batch: usize, training: bool) {
                 ::core::assert!(batch <= ws.__capacity, "batch exceeds the workspace capacity");
                 ws.__ctx.training = training;
+                #unpack_x
                 #forward
             }
 
-            fn output_and_grad(ws: &mut #ws, batch: usize) -> (&[f32], &mut [f32]) {
-                (&ws.#v_out[..batch * #out_len], &mut ws.#g_out[..batch * #out_len])
+            fn output_and_grad(ws: &mut #ws, index: usize, batch: usize) -> (&[f32], &mut [f32]) {
+                match index {
+                    #(#output_arms)*
+                    _ => ::core::panic!("the model has no output {}", index),
+                }
             }
 
-            fn backward(&mut self, ws: &mut #ws, x: &[#in_elem], batch: usize) {
+            fn backward(&mut self, ws: &mut #ws, x: <#input_set as ::kiln::sample::SampleSet>::Flat<'_>, batch: usize) {
                 ::core::assert!(batch <= ws.__capacity, "batch exceeds the workspace capacity");
                 ::kiln::network::Network::visit_params(self, &mut |p| p.grad.fill(0.0));
+                #unpack_x
                 #backward
             }
 
             fn visit_params(&mut self, f: &mut dyn FnMut(&mut ::kiln::param::Param)) {
-                #(::kiln::__private::Layer::visit_params(&mut self.#field_list, f);)*
+                #(::kiln::__private::Layer::visit_params(&mut self.#param_fields, f);)*
             }
 
             fn params(&self, f: &mut dyn FnMut(&::kiln::param::Param)) {
-                #(::kiln::__private::Layer::params(&self.#field_list, f);)*
+                #(::kiln::__private::Layer::params(&self.#param_fields, f);)*
             }
 
             fn summary(&self) -> ::kiln::summary::Summary {
                 #name::summary(self)
             }
 
-            fn try_predict_one(&self, x: &#in_ty) -> ::kiln::Result<#out_ty> {
+            fn try_predict_one(&self, x: &#input_set) -> ::kiln::Result<#output_set> {
                 #try_predict
             }
         }
@@ -179,6 +242,14 @@ pub fn fallback(def: &ModelDef) -> TokenStream {
     quote! {
         #(#attrs)*
         #vis struct #name;
+    }
+}
+
+/// `T` for one type, `(T0, T1, …)` for several.
+fn tuple_or_single(types: &[TokenStream]) -> TokenStream {
+    match types {
+        [single] => single.clone(),
+        many => quote!((#(#many),*)),
     }
 }
 
@@ -211,11 +282,26 @@ impl<'a> Gen<'a> {
     }
 
     fn layer_type(&self, layer: &crate::graph::LayerInfo) -> TokenStream {
-        layer.spec.field_type(&layer.input, &layer.output)
+        layer.spec.field_type(&layer.inputs, &layer.output)
     }
 
     fn is_input(&self, tensor: usize) -> bool {
         self.graph.tensors[tensor].producer.is_none()
+    }
+
+    /// The local holding model input `tensor`'s flat values (`__x0`, …).
+    fn input_var(&self, tensor: usize) -> Ident {
+        let index = self.graph.inputs.iter().position(|&i| i == tensor).unwrap_or(0);
+        format_ident!("__x{}", index)
+    }
+
+    /// Keras's name of the layer producing `tensor` (an output's name in logs).
+    fn producer_name(&self, tensor: usize) -> String {
+        let g = self.graph;
+        match g.tensors[tensor].producer {
+            Some(node) => g.layers[g.nodes[node].layer].keras_name.clone(),
+            None => g.tensors[tensor].ident.to_string(),
+        }
     }
 
     fn has_grad_buffer(&self, tensor: usize) -> bool {
@@ -236,9 +322,11 @@ impl<'a> Gen<'a> {
             }
         }
         for (id, node) in self.graph.nodes.iter().enumerate() {
-            let c = cache_field(id);
-            let ty = self.layer_type(&self.graph.layers[node.layer]);
-            out.push(quote!(#c: <#ty as ::kiln::__private::Layer>::Cache,));
+            let layer = &self.graph.layers[node.layer];
+            if !layer.spec.is_merge() {
+                let (c, ty) = (cache_field(id), self.layer_type(layer));
+                out.push(quote!(#c: <#ty as ::kiln::__private::Layer>::Cache,));
+            }
         }
         out
     }
@@ -260,9 +348,11 @@ impl<'a> Gen<'a> {
                 out.push(quote!(#g: ::std::vec![0.0f32; capacity * #len],));
             }
         }
-        for id in 0..self.graph.nodes.len() {
-            let c = cache_field(id);
-            out.push(quote!(#c: ::core::default::Default::default(),));
+        for (id, node) in self.graph.nodes.iter().enumerate() {
+            if !self.graph.layers[node.layer].spec.is_merge() {
+                let c = cache_field(id);
+                out.push(quote!(#c: ::core::default::Default::default(),));
+            }
         }
         out
     }
@@ -272,7 +362,8 @@ impl<'a> Gen<'a> {
         let t = &self.graph.tensors[tensor];
         let len = t.ty.len();
         if self.is_input(tensor) {
-            quote!(&x[..batch * #len])
+            let x = self.input_var(tensor);
+            quote!(&#x[..batch * #len])
         } else {
             let v = value_field(&t.ident);
             quote!(&ws.#v[..batch * #len])
@@ -283,18 +374,25 @@ impl<'a> Gen<'a> {
         let calls = self.graph.nodes.iter().enumerate().map(|(id, node)| {
             let layer = &self.graph.layers[node.layer];
             let field = &layer.field;
-            let x = self.value_slice(node.inputs[0]);
             let out = &self.graph.tensors[node.output];
-            let (v, len, c) = (value_field(&out.ident), out.ty.len(), cache_field(id));
-            quote! {
-                ::kiln::__private::Layer::forward(&self.#field, #x, &mut ws.#v[..batch * #len], batch, &mut ws.#c, &mut ws.__ctx);
+            let (v, len) = (value_field(&out.ident), out.ty.len());
+            if layer.spec.is_merge() {
+                let xs = node.inputs.iter().map(|&i| self.value_slice(i));
+                quote! {
+                    ::kiln::__private::Merge::forward(&self.#field, &[#(#xs),*], &mut ws.#v[..batch * #len], batch);
+                }
+            } else {
+                let (x, c) = (self.value_slice(node.inputs[0]), cache_field(id));
+                quote! {
+                    ::kiln::__private::Layer::forward(&self.#field, #x, &mut ws.#v[..batch * #len], batch, &mut ws.#c, &mut ws.__ctx);
+                }
             }
         });
         quote!(#(#calls)*)
     }
 
     fn backward(&self) -> TokenStream {
-        // The loss writes the output's gradient; every other gradient
+        // The loss writes each output's gradient; every other gradient
         // buffer is overwritten by its first consumer (in backward order)
         // and accumulated into by the rest.
         let mut written: HashSet<usize> = self.graph.outputs.iter().copied().collect();
@@ -305,72 +403,112 @@ impl<'a> Gen<'a> {
             }
             let layer = &self.graph.layers[node.layer];
             let field = &layer.field;
-            let input = node.inputs[0];
-            let x = self.value_slice(input);
             let out = &self.graph.tensors[node.output];
-            let (v, g, len, c) = (value_field(&out.ident), grad_field(&out.ident), out.ty.len(), cache_field(id));
-            let dx = if self.grad_flows[input] {
-                let accumulate = !written.insert(input);
-                let t = &self.graph.tensors[input];
-                let (gx, in_len) = (grad_field(&t.ident), t.ty.len());
-                quote!(::core::option::Option::Some(::kiln::__private::InputGrad {
-                    grad: &mut ws.#gx[..batch * #in_len],
-                    accumulate: #accumulate,
-                }))
-            } else {
-                quote!(::core::option::Option::None)
+            let (v, g, len) = (value_field(&out.ident), grad_field(&out.ident), out.ty.len());
+            let mut dx_for = |input: usize| {
+                if self.grad_flows[input] {
+                    let accumulate = !written.insert(input);
+                    let t = &self.graph.tensors[input];
+                    let (gx, in_len) = (grad_field(&t.ident), t.ty.len());
+                    quote!(::core::option::Option::Some(::kiln::__private::InputGrad {
+                        grad: &mut ws.#gx[..batch * #in_len],
+                        accumulate: #accumulate,
+                    }))
+                } else {
+                    quote!(::core::option::Option::None)
+                }
             };
-            calls.push(quote! {
-                ::kiln::__private::Layer::backward(
-                    &mut self.#field,
-                    #x,
-                    &ws.#v[..batch * #len],
-                    &mut ws.#g[..batch * #len],
-                    #dx,
-                    batch,
-                    &mut ws.#c,
-                    &mut ws.__ctx,
-                );
-            });
+            if layer.spec.is_merge() {
+                let xs: Vec<TokenStream> = node.inputs.iter().map(|&i| self.value_slice(i)).collect();
+                let dxs: Vec<TokenStream> = node.inputs.iter().map(|&i| dx_for(i)).collect();
+                calls.push(quote! {
+                    ::kiln::__private::Merge::backward(
+                        &self.#field,
+                        &[#(#xs),*],
+                        &ws.#v[..batch * #len],
+                        &ws.#g[..batch * #len],
+                        &mut [#(#dxs),*],
+                        batch,
+                    );
+                });
+            } else {
+                let input = node.inputs[0];
+                let (x, c, dx) = (self.value_slice(input), cache_field(id), dx_for(input));
+                calls.push(quote! {
+                    ::kiln::__private::Layer::backward(
+                        &mut self.#field,
+                        #x,
+                        &ws.#v[..batch * #len],
+                        &mut ws.#g[..batch * #len],
+                        #dx,
+                        batch,
+                        &mut ws.#c,
+                        &mut ws.__ctx,
+                    );
+                });
+            }
         }
         quote!(#(#calls)*)
     }
 
-    /// `check_ids` calls for layers reading ids straight from the input
-    /// (in a scope where `x_flat` is the flat input).
+    /// `check_ids` calls for layers reading ids straight from an input
+    /// (in a scope where `__x0`, … are the flat inputs).
     fn id_checks(&self) -> Vec<TokenStream> {
         let g = self.graph;
         g.nodes
             .iter()
             .filter(|n| g.layers[n.layer].spec.checks_ids() && self.is_input(n.inputs[0]))
             .map(|n| {
-                let field = &g.layers[n.layer].field;
-                quote!(::kiln::__private::Layer::check_ids(&self.#field, x_flat)?;)
+                let (field, x) = (&g.layers[n.layer].field, self.input_var(n.inputs[0]));
+                quote!(::kiln::__private::Layer::check_ids(&self.#field, #x)?;)
             })
             .collect()
     }
 
+    /// The body of `predict_one`, in a scope where `__x0`, … are the flat inputs.
     fn predict_one(&self) -> TokenStream {
-        let input = &self.graph.tensors[self.graph.inputs[0]];
-        let x = value_field(&input.ident);
-        let mut body = vec![quote!(let #x = ::kiln::sample::flatten_one(x);)];
-        for node in &self.graph.nodes {
-            let layer = &self.graph.layers[node.layer];
+        let g = self.graph;
+        let source = |t: usize| {
+            if self.is_input(t) {
+                let x = self.input_var(t);
+                quote!(#x)
+            } else {
+                let v = value_field(&g.tensors[t].ident);
+                quote!(&#v[..])
+            }
+        };
+        let mut body = Vec::new();
+        for node in &g.nodes {
+            let layer = &g.layers[node.layer];
             let field = &layer.field;
-            let src = value_field(&self.graph.tensors[node.inputs[0]].ident);
-            let out = &self.graph.tensors[node.output];
+            let out = &g.tensors[node.output];
             let (dst, len) = (value_field(&out.ident), out.ty.len());
             let zero = match out.ty.dtype {
                 DType::F32 => quote!(0.0f32),
                 DType::U32 => quote!(0u32),
             };
+            let call = if layer.spec.is_merge() {
+                let xs = node.inputs.iter().map(|&i| source(i));
+                quote!(::kiln::__private::Merge::forward(&self.#field, &[#(#xs),*], &mut #dst[..], 1);)
+            } else {
+                let src = source(node.inputs[0]);
+                quote!(::kiln::__private::Layer::forward_one(&self.#field, #src, &mut #dst[..]);)
+            };
             body.push(quote! {
                 let mut #dst = [#zero; #len];
-                ::kiln::__private::Layer::forward_one(&self.#field, &#src[..], &mut #dst[..]);
+                #call
             });
         }
-        let out = value_field(&self.graph.tensors[self.graph.outputs[0]].ident);
-        quote!(#(#body)* ::kiln::sample::from_flat(&#out[..]))
+        let outputs: Vec<TokenStream> = g
+            .outputs
+            .iter()
+            .map(|&o| {
+                let v = value_field(&g.tensors[o].ident);
+                quote!(::kiln::sample::from_flat(&#v[..]))
+            })
+            .collect();
+        let result = tuple_or_single(&outputs);
+        quote!(#(#body)* #result)
     }
 
     fn summary(&self, def: &ModelDef) -> TokenStream {
@@ -397,11 +535,19 @@ impl<'a> Gen<'a> {
             let (name, field, shape) = (&layer.keras_name, &layer.field, layer.output.keras_str());
             let connected: Vec<String> =
                 layer.nodes.iter().flat_map(|&n| g.nodes[n].inputs.iter().map(|&t| self.inbound_name(t))).collect();
+            let (count, kind) = if layer.spec.is_merge() {
+                (quote!((0, 0)), quote!(::kiln::__private::Merge::keras_type(&self.#field)))
+            } else {
+                (
+                    quote!(::kiln::network::count_params(|f| ::kiln::__private::Layer::params(&self.#field, f))),
+                    quote!(::kiln::__private::Layer::keras_type(&self.#field)),
+                )
+            };
             rows.push(quote! {{
-                let (trainable, non_trainable) = ::kiln::network::count_params(|f| ::kiln::__private::Layer::params(&self.#field, f));
+                let (trainable, non_trainable) = #count;
                 ::kiln::summary::SummaryRow {
                     name: #name.into(),
-                    kind: ::kiln::__private::Layer::keras_type(&self.#field).into(),
+                    kind: #kind.into(),
                     output_shape: #shape.into(),
                     trainable,
                     non_trainable,

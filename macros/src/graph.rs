@@ -31,7 +31,7 @@ pub struct LayerInfo {
     /// Keras's layer name, shown by `summary()`.
     pub keras_name: String,
     pub spec: Box<dyn Spec>,
-    pub input: TensorType,
+    pub inputs: Vec<TensorType>,
     pub output: TensorType,
     pub nodes: Vec<usize>,
 }
@@ -54,7 +54,7 @@ struct PendingLayer {
     field: Ident,
     explicit_name: Option<String>,
     spec: Box<dyn Spec>,
-    types: Option<(TensorType, TensorType)>,
+    types: Option<(Vec<TensorType>, TensorType)>,
     nodes: Vec<usize>,
     /// The binding (`let d = Dense(..)`), for "never called" errors.
     binding: Option<Ident>,
@@ -162,7 +162,7 @@ impl Builder<'_> {
             }
             None => {}
         }
-        if layers::OPS.contains(&callee.as_str()) {
+        if layers::is_op(&callee) {
             self.op_call(stmt);
             return;
         }
@@ -211,16 +211,23 @@ impl Builder<'_> {
             self.errors.push(tensors, message);
         }
         let mut args = ArgReader::new(stmt, &mut self.errors);
-        let tensor = args.tensor().cloned();
+        let has_positional = stmt.args.iter().any(|a| matches!(a, Arg::Positional(_)));
+        let tensors: Option<Vec<Ident>> = args.tensors().map(|v| v.into_iter().cloned().collect());
         let explicit_name = args.string("name");
         let spec = layers::configure(stmt, args).expect("operations are known kinds");
-        let input = match tensor {
-            Some(ident) => self.resolve(&ident),
-            None => {
-                self.errors.push(&stmt.callee, format!("`{}` needs a tensor as its first argument", stmt.callee));
-                None
+        if !has_positional {
+            self.errors
+                .push(&stmt.callee, format!("`{}` needs its input tensor(s) as the first argument", stmt.callee));
+        }
+        let inputs: Vec<Option<usize>> = tensors.unwrap_or_default().iter().map(|t| self.resolve(t)).collect();
+        let mut seen = HashSet::new();
+        for (ident, id) in tensors_of(stmt).iter().zip(&inputs) {
+            if let Some(id) = id {
+                if !seen.insert(*id) {
+                    self.errors.push(ident, format!("`{ident}` is listed twice; a merge reads each tensor once"));
+                }
             }
-        };
+        }
         let id = self.layers.len();
         self.layers.push(PendingLayer {
             field: stmt.name.clone(),
@@ -230,7 +237,7 @@ impl Builder<'_> {
             nodes: Vec::new(),
             binding: None,
         });
-        self.call(Some(id), vec![input], stmt);
+        self.call(Some(id), inputs, stmt);
     }
 
     /// The tensors of `shared(a, b)`, written where layer arguments would be.
@@ -292,31 +299,48 @@ impl Builder<'_> {
     /// Type-checks one call; `None` when anything about it is wrong.
     fn apply(&mut self, layer: Option<usize>, inputs: &[Option<usize>], stmt: &LetStmt) -> Option<TensorType> {
         let layer = layer?;
-        let kind = self.layers[layer].spec.keras_type();
-        if inputs.len() != 1 {
-            self.errors.push_at(stmt.args_span, format!("`{kind}` takes one input tensor, found {}", inputs.len()));
-            return None;
+        let mut known = Vec::new();
+        for input in inputs {
+            let (ident, ty, _) = &self.tensors[(*input)?];
+            known.push((ident.clone(), ty.clone()?));
         }
-        let input = inputs[0]?;
-        let (ident, ty, _) = &self.tensors[input];
-        let (ident, ty) = (ident.clone(), ty.clone()?);
-        let at = self.input_token(stmt, &ident);
+        let first_arg = stmt.args.iter().find_map(|a| match a {
+            Arg::Positional(e) => Some(quote::ToTokens::to_token_stream(e)),
+            _ => None,
+        });
+        let at = match (self.layers[layer].spec.is_merge(), known.first(), first_arg) {
+            (true, _, Some(list)) => list,
+            (_, Some((ident, _)), _) => self.input_token(stmt, ident),
+            _ => quote::ToTokens::to_token_stream(&stmt.callee),
+        };
+        let types: Vec<TensorType> = known.iter().map(|(_, t)| t.clone()).collect();
         let pending = &mut self.layers[layer];
         if let Some((first_in, _)) = &pending.types {
-            if *first_in != ty {
-                let message = format!(
-                    "layer `{}` was first called on a {} tensor, but `{ident}` is {}; a shared layer needs the same input shape at every call",
-                    pending.field,
-                    first_in.shape_str(),
-                    ty.shape_str()
-                );
+            if *first_in != types {
+                let shapes = |ts: &[TensorType]| ts.iter().map(TensorType::shape_str).collect::<Vec<_>>().join(", ");
+                let message = match (first_in.as_slice(), known.as_slice()) {
+                    ([first], [(ident, now)]) => format!(
+                        "layer `{}` was first called on a {} tensor, but `{ident}` is {}; a shared layer needs the same input shape at every call",
+                        pending.field,
+                        first.shape_str(),
+                        now.shape_str()
+                    ),
+                    _ => format!(
+                        "layer `{}` was first called on {}, but here on {}; a shared layer needs the same input shapes at every call",
+                        pending.field,
+                        shapes(first_in),
+                        shapes(&types)
+                    ),
+                };
                 self.errors.push(at, message);
                 return None;
             }
         }
-        match pending.spec.infer(&ty, &ident.to_string()) {
+        let names: Vec<String> = known.iter().map(|(i, _)| i.to_string()).collect();
+        let described: Vec<(&TensorType, &str)> = types.iter().zip(&names).map(|(t, n)| (t, n.as_str())).collect();
+        match pending.spec.infer(&described) {
             Ok(out) => {
-                pending.types = Some((ty, out.clone()));
+                pending.types = Some((types, out.clone()));
                 Some(out)
             }
             Err(error) => {
@@ -389,13 +413,6 @@ impl Builder<'_> {
                 self.errors.push(binding, format!("layer `{binding}` is never called"));
             }
         }
-        // Until several inputs and outputs land, say so instead of generating nonsense.
-        if let Some(&second) = self.inputs.get(1) {
-            self.errors.push(&self.tensors[second].0, "models with several inputs are not supported yet");
-        }
-        if let Some((_, second)) = self.outputs.get(1) {
-            self.errors.push(second, "models with several outputs are not supported yet");
-        }
     }
 
     fn finish(self) -> syn::Result<Graph> {
@@ -418,8 +435,8 @@ impl Builder<'_> {
             } else {
                 Ident::new(&rust_ident(&keras_name), pending.field.span())
             };
-            let (input, output) = pending.types.expect("a called layer has types");
-            layers.push(LayerInfo { field, keras_name, spec: pending.spec, input, output, nodes: pending.nodes });
+            let (inputs, output) = pending.types.expect("a called layer has types");
+            layers.push(LayerInfo { field, keras_name, spec: pending.spec, inputs, output, nodes: pending.nodes });
         }
         let tensors = self
             .tensors
@@ -433,6 +450,23 @@ impl Builder<'_> {
             layers,
             nodes: self.nodes,
         })
+    }
+}
+
+/// The tensor names listed in an operation's first argument.
+fn tensors_of(stmt: &LetStmt) -> Vec<Ident> {
+    let first = stmt.args.iter().find_map(|a| match a {
+        Arg::Positional(e) => Some(e),
+        _ => None,
+    });
+    let name = |e: &Expr| match e {
+        Expr::Path(p) => p.path.get_ident().cloned(),
+        _ => None,
+    };
+    match first {
+        Some(Expr::Array(list)) => list.elems.iter().filter_map(name).collect(),
+        Some(e) => name(e).into_iter().collect(),
+        None => Vec::new(),
     }
 }
 

@@ -122,7 +122,7 @@ pub mod prelude {
 /// Items generated code refers to; not a stable API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::layers::{Ctx, InputGrad, Layer};
+    pub use crate::layers::{Ctx, InputGrad, Layer, Merge};
 
     /// The generator `model!`'s `new(seed)` draws initial weights from.
     pub fn seeded_rng(seed: u64) -> rand_chacha::ChaCha8Rng {

@@ -1,22 +1,26 @@
 //! The interface between a generated model and the training loop.
 
 use crate::param::Param;
-use crate::sample::Sample;
+use crate::sample::SampleSet;
 use crate::summary::Summary;
 
-/// The element type of a network's input.
-pub type InputElem<N> = <<N as Network>::Input as Sample>::Elem;
+/// A model's flat input batch: `&[E]`, or a tuple of slices for several inputs.
+pub type InputFlat<'a, N> = <<N as Network>::Input as SampleSet>::Flat<'a>;
 
 /// A model with static per-sample shapes, a forward pass over batches, a
 /// generated backward pass and its parameters. `model!` implements it;
 /// hand-written models can too.
 pub trait Network {
-    /// One sample's input (`[[f32; 28]; 28]`).
-    type Input: Sample;
-    /// One sample's output (`[f32; 10]`).
-    type Output: Sample<Elem = f32>;
+    /// One sample's input: an array (`[[f32; 28]; 28]`), or a tuple of
+    /// arrays for several inputs.
+    type Input: SampleSet;
+    /// One sample's output: an array, or a tuple of arrays for several outputs.
+    type Output: SampleSet;
     /// Activations, gradients and caches for up to `capacity` samples.
     type Workspace: Send;
+
+    /// Keras's names of the output layers (used in logs: `main_output_loss`).
+    fn output_names(&self) -> Vec<&'static str>;
 
     /// A workspace for batches of up to `capacity` samples.
     fn workspace(&self, capacity: usize) -> Self::Workspace;
@@ -26,24 +30,23 @@ pub trait Network {
 
     /// Checks run-time properties of inputs the types cannot express
     /// (token ids below an `Embedding`'s `input_dim`).
-    fn check_input(&self, _x: &[InputElem<Self>]) -> crate::Result<()> {
+    fn check_input(&self, _x: InputFlat<'_, Self>) -> crate::Result<()> {
         Ok(())
     }
 
-    /// Runs the model on `batch` samples (`x` holds `batch × Input::LEN`
-    /// values), leaving every activation in `workspace`.
+    /// Runs the model on `batch` samples, leaving every activation in `workspace`.
     ///
     /// # Panics
     /// If `batch` exceeds the workspace's capacity or `x` is too short.
-    fn forward(&self, workspace: &mut Self::Workspace, x: &[InputElem<Self>], batch: usize, training: bool);
+    fn forward(&self, workspace: &mut Self::Workspace, x: InputFlat<'_, Self>, batch: usize, training: bool);
 
-    /// The outputs of the last `forward`, `batch × Output::LEN` values, and
-    /// the buffer the loss writes `∂L/∂output` into.
-    fn output_and_grad(workspace: &mut Self::Workspace, batch: usize) -> (&[f32], &mut [f32]);
+    /// Output `index` of the last `forward` (`batch × len` values) and the
+    /// buffer the loss writes `∂L/∂output` into.
+    fn output_and_grad(workspace: &mut Self::Workspace, index: usize, batch: usize) -> (&[f32], &mut [f32]);
 
-    /// Back-propagates the gradient left in the output-gradient buffer
+    /// Back-propagates the gradients left in the output-gradient buffers
     /// through the last `forward`, overwriting every parameter's `grad`.
-    fn backward(&mut self, workspace: &mut Self::Workspace, x: &[InputElem<Self>], batch: usize);
+    fn backward(&mut self, workspace: &mut Self::Workspace, x: InputFlat<'_, Self>, batch: usize);
 
     /// Visits every parameter in a fixed order (the order optimizers and
     /// weight files use).

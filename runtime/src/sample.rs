@@ -8,6 +8,8 @@
 pub trait Element: Copy + Default + PartialEq + std::fmt::Debug + Send + Sync + 'static {
     /// The value as `f32` (targets of any element type feed the losses).
     fn to_f32(self) -> f32;
+    /// The `f32` as this type (truncating for ids).
+    fn from_f32(v: f32) -> Self;
 }
 
 impl Element for f32 {
@@ -15,12 +17,20 @@ impl Element for f32 {
     fn to_f32(self) -> f32 {
         self
     }
+    #[inline]
+    fn from_f32(v: f32) -> Self {
+        v
+    }
 }
 
 impl Element for u32 {
     #[inline]
     fn to_f32(self) -> f32 {
         self as f32
+    }
+    #[inline]
+    fn from_f32(v: f32) -> Self {
+        v as u32
     }
 }
 
@@ -95,6 +105,217 @@ pub fn from_flat<S: Sample>(flat: &[S::Elem]) -> S {
     dst.copy_from_slice(flat);
     out
 }
+
+/// A model's inputs (or outputs, or targets) for one sample: one
+/// [`Sample`], or a tuple of samples — one member per input, which may
+/// have different element types (token ids beside float features).
+///
+/// A batch is a slice per member, like Keras's list of arrays:
+/// `&[[u32; 16]]` for one input, `(&[[u32; 100]], &[[f32; 5]])` for two.
+pub trait SampleSet: Copy + Send + Sync + 'static {
+    /// A batch: a slice of samples, or a tuple of slices.
+    type Batch<'a>: Copy;
+    /// The batch as flat element slices.
+    type Flat<'a>: Copy;
+    /// Owned flat buffers that shuffled batches are gathered into.
+    type Buffers: Default + Send;
+    /// Number of members.
+    const COUNT: usize;
+
+    /// Scalars per sample of member `i`.
+    fn member_len(i: usize) -> usize;
+    /// Samples in a batch.
+    ///
+    /// # Errors
+    /// [`crate::Error::SampleCountMismatch`] when members hold different numbers of samples.
+    fn samples(batch: Self::Batch<'_>) -> crate::Result<usize>;
+    /// The flat view of a batch.
+    fn flatten(batch: Self::Batch<'_>) -> Self::Flat<'_>;
+    /// Samples `start..end` of a flat batch.
+    fn range(flat: Self::Flat<'_>, start: usize, end: usize) -> Self::Flat<'_>;
+    /// Copies the samples at `indices` into `out` (reusing its capacity).
+    fn gather(flat: Self::Flat<'_>, indices: &[usize], out: &mut Self::Buffers);
+    /// The flat view of gathered buffers.
+    fn view(buffers: &Self::Buffers) -> Self::Flat<'_>;
+    /// Member `i` of every sample as `f32` (targets), replacing `out`'s contents.
+    fn member_f32(flat: Self::Flat<'_>, i: usize, out: &mut Vec<f32>);
+    /// One sample from its members' flat `f32` values (model outputs).
+    fn from_members(members: &[&[f32]]) -> Self;
+}
+
+/// Samples `start..end` of a flat batch of `S`.
+fn range_of<S: Sample>(flat: &[S::Elem], start: usize, end: usize) -> &[S::Elem] {
+    &flat[start * S::LEN..end * S::LEN]
+}
+
+/// Copies the samples at `indices` into `out`, reusing its capacity.
+fn gather_of<S: Sample>(flat: &[S::Elem], indices: &[usize], out: &mut Vec<S::Elem>) {
+    out.clear();
+    for &i in indices {
+        out.extend_from_slice(&flat[i * S::LEN..(i + 1) * S::LEN]);
+    }
+}
+
+fn to_f32_into<E: Element>(flat: &[E], out: &mut Vec<f32>) {
+    out.clear();
+    out.extend(flat.iter().map(|v| v.to_f32()));
+}
+
+fn from_f32_values<S: Sample>(values: &[f32]) -> S {
+    let mut out = S::zeroed();
+    // SAFETY: `Sample` guarantees `S` is `LEN` packed elements.
+    let dst = unsafe { std::slice::from_raw_parts_mut((&mut out as *mut S).cast::<S::Elem>(), S::LEN) };
+    dst.iter_mut().zip(values).for_each(|(d, &v)| *d = Element::from_f32(v));
+    out
+}
+
+macro_rules! single_sample_set {
+    ($([$($generics:tt)*] $ty:ty),*) => {$(
+        impl<$($generics)*> SampleSet for $ty {
+            type Batch<'a> = &'a [$ty];
+            type Flat<'a> = &'a [<$ty as Sample>::Elem];
+            type Buffers = Vec<<$ty as Sample>::Elem>;
+            const COUNT: usize = 1;
+            fn member_len(_: usize) -> usize {
+                <$ty as Sample>::LEN
+            }
+            fn samples(batch: Self::Batch<'_>) -> crate::Result<usize> {
+                Ok(batch.len())
+            }
+            fn flatten(batch: Self::Batch<'_>) -> Self::Flat<'_> {
+                flatten(batch)
+            }
+            fn range(flat: Self::Flat<'_>, start: usize, end: usize) -> Self::Flat<'_> {
+                range_of::<$ty>(flat, start, end)
+            }
+            fn gather(flat: Self::Flat<'_>, indices: &[usize], out: &mut Self::Buffers) {
+                gather_of::<$ty>(flat, indices, out)
+            }
+            fn view(buffers: &Self::Buffers) -> Self::Flat<'_> {
+                buffers
+            }
+            fn member_f32(flat: Self::Flat<'_>, _: usize, out: &mut Vec<f32>) {
+                to_f32_into(flat, out)
+            }
+            fn from_members(members: &[&[f32]]) -> Self {
+                from_f32_values::<$ty>(members[0])
+            }
+        }
+    )*};
+}
+
+single_sample_set!([] f32, [] u32, [T: Sample, const N: usize] [T; N]);
+
+macro_rules! tuple_sample_set {
+    ($count:expr; $($name:ident $idx:tt),+) => {
+        impl<$($name: Sample),+> SampleSet for ($($name,)+) {
+            type Batch<'a> = ($(&'a [$name],)+);
+            type Flat<'a> = ($(&'a [$name::Elem],)+);
+            type Buffers = ($(Vec<$name::Elem>,)+);
+            const COUNT: usize = $count;
+            fn member_len(i: usize) -> usize {
+                [$($name::LEN),+][i]
+            }
+            fn samples(batch: Self::Batch<'_>) -> crate::Result<usize> {
+                let lens = [$(batch.$idx.len()),+];
+                match lens.iter().find(|&&l| l != lens[0]) {
+                    Some(&other) => Err(crate::Error::SampleCountMismatch { inputs: lens[0], targets: other }),
+                    None => Ok(lens[0]),
+                }
+            }
+            fn flatten(batch: Self::Batch<'_>) -> Self::Flat<'_> {
+                ($(flatten(batch.$idx),)+)
+            }
+            fn range(flat: Self::Flat<'_>, start: usize, end: usize) -> Self::Flat<'_> {
+                ($(range_of::<$name>(flat.$idx, start, end),)+)
+            }
+            fn gather(flat: Self::Flat<'_>, indices: &[usize], out: &mut Self::Buffers) {
+                $(gather_of::<$name>(flat.$idx, indices, &mut out.$idx);)+
+            }
+            fn view(buffers: &Self::Buffers) -> Self::Flat<'_> {
+                ($(buffers.$idx.as_slice(),)+)
+            }
+            fn member_f32(flat: Self::Flat<'_>, i: usize, out: &mut Vec<f32>) {
+                $(if i == $idx { to_f32_into(flat.$idx, out); })+
+            }
+            fn from_members(members: &[&[f32]]) -> Self {
+                ($(from_f32_values::<$name>(members[$idx]),)+)
+            }
+        }
+    };
+}
+
+/// Something that views as a slice of samples: `&[S]`, `&Vec<S>`, `&[S; N]`.
+pub trait AsSamples<'a>: Copy {
+    /// The sample type.
+    type Sample: Sample;
+    /// The samples.
+    fn as_samples(self) -> &'a [Self::Sample];
+}
+
+impl<'a, S: Sample> AsSamples<'a> for &'a [S] {
+    type Sample = S;
+    fn as_samples(self) -> &'a [S] {
+        self
+    }
+}
+
+impl<'a, S: Sample> AsSamples<'a> for &'a Vec<S> {
+    type Sample = S;
+    fn as_samples(self) -> &'a [S] {
+        self
+    }
+}
+
+impl<'a, S: Sample, const N: usize> AsSamples<'a> for &'a [S; N] {
+    type Sample = S;
+    fn as_samples(self) -> &'a [S] {
+        self
+    }
+}
+
+/// What `fit`, `evaluate` and friends accept as data: samples of one
+/// input (`&x`), or a tuple with one entry per input / output
+/// (`(&main_input, &aux_input)`), like Keras's list of arrays. It names its
+/// [`SampleSet`], so the types are inferred from the arguments.
+pub trait BatchOf<'a>: Copy {
+    /// The sample set this is a batch of.
+    type Set: SampleSet;
+    /// The batch in the set's own form.
+    fn into_batch(self) -> <Self::Set as SampleSet>::Batch<'a>;
+}
+
+macro_rules! single_batch_of {
+    ($([$($generics:tt)*] $ty:ty),*) => {$(
+        impl<'a, S: Sample + SampleSet<Batch<'a> = &'a [S]>, $($generics)*> BatchOf<'a> for $ty {
+            type Set = S;
+            fn into_batch(self) -> &'a [S] {
+                self.as_samples()
+            }
+        }
+    )*};
+}
+
+single_batch_of!([] &'a [S], [] &'a Vec<S>, [const N: usize] &'a [S; N]);
+
+macro_rules! tuple_batch_of {
+    ($($name:ident $idx:tt),+) => {
+        impl<'a, $($name: AsSamples<'a>),+> BatchOf<'a> for ($($name,)+) {
+            type Set = ($($name::Sample,)+);
+            fn into_batch(self) -> <Self::Set as SampleSet>::Batch<'a> {
+                ($(self.$idx.as_samples(),)+)
+            }
+        }
+    };
+}
+
+tuple_batch_of!(A 0, B 1);
+tuple_batch_of!(A 0, B 1, C 2);
+tuple_batch_of!(A 0, B 1, C 2, D 3);
+
+tuple_sample_set!(2; A 0, B 1);
+tuple_sample_set!(3; A 0, B 1, C 2);
+tuple_sample_set!(4; A 0, B 1, C 2, D 3);
 
 #[cfg(test)]
 mod tests {

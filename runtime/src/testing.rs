@@ -164,18 +164,24 @@ fn with_param<L: Layer>(layer: &mut L, index: usize, f: impl FnOnce(&mut Param))
 ///
 /// # Panics
 /// With the parameter and coordinate that disagree.
-pub fn check_network_gradients<N: crate::network::Network>(network: &mut N, x: &[N::Input], per_param: usize) {
-    use crate::sample::flatten;
-    let batch = x.len();
-    let x = flatten(x);
+pub fn check_network_gradients<N: crate::network::Network>(
+    network: &mut N,
+    x: <N::Input as crate::sample::SampleSet>::Batch<'_>,
+    per_param: usize,
+) {
+    use crate::sample::SampleSet;
+    let batch = N::Input::samples(x).expect("consistent inputs");
+    let x = N::Input::flatten(x);
+    let outputs = <N::Output as SampleSet>::COUNT;
     let mut ws = network.workspace(batch);
+    // The probe loss summed over every output.
     let loss_of = |network: &N, ws: &mut N::Workspace| {
         network.forward(ws, x, batch, false);
-        probe_loss(N::output_and_grad(ws, batch).0)
+        (0..outputs).map(|o| probe_loss(N::output_and_grad(ws, o, batch).0)).sum::<f64>()
     };
     loss_of(network, &mut ws);
-    {
-        let (y, dy) = N::output_and_grad(&mut ws, batch);
+    for o in 0..outputs {
+        let (y, dy) = N::output_and_grad(&mut ws, o, batch);
         let y = y.to_vec();
         probe_grad(&y, dy);
     }

@@ -1,6 +1,6 @@
 //! `Activation(name)`: any float tensor, same shape out.
 
-use super::{activation_tokens, expect_float, ShapeError, Spec, TensorType, ACTIVATIONS};
+use super::{activation_tokens, expect_float, one, ShapeError, Spec, TensorType, ACTIVATIONS};
 use crate::args::ArgReader;
 use crate::parse::LetStmt;
 use proc_macro2::TokenStream;
@@ -40,17 +40,20 @@ impl Spec for ActivationSpec {
         false
     }
 
-    fn infer(&self, input: &TensorType, name: &str) -> Result<TensorType, ShapeError> {
+    fn infer(&self, inputs: &[(&TensorType, &str)]) -> Result<TensorType, ShapeError> {
+        let (input, name) = one("Activation", inputs)?;
         expect_float("Activation", input, name)?;
         Ok(input.clone())
     }
 
-    fn field_type(&self, input: &TensorType, _: &TensorType) -> TokenStream {
+    fn field_type(&self, inputs: &[TensorType], _: &TensorType) -> TokenStream {
+        let input = &inputs[0];
         let n = input.len();
         quote!(::kiln::layers::ActivationLayer<#n>)
     }
 
-    fn constructor(&self, input: &TensorType, _: &TensorType) -> TokenStream {
+    fn constructor(&self, inputs: &[TensorType], _: &TensorType) -> TokenStream {
+        let input = &inputs[0];
         let activation = activation_tokens(self.activation);
         let row = *input.shape.last().unwrap_or(&1);
         quote!(::kiln::layers::ActivationLayer::new(#activation, #row))

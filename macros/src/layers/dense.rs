@@ -2,7 +2,8 @@
 //! on a rank-1 float tensor `[n]` → `[units]`.
 
 use super::{
-    activation_tokens, expect_float_vector, initializer_tokens, ShapeError, Spec, TensorType, ACTIVATIONS, INITIALIZERS,
+    activation_tokens, expect_float_vector, initializer_tokens, one, ShapeError, Spec, TensorType, ACTIVATIONS,
+    INITIALIZERS,
 };
 use crate::args::ArgReader;
 use crate::parse::LetStmt;
@@ -46,17 +47,19 @@ impl Spec for DenseSpec {
         true
     }
 
-    fn infer(&self, input: &TensorType, name: &str) -> Result<TensorType, ShapeError> {
+    fn infer(&self, inputs: &[(&TensorType, &str)]) -> Result<TensorType, ShapeError> {
+        let (input, name) = one("Dense", inputs)?;
         expect_float_vector("Dense", input, name)?;
         Ok(TensorType::f32(vec![self.units]))
     }
 
-    fn field_type(&self, input: &TensorType, output: &TensorType) -> TokenStream {
+    fn field_type(&self, inputs: &[TensorType], output: &TensorType) -> TokenStream {
+        let input = &inputs[0];
         let (i, o) = (input.len(), output.len());
         quote!(::kiln::layers::Dense<#i, #o>)
     }
 
-    fn constructor(&self, _: &TensorType, _: &TensorType) -> TokenStream {
+    fn constructor(&self, _: &[TensorType], _: &TensorType) -> TokenStream {
         let activation = activation_tokens(self.activation);
         let kernel = initializer_tokens(self.kernel_initializer);
         let bias = initializer_tokens(self.bias_initializer);

@@ -1,7 +1,7 @@
 //! `Embedding(input_dim, output_dim, embeddings_initializer)` on integer
 //! ids `[T]` → `[T, output_dim]`.
 
-use super::{initializer_tokens, DType, ShapeError, Spec, TensorType, INITIALIZERS};
+use super::{initializer_tokens, one, DType, ShapeError, Spec, TensorType, INITIALIZERS};
 use crate::args::ArgReader;
 use crate::parse::LetStmt;
 use proc_macro2::TokenStream;
@@ -39,7 +39,8 @@ impl Spec for EmbeddingSpec {
         true
     }
 
-    fn infer(&self, input: &TensorType, name: &str) -> Result<TensorType, ShapeError> {
+    fn infer(&self, inputs: &[(&TensorType, &str)]) -> Result<TensorType, ShapeError> {
+        let (input, name) = one("Embedding", inputs)?;
         if input.dtype != DType::U32 {
             return Err(format!(
                 "`Embedding` needs integer ids, but `{name}` holds floats {}; declare the input as `[u32; …]`",
@@ -55,12 +56,13 @@ impl Spec for EmbeddingSpec {
         Ok(TensorType::f32(vec![input.shape[0], self.output_dim]))
     }
 
-    fn field_type(&self, input: &TensorType, _: &TensorType) -> TokenStream {
+    fn field_type(&self, inputs: &[TensorType], _: &TensorType) -> TokenStream {
+        let input = &inputs[0];
         let (v, d, t) = (self.input_dim, self.output_dim, input.shape[0]);
         quote!(::kiln::layers::Embedding<#v, #d, #t>)
     }
 
-    fn constructor(&self, _: &TensorType, _: &TensorType) -> TokenStream {
+    fn constructor(&self, _: &[TensorType], _: &TensorType) -> TokenStream {
         let init = initializer_tokens(self.initializer);
         quote!(::kiln::layers::Embedding::new(#init, &mut __rng))
     }

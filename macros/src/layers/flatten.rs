@@ -1,6 +1,6 @@
 //! `Flatten()`: a float tensor `[d1, d2, …]` → `[d1·d2·…]`.
 
-use super::{expect_float, ShapeError, Spec, TensorType};
+use super::{expect_float, one, ShapeError, Spec, TensorType};
 use crate::args::ArgReader;
 use proc_macro2::TokenStream;
 use quote::quote;
@@ -28,17 +28,19 @@ impl Spec for FlattenSpec {
         false
     }
 
-    fn infer(&self, input: &TensorType, name: &str) -> Result<TensorType, ShapeError> {
+    fn infer(&self, inputs: &[(&TensorType, &str)]) -> Result<TensorType, ShapeError> {
+        let (input, name) = one("Flatten", inputs)?;
         expect_float("Flatten", input, name)?;
         Ok(TensorType::f32(vec![input.len()]))
     }
 
-    fn field_type(&self, input: &TensorType, _: &TensorType) -> TokenStream {
+    fn field_type(&self, inputs: &[TensorType], _: &TensorType) -> TokenStream {
+        let input = &inputs[0];
         let n = input.len();
         quote!(::kiln::layers::Flatten<#n>)
     }
 
-    fn constructor(&self, _: &TensorType, _: &TensorType) -> TokenStream {
+    fn constructor(&self, _: &[TensorType], _: &TensorType) -> TokenStream {
         quote!(::kiln::layers::Flatten)
     }
 }

@@ -6,6 +6,7 @@ mod activation;
 mod dense;
 mod embedding;
 mod flatten;
+mod merge;
 mod recurrent;
 mod reduce;
 
@@ -84,13 +85,18 @@ pub trait Spec {
     fn name_prefix(&self) -> &'static str;
     /// Whether the layer has weights (decides which gradients flow).
     fn has_params(&self) -> bool;
-    /// The output type for an input of type `input` held by tensor `name`,
+    /// The output type for the given inputs (type and tensor name each),
     /// or the shape error.
-    fn infer(&self, input: &TensorType, name: &str) -> Result<TensorType, ShapeError>;
+    fn infer(&self, inputs: &[(&TensorType, &str)]) -> Result<TensorType, ShapeError>;
     /// The field's type, with the layer's dimensions as const generics.
-    fn field_type(&self, input: &TensorType, output: &TensorType) -> TokenStream;
+    fn field_type(&self, inputs: &[TensorType], output: &TensorType) -> TokenStream;
     /// An expression building the layer; may draw from `__rng`.
-    fn constructor(&self, input: &TensorType, output: &TensorType) -> TokenStream;
+    fn constructor(&self, inputs: &[TensorType], output: &TensorType) -> TokenStream;
+    /// Whether the layer reads several tensors (`kiln::layers::Merge`)
+    /// rather than one (`kiln::layers::Layer`).
+    fn is_merge(&self) -> bool {
+        false
+    }
     /// Whether ids reaching the layer from a model input must be checked
     /// (`Layer::check_ids`) before the model runs.
     fn checks_ids(&self) -> bool {
@@ -101,9 +107,11 @@ pub trait Spec {
 /// The layer kinds `model!` knows, for "unknown layer" errors.
 pub const KNOWN: &[&str] = &["Activation", "Dense", "Embedding", "Flatten", "GRU", "LSTM", "SimpleRNN"];
 
-/// Operations written as functions of tensors (`reduce_sum(x, axis = 1)`)
-/// rather than as layers applied to tensors.
-pub use reduce::OPS;
+/// Operations written as functions of tensors (`reduce_sum(x, axis = 1)`,
+/// `concatenate([a, b])`) rather than as layers applied to tensors.
+pub fn is_op(name: &str) -> bool {
+    reduce::OPS.contains(&name) || merge::OPS.contains(&name)
+}
 
 /// Reads the arguments of layer kind `stmt.callee`; `None` when the kind
 /// is unknown. Unknown keywords are reported here too.
@@ -118,9 +126,13 @@ pub fn configure(stmt: &LetStmt, mut args: ArgReader<'_>) -> Option<Box<dyn Spec
         "LSTM" => recurrent_spec(recurrent::Kind::Lstm, stmt, &mut args),
         "GRU" => recurrent_spec(recurrent::Kind::Gru, stmt, &mut args),
         "SimpleRNN" => recurrent_spec(recurrent::Kind::SimpleRnn, stmt, &mut args),
-        op @ ("reduce_sum" | "reduce_mean" | "reduce_max") => {
-            let op = OPS.iter().find(|o| **o == op).copied().unwrap_or("reduce_sum");
+        op if reduce::OPS.contains(&op) => {
+            let op = reduce::OPS.iter().find(|o| **o == op).copied().unwrap_or("reduce_sum");
             (Box::new(reduce::ReduceSpec::configure(op, stmt, &mut args)), reduce::ReduceSpec::ARGS)
+        }
+        op if merge::OPS.contains(&op) => {
+            let op = merge::OPS.iter().find(|o| **o == op).copied().unwrap_or("add");
+            (Box::new(merge::MergeSpec::configure(op, stmt, &mut args)), merge::MergeSpec::args(op))
         }
         _ => return None,
     };
@@ -176,6 +188,14 @@ pub fn activation_tokens(name: &str) -> TokenStream {
 /// Tokens for the runtime initializer named `name` (validated against [`INITIALIZERS`]).
 pub fn initializer_tokens(name: &str) -> TokenStream {
     quote::quote!(::kiln::__private::initializer(#name))
+}
+
+/// The single input of a one-input layer, or the arity error.
+pub fn one<'a>(kind: &str, inputs: &[(&'a TensorType, &'a str)]) -> Result<(&'a TensorType, &'a str), ShapeError> {
+    match inputs {
+        [single] => Ok(*single),
+        _ => Err(format!("`{kind}` takes one input tensor, found {}", inputs.len()).into()),
+    }
 }
 
 /// The standard check of a float, rank-1 input.

@@ -4,7 +4,7 @@
 //! tensor → `[units]`, or `[timesteps, units]` with `return_sequences`.
 
 use super::{
-    activation_tokens, expect_float, initializer_tokens, ShapeError, Spec, TensorType, ACTIVATIONS, INITIALIZERS,
+    activation_tokens, expect_float, initializer_tokens, one, ShapeError, Spec, TensorType, ACTIVATIONS, INITIALIZERS,
 };
 use crate::args::ArgReader;
 use crate::parse::LetStmt;
@@ -128,7 +128,8 @@ impl Spec for RecurrentSpec {
         true
     }
 
-    fn infer(&self, input: &TensorType, name: &str) -> Result<TensorType, ShapeError> {
+    fn infer(&self, inputs: &[(&TensorType, &str)]) -> Result<TensorType, ShapeError> {
+        let (input, name) = one(self.keras_type(), inputs)?;
         let kind = self.keras_type();
         expect_float(kind, input, name)?;
         if input.shape.len() != 2 {
@@ -142,7 +143,8 @@ impl Spec for RecurrentSpec {
         Ok(TensorType::f32(shape))
     }
 
-    fn field_type(&self, input: &TensorType, _: &TensorType) -> TokenStream {
+    fn field_type(&self, inputs: &[TensorType], _: &TensorType) -> TokenStream {
+        let input = &inputs[0];
         let (t, d, u, seq) = (input.shape[0], input.shape[1], self.units, self.return_sequences);
         match self.kind {
             Kind::SimpleRnn => quote!(::kiln::layers::SimpleRnn<#d, #u, #t, #seq>),
@@ -151,7 +153,7 @@ impl Spec for RecurrentSpec {
         }
     }
 
-    fn constructor(&self, _: &TensorType, _: &TensorType) -> TokenStream {
+    fn constructor(&self, _: &[TensorType], _: &TensorType) -> TokenStream {
         let (activation, recurrent_activation) =
             (activation_tokens(self.activation), activation_tokens(self.recurrent_activation));
         let (kernel, recurrent, bias) = (

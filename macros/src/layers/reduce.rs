@@ -3,7 +3,7 @@
 //! TensorFlow, `axis` counts the batch axis (`axis = 1` is the first axis
 //! of a sample; negative values count from the end).
 
-use super::{expect_float, ShapeError, Spec, TensorType};
+use super::{expect_float, one, ShapeError, Spec, TensorType};
 use crate::args::ArgReader;
 use crate::parse::LetStmt;
 use proc_macro2::TokenStream;
@@ -58,7 +58,8 @@ impl Spec for ReduceSpec {
         false
     }
 
-    fn infer(&self, input: &TensorType, name: &str) -> Result<TensorType, ShapeError> {
+    fn infer(&self, inputs: &[(&TensorType, &str)]) -> Result<TensorType, ShapeError> {
+        let (input, name) = one(self.op, inputs)?;
         expect_float(self.op, input, name)?;
         let axis = self.sample_axis(input, name)?;
         let mut shape = input.shape.clone();
@@ -70,12 +71,14 @@ impl Spec for ReduceSpec {
         Ok(TensorType::f32(shape))
     }
 
-    fn field_type(&self, input: &TensorType, output: &TensorType) -> TokenStream {
+    fn field_type(&self, inputs: &[TensorType], output: &TensorType) -> TokenStream {
+        let input = &inputs[0];
         let (n, m) = (input.len(), output.len());
         quote!(::kiln::layers::Reduce<#n, #m>)
     }
 
-    fn constructor(&self, input: &TensorType, _: &TensorType) -> TokenStream {
+    fn constructor(&self, inputs: &[TensorType], _: &TensorType) -> TokenStream {
+        let input = &inputs[0];
         let axis = self.sample_axis(input, "").unwrap_or(0);
         let outer: usize = input.shape[..axis].iter().product();
         let inner: usize = input.shape[axis + 1..].iter().product();

@@ -6,30 +6,30 @@ use super::progress::Progress;
 use super::{batches, Model};
 use crate::error::{Error, Result};
 use crate::network::Network;
-use crate::sample::{flatten, Element, Sample};
+use crate::sample::SampleSet;
 use rand::seq::SliceRandom;
 
 /// A `fit` call being configured; [`Fit::run`] trains.
 #[must_use = "a fit does nothing until `.run()`"]
-pub struct Fit<'a, N: Network, Y: Sample> {
+pub struct Fit<'a, N: Network, Y: SampleSet> {
     model: &'a mut Model<N>,
-    x: &'a [N::Input],
-    y: &'a [Y],
+    x: <N::Input as SampleSet>::Batch<'a>,
+    y: Y::Batch<'a>,
     epochs: usize,
     initial_epoch: usize,
     batch_size: usize,
     verbose: u8,
     shuffle: bool,
     validation_split: f32,
-    validation_data: Option<(&'a [N::Input], &'a [Y])>,
+    validation_data: Option<(<N::Input as SampleSet>::Batch<'a>, Y::Batch<'a>)>,
     sample_weight: Option<&'a [f32]>,
     class_weight: Option<&'a [f32]>,
     steps_per_epoch: Option<usize>,
     callbacks: Vec<&'a mut dyn Callback>,
 }
 
-impl<'a, N: Network, Y: Sample> Fit<'a, N, Y> {
-    pub(super) fn new(model: &'a mut Model<N>, x: &'a [N::Input], y: &'a [Y]) -> Self {
+impl<'a, N: Network, Y: SampleSet> Fit<'a, N, Y> {
+    pub(super) fn new(model: &'a mut Model<N>, x: <N::Input as SampleSet>::Batch<'a>, y: Y::Batch<'a>) -> Self {
         Fit {
             model,
             x,
@@ -86,8 +86,12 @@ impl<'a, N: Network, Y: Sample> Fit<'a, N, Y> {
     }
 
     /// Evaluates on `(x, y)` after every epoch (`val_loss`, `val_<metric>`).
-    pub fn validation_data(mut self, x: &'a [N::Input], y: &'a [Y]) -> Self {
-        self.validation_data = Some((x, y));
+    pub fn validation_data<X, V>(mut self, x: X, y: V) -> Self
+    where
+        X: crate::sample::BatchOf<'a, Set = N::Input>,
+        V: crate::sample::BatchOf<'a, Set = Y>,
+    {
+        self.validation_data = Some((x.into_batch(), y.into_batch()));
         self
     }
 
@@ -118,27 +122,28 @@ impl<'a, N: Network, Y: Sample> Fit<'a, N, Y> {
 
     /// Trains and returns the history of every logged value.
     pub fn run(mut self) -> Result<History> {
-        let out_len = self.model.check_data(self.x, self.y)?;
-        self.model.network.check_input(flatten(self.x))?;
+        let n = self.model.check_data::<Y>(self.x, self.y)?;
+        let (x_all, y_flat) = (N::Input::flatten(self.x), Y::flatten(self.y));
+        self.model.network.check_input(x_all)?;
         if !(0.0..1.0).contains(&self.validation_split) {
             return Err(Error::InvalidArgument { name: "validation_split", reason: "must be in [0, 1)".into() });
         }
-        let y_all: Vec<f32> = flatten(self.y).iter().map(|v| v.to_f32()).collect();
-        self.model.loss.check_targets(&y_all, out_len)?;
-        let weights = self.sample_weights(&y_all, out_len)?;
-        let model = &mut *self.model;
+        let outputs = Y::COUNT;
+        let y_all: Vec<Vec<f32>> = (0..outputs)
+            .map(|o| {
+                let mut t = Vec::new();
+                Y::member_f32(y_flat, o, &mut t);
+                t
+            })
+            .collect();
+        self.model.check_targets(&y_all)?;
+        let weights = self.sample_weights(&y_all, n)?;
 
-        let n = self.x.len();
         let n_val = (n as f32 * self.validation_split) as usize;
         let n_train = n - n_val;
         if n_train == 0 {
             return Err(Error::NoData("train on after the validation split"));
         }
-        let validation = match self.validation_data {
-            Some(data) => Some(data),
-            None if n_val > 0 => Some((&self.x[n_train..], &self.y[n_train..])),
-            None => None,
-        };
         let steps = match self.steps_per_epoch {
             Some(0) => {
                 return Err(Error::InvalidArgument { name: "steps_per_epoch", reason: "must be at least 1".into() })
@@ -147,8 +152,7 @@ impl<'a, N: Network, Y: Sample> Fit<'a, N, Y> {
             None => batches(n_train, self.batch_size)?.count(),
         };
 
-        let (in_len, t_len) = (<N::Input as Sample>::LEN, Y::LEN);
-        let x_all = flatten(self.x);
+        let model = &mut *self.model;
         let mut order: Vec<usize> = (0..n_train).collect();
         let mut cursor = 0;
         let mut history = History::default();
@@ -170,36 +174,51 @@ impl<'a, N: Network, Y: Sample> Fit<'a, N, Y> {
                 let indices = &order[cursor..cursor + take];
                 cursor = (cursor + take) % n_train;
 
-                let b = &mut model.batch;
-                b.x.clear();
-                b.y.clear();
-                b.weights.clear();
-                for &i in indices {
-                    b.x.extend_from_slice(&x_all[i * in_len..(i + 1) * in_len]);
-                    b.y.extend_from_slice(&y_all[i * t_len..(i + 1) * t_len]);
-                    if let Some(w) = &weights {
-                        b.weights.push(w[i]);
+                let mut b = std::mem::replace(
+                    &mut model.batch,
+                    super::BatchBuffers { x: Default::default(), y: Vec::new(), weights: Vec::new() },
+                );
+                N::Input::gather(x_all, indices, &mut b.x);
+                b.y.resize_with(outputs, Vec::new);
+                for (o, t) in b.y.iter_mut().enumerate() {
+                    let len = Y::member_len(o);
+                    t.clear();
+                    for &i in indices {
+                        t.extend_from_slice(&y_all[o][i * len..(i + 1) * len]);
                     }
                 }
+                b.weights.clear();
+                if let Some(w) = &weights {
+                    b.weights.extend(indices.iter().map(|&i| w[i]));
+                }
                 self.callbacks.iter_mut().for_each(|c| c.on_batch_begin(step, &mut control));
-                let (bx, by, bw) = (std::mem::take(&mut b.x), std::mem::take(&mut b.y), std::mem::take(&mut b.weights));
-                let result = model.step_on(&bx, &by, weights.as_ref().map(|_| bw.as_slice()), take);
-                model.batch = super::BatchBuffers { x: bx, y: by, weights: bw };
+                let sample_weights = weights.as_ref().map(|_| b.weights.as_slice());
+                let result = model.step_on(N::Input::view(&b.x), &b.y, sample_weights, take);
+                model.batch = b;
                 let loss = result.map_err(|e| match e {
                     Error::NonFiniteLoss { loss, .. } => Error::NonFiniteLoss { loss, epoch, batch: step },
                     e => e,
                 })?;
                 self.callbacks.iter_mut().for_each(|c| c.on_batch_end(step, loss, &mut control));
                 model.optimizer.set_learning_rate(control.learning_rate);
-                let running: Vec<(&str, f32)> = model.metric_results().collect();
-                progress.update(step + 1, &running);
+                if progress.wants_update(step + 1) {
+                    let running: Vec<(String, f32)> = model.metric_results().collect();
+                    progress.update(step + 1, &running);
+                }
             }
             logs = Logs::default();
             for (name, value) in model.metric_results() {
-                logs.set(name, value);
+                logs.set(&name, value);
             }
-            if let Some((vx, vy)) = validation {
-                let val = model.evaluate(vx, vy, self.batch_size)?;
+            let validation = match self.validation_data {
+                Some((vx, vy)) => Some(model.evaluate_set::<Y>(vx, vy, self.batch_size)?),
+                None if n_val > 0 => {
+                    let (vx, vy) = (N::Input::range(x_all, n_train, n), &y_all);
+                    Some(model.evaluate_flat(vx, vy, n_train, n, self.batch_size)?)
+                }
+                None => None,
+            };
+            if let Some(val) = validation {
                 for (name, value) in val.iter() {
                     logs.set(&format!("val_{name}"), value);
                 }
@@ -216,9 +235,9 @@ impl<'a, N: Network, Y: Sample> Fit<'a, N, Y> {
         Ok(history)
     }
 
-    /// Per-sample weights from `sample_weight` and `class_weight` (multiplied).
-    fn sample_weights(&self, y_all: &[f32], out_len: usize) -> Result<Option<Vec<f32>>> {
-        let n = self.x.len();
+    /// Per-sample weights from `sample_weight` and `class_weight` (multiplied;
+    /// classes are read from the first output's targets).
+    fn sample_weights(&self, y_all: &[Vec<f32>], n: usize) -> Result<Option<Vec<f32>>> {
         let mut weights: Option<Vec<f32>> = None;
         if let Some(sw) = self.sample_weight {
             if sw.len() != n {
@@ -227,10 +246,11 @@ impl<'a, N: Network, Y: Sample> Fit<'a, N, Y> {
             weights = Some(sw.to_vec());
         }
         if let Some(cw) = self.class_weight {
-            let t_len = Y::LEN;
+            let t_len = Y::member_len(0);
+            let out_len = <N::Output as SampleSet>::member_len(0);
             let w = weights.get_or_insert_with(|| vec![1.0; n]);
             for (i, wi) in w.iter_mut().enumerate() {
-                let target = &y_all[i * t_len..(i + 1) * t_len];
+                let target = &y_all[0][i * t_len..(i + 1) * t_len];
                 let class = if t_len == 1 && out_len > 1 {
                     target[0] as usize
                 } else if t_len == 1 {

@@ -34,15 +34,18 @@ impl Progress {
         }
     }
 
+    /// Whether [`Progress::update`] would draw after step `done` (so the
+    /// caller only collects running values when they are shown).
+    pub fn wants_update(&self, done: usize) -> bool {
+        self.verbose == 1 && self.dynamic && done != self.steps && self.last_draw.is_none_or(|t| t.elapsed() >= REDRAW)
+    }
+
     /// After step `done` (1-based) with the running values.
-    pub fn update(&mut self, done: usize, running: &[(&str, f32)]) {
-        if self.verbose != 1 || !self.dynamic || done == self.steps {
+    pub fn update(&mut self, done: usize, running: &[(String, f32)]) {
+        if !self.wants_update(done) {
             return;
         }
         let now = Instant::now();
-        if self.last_draw.is_some_and(|t| now - t < REDRAW) {
-            return;
-        }
         self.last_draw = Some(now);
         let elapsed = (now - self.epoch_start).as_secs_f64();
         let eta = elapsed / done as f64 * (self.steps - done) as f64;
