@@ -84,6 +84,36 @@ kiln::model! {
     }
 }
 
+kiln::model! {
+    /// Two inputs (ids and features), two outputs, a merge.
+    struct TwoByTwo {
+        input words: [u32; 10];
+        input features: [f32; 5];
+        let embedded = Embedding(20, 8)(words);
+        let encoded = GRU(8)(embedded);
+        let aux = Dense(1, activation = sigmoid, name = "aux_output")(encoded);
+        let joined = concatenate([encoded, features]);
+        let main = Dense(3, activation = softmax, name = "main_output")(joined);
+        output main, aux;
+    }
+}
+
+fn multi_input_multi_output_steps_allocate_nothing() {
+    let words: Vec<[u32; 10]> = (0..16).map(|s| std::array::from_fn(|t| ((s * 3 + t) % 20) as u32)).collect();
+    let features: Vec<[f32; 5]> = (0..16).map(|s| std::array::from_fn(|i| (s + i) as f32 / 20.0)).collect();
+    let main: Vec<u32> = (0..16).map(|s| s % 3).collect();
+    let aux: Vec<[f32; 1]> = (0..16).map(|s| [(s % 2) as f32]).collect();
+    let mut model = TwoByTwo::new(0)
+        .compile(Adam::default(), BinaryCrossentropy, &[Metric::Accuracy])
+        .output_losses(vec![Box::new(SparseCategoricalCrossentropy), Box::new(BinaryCrossentropy)])
+        .loss_weights(&[1.0, 0.2]);
+    model.train_on_batch((&words, &features), (&main, &aux)).unwrap();
+    let (calls, bytes, _) = allocations(|| model.train_on_batch((&words, &features), (&main, &aux)).unwrap());
+    assert_eq!((calls, bytes), (0, 0), "multi-input multi-output step allocated");
+    let (calls, bytes, _) = allocations(|| model.predict_one(&words[0], &features[0]).unwrap());
+    assert_eq!((calls, bytes), (0, 0));
+}
+
 fn sequence_models_allocate_nothing_after_the_first_step() {
     let x: Vec<[u32; 16]> = (0..8).map(|s| std::array::from_fn(|t| ((s * 5 + t * 3) % 4) as u32)).collect();
     let y: Vec<[f32; 1]> = (0..8).map(|s| [(s % 2) as f32]).collect();
@@ -119,6 +149,7 @@ fn allocation_claims() {
         predict_one_allocates_nothing();
         training_steps_after_the_first_allocate_nothing();
         sequence_models_allocate_nothing_after_the_first_step();
+        multi_input_multi_output_steps_allocate_nothing();
     }
 }
 
