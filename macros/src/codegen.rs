@@ -33,18 +33,24 @@ pub fn expand(def: &ModelDef, graph: &Graph) -> TokenStream {
         let (i, o) = (l.inputs.iter().map(|t| t.len()).sum::<usize>(), l.output.len());
         let span = l.field.span();
         if l.spec.is_merge() {
+            let message = format!("`{}` must output {o} values per sample ({})", l.keras_name, l.output.shape_str());
             quote_spanned! {span=>
-                const _: () = ::core::assert!(
-                    <#ty as ::kiln::__private::Merge>::OUTPUT_LEN == #o,
-                    "a merge's type does not have the shape its line declares"
-                );
+                const _: () = ::core::assert!(<#ty as ::kiln::__private::Merge>::OUTPUT_LEN == #o, #message);
             }
         } else {
+            let out_message = format!(
+                "the layer type of `{}` does not output {} ({o} values per sample) as its line declares",
+                l.keras_name,
+                l.output.shape_str()
+            );
+            let in_message = format!(
+                "the layer type of `{}` does not read {} ({i} values per sample), the shape of its input",
+                l.keras_name,
+                l.inputs.first().map(|t| t.shape_str()).unwrap_or_default()
+            );
             quote_spanned! {span=>
-                const _: () = ::core::assert!(
-                    <#ty as ::kiln::__private::Layer>::INPUT_LEN == #i && <#ty as ::kiln::__private::Layer>::OUTPUT_LEN == #o,
-                    "a layer's type does not have the shape its line declares"
-                );
+                const _: () = ::core::assert!(<#ty as ::kiln::__private::Layer>::OUTPUT_LEN == #o, #out_message);
+                const _: () = ::core::assert!(<#ty as ::kiln::__private::Layer>::INPUT_LEN == #i, #in_message);
             }
         }
     });

@@ -143,6 +143,16 @@ impl Builder<'_> {
     }
 
     fn let_stmt(&mut self, stmt: &LetStmt) {
+        if let Some(custom) = &stmt.custom {
+            self.custom_call(stmt, custom);
+            return;
+        }
+        if let Some(declared) = &stmt.declared {
+            self.errors.push_at(
+                declared.bracket.span.join(),
+                "an output shape is declared only for `custom(…)` layers; other layers infer theirs",
+            );
+        }
         let callee = stmt.callee.to_string();
         match self.names.get(&callee).copied() {
             Some(Binding::Layer(layer)) => {
@@ -201,6 +211,52 @@ impl Builder<'_> {
                 self.call(Some(id), tensors, stmt);
             }
         }
+    }
+
+    /// `let y: [64] = custom(MyLayer::new(…))(x);`
+    fn custom_call(&mut self, stmt: &LetStmt, custom: &crate::parse::Custom) {
+        let ty = match &custom.ty {
+            Some(ty) => Some((quote::ToTokens::to_token_stream(ty), layers::custom::type_name(ty))),
+            None => layers::custom::type_of_constructor(&custom.expr),
+        };
+        let Some((ty, name)) = ty else {
+            self.errors.push(&custom.expr, "cannot tell this layer's type; write `custom::<MyLayer>(…)`");
+            self.define(&stmt.name, Binding::Tensor(None));
+            return;
+        };
+        let Some(declared) = &stmt.declared else {
+            self.errors.push(
+                &stmt.name,
+                format!("a custom layer needs its output shape on the line: `let {}: [64] = custom(…)(x);`", stmt.name),
+            );
+            self.define(&stmt.name, Binding::Tensor(None));
+            return;
+        };
+        let mut shape = Vec::new();
+        for dim in &declared.dims {
+            match dim.base10_parse::<usize>() {
+                Ok(d) if d > 0 => shape.push(d),
+                _ => self.errors.push(dim, "a dimension must be a positive integer"),
+            }
+        }
+        let prefix: &'static str = Box::leak(snake(&name).into_boxed_str());
+        let spec = layers::custom::CustomSpec {
+            ty,
+            expr: quote::ToTokens::to_token_stream(&custom.expr),
+            output: TensorType::f32(shape),
+            prefix,
+        };
+        let id = self.layers.len();
+        self.layers.push(PendingLayer {
+            field: stmt.name.clone(),
+            explicit_name: None,
+            spec: Box::new(spec),
+            types: None,
+            nodes: Vec::new(),
+            binding: None,
+        });
+        let tensors = stmt.tensors.iter().flatten().map(|t| self.resolve(t)).collect();
+        self.call(Some(id), tensors, stmt);
     }
 
     /// `let y = reduce_sum(x, axis = 1);`: an operation written as a
@@ -476,6 +532,18 @@ fn named_arg<'s>(stmt: &'s LetStmt, name: &str) -> Option<&'s Expr> {
         Arg::Named { name: n, value } if n == name => Some(value),
         _ => None,
     })
+}
+
+/// `MyLayer` → `my_layer` (Keras's automatic names for a class).
+fn snake(name: &str) -> String {
+    let mut out = String::new();
+    for (i, c) in name.chars().filter(|c| c.is_alphanumeric() || *c == '_').enumerate() {
+        if c.is_uppercase() && i > 0 {
+            out.push('_');
+        }
+        out.extend(c.to_lowercase());
+    }
+    out
 }
 
 /// A Keras layer name as a Rust field name (`lstm-encoder` → `lstm_encoder`).

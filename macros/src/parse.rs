@@ -12,6 +12,8 @@
 //!
 //! `let h = Dense(300)(x);` applies a new layer to `x`; `let d = Dense(300);`
 //! binds a layer to call later (sharing its weights): `let h = d(x);`.
+//! A user's layer type is applied with its output shape on the line:
+//! `let y: [64] = custom(MyLayer::new(4))(x);` (or `custom::<MyLayer>(expr)`).
 
 use crate::kw;
 use proc_macro2::Span;
@@ -44,11 +46,25 @@ pub struct InputStmt {
 /// `let name = callee(args)(tensors);` or `let name = callee(args);`.
 pub struct LetStmt {
     pub name: Ident,
+    /// `: [64]` — the declared output shape (custom layers).
+    pub declared: Option<Declared>,
+    /// `custom(expr)` / `custom::<Type>(expr)`: a user's layer.
+    pub custom: Option<Custom>,
     pub callee: Ident,
     pub args: Punctuated<Arg, Token![,]>,
     /// Parentheses of the first group, for errors about the whole call.
     pub args_span: Span,
     pub tensors: Option<Punctuated<Ident, Token![,]>>,
+}
+
+pub struct Declared {
+    pub bracket: syn::token::Bracket,
+    pub dims: Vec<LitInt>,
+}
+
+pub struct Custom {
+    pub ty: Option<syn::Type>,
+    pub expr: Expr,
 }
 
 pub enum Arg {
@@ -89,8 +105,44 @@ impl Parse for Stmt {
         } else if lookahead.peek(Token![let]) {
             input.parse::<Token![let]>()?;
             let name = input.parse()?;
+            let declared = if input.peek(Token![:]) {
+                input.parse::<Token![:]>()?;
+                let dims;
+                let bracket = bracketed!(dims in input);
+                let dims = Punctuated::<LitInt, Token![,]>::parse_separated_nonempty(&dims)?;
+                Some(Declared { bracket, dims: dims.into_iter().collect() })
+            } else {
+                None
+            };
             input.parse::<Token![=]>()?;
-            let callee = input.parse()?;
+            let callee: Ident = input.parse()?;
+            if callee == "custom" {
+                let ty = if input.peek(Token![::]) {
+                    input.parse::<Token![::]>()?;
+                    input.parse::<Token![<]>()?;
+                    let ty = input.parse()?;
+                    input.parse::<Token![>]>()?;
+                    Some(ty)
+                } else {
+                    None
+                };
+                let inner;
+                let parens = parenthesized!(inner in input);
+                let expr: Expr = inner.parse()?;
+                let tensors;
+                parenthesized!(tensors in input);
+                let tensors = tensors.parse_terminated(Ident::parse, Token![,])?;
+                input.parse::<Token![;]>()?;
+                return Ok(Stmt::Let(LetStmt {
+                    name,
+                    declared,
+                    custom: Some(Custom { ty, expr }),
+                    callee,
+                    args: Punctuated::new(),
+                    args_span: parens.span.join(),
+                    tensors: Some(tensors),
+                }));
+            }
             let args;
             let parens = parenthesized!(args in input);
             let args = args.parse_terminated(Arg::parse, Token![,])?;
@@ -102,7 +154,15 @@ impl Parse for Stmt {
                 None
             };
             input.parse::<Token![;]>()?;
-            Ok(Stmt::Let(LetStmt { name, callee, args, args_span: parens.span.join(), tensors }))
+            Ok(Stmt::Let(LetStmt {
+                name,
+                declared,
+                custom: None,
+                callee,
+                args,
+                args_span: parens.span.join(),
+                tensors,
+            }))
         } else if lookahead.peek(kw::output) {
             input.parse::<kw::output>()?;
             let names = Punctuated::<Ident, Token![,]>::parse_separated_nonempty(input)?;

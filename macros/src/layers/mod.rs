@@ -3,6 +3,7 @@
 //! here plus one runtime file implementing `kiln::layers::Layer`.
 
 mod activation;
+pub mod custom;
 mod dense;
 mod embedding;
 mod flatten;

@@ -1,0 +1,33 @@
+//! A user's own layer: gradient-checked with kiln's helper, used in
+//! `model!` with its declared shape, trained with the same `fit`.
+
+#[path = "../examples/custom_layer.rs"]
+mod custom_layer;
+
+use custom_layer::{Scale, WithScale};
+use kiln::prelude::*;
+
+#[test]
+fn the_users_layer_passes_the_gradient_check_helper() {
+    let mut layer = Scale::<5>::new();
+    layer.weight.value.copy_from_slice(&[0.5, -1.0, 2.0, 1.5, -0.3]);
+    kiln::testing::check_layer_gradients(&mut layer, 3);
+}
+
+#[test]
+fn a_model_with_the_custom_layer_has_correct_gradients_and_trains() {
+    let x: Vec<[f32; 4]> =
+        (0..32).map(|i| std::array::from_fn(|j| ((i * 7 + j * 3) % 11) as f32 / 5.0 - 1.0)).collect();
+    kiln::testing::check_network_gradients(&mut WithScale::new(3), &x[..4], 30);
+    let y: Vec<[f32; 1]> = x.iter().map(|v| [f32::from(u8::from(v[0] > 0.0))]).collect();
+    let mut model = WithScale::new(0).compile(Adam::new(0.05), BinaryCrossentropy, &[Metric::Accuracy]);
+    let summary = model.summary();
+    assert_eq!(
+        (summary.rows[2].name.as_str(), summary.rows[2].kind.as_str(), summary.rows[2].trainable),
+        ("scale", "Scale", 32)
+    );
+    let history = model.fit(&x, &y).epochs(40).batch_size(8).verbose(0).run().unwrap();
+    assert_eq!(history.get("accuracy").unwrap().last(), Some(&1.0));
+    // The custom layer's weights moved away from the identity.
+    assert!(model.network().scale.weight.value.iter().any(|&w| (w - 1.0).abs() > 1e-3));
+}
