@@ -33,7 +33,7 @@ pub struct ModelDef {
 
 pub enum Stmt {
     Input(InputStmt),
-    Let(LetStmt),
+    Let(Box<LetStmt>),
     Output(Vec<Ident>),
 }
 
@@ -133,7 +133,7 @@ impl Parse for Stmt {
                 parenthesized!(tensors in input);
                 let tensors = tensors.parse_terminated(Ident::parse, Token![,])?;
                 input.parse::<Token![;]>()?;
-                return Ok(Stmt::Let(LetStmt {
+                return Ok(Stmt::Let(Box::new(LetStmt {
                     name,
                     declared,
                     custom: Some(Custom { ty, expr }),
@@ -141,7 +141,7 @@ impl Parse for Stmt {
                     args: Punctuated::new(),
                     args_span: parens.span.join(),
                     tensors: Some(tensors),
-                }));
+                })));
             }
             let args;
             let parens = parenthesized!(args in input);
