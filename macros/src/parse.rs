@@ -154,7 +154,7 @@ impl Parse for Stmt {
                 None
             };
             input.parse::<Token![;]>()?;
-            Ok(Stmt::Let(LetStmt {
+            Ok(Stmt::Let(Box::new(LetStmt {
                 name,
                 declared,
                 custom: None,
@@ -162,7 +162,7 @@ impl Parse for Stmt {
                 args,
                 args_span: parens.span.join(),
                 tensors,
-            }))
+            })))
         } else if lookahead.peek(kw::output) {
             input.parse::<kw::output>()?;
             let names = Punctuated::<Ident, Token![,]>::parse_separated_nonempty(input)?;
