@@ -180,3 +180,22 @@ fn shared_lstm_over_two_inputs_counts_its_weights_once() {
     assert_eq!(s.total_params(), 82_176 + 129);
     assert_eq!(s.rows[2].connected_to, ["tweet_a[0][0]", "tweet_b[0][0]"]);
 }
+
+#[path = "../examples/mixed.rs"]
+mod mixed;
+
+/// Keras's counts for the tutorials' mixed model and Sequential stack.
+#[test]
+fn sequential_chains_and_the_mixed_model_match_keras() {
+    let s = mixed::Mixed::new(0).summary();
+    let dense: Vec<usize> = s.rows.iter().filter(|r| r.kind == "Dense").map(|r| r.trainable).collect();
+    assert_eq!(dense, [264, 36, 4_128, 528, 42, 3]);
+    assert_eq!(s.total_params(), 5_001);
+    let stack = mixed::Stack::new(0).summary();
+    assert!(stack.sequential_like);
+    assert_eq!(stack.total_params(), 17);
+    let x = vectors::<2>(3, 8);
+    check_network_gradients(&mut mixed::Stack::new(1), &x[..], 20);
+    let (a, b) = (vectors::<32>(2, 9), vectors::<128>(2, 10));
+    check_network_gradients(&mut mixed::Mixed::new(2), (&a[..], &b[..]), 20);
+}

@@ -146,6 +146,7 @@ pub fn expand(def: &ModelDef, graph: &Graph) -> TokenStream {
 
         #[doc = #doc_ws]
         #[doc(hidden)]
+        #[allow(non_snake_case)] // fields are named after the user's tensors
         #vis struct #ws {
             __capacity: usize,
             __ctx: ::kiln::__private::Ctx,
@@ -163,6 +164,7 @@ pub fn expand(def: &ModelDef, graph: &Graph) -> TokenStream {
             }
 
             #[doc = #predict_doc]
+            #[allow(non_snake_case)]
             #vis fn predict_one(&self, #(#input_args),*) -> #predict_sig {
                 #predict_body
             }
@@ -174,6 +176,7 @@ pub fn expand(def: &ModelDef, graph: &Graph) -> TokenStream {
         }
 
         #[automatically_derived]
+        #[allow(non_snake_case)]
         impl ::kiln::network::Network for #name {
             type Input = #input_set;
             type Output = #output_set;

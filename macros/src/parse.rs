@@ -12,6 +12,9 @@
 //!
 //! `let h = Dense(300)(x);` applies a new layer to `x`; `let d = Dense(300);`
 //! binds a layer to call later (sharing its weights): `let h = d(x);`.
+//! A stack of layers can be written as a chain (Keras's `Sequential`):
+//! `let y = x => Flatten() => Dense(300, activation = relu) => Dense(10);`
+//! applies each layer to the previous one's output.
 //! A user's layer type is applied with its output shape on the line:
 //! `let y: [64] = custom(MyLayer::new(4))(x);` (or `custom::<MyLayer>(expr)`).
 
@@ -82,7 +85,11 @@ impl Parse for ModelDef {
         let brace = syn::braced!(body in input);
         let mut stmts = Vec::new();
         while !body.is_empty() {
-            stmts.push(body.parse()?);
+            if body.peek(Token![let]) && body.peek2(Ident) && body.peek3(Token![=]) && is_chain(&body.fork()) {
+                stmts.extend(parse_chain(&body)?.into_iter().map(|s| Stmt::Let(Box::new(s))));
+            } else {
+                stmts.push(body.parse()?);
+            }
         }
         Ok(ModelDef { attrs, vis, name, stmts, body_span: brace.span.close() })
     }
@@ -172,6 +179,54 @@ impl Parse for Stmt {
             Err(lookahead.error())
         }
     }
+}
+
+/// Whether the `let` ahead is `let name = tensor => …`.
+fn is_chain(ahead: ParseStream) -> bool {
+    (|| -> syn::Result<bool> {
+        ahead.parse::<Token![let]>()?;
+        ahead.parse::<Ident>()?;
+        ahead.parse::<Token![=]>()?;
+        ahead.parse::<Ident>()?;
+        Ok(ahead.peek(Token![=>]))
+    })()
+    .unwrap_or(false)
+}
+
+/// `let y = x => A(…) => B(…);` as `let y__1 = A(…)(x); let y = B(…)(y__1);`.
+fn parse_chain(input: ParseStream) -> syn::Result<Vec<LetStmt>> {
+    input.parse::<Token![let]>()?;
+    let name: Ident = input.parse()?;
+    input.parse::<Token![=]>()?;
+    let mut previous: Ident = input.parse()?;
+    let mut links = Vec::new();
+    while input.peek(Token![=>]) {
+        input.parse::<Token![=>]>()?;
+        let callee: Ident = input.parse()?;
+        let args;
+        let parens = parenthesized!(args in input);
+        let args = args.parse_terminated(Arg::parse, Token![,])?;
+        links.push((callee, args, parens.span.join()));
+    }
+    input.parse::<Token![;]>()?;
+    let count = links.len();
+    let mut stmts = Vec::new();
+    for (k, (callee, args, args_span)) in links.into_iter().enumerate() {
+        let out = if k + 1 == count { name.clone() } else { Ident::new(&format!("{name}__{}", k + 1), callee.span()) };
+        let mut tensors = Punctuated::new();
+        tensors.push(previous.clone());
+        stmts.push(LetStmt {
+            name: out.clone(),
+            declared: None,
+            custom: None,
+            callee,
+            args,
+            args_span,
+            tensors: Some(tensors),
+        });
+        previous = out;
+    }
+    Ok(stmts)
 }
 
 impl Parse for Arg {
