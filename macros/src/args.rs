@@ -42,6 +42,19 @@ impl<'a> ArgReader<'a> {
         self.args.iter().find(|(n, _, _)| n.is_some_and(|n| n == name)).map(|(_, e, _)| *e)
     }
 
+    /// Marks the first positional argument as read.
+    pub fn take_positional(&mut self) {
+        if let Some(entry) = self.args.iter_mut().find(|(n, _, _)| n.is_none()) {
+            entry.2 = true;
+        }
+    }
+
+    /// A reader for a layer call nested in this one's arguments
+    /// (`TimeDistributed(Dense(10))`), reporting into the same errors.
+    pub fn nested<'b>(&'b mut self, stmt: &'b LetStmt) -> ArgReader<'b> {
+        ArgReader::new(stmt, self.errors)
+    }
+
     pub fn error(&mut self, tokens: impl quote::ToTokens, message: impl std::fmt::Display) {
         self.errors.push(tokens, message);
     }

@@ -133,6 +133,7 @@ pub fn expand(def: &ModelDef, graph: &Graph) -> TokenStream {
         "Runs the model on one sample without touching the heap."
     };
     let summary = gen.summary(def);
+    let as_layer = gen.as_layer(name, &ws);
     let doc_ws = format!("Buffers for a batch of [`{name}`]: activations, gradients, layer caches.");
     let ctor_doc = format!(
         "Builds `{name}` with Keras's default initializers, drawing from a ChaCha8 generator seeded with `seed` (same seed, same weights)."
@@ -242,6 +243,8 @@ pub fn expand(def: &ModelDef, graph: &Graph) -> TokenStream {
                 #try_predict
             }
         }
+
+        #as_layer
     }
 }
 
@@ -278,16 +281,25 @@ struct Gen<'a> {
     graph: &'a Graph,
     /// Tensors whose gradient is needed (a parameterized layer lies upstream).
     grad_flows: Vec<bool>,
+    /// The same when the (float) model input needs its gradient too, as
+    /// when the model is a layer of another model.
+    grad_flows_from_input: Vec<bool>,
 }
 
 impl<'a> Gen<'a> {
     fn new(_def: &ModelDef, graph: &'a Graph) -> Self {
-        let mut grad_flows = vec![false; graph.tensors.len()];
-        for node in &graph.nodes {
-            let layer = &graph.layers[node.layer];
-            grad_flows[node.output] = layer.spec.has_params() || node.inputs.iter().any(|&i| grad_flows[i]);
-        }
-        Gen { graph, grad_flows }
+        let flows = |inputs_need_grad: bool| {
+            let mut flows = vec![false; graph.tensors.len()];
+            for &i in &graph.inputs {
+                flows[i] = inputs_need_grad && graph.tensors[i].ty.dtype == DType::F32;
+            }
+            for node in &graph.nodes {
+                let layer = &graph.layers[node.layer];
+                flows[node.output] = layer.spec.has_params() || node.inputs.iter().any(|&i| flows[i]);
+            }
+            flows
+        };
+        Gen { graph, grad_flows: flows(false), grad_flows_from_input: flows(true) }
     }
 
     fn layer_type(&self, layer: &crate::graph::LayerInfo) -> TokenStream {
@@ -314,13 +326,17 @@ impl<'a> Gen<'a> {
     }
 
     fn has_grad_buffer(&self, tensor: usize) -> bool {
-        self.grad_flows[tensor] || self.graph.outputs.contains(&tensor)
+        self.grad_flows_from_input[tensor] || self.graph.outputs.contains(&tensor)
     }
 
     fn workspace_fields(&self) -> Vec<TokenStream> {
         let mut out = Vec::new();
         for (id, t) in self.graph.tensors.iter().enumerate() {
             if self.is_input(id) {
+                if self.has_grad_buffer(id) {
+                    let g = grad_field(&t.ident);
+                    out.push(quote!(#g: ::std::vec::Vec<f32>,));
+                }
                 continue;
             }
             let (v, elem) = (value_field(&t.ident), t.ty.elem_tokens());
@@ -344,6 +360,10 @@ impl<'a> Gen<'a> {
         let mut out = Vec::new();
         for (id, t) in self.graph.tensors.iter().enumerate() {
             if self.is_input(id) {
+                if self.has_grad_buffer(id) {
+                    let (g, len) = (grad_field(&t.ident), t.ty.len());
+                    out.push(quote!(#g: ::std::vec![0.0f32; capacity * #len],));
+                }
                 continue;
             }
             let (v, len) = (value_field(&t.ident), t.ty.len());
@@ -401,13 +421,22 @@ impl<'a> Gen<'a> {
     }
 
     fn backward(&self) -> TokenStream {
+        self.backward_with(&self.grad_flows)
+    }
+
+    /// The backward pass that also produces the model input's gradient.
+    fn backward_to_input(&self) -> TokenStream {
+        self.backward_with(&self.grad_flows_from_input)
+    }
+
+    fn backward_with(&self, flows: &[bool]) -> TokenStream {
         // The loss writes each output's gradient; every other gradient
         // buffer is overwritten by its first consumer (in backward order)
         // and accumulated into by the rest.
         let mut written: HashSet<usize> = self.graph.outputs.iter().copied().collect();
         let mut calls = Vec::new();
         for (id, node) in self.graph.nodes.iter().enumerate().rev() {
-            if !self.grad_flows[node.output] {
+            if !flows[node.output] {
                 continue;
             }
             let layer = &self.graph.layers[node.layer];
@@ -415,7 +444,7 @@ impl<'a> Gen<'a> {
             let out = &self.graph.tensors[node.output];
             let (v, g, len) = (value_field(&out.ident), grad_field(&out.ident), out.ty.len());
             let mut dx_for = |input: usize| {
-                if self.grad_flows[input] {
+                if flows[input] {
                     let accumulate = !written.insert(input);
                     let t = &self.graph.tensors[input];
                     let (gx, in_len) = (grad_field(&t.ident), t.ty.len());
@@ -466,7 +495,10 @@ impl<'a> Gen<'a> {
         let g = self.graph;
         g.nodes
             .iter()
-            .filter(|n| g.layers[n.layer].spec.checks_ids() && self.is_input(n.inputs[0]))
+            .filter(|n| {
+                let input = n.inputs[0];
+                g.layers[n.layer].spec.checks_ids() && self.is_input(input) && g.tensors[input].ty.dtype == DType::U32
+            })
             .map(|n| {
                 let (field, x) = (&g.layers[n.layer].field, self.input_var(n.inputs[0]));
                 quote!(::kiln::__private::Layer::check_ids(&self.#field, #x)?;)
@@ -476,6 +508,22 @@ impl<'a> Gen<'a> {
 
     /// The body of `predict_one`, in a scope where `__x0`, … are the flat inputs.
     fn predict_one(&self) -> TokenStream {
+        let g = self.graph;
+        let body = self.inference_statements();
+        let outputs: Vec<TokenStream> = g
+            .outputs
+            .iter()
+            .map(|&o| {
+                let v = value_field(&g.tensors[o].ident);
+                quote!(::kiln::sample::from_flat(&#v[..]))
+            })
+            .collect();
+        let result = tuple_or_single(&outputs);
+        quote!(#body #result)
+    }
+
+    /// One sample through every node into stack arrays named `v_<tensor>`.
+    fn inference_statements(&self) -> TokenStream {
         let g = self.graph;
         let source = |t: usize| {
             if self.is_input(t) {
@@ -508,16 +556,91 @@ impl<'a> Gen<'a> {
                 #call
             });
         }
-        let outputs: Vec<TokenStream> = g
-            .outputs
-            .iter()
-            .map(|&o| {
-                let v = value_field(&g.tensors[o].ident);
-                quote!(::kiln::sample::from_flat(&#v[..]))
-            })
-            .collect();
-        let result = tuple_or_single(&outputs);
-        quote!(#(#body)* #result)
+        quote!(#(#body)*)
+    }
+
+    /// `impl Layer` for a model of one input and one output, so it can be a
+    /// layer of another model (`custom(Inner::new(0))`) or be wrapped in
+    /// `TimeDistributed`. Its cache is its own workspace; its backward
+    /// accumulates into its parameters and produces its input's gradient.
+    fn as_layer(&self, name: &Ident, ws: &Ident) -> TokenStream {
+        let g = self.graph;
+        if g.inputs.len() != 1 || g.outputs.len() != 1 {
+            return TokenStream::new();
+        }
+        let (input, output) = (&g.tensors[g.inputs[0]], &g.tensors[g.outputs[0]]);
+        let (in_elem, in_len, out_len) = (input.ty.elem_tokens(), input.ty.len(), output.ty.len());
+        let (v_out, g_out) = (value_field(&output.ident), grad_field(&output.ident));
+        let backward = self.backward_to_input();
+        let store_dx = if self.has_grad_buffer(g.inputs[0]) {
+            let g_in = grad_field(&input.ident);
+            quote! {
+                if let ::core::option::Option::Some(dx) = dx {
+                    dx.store(&ws.#g_in[..batch * #in_len]);
+                }
+            }
+        } else {
+            quote!(let _ = dx;)
+        };
+        let inference = self.inference_statements();
+        quote! {
+            #[automatically_derived]
+            #[allow(non_snake_case)]
+            impl ::kiln::__private::Layer for #name {
+                type In = #in_elem;
+                type Cache = ::core::option::Option<#ws>;
+                const INPUT_LEN: usize = #in_len;
+                const OUTPUT_LEN: usize = #out_len;
+
+                fn keras_type(&self) -> &'static str {
+                    "Functional"
+                }
+
+                fn check_ids(&self, ids: &[#in_elem]) -> ::kiln::Result<()> {
+                    ::kiln::network::Network::check_input(self, ids)
+                }
+
+                fn forward(&self, x: &[#in_elem], y: &mut [f32], batch: usize, cache: &mut Self::Cache, ctx: &mut ::kiln::__private::Ctx) {
+                    if cache.as_ref().is_none_or(|ws| ws.__capacity < batch) {
+                        *cache = ::core::option::Option::Some(::kiln::network::Network::workspace(self, batch));
+                    }
+                    let ws = cache.as_mut().expect("just filled");
+                    ::kiln::network::Network::forward(self, ws, x, batch, ctx.training);
+                    y.copy_from_slice(&ws.#v_out[..batch * #out_len]);
+                }
+
+                fn backward(
+                    &mut self,
+                    x: &[#in_elem],
+                    _: &[f32],
+                    dy: &mut [f32],
+                    dx: ::core::option::Option<::kiln::__private::InputGrad<'_>>,
+                    batch: usize,
+                    cache: &mut Self::Cache,
+                    _: &mut ::kiln::__private::Ctx,
+                ) {
+                    let ws = cache.as_mut().expect("forward runs before backward");
+                    ws.#g_out[..batch * #out_len].copy_from_slice(dy);
+                    let __x0 = x;
+                    #backward
+                    #store_dx
+                }
+
+                fn forward_one(&self, x: &[#in_elem], y: &mut [f32]) {
+                    let __x0 = x;
+                    #inference
+                    y.copy_from_slice(&#v_out[..]);
+                }
+
+                fn visit_params(&mut self, f: &mut dyn FnMut(&mut ::kiln::param::Param)) {
+                    ::kiln::network::Network::visit_params(self, f);
+                }
+
+                fn params(&self, f: &mut dyn FnMut(&::kiln::param::Param)) {
+                    ::kiln::network::Network::params(self, f);
+                }
+            }
+        }
     }
 
     fn summary(&self, def: &ModelDef) -> TokenStream {

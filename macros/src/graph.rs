@@ -247,16 +247,24 @@ impl Builder<'_> {
             prefix,
         };
         let id = self.layers.len();
+        let binding = stmt.tensors.is_none().then(|| stmt.name.clone());
         self.layers.push(PendingLayer {
             field: stmt.name.clone(),
-            explicit_name: None,
+            explicit_name: binding.as_ref().map(Ident::to_string),
             spec: Box::new(spec),
             types: None,
             nodes: Vec::new(),
-            binding: None,
+            binding,
         });
-        let tensors = stmt.tensors.iter().flatten().map(|t| self.resolve(t)).collect();
-        self.call(Some(id), tensors, stmt);
+        match &stmt.tensors {
+            Some(tensors) => {
+                let tensors = tensors.iter().map(|t| self.resolve(t)).collect();
+                self.call(Some(id), tensors, stmt);
+            }
+            None => {
+                self.define(&stmt.name, Binding::Layer(Some(id)));
+            }
+        }
     }
 
     /// `let y = reduce_sum(x, axis = 1);`: an operation written as a
@@ -399,6 +407,7 @@ impl Builder<'_> {
                 pending.types = Some((types, out.clone()));
                 Some(out)
             }
+            Err(error) if error.message.is_empty() => None, // already reported
             Err(error) => {
                 let blamed = error.argument.and_then(|name| named_arg(stmt, name));
                 match blamed {

@@ -136,9 +136,14 @@ impl Parse for Stmt {
                 let inner;
                 let parens = parenthesized!(inner in input);
                 let expr: Expr = inner.parse()?;
-                let tensors;
-                parenthesized!(tensors in input);
-                let tensors = tensors.parse_terminated(Ident::parse, Token![,])?;
+                // Without a tensor list, `custom(…)` binds the layer for later calls.
+                let tensors = if input.peek(syn::token::Paren) {
+                    let tensors;
+                    parenthesized!(tensors in input);
+                    Some(tensors.parse_terminated(Ident::parse, Token![,])?)
+                } else {
+                    None
+                };
                 input.parse::<Token![;]>()?;
                 return Ok(Stmt::Let(Box::new(LetStmt {
                     name,
@@ -147,7 +152,7 @@ impl Parse for Stmt {
                     callee,
                     args: Punctuated::new(),
                     args_span: parens.span.join(),
-                    tensors: Some(tensors),
+                    tensors,
                 })));
             }
             let args;

@@ -40,6 +40,10 @@ impl Spec for CustomSpec {
     fn constructor(&self, _: &[TensorType], _: &TensorType) -> TokenStream {
         self.expr.to_token_stream()
     }
+
+    fn checks_ids(&self) -> bool {
+        true
+    }
 }
 
 /// `MyLayer` from `MyLayer::new(…)`: the path before the last segment,

@@ -10,6 +10,7 @@ mod flatten;
 mod merge;
 mod recurrent;
 mod reduce;
+mod time_distributed;
 
 use crate::args::ArgReader;
 use crate::parse::LetStmt;
@@ -106,7 +107,8 @@ pub trait Spec {
 }
 
 /// The layer kinds `model!` knows, for "unknown layer" errors.
-pub const KNOWN: &[&str] = &["Activation", "Dense", "Embedding", "Flatten", "GRU", "LSTM", "SimpleRNN"];
+pub const KNOWN: &[&str] =
+    &["Activation", "Dense", "Embedding", "Flatten", "GRU", "LSTM", "SimpleRNN", "TimeDistributed"];
 
 /// Operations written as functions of tensors (`reduce_sum(x, axis = 1)`,
 /// `concatenate([a, b])`) rather than as layers applied to tensors.
@@ -123,6 +125,10 @@ pub fn configure(stmt: &LetStmt, mut args: ArgReader<'_>) -> Option<Box<dyn Spec
             (Box::new(activation::ActivationSpec::configure(stmt, &mut args)), activation::ActivationSpec::ARGS)
         }
         "Flatten" => (Box::new(flatten::FlattenSpec::configure(&mut args)), flatten::FlattenSpec::ARGS),
+        "TimeDistributed" => match time_distributed::TimeDistributedSpec::configure(stmt, &mut args) {
+            Some(spec) => (Box::new(spec), time_distributed::TimeDistributedSpec::ARGS),
+            None => (Box::new(Invalid), time_distributed::TimeDistributedSpec::ARGS),
+        },
         "Embedding" => (Box::new(embedding::EmbeddingSpec::configure(stmt, &mut args)), embedding::EmbeddingSpec::ARGS),
         "LSTM" => recurrent_spec(recurrent::Kind::Lstm, stmt, &mut args),
         "GRU" => recurrent_spec(recurrent::Kind::Gru, stmt, &mut args),
@@ -139,6 +145,31 @@ pub fn configure(stmt: &LetStmt, mut args: ArgReader<'_>) -> Option<Box<dyn Spec
     };
     args.finish(known);
     Some(spec)
+}
+
+/// A layer whose arguments were wrong (the errors are recorded): its
+/// calls produce no further errors.
+struct Invalid;
+
+impl Spec for Invalid {
+    fn keras_type(&self) -> &'static str {
+        "Invalid"
+    }
+    fn name_prefix(&self) -> &'static str {
+        "invalid"
+    }
+    fn has_params(&self) -> bool {
+        false
+    }
+    fn infer(&self, _: &[(&TensorType, &str)]) -> Result<TensorType, ShapeError> {
+        Err(ShapeError { message: String::new(), argument: None })
+    }
+    fn field_type(&self, _: &[TensorType], _: &TensorType) -> TokenStream {
+        TokenStream::new()
+    }
+    fn constructor(&self, _: &[TensorType], _: &TensorType) -> TokenStream {
+        TokenStream::new()
+    }
 }
 
 fn recurrent_spec(

@@ -16,6 +16,7 @@ mod merge;
 mod recurrent;
 mod reduce;
 mod simple_rnn;
+mod time_distributed;
 
 pub use activation::ActivationLayer;
 pub use dense::{Dense, DenseConfig};
@@ -27,6 +28,7 @@ pub use merge::{Concatenate, ElementWise, Merge, MergeOp};
 pub use recurrent::{RecurrentCache, RecurrentConfig, RecurrentWeights};
 pub use reduce::{Reduce, ReduceOp};
 pub use simple_rnn::SimpleRnn;
+pub use time_distributed::TimeDistributed;
 
 use crate::gemm::Scratch;
 use crate::param::Param;
