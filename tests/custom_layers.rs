@@ -31,3 +31,20 @@ fn a_model_with_the_custom_layer_has_correct_gradients_and_trains() {
     // The custom layer's weights moved away from the identity.
     assert!(model.network().scale.weight.value.iter().any(|&w| (w - 1.0).abs() > 1e-3));
 }
+
+#[path = "../examples/subclassing.rs"]
+mod subclassing;
+
+/// A hand-written `Network` trains with the same `fit`, and its backward
+/// pass passes the same whole-model gradient check as generated ones.
+#[test]
+fn a_hand_written_model_trains_with_fit() {
+    let (x, y) = subclassing::data(256);
+    kiln::testing::check_network_gradients(&mut subclassing::TwoLayer::new(1), &x[..4], 30);
+    let mut model =
+        subclassing::TwoLayer::new(0).compile(Adam::new(0.02), SparseCategoricalCrossentropy, &[Metric::Accuracy]);
+    assert_eq!(model.summary().total_params(), 4 * 16 + 16 + 16 * 3 + 3);
+    model.fit(&x, &y).epochs(40).batch_size(32).verbose(0).run().unwrap();
+    let accuracy = model.evaluate(&x, &y, 64).unwrap().get("accuracy").unwrap();
+    assert!(accuracy > 0.9, "accuracy {accuracy}");
+}
