@@ -6,37 +6,27 @@
 //! `α` (the paper's ε̂), so with the same ε the update differs slightly
 //! from PyTorch's. Defaults: `lr = 0.001`, `β₁ = 0.9`, `β₂ = 0.999`, `ε = 1e-7`.
 
-use super::{Optimizer, Slots};
+use super::{Optimizer, OptimizerState};
 use crate::param::Param;
 
 /// Keras's `Adam`.
 #[derive(Clone, Debug)]
 pub struct Adam {
-    /// Step size.
-    pub learning_rate: f32,
+    /// Learning rate, step count and slots.
+    pub state: OptimizerState,
     /// Decay of the first moment.
     pub beta_1: f32,
     /// Decay of the second moment.
     pub beta_2: f32,
     /// Keras's ε̂.
     pub epsilon: f32,
-    iterations: u64,
     alpha: f32,
-    slots: Slots,
 }
 
 impl Adam {
     /// Adam with Keras's defaults and learning rate `lr`.
     pub fn new(learning_rate: f32) -> Self {
-        Adam {
-            learning_rate,
-            beta_1: 0.9,
-            beta_2: 0.999,
-            epsilon: 1e-7,
-            iterations: 0,
-            alpha: 0.0,
-            slots: Slots::default(),
-        }
+        Adam { state: OptimizerState::new(learning_rate), beta_1: 0.9, beta_2: 0.999, epsilon: 1e-7, alpha: 0.0 }
     }
 }
 
@@ -50,26 +40,23 @@ impl Optimizer for Adam {
     fn name(&self) -> &'static str {
         "Adam"
     }
-    fn learning_rate(&self) -> f32 {
-        self.learning_rate
+    fn state(&self) -> &OptimizerState {
+        &self.state
     }
-    fn set_learning_rate(&mut self, lr: f32) {
-        self.learning_rate = lr;
-    }
-    fn iterations(&self) -> u64 {
-        self.iterations
+    fn state_mut(&mut self) -> &mut OptimizerState {
+        &mut self.state
     }
 
     fn begin_step(&mut self) {
-        self.iterations += 1;
-        let t = self.iterations as f64;
+        self.state.iterations += 1;
+        let t = self.state.iterations as f64;
         let (b1, b2) = (self.beta_1 as f64, self.beta_2 as f64);
-        self.alpha = (self.learning_rate as f64 * (1.0 - b2.powf(t)).sqrt() / (1.0 - b1.powf(t))) as f32;
+        self.alpha = (self.state.learning_rate as f64 * (1.0 - b2.powf(t)).sqrt() / (1.0 - b1.powf(t))) as f32;
     }
 
     fn update(&mut self, index: usize, p: &mut Param) {
         let (b1, b2, eps, alpha) = (self.beta_1, self.beta_2, self.epsilon, self.alpha);
-        let [m, v] = self.slots.get(index, 2, p.len(), 0.0) else { unreachable!("two slots") };
+        let [m, v] = self.state.slots.get(index, 2, p.len(), 0.0) else { unreachable!("two slots") };
         crate::simd::dispatch(|| {
             for (((w, g), m), v) in p.value.iter_mut().zip(&p.grad).zip(m.iter_mut()).zip(v.iter_mut()) {
                 *m += (g - *m) * (1.0 - b1);
@@ -77,14 +64,6 @@ impl Optimizer for Adam {
                 *w -= alpha * *m / (v.sqrt() + eps);
             }
         });
-    }
-
-    fn slots(&self) -> &[Vec<Vec<f32>>] {
-        &self.slots.per_param
-    }
-    fn restore(&mut self, iterations: u64, slots: Vec<Vec<Vec<f32>>>) {
-        self.iterations = iterations;
-        self.slots.per_param = slots;
     }
 }
 

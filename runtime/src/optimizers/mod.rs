@@ -17,24 +17,61 @@ pub use sgd::Sgd;
 
 use crate::param::Param;
 
+/// What every optimizer keeps: the learning rate, the step count and the
+/// per-parameter slots.
+#[derive(Clone, Debug, Default)]
+pub struct OptimizerState {
+    /// The step size (changed by schedules and callbacks).
+    pub learning_rate: f32,
+    /// Steps taken so far (Keras's `iterations`).
+    pub iterations: u64,
+    pub(crate) slots: Slots,
+}
+
+impl OptimizerState {
+    /// State for a fresh optimizer with learning rate `lr`.
+    pub fn new(learning_rate: f32) -> Self {
+        OptimizerState { learning_rate, iterations: 0, slots: Slots::default() }
+    }
+}
+
 /// Updates parameters from their gradients.
 pub trait Optimizer: Send {
     /// Keras's class name.
     fn name(&self) -> &'static str;
-    /// The current learning rate.
-    fn learning_rate(&self) -> f32;
-    /// Changes the learning rate (schedules and callbacks do).
-    fn set_learning_rate(&mut self, lr: f32);
-    /// Steps taken so far (Keras's `iterations`).
-    fn iterations(&self) -> u64;
-    /// Starts a step; called once before the parameters are updated.
-    fn begin_step(&mut self);
+    /// The shared state.
+    fn state(&self) -> &OptimizerState;
+    /// The shared state, mutably.
+    fn state_mut(&mut self) -> &mut OptimizerState;
     /// Updates the `index`-th parameter from its `grad`.
     fn update(&mut self, index: usize, param: &mut Param);
+
+    /// Starts a step; called once before the parameters are updated.
+    fn begin_step(&mut self) {
+        self.state_mut().iterations += 1;
+    }
+    /// The current learning rate.
+    fn learning_rate(&self) -> f32 {
+        self.state().learning_rate
+    }
+    /// Changes the learning rate (schedules and callbacks do).
+    fn set_learning_rate(&mut self, lr: f32) {
+        self.state_mut().learning_rate = lr;
+    }
+    /// Steps taken so far (Keras's `iterations`).
+    fn iterations(&self) -> u64 {
+        self.state().iterations
+    }
     /// The per-parameter state, for checkpoints: one list of slot vectors per parameter.
-    fn slots(&self) -> &[Vec<Vec<f32>>];
+    fn slots(&self) -> &[Vec<Vec<f32>>] {
+        &self.state().slots.per_param
+    }
     /// Restores state saved from [`Optimizer::slots`] and [`Optimizer::iterations`].
-    fn restore(&mut self, iterations: u64, slots: Vec<Vec<Vec<f32>>>);
+    fn restore(&mut self, iterations: u64, slots: Vec<Vec<Vec<f32>>>) {
+        let state = self.state_mut();
+        state.iterations = iterations;
+        state.slots.per_param = slots;
+    }
 }
 
 /// A boxed optimizer is an optimizer (to choose one at run time).
@@ -42,26 +79,17 @@ impl<O: Optimizer + ?Sized> Optimizer for Box<O> {
     fn name(&self) -> &'static str {
         (**self).name()
     }
-    fn learning_rate(&self) -> f32 {
-        (**self).learning_rate()
+    fn state(&self) -> &OptimizerState {
+        (**self).state()
     }
-    fn set_learning_rate(&mut self, lr: f32) {
-        (**self).set_learning_rate(lr)
-    }
-    fn iterations(&self) -> u64 {
-        (**self).iterations()
-    }
-    fn begin_step(&mut self) {
-        (**self).begin_step()
+    fn state_mut(&mut self) -> &mut OptimizerState {
+        (**self).state_mut()
     }
     fn update(&mut self, index: usize, param: &mut Param) {
         (**self).update(index, param)
     }
-    fn slots(&self) -> &[Vec<Vec<f32>>] {
-        (**self).slots()
-    }
-    fn restore(&mut self, iterations: u64, slots: Vec<Vec<Vec<f32>>>) {
-        (**self).restore(iterations, slots)
+    fn begin_step(&mut self) {
+        (**self).begin_step()
     }
 }
 

@@ -2,26 +2,24 @@
 //! or centering: `v ← ρ·v + (1 − ρ)·g²`, `w ← w − lr·g/√(v + ε)`.
 //! Defaults: `lr = 0.001`, `ρ = 0.9`, `ε = 1e-7`.
 
-use super::{Optimizer, Slots};
+use super::{Optimizer, OptimizerState};
 use crate::param::Param;
 
 /// Keras's `RMSprop`.
 #[derive(Clone, Debug)]
 pub struct RmsProp {
-    /// Step size.
-    pub learning_rate: f32,
+    /// Learning rate, step count and slots.
+    pub state: OptimizerState,
     /// Decay of the squared-gradient average.
     pub rho: f32,
     /// Added under the square root.
     pub epsilon: f32,
-    iterations: u64,
-    slots: Slots,
 }
 
 impl RmsProp {
     /// RMSprop with Keras's defaults and learning rate `lr`.
     pub fn new(learning_rate: f32) -> Self {
-        RmsProp { learning_rate, rho: 0.9, epsilon: 1e-7, iterations: 0, slots: Slots::default() }
+        RmsProp { state: OptimizerState::new(learning_rate), rho: 0.9, epsilon: 1e-7 }
     }
 }
 
@@ -35,34 +33,20 @@ impl Optimizer for RmsProp {
     fn name(&self) -> &'static str {
         "RMSprop"
     }
-    fn learning_rate(&self) -> f32 {
-        self.learning_rate
+    fn state(&self) -> &OptimizerState {
+        &self.state
     }
-    fn set_learning_rate(&mut self, lr: f32) {
-        self.learning_rate = lr;
-    }
-    fn iterations(&self) -> u64 {
-        self.iterations
-    }
-    fn begin_step(&mut self) {
-        self.iterations += 1;
+    fn state_mut(&mut self) -> &mut OptimizerState {
+        &mut self.state
     }
 
     fn update(&mut self, index: usize, p: &mut Param) {
-        let (lr, rho, eps) = (self.learning_rate, self.rho, self.epsilon);
-        let v = &mut self.slots.get(index, 1, p.len(), 0.0)[0];
+        let (lr, rho, eps) = (self.state.learning_rate, self.rho, self.epsilon);
+        let v = &mut self.state.slots.get(index, 1, p.len(), 0.0)[0];
         for ((w, g), v) in p.value.iter_mut().zip(&p.grad).zip(v.iter_mut()) {
             *v = rho * *v + (1.0 - rho) * g * g;
             *w -= lr * g / (*v + eps).sqrt();
         }
-    }
-
-    fn slots(&self) -> &[Vec<Vec<f32>>] {
-        &self.slots.per_param
-    }
-    fn restore(&mut self, iterations: u64, slots: Vec<Vec<Vec<f32>>>) {
-        self.iterations = iterations;
-        self.slots.per_param = slots;
     }
 }
 
