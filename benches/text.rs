@@ -9,7 +9,10 @@
 
 use kiln::prelude::*;
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+mod common;
+use common::{arg, time_per_call};
 
 kiln::model! {
     struct TextClassifier {
@@ -19,29 +22,6 @@ kiln::model! {
         let prob = Dense(units = 1, activation = sigmoid)(encoding);
         output prob;
     }
-}
-
-fn arg(name: &str, default: f64) -> f64 {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).and_then(|v| v.parse().ok()).unwrap_or(default)
-}
-
-/// Seconds per call: best of five rounds after a warm-up of a tenth of the budget.
-fn time_per_call(budget: Duration, mut f: impl FnMut()) -> f64 {
-    let start = Instant::now();
-    let mut calls = 0u64;
-    while start.elapsed() < budget / 10 || calls < 3 {
-        f();
-        calls += 1;
-    }
-    let per_round = ((calls as f64) * 9.0 / 10.0 / 5.0).max(1.0) as u64 * 2;
-    (0..5)
-        .map(|_| {
-            let t = Instant::now();
-            (0..per_round).for_each(|_| f());
-            t.elapsed().as_secs_f64() / per_round as f64
-        })
-        .fold(f64::INFINITY, f64::min)
 }
 
 fn main() {

@@ -215,3 +215,26 @@ fn set_network_param<N: crate::network::Network>(network: &mut N, index: usize, 
         i += 1;
     });
 }
+
+/// Checks that a layer's one-sample forward pass (`forward_one`, the
+/// allocation-free path) computes what its batched `forward` computes, on
+/// `batch` deterministic samples.
+///
+/// # Panics
+/// With the sample and position that differ by more than `1e-5`.
+pub fn assert_one_sample_matches_batch<L: Layer<In = f32>>(layer: &L, batch: usize) {
+    let x = test_values(batch * L::INPUT_LEN, 2);
+    let mut batched = vec![0.0; batch * L::OUTPUT_LEN];
+    layer.forward(&x, &mut batched, batch, &mut L::Cache::default(), &mut Ctx::new(0));
+    let mut one = vec![0.0; L::OUTPUT_LEN];
+    for s in 0..batch {
+        layer.forward_one(&x[s * L::INPUT_LEN..(s + 1) * L::INPUT_LEN], &mut one);
+        for (i, (a, b)) in one.iter().zip(&batched[s * L::OUTPUT_LEN..]).enumerate() {
+            assert!(
+                (a - b).abs() < 1e-5,
+                "{}: sample {s}, value {i}: one-sample {a} vs batched {b}",
+                layer.keras_type()
+            );
+        }
+    }
+}

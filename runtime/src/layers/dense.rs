@@ -190,16 +190,6 @@ mod tests {
 
     #[test]
     fn batched_forward_agrees_with_one_sample_forward() {
-        let d = layer::<37, 29>(Activation::Relu);
-        let x: Vec<f32> = (0..37 * 9).map(|i| ((i * 7) % 13) as f32 / 6.0 - 1.0).collect();
-        let mut batched = vec![0.0; 29 * 9];
-        d.forward(&x, &mut batched, 9, &mut (), &mut Ctx::new(0));
-        for s in 0..9 {
-            let mut one = [0.0; 29];
-            d.forward_one(&x[s * 37..(s + 1) * 37], &mut one);
-            for (a, b) in one.iter().zip(&batched[s * 29..]) {
-                assert!((a - b).abs() < 1e-5);
-            }
-        }
+        crate::testing::assert_one_sample_matches_batch(&layer::<37, 29>(Activation::Relu), 9);
     }
 }

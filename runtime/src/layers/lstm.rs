@@ -7,9 +7,7 @@
 //! (`σ` is `recurrent_activation`, `tanh` is `activation`). PyTorch's
 //! `nn.LSTM` uses the same gate order; its two biases add up to Keras's one.
 
-use super::recurrent::{
-    add_output_grad, shift_prev, step, write_output, RecurrentCache, RecurrentConfig, RecurrentWeights,
-};
+use super::recurrent::{add_output_grad, step, write_output, RecurrentCache, RecurrentConfig, RecurrentWeights};
 use super::{ensure_len, Ctx, InputGrad, Layer};
 use crate::activations::Activation;
 use crate::gemm::{add_row_vector, sgemm, small_gemm, vec_mat, Mat};
@@ -145,13 +143,7 @@ impl<const D: usize, const U: usize, const T: usize, const SEQ: bool> Layer for 
                 sgemm(batch, U, g, step(dz, t, T, g), recurrent_t, dh, U, false, &mut ctx.scratch);
             }
         }
-        let h_prev = ensure_len(&mut cache.h_prev, rows * U);
-        shift_prev(h, h_prev, T, U);
-        self.weights.accumulate_grads(x, h_prev, dz, dz, rows, &mut ctx.scratch);
-        if let Some(dx) = dx {
-            let kernel_t = Mat::transposed(&self.weights.kernel.value, g);
-            sgemm(rows, D, g, Mat::row_major(dz, g), kernel_t, dx.grad, D, dx.accumulate, &mut ctx.scratch);
-        }
+        self.weights.finish_backward(x, h, &mut cache.h_prev, dz, dz, dx, T, &mut ctx.scratch);
     }
 
     fn forward_one(&self, x: &[f32], y: &mut [f32]) {
@@ -225,25 +217,15 @@ mod tests {
 
     #[test]
     fn batched_forward_agrees_with_one_sample_forward() {
-        let l = layer::<true>();
-        let x = crate::testing::test_values(3 * 15, 2);
-        let mut batched = vec![0.0; 3 * 20];
-        l.forward(&x, &mut batched, 3, &mut RecurrentCache::default(), &mut Ctx::new(0));
-        for s in 0..3 {
-            let mut one = [0.0; 20];
-            l.forward_one(&x[s * 15..(s + 1) * 15], &mut one);
-            for (a, b) in one.iter().zip(&batched[s * 20..]) {
-                assert!((a - b).abs() < 1e-5, "{a} vs {b}");
-            }
-        }
+        crate::testing::assert_one_sample_matches_batch(&layer::<true>(), 3);
+        crate::testing::assert_one_sample_matches_batch(&layer::<false>(), 2);
     }
 
     #[test]
     fn keras_parameter_count_and_forget_bias() {
         let l =
             Lstm::<64, 64, 16, false>::new(RecurrentConfig::default(), &mut rand_chacha::ChaCha8Rng::seed_from_u64(0));
-        let mut n = 0;
-        l.params(&mut |p| n += p.len());
+        let n = crate::network::count_params(|f| l.params(f)).0;
         assert_eq!(n, 33_024);
         let b = &l.weights.bias.as_ref().unwrap().value;
         assert!(b[64..128].iter().all(|&v| v == 1.0) && b[..64].iter().all(|&v| v == 0.0));

@@ -125,6 +125,35 @@ impl RecurrentWeights {
     }
 }
 
+impl RecurrentWeights {
+    /// The end of every recurrent backward pass: the states each step
+    /// started from, the weight gradients over all steps at once, and
+    /// `dx = d_in · kernelᵀ` when asked.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn finish_backward(
+        &mut self,
+        x: &[f32],
+        h: &[f32],
+        h_prev: &mut Vec<f32>,
+        d_in: &[f32],
+        d_rec: &[f32],
+        dx: Option<super::InputGrad<'_>>,
+        steps: usize,
+        scratch: &mut Scratch,
+    ) {
+        let (input, width) = (self.kernel.shape[0], self.kernel.shape[1]);
+        let units = self.recurrent_kernel.shape[0];
+        let rows = h.len() / units;
+        let h_prev = super::ensure_len(h_prev, rows * units);
+        shift_prev(h, h_prev, steps, units);
+        self.accumulate_grads(x, h_prev, d_in, d_rec, rows, scratch);
+        if let Some(dx) = dx {
+            let kernel_t = Mat::transposed(&self.kernel.value, width);
+            sgemm(rows, input, width, Mat::row_major(d_in, width), kernel_t, dx.grad, input, dx.accumulate, scratch);
+        }
+    }
+}
+
 /// Buffers a recurrent layer's forward pass leaves for its backward pass,
 /// and scratch space for the backward pass. Grown on first use.
 #[derive(Debug, Default)]

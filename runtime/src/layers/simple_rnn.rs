@@ -1,7 +1,7 @@
 //! `SimpleRNN`: `h_t = activation(x_t·W + h_{t−1}·R + b)`.
 
 use super::recurrent::{
-    add_output_grad, gate_product, shift_prev, step, write_output, RecurrentCache, RecurrentConfig, RecurrentWeights,
+    add_output_grad, gate_product, step, write_output, RecurrentCache, RecurrentConfig, RecurrentWeights,
 };
 use super::{ensure_len, Ctx, InputGrad, Layer};
 use crate::activations::Activation;
@@ -91,13 +91,7 @@ impl<const D: usize, const U: usize, const T: usize, const SEQ: bool> Layer for 
                 sgemm(batch, U, U, step(da, t, T, U), recurrent_t, dh, U, false, &mut ctx.scratch);
             }
         }
-        let h_prev = ensure_len(&mut cache.h_prev, rows * U);
-        shift_prev(h, h_prev, T, U);
-        self.weights.accumulate_grads(x, h_prev, da, da, rows, &mut ctx.scratch);
-        if let Some(dx) = dx {
-            let kernel_t = Mat::transposed(&self.weights.kernel.value, U);
-            sgemm(rows, D, U, Mat::row_major(da, U), kernel_t, dx.grad, D, dx.accumulate, &mut ctx.scratch);
-        }
+        self.weights.finish_backward(x, h, &mut cache.h_prev, da, da, dx, T, &mut ctx.scratch);
     }
 
     fn forward_one(&self, x: &[f32], y: &mut [f32]) {
@@ -148,6 +142,7 @@ mod tests {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(6);
         check_layer_gradients(&mut SimpleRnn::<3, 4, 5, false>::new(config, &mut rng), 3);
         check_layer_gradients(&mut SimpleRnn::<3, 4, 5, true>::new(config, &mut rng), 2);
+        crate::testing::assert_one_sample_matches_batch(&SimpleRnn::<3, 4, 5, true>::new(config, &mut rng), 3);
     }
 
     #[test]
@@ -156,8 +151,7 @@ mod tests {
             RecurrentConfig::default(),
             &mut rand_chacha::ChaCha8Rng::seed_from_u64(0),
         );
-        let mut n = 0;
-        l.params(&mut |p| n += p.len());
+        let n = crate::network::count_params(|f| l.params(f)).0;
         assert_eq!(n, 8_256);
     }
 }
