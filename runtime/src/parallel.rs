@@ -167,6 +167,33 @@ pub(crate) fn run(parts: usize, f: &(dyn Fn(usize) + Sync)) {
     assert!(!panicked, "a kiln helper thread panicked");
 }
 
+/// A mutable buffer whose disjoint ranges parts of one [`run`] write.
+pub(crate) struct Disjoint<T> {
+    ptr: *mut T,
+    len: usize,
+}
+
+// SAFETY: parts only take disjoint ranges (see `range`), and the buffer
+// outlives `run`, which waits for every part.
+unsafe impl<T: Send> Sync for Disjoint<T> {}
+
+impl<T> Disjoint<T> {
+    pub(crate) fn new(buf: &mut [T]) -> Self {
+        Disjoint { ptr: buf.as_mut_ptr(), len: buf.len() }
+    }
+
+    /// Elements `start..end`.
+    ///
+    /// # Safety
+    /// Ranges taken by concurrently running parts must not overlap, and
+    /// the buffer must outlive the returned slice.
+    #[allow(clippy::mut_from_ref)]
+    pub(crate) unsafe fn range(&self, start: usize, end: usize) -> &mut [T] {
+        assert!(start <= end && end <= self.len, "range out of bounds");
+        std::slice::from_raw_parts_mut(self.ptr.add(start), end - start)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

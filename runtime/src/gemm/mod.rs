@@ -169,6 +169,35 @@ pub fn sgemm(
     });
 }
 
+/// [`sgemm`] on the calling thread only, for code that already runs as one
+/// part of a parallel computation.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn sgemm_on_this_thread(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: Mat<'_>,
+    b: Mat<'_>,
+    c: &mut [f32],
+    ldc: usize,
+    accumulate: bool,
+    scratch: &mut Scratch,
+) {
+    if m == 0 || n == 0 || k == 0 {
+        return sgemm(m, n, k, a, b, c, ldc, accumulate, scratch);
+    }
+    assert!(ldc >= n && c.len() >= (m - 1) * ldc + n, "sgemm: C is too small");
+    assert!(a.data.len() > a.last_index(m, k), "sgemm: A is too small");
+    assert!(b.data.len() > b.last_index(k, n), "sgemm: B is too small");
+    // SAFETY: the bounds of all three operands are checked above.
+    unsafe { gemm_serial(m, n, k, a, b, c.as_mut_ptr(), ldc, accumulate, scratch) };
+}
+
+/// Runs `f` with this thread's own packing buffers (for parts of parallel work).
+pub(crate) fn with_thread_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
+    THREAD_SCRATCH.with(|s| f(&mut s.borrow_mut()))
+}
+
 thread_local! {
     /// Packing buffers of the parts of a parallel product.
     static THREAD_SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());

@@ -10,7 +10,8 @@
 use super::recurrent::{add_output_grad, step, write_output, RecurrentCache, RecurrentConfig, RecurrentWeights};
 use super::{ensure_len, Ctx, InputGrad, Layer};
 use crate::activations::Activation;
-use crate::gemm::{add_row_vector, sgemm, small_gemm, vec_mat, Mat};
+use crate::gemm::{add_row_vector, sgemm, sgemm_on_this_thread, small_gemm, vec_mat, Mat, Scratch};
+use crate::parallel::Disjoint;
 use crate::param::Param;
 use rand::Rng;
 
@@ -36,6 +37,96 @@ impl<const D: usize, const U: usize, const T: usize, const SEQ: bool> Lstm<D, U,
     }
 }
 
+impl<const D: usize, const U: usize, const T: usize, const SEQ: bool> Lstm<D, U, T, SEQ> {
+    /// The recurrence over all steps for `batch` samples, given the input
+    /// projections in `z` (`[batch, T, 4U]`, activated in place); fills the
+    /// cell states `c` and hidden states `h` (`[batch, T, U]`).
+    fn forward_steps(&self, z: &mut [f32], c: &mut [f32], h: &mut [f32], batch: usize, scratch: &mut Scratch) {
+        let g = 4 * U;
+        let recurrent = Mat::row_major(&self.weights.recurrent_kernel.value, g);
+        let mut tanh_c = [0.0f32; U];
+        for t in 0..T {
+            if t > 0 {
+                let h_prev = step(h, t - 1, T, U);
+                sgemm_on_this_thread(batch, g, U, h_prev, recurrent, &mut z[t * g..], T * g, true, scratch);
+            }
+            for b in 0..batch {
+                let r = b * T + t;
+                let gates = &mut z[r * g..(r + 1) * g];
+                self.recurrent_activation.forward_in_place(&mut gates[..2 * U], U);
+                self.activation.forward_in_place(&mut gates[2 * U..3 * U], U);
+                self.recurrent_activation.forward_in_place(&mut gates[3 * U..], U);
+                let (i, rest) = gates.split_at(U);
+                let (f, rest) = rest.split_at(U);
+                let (gg, o) = rest.split_at(U);
+                let (before, now) = c.split_at_mut(r * U);
+                let c_t = &mut now[..U];
+                for j in 0..U {
+                    let c_prev = if t > 0 { before[(r - 1) * U + j] } else { 0.0 };
+                    c_t[j] = f[j] * c_prev + i[j] * gg[j];
+                }
+                tanh_c.copy_from_slice(c_t);
+                self.activation.forward_in_place(&mut tanh_c, U);
+                for (j, hv) in h[r * U..(r + 1) * U].iter_mut().enumerate() {
+                    *hv = o[j] * tanh_c[j];
+                }
+            }
+        }
+    }
+
+    /// Back-propagation through time for `batch` samples: fills `dz` with
+    /// the gradients of the gate pre-activations (`[batch, T, 4U]`).
+    #[allow(clippy::too_many_arguments)]
+    fn backward_steps(
+        &self,
+        z: &[f32],
+        c: &[f32],
+        dz: &mut [f32],
+        dh: &mut [f32],
+        dc: &mut [f32],
+        dy: &[f32],
+        batch: usize,
+        scratch: &mut Scratch,
+    ) {
+        let g = 4 * U;
+        dh.fill(0.0);
+        dc.fill(0.0);
+        let (mut tanh_c, mut d_tanh) = ([0.0f32; U], [0.0f32; U]);
+        let recurrent_t = Mat::transposed(&self.weights.recurrent_kernel.value, g);
+        for t in (0..T).rev() {
+            add_output_grad(dy, dh, t, T, U, SEQ);
+            for b in 0..batch {
+                let r = b * T + t;
+                let gates = &z[r * g..(r + 1) * g];
+                let (i, f, gg, o) = (&gates[..U], &gates[U..2 * U], &gates[2 * U..3 * U], &gates[3 * U..]);
+                tanh_c.copy_from_slice(&c[r * U..(r + 1) * U]);
+                self.activation.forward_in_place(&mut tanh_c, U);
+                let (dh_b, dc_b) = (&dh[b * U..(b + 1) * U], &mut dc[b * U..(b + 1) * U]);
+                for j in 0..U {
+                    d_tanh[j] = dh_b[j] * o[j];
+                }
+                self.activation.backward_in_place(&tanh_c, &mut d_tanh, U);
+                let drow = &mut dz[r * g..(r + 1) * g];
+                for j in 0..U {
+                    let c_prev = if t > 0 { c[(r - 1) * U + j] } else { 0.0 };
+                    let dct = dc_b[j] + d_tanh[j];
+                    drow[j] = dct * gg[j];
+                    drow[U + j] = dct * c_prev;
+                    drow[2 * U + j] = dct * i[j];
+                    drow[3 * U + j] = dh_b[j] * tanh_c[j];
+                    dc_b[j] = dct * f[j];
+                }
+                self.recurrent_activation.backward_in_place(&gates[..2 * U], &mut drow[..2 * U], U);
+                self.activation.backward_in_place(gg, &mut drow[2 * U..3 * U], U);
+                self.recurrent_activation.backward_in_place(o, &mut drow[3 * U..], U);
+            }
+            if t > 0 {
+                sgemm_on_this_thread(batch, U, g, step(dz, t, T, g), recurrent_t, dh, U, false, scratch);
+            }
+        }
+    }
+}
+
 impl<const D: usize, const U: usize, const T: usize, const SEQ: bool> Layer for Lstm<D, U, T, SEQ> {
     type In = f32;
     type Cache = RecurrentCache;
@@ -58,34 +149,27 @@ impl<const D: usize, const U: usize, const T: usize, const SEQ: bool> Layer for 
         }
         let c = ensure_len(&mut cache.aux, rows * U);
         let h = ensure_len(&mut cache.h, rows * U);
-        let tanh_c = ensure_len(&mut cache.tmp, U);
-        let recurrent = Mat::row_major(&w.recurrent_kernel.value, g);
-        for t in 0..T {
-            if t > 0 {
-                let h_prev = step(h, t - 1, T, U);
-                sgemm(batch, g, U, h_prev, recurrent, &mut z[t * g..], T * g, true, &mut ctx.scratch);
-            }
-            for b in 0..batch {
-                let r = b * T + t;
-                let gates = &mut z[r * g..(r + 1) * g];
-                self.recurrent_activation.forward_in_place(&mut gates[..2 * U], U);
-                self.activation.forward_in_place(&mut gates[2 * U..3 * U], U);
-                self.recurrent_activation.forward_in_place(&mut gates[3 * U..], U);
-                let (i, rest) = gates.split_at(U);
-                let (f, rest) = rest.split_at(U);
-                let (gg, o) = rest.split_at(U);
-                let (before, now) = c.split_at_mut(r * U);
-                let c_t = &mut now[..U];
-                for j in 0..U {
-                    let c_prev = if t > 0 { before[(r - 1) * U + j] } else { 0.0 };
-                    c_t[j] = f[j] * c_prev + i[j] * gg[j];
+        // Samples are independent: with threads, each takes a share of the batch.
+        let parts = crate::parallel::parts_for_work(batch * T * g * U, 1 << 18).min(batch);
+        if parts == 1 {
+            self.forward_steps(z, c, h, batch, &mut ctx.scratch);
+        } else {
+            let share = batch.div_ceil(parts);
+            let (zs, cs, hs) = (Disjoint::new(z), Disjoint::new(c), Disjoint::new(h));
+            crate::parallel::run(parts, &|p| {
+                let (b0, b1) = ((p * share).min(batch), ((p + 1) * share).min(batch));
+                if b0 < b1 {
+                    // SAFETY: parts take disjoint sample ranges of each buffer.
+                    let (z, c, h) = unsafe {
+                        (
+                            zs.range(b0 * T * g, b1 * T * g),
+                            cs.range(b0 * T * U, b1 * T * U),
+                            hs.range(b0 * T * U, b1 * T * U),
+                        )
+                    };
+                    crate::gemm::with_thread_scratch(|s| self.forward_steps(z, c, h, b1 - b0, s));
                 }
-                tanh_c.copy_from_slice(c_t);
-                self.activation.forward_in_place(tanh_c, U);
-                for (j, hv) in h[r * U..(r + 1) * U].iter_mut().enumerate() {
-                    *hv = o[j] * tanh_c[j];
-                }
-            }
+            });
         }
         write_output(h, y, T, U, SEQ);
     }
@@ -107,41 +191,29 @@ impl<const D: usize, const U: usize, const T: usize, const SEQ: bool> Layer for 
         let dz = ensure_len(&mut cache.d_gates, rows * g);
         let dh = ensure_len(&mut cache.dh, batch * U);
         let dc = ensure_len(&mut cache.dc, batch * U);
-        dh.fill(0.0);
-        dc.fill(0.0);
-        let tmp = ensure_len(&mut cache.tmp, 2 * U);
-        let recurrent_t = Mat::transposed(&self.weights.recurrent_kernel.value, g);
-        for t in (0..T).rev() {
-            add_output_grad(dy, dh, t, T, U, SEQ);
-            for b in 0..batch {
-                let r = b * T + t;
-                let gates = &z[r * g..(r + 1) * g];
-                let (i, f, gg, o) = (&gates[..U], &gates[U..2 * U], &gates[2 * U..3 * U], &gates[3 * U..]);
-                let (tanh_c, d_tanh) = tmp.split_at_mut(U);
-                tanh_c.copy_from_slice(&c[r * U..(r + 1) * U]);
-                self.activation.forward_in_place(tanh_c, U);
-                let (dh_b, dc_b) = (&dh[b * U..(b + 1) * U], &mut dc[b * U..(b + 1) * U]);
-                for j in 0..U {
-                    d_tanh[j] = dh_b[j] * o[j];
+        let dy_len = if SEQ { T * U } else { U };
+        let parts = crate::parallel::parts_for_work(batch * T * g * U, 1 << 18).min(batch);
+        if parts == 1 {
+            self.backward_steps(z, c, dz, dh, dc, dy, batch, &mut ctx.scratch);
+        } else {
+            let share = batch.div_ceil(parts);
+            let (dzs, dhs, dcs, dys) = (Disjoint::new(dz), Disjoint::new(dh), Disjoint::new(dc), Disjoint::new(dy));
+            crate::parallel::run(parts, &|p| {
+                let (b0, b1) = ((p * share).min(batch), ((p + 1) * share).min(batch));
+                if b0 < b1 {
+                    let (z, c) = (&z[b0 * T * g..b1 * T * g], &c[b0 * T * U..b1 * T * U]);
+                    // SAFETY: parts take disjoint sample ranges of each buffer.
+                    let (dz, dh, dc, dy) = unsafe {
+                        (
+                            dzs.range(b0 * T * g, b1 * T * g),
+                            dhs.range(b0 * U, b1 * U),
+                            dcs.range(b0 * U, b1 * U),
+                            dys.range(b0 * dy_len, b1 * dy_len),
+                        )
+                    };
+                    crate::gemm::with_thread_scratch(|s| self.backward_steps(z, c, dz, dh, dc, dy, b1 - b0, s));
                 }
-                self.activation.backward_in_place(tanh_c, d_tanh, U);
-                let drow = &mut dz[r * g..(r + 1) * g];
-                for j in 0..U {
-                    let c_prev = if t > 0 { c[(r - 1) * U + j] } else { 0.0 };
-                    let dct = dc_b[j] + d_tanh[j];
-                    drow[j] = dct * gg[j];
-                    drow[U + j] = dct * c_prev;
-                    drow[2 * U + j] = dct * i[j];
-                    drow[3 * U + j] = dh_b[j] * tanh_c[j];
-                    dc_b[j] = dct * f[j];
-                }
-                self.recurrent_activation.backward_in_place(&gates[..2 * U], &mut drow[..2 * U], U);
-                self.activation.backward_in_place(gg, &mut drow[2 * U..3 * U], U);
-                self.recurrent_activation.backward_in_place(o, &mut drow[3 * U..], U);
-            }
-            if t > 0 {
-                sgemm(batch, U, g, step(dz, t, T, g), recurrent_t, dh, U, false, &mut ctx.scratch);
-            }
+            });
         }
         self.weights.finish_backward(x, h, &mut cache.h_prev, dz, dz, dx, T, &mut ctx.scratch);
     }

@@ -166,7 +166,6 @@ pub struct RecurrentCache {
     pub(crate) h_prev: Vec<f32>,
     pub(crate) dh: Vec<f32>,
     pub(crate) dc: Vec<f32>,
-    pub(crate) tmp: Vec<f32>,
 }
 
 /// The rows of time step `t` in a `[batch, T, width]` buffer, as a `batch × width` matrix.
