@@ -52,10 +52,10 @@ pub fn num_threads() -> usize {
 }
 
 /// The number of parts to cut `work` multiply–adds of a compute-bound
-/// product into: below ~0.5M per part (tens of µs on one core) a
+/// product into: below ~1M per part (tens of µs on one core) a
 /// hand-off is not worth it.
 pub(crate) fn parts_for(work: usize) -> usize {
-    parts_for_work(work, 1 << 19)
+    parts_for_work(work, 1 << 20)
 }
 
 /// The number of parts to cut `work` into, at least `min_per_part` each.

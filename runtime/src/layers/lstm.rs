@@ -150,7 +150,7 @@ impl<const D: usize, const U: usize, const T: usize, const SEQ: bool> Layer for 
         let c = ensure_len(&mut cache.aux, rows * U);
         let h = ensure_len(&mut cache.h, rows * U);
         // Samples are independent: with threads, each takes a share of the batch.
-        let parts = crate::parallel::parts_for_work(batch * T * g * U, 1 << 18).min(batch);
+        let parts = crate::parallel::parts_for_work(batch * T * g * U, 1 << 21).min(batch);
         if parts == 1 {
             self.forward_steps(z, c, h, batch, &mut ctx.scratch);
         } else {
@@ -192,7 +192,7 @@ impl<const D: usize, const U: usize, const T: usize, const SEQ: bool> Layer for 
         let dh = ensure_len(&mut cache.dh, batch * U);
         let dc = ensure_len(&mut cache.dc, batch * U);
         let dy_len = if SEQ { T * U } else { U };
-        let parts = crate::parallel::parts_for_work(batch * T * g * U, 1 << 18).min(batch);
+        let parts = crate::parallel::parts_for_work(batch * T * g * U, 1 << 21).min(batch);
         if parts == 1 {
             self.backward_steps(z, c, dz, dh, dc, dy, batch, &mut ctx.scratch);
         } else {
