@@ -36,6 +36,54 @@ kiln::model! {
     }
 }
 
+kiln::model! {
+    /// Several inputs and outputs, merges, a chain, a nested model and
+    /// `TimeDistributed`, in the same hostile namespace.
+    pub struct EveryForm {
+        input ids: [u32; 4];
+        input features: [f32; 4, 3];
+        let embedded = Embedding(10, 3)(ids);
+        let summed = add([embedded, features]);
+        let per_step = TimeDistributed(Dense(2, activation = relu))(summed);
+        let states = GRU(2, return_sequences = true)(per_step);
+        let pooled = reduce_max(states, axis = 1);
+        let nested: [1] = custom(Tiny::new(0))(pooled);
+        let chain = pooled => Dense(3) => Activation(softmax);
+        output chain, nested;
+    }
+}
+
+kiln::model! {
+    pub struct Tiny {
+        input x: [f32; 2];
+        let y = Dense(1, activation = sigmoid)(x);
+        output y;
+    }
+}
+
+#[test]
+fn every_form_builds_and_runs() {
+    let model = EveryForm::new(0);
+    let (probs, nested) = model.predict_one(&[1, 2, 3, 9], &[[0.5; 3]; 4]).unwrap();
+    ::std::assert!((probs.iter().sum::<f32>() - 1.0).abs() < 1e-5 && nested[0] > 0.0);
+    let kinds: ::std::vec::Vec<::std::string::String> = model.summary().rows.into_iter().map(|r| r.kind).collect();
+    ::std::assert_eq!(
+        kinds,
+        [
+            "InputLayer",
+            "InputLayer",
+            "Embedding",
+            "Add",
+            "TimeDistributed",
+            "GRU",
+            "Lambda",
+            "Functional",
+            "Dense",
+            "Activation"
+        ]
+    );
+}
+
 #[test]
 fn every_name_builds_and_runs() {
     let model = EveryName::new(0);

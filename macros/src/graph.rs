@@ -239,7 +239,7 @@ impl Builder<'_> {
                 _ => self.errors.push(dim, "a dimension must be a positive integer"),
             }
         }
-        let prefix: &'static str = Box::leak(snake(&name).into_boxed_str());
+        let prefix = snake(&name);
         let spec = layers::custom::CustomSpec {
             ty,
             expr: quote::ToTokens::to_token_stream(&custom.expr),

@@ -18,6 +18,15 @@ pub enum Error {
         /// Samples in `y`.
         targets: usize,
     },
+    /// The members of a tuple batch (one slice per input or output) hold
+    /// different numbers of samples.
+    #[error("the members of a batch hold different numbers of samples: {first} and {other}")]
+    MemberCountMismatch {
+        /// Samples in the first member.
+        first: usize,
+        /// Samples in a member that disagrees.
+        other: usize,
+    },
     /// A target does not have the length the loss needs.
     #[error("{loss} needs targets of {expected} value(s) per sample, but they have {found}")]
     TargetShape {

@@ -127,7 +127,7 @@ pub trait SampleSet: Copy + Send + Sync + 'static {
     /// Samples in a batch.
     ///
     /// # Errors
-    /// [`crate::Error::SampleCountMismatch`] when members hold different numbers of samples.
+    /// [`crate::Error::MemberCountMismatch`] when members hold different numbers of samples.
     fn samples(batch: Self::Batch<'_>) -> crate::Result<usize>;
     /// The flat view of a batch.
     fn flatten(batch: Self::Batch<'_>) -> Self::Flat<'_>;
@@ -219,7 +219,7 @@ macro_rules! tuple_sample_set {
             fn samples(batch: Self::Batch<'_>) -> crate::Result<usize> {
                 let lens = [$(batch.$idx.len()),+];
                 match lens.iter().find(|&&l| l != lens[0]) {
-                    Some(&other) => Err(crate::Error::SampleCountMismatch { inputs: lens[0], targets: other }),
+                    Some(&other) => Err(crate::Error::MemberCountMismatch { first: lens[0], other }),
                     None => Ok(lens[0]),
                 }
             }

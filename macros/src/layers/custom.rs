@@ -12,7 +12,7 @@ pub struct CustomSpec {
     pub ty: TokenStream,
     pub expr: TokenStream,
     pub output: TensorType,
-    pub prefix: &'static str,
+    pub prefix: String,
 }
 
 impl Spec for CustomSpec {
@@ -20,8 +20,8 @@ impl Spec for CustomSpec {
         "Custom"
     }
 
-    fn name_prefix(&self) -> &'static str {
-        self.prefix
+    fn name_prefix(&self) -> &str {
+        &self.prefix
     }
 
     fn has_params(&self) -> bool {

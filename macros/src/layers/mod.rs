@@ -84,7 +84,7 @@ pub trait Spec {
     /// Keras's class name (`Dense`).
     fn keras_type(&self) -> &'static str;
     /// Keras's automatic-name prefix (`dense`, then `dense_1`, …).
-    fn name_prefix(&self) -> &'static str;
+    fn name_prefix(&self) -> &str;
     /// Whether the layer has weights (decides which gradients flow).
     fn has_params(&self) -> bool;
     /// The output type for the given inputs (type and tensor name each),
