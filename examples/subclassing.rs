@@ -146,6 +146,6 @@ fn main() -> kiln::Result<()> {
     let mut model = TwoLayer::new(0).compile(Adam::new(0.02), SparseCategoricalCrossentropy, &[Metric::Accuracy]);
     println!("{}", model.summary());
     model.fit(&x, &y).epochs(30).batch_size(32).verbose(0).run()?;
-    println!("{:?}", model.evaluate(&x, &y, 64)?);
+    println!("{}", model.evaluate(&x, &y, 64)?);
     Ok(())
 }

@@ -27,6 +27,19 @@ impl Logs {
     }
 }
 
+/// Keras's log format: `loss: 0.6500 - binary_accuracy: 0.5000`.
+impl std::fmt::Display for Logs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, (name, value)) in self.iter().enumerate() {
+            if i > 0 {
+                f.write_str(" - ")?;
+            }
+            write!(f, "{name}: {value:.4}")?;
+        }
+        Ok(())
+    }
+}
+
 /// Every logged value of every epoch (Keras's `history.history`).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct History {
