@@ -69,27 +69,44 @@ pub use error::{Error, Result};
 /// Generates a model from a Keras-style graph.
 ///
 /// ```text
-/// model      := attr* vis "struct" Name "{" stmt* "}"
-/// stmt       := "input" name ":" "[" ("f32" | "u32") ";" dim ("," dim)* "]" ";"
-///             | "let" name "=" Layer "(" args ")" "(" tensor ")" ";"   // apply a new layer
-///             | "let" name "=" Layer "(" args ")" ";"                  // bind a layer …
-///             | "let" name "=" layer "(" tensor ")" ";"                // … and call it (shared weights)
-///             | "output" tensor ";"
-/// args       := Keras's arguments, positional where Keras has them, or `keyword = value`
+/// model  := attr* vis "struct" Name "{" stmt* "}"
+/// stmt   := "input" name ":" "[" ("f32" | "u32") ";" dim ("," dim)* "]" ";"
+///         | "let" name "=" Layer "(" args ")" "(" tensor ")" ";"          // apply a new layer
+///         | "let" name "=" Layer "(" args ")" ";"                         // bind a layer …
+///         | "let" name "=" layer "(" tensor ")" ";"                       // … and call it (shared weights)
+///         | "let" name "=" op "(" tensor-or-list ("," args)? ")" ";"      // reduce_sum(x, axis = 1), add([a, b])
+///         | "let" name "=" tensor ("=>" Layer "(" args ")")+ ";"          // a Sequential chain
+///         | "let" name ":" "[" dim,* "]" "=" "custom" ("::<" Type ">")? "(" expr ")" ("(" tensor ")")? ";"
+///         | "output" tensor ("," tensor)* ";"
+/// args   := Keras's arguments, positional where Keras has them, or `keyword = value`
 /// ```
 ///
 /// Layers: `Dense(units, activation, use_bias, kernel_initializer,
-/// bias_initializer)`, `Activation(activation)`, `Flatten()`; every layer
-/// takes `name = "…"` (default: Keras's automatic names `dense`, `dense_1`, …).
-/// Activations and initializers are Keras's names, as identifiers or strings.
+/// bias_initializer)`, `Activation(activation)`, `Flatten()`,
+/// `Embedding(input_dim, output_dim, embeddings_initializer)`,
+/// `SimpleRNN` / `LSTM` / `GRU(units, activation, recurrent_activation,
+/// use_bias, return_sequences, kernel_initializer, recurrent_initializer,
+/// bias_initializer, unit_forget_bias)`, `TimeDistributed(Layer(…))`.
+/// Operations: `reduce_sum` / `reduce_mean` / `reduce_max(x, axis)` (axes
+/// count the batch axis, as in TensorFlow), `concatenate([a, b], axis)`,
+/// `add`, `subtract`, `multiply`, `average`, `maximum`, `minimum`. Every
+/// layer takes `name = "…"` (default: Keras's automatic names `dense`,
+/// `dense_1`, …); activations and initializers are Keras's names, as
+/// identifiers or strings. `custom(…)` places any value implementing
+/// [`layers::Layer`] — a user's layer, or another generated model of one
+/// input and one output — with its output shape written on the line.
 ///
 /// The macro generates:
 /// - `pub struct Name` with one field per layer, typed with its dimensions
 ///   (`Dense<784, 300>`), and `Name::new(seed)` initializing it as Keras does;
 /// - `impl Network for Name`: batched `forward`, the generated `backward`
-///   (reverse topological order; a layer called several times accumulates
-///   its gradient over the calls), parameter visitors, `summary()`;
-/// - `Name::predict_one(&input) -> output` on plain arrays, allocation-free.
+///   (reverse topological order; gradients summed where a tensor fans out;
+///   a layer called several times accumulates its gradient over the calls),
+///   parameter visitors, `summary()`;
+/// - `Name::predict_one(&input, …)` on plain arrays, allocation-free (it
+///   returns a `Result` when ids must be checked against an `Embedding`);
+/// - for one input and one output, `impl Layer for Name`, so the model can
+///   be a layer of another model or run under `TimeDistributed`.
 ///
 /// Every mistake in the graph is a compile error pointing at the offending
 /// token, and all of a graph's errors are reported in one build:
