@@ -39,19 +39,9 @@ kiln::model! {
     }
 }
 
-kiln::model! {
-    /// The tutorials' two-input text model: two id sequences concatenated
-    /// to 32 ids, then Embedding → LSTM → softmax. Keras: 33,410 parameters.
-    struct TwoInputs {
-        input input_1: [u32; 16];
-        input input_2: [u32; 16];
-        let joined = concatenate([input_1, input_2]);
-        let embedded = Embedding(4, 64)(joined);
-        let encoding = LSTM(64)(embedded);
-        let probs = Dense(units = 2, activation = softmax)(encoding);
-        output probs;
-    }
-}
+#[path = "../examples/two_inputs.rs"]
+mod two_inputs;
+use two_inputs::TwoInputs;
 
 fn vectors<const N: usize>(n: usize, seed: u64) -> Vec<[f32; N]> {
     test_values(n * N, seed).chunks_exact(N).map(|c| std::array::from_fn(|i| c[i])).collect()

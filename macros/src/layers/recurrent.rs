@@ -79,30 +79,22 @@ impl RecurrentSpec {
     }
 
     pub fn args(kind: Kind) -> &'static [&'static str] {
+        // LSTM's arguments are the others' plus `unit_forget_bias`, kept last.
+        const LSTM: &[&str] = &[
+            "units",
+            "activation",
+            "recurrent_activation",
+            "use_bias",
+            "return_sequences",
+            "kernel_initializer",
+            "recurrent_initializer",
+            "bias_initializer",
+            "name",
+            "unit_forget_bias",
+        ];
         match kind {
-            Kind::Lstm => &[
-                "units",
-                "activation",
-                "recurrent_activation",
-                "use_bias",
-                "return_sequences",
-                "kernel_initializer",
-                "recurrent_initializer",
-                "bias_initializer",
-                "unit_forget_bias",
-                "name",
-            ],
-            Kind::Gru | Kind::SimpleRnn => &[
-                "units",
-                "activation",
-                "recurrent_activation",
-                "use_bias",
-                "return_sequences",
-                "kernel_initializer",
-                "recurrent_initializer",
-                "bias_initializer",
-                "name",
-            ],
+            Kind::Lstm => LSTM,
+            Kind::Gru | Kind::SimpleRnn => &LSTM[..LSTM.len() - 1],
         }
     }
 }

@@ -120,8 +120,8 @@ pub fn sgemm(
     if m == 0 || n == 0 {
         return;
     }
-    assert!(ldc >= n && c.len() >= (m - 1) * ldc + n, "sgemm: C is too small");
     if k == 0 {
+        assert!(ldc >= n && c.len() >= (m - 1) * ldc + n, "sgemm: C is too small");
         if !accumulate {
             for row in c.chunks_mut(ldc).take(m) {
                 row[..n].fill(0.0);
@@ -129,8 +129,7 @@ pub fn sgemm(
         }
         return;
     }
-    assert!(a.data.len() > a.last_index(m, k), "sgemm: A is too small");
-    assert!(b.data.len() > b.last_index(k, n), "sgemm: B is too small");
+    check_operands(m, n, k, &a, &b, c, ldc);
 
     // Split the depth evenly: 784 = 4 × 196 rather than 3 × 256 + 16 (a
     // thin last block spends most of its time loading and storing C).
@@ -186,9 +185,7 @@ pub(crate) fn sgemm_on_this_thread(
     if m == 0 || n == 0 || k == 0 {
         return sgemm(m, n, k, a, b, c, ldc, accumulate, scratch);
     }
-    assert!(ldc >= n && c.len() >= (m - 1) * ldc + n, "sgemm: C is too small");
-    assert!(a.data.len() > a.last_index(m, k), "sgemm: A is too small");
-    assert!(b.data.len() > b.last_index(k, n), "sgemm: B is too small");
+    check_operands(m, n, k, &a, &b, c, ldc);
     // SAFETY: the bounds of all three operands are checked above.
     unsafe { gemm_serial(m, n, k, a, b, c.as_mut_ptr(), ldc, accumulate, scratch) };
 }
@@ -269,6 +266,13 @@ unsafe fn gemm_serial(
             }
         }
     }
+}
+
+/// Panics unless A, B and C hold an `m×k`, `k×n` and `m×n` (stride `ldc`) matrix.
+fn check_operands(m: usize, n: usize, k: usize, a: &Mat<'_>, b: &Mat<'_>, c: &[f32], ldc: usize) {
+    assert!(ldc >= n && c.len() >= (m - 1) * ldc + n, "sgemm: C is too small");
+    assert!(a.data.len() > a.last_index(m, k), "sgemm: A is too small");
+    assert!(b.data.len() > b.last_index(k, n), "sgemm: B is too small");
 }
 
 fn round_up(x: usize, multiple: usize) -> usize {
