@@ -8,7 +8,8 @@
 //!    duplicate and unused names, wrong shapes); all errors of a model are
 //!    collected ([`errors`]) and reported together;
 //! 3. [`codegen`] — the struct, its workspace, `forward`, the generated
-//!    `backward`, `predict_one` and `summary`.
+//!    `backward`, `predict_one`, `summary`, and `impl Layer` for models
+//!    of one input and one output.
 
 mod args;
 mod codegen;

@@ -1,0 +1,117 @@
+//! The batched passes: `forward`, the generated `backward` (also the
+//! variant that produces the input's gradient) and input id checks.
+
+use super::{cache_field, grad_field, value_field, Gen};
+use crate::layers::DType;
+use proc_macro2::TokenStream;
+use quote::quote;
+use std::collections::HashSet;
+
+impl Gen<'_> {
+    pub(super) fn forward(&self) -> TokenStream {
+        let calls = self.graph.nodes.iter().enumerate().map(|(id, node)| {
+            let layer = &self.graph.layers[node.layer];
+            let field = &layer.field;
+            let out = &self.graph.tensors[node.output];
+            let (v, len) = (value_field(&out.ident), out.ty.len());
+            if layer.spec.is_merge() {
+                let xs = node.inputs.iter().map(|&i| self.value_slice(i));
+                quote! {
+                    ::kiln::__private::Merge::forward(&self.#field, &[#(#xs),*], &mut ws.#v[..batch * #len], batch);
+                }
+            } else {
+                let (x, c) = (self.value_slice(node.inputs[0]), cache_field(id));
+                quote! {
+                    ::kiln::__private::Layer::forward(&self.#field, #x, &mut ws.#v[..batch * #len], batch, &mut ws.#c, &mut ws.__ctx);
+                }
+            }
+        });
+        quote!(#(#calls)*)
+    }
+
+    pub(super) fn backward(&self) -> TokenStream {
+        self.backward_with(&self.grad_flows)
+    }
+
+    /// The backward pass that also produces the model input's gradient.
+    pub(super) fn backward_to_input(&self) -> TokenStream {
+        self.backward_with(&self.grad_flows_from_input)
+    }
+
+    fn backward_with(&self, flows: &[bool]) -> TokenStream {
+        // The loss writes each output's gradient; every other gradient
+        // buffer is overwritten by its first consumer (in backward order)
+        // and accumulated into by the rest.
+        let mut written: HashSet<usize> = self.graph.outputs.iter().copied().collect();
+        let mut calls = Vec::new();
+        for (id, node) in self.graph.nodes.iter().enumerate().rev() {
+            if !flows[node.output] {
+                continue;
+            }
+            let layer = &self.graph.layers[node.layer];
+            let field = &layer.field;
+            let out = &self.graph.tensors[node.output];
+            let (v, g, len) = (value_field(&out.ident), grad_field(&out.ident), out.ty.len());
+            let mut dx_for = |input: usize| {
+                if flows[input] {
+                    let accumulate = !written.insert(input);
+                    let t = &self.graph.tensors[input];
+                    let (gx, in_len) = (grad_field(&t.ident), t.ty.len());
+                    quote!(::core::option::Option::Some(::kiln::__private::InputGrad {
+                        grad: &mut ws.#gx[..batch * #in_len],
+                        accumulate: #accumulate,
+                    }))
+                } else {
+                    quote!(::core::option::Option::None)
+                }
+            };
+            if layer.spec.is_merge() {
+                let xs: Vec<TokenStream> = node.inputs.iter().map(|&i| self.value_slice(i)).collect();
+                let dxs: Vec<TokenStream> = node.inputs.iter().map(|&i| dx_for(i)).collect();
+                calls.push(quote! {
+                    ::kiln::__private::Merge::backward(
+                        &self.#field,
+                        &[#(#xs),*],
+                        &ws.#v[..batch * #len],
+                        &ws.#g[..batch * #len],
+                        &mut [#(#dxs),*],
+                        batch,
+                    );
+                });
+            } else {
+                let input = node.inputs[0];
+                let (x, c, dx) = (self.value_slice(input), cache_field(id), dx_for(input));
+                calls.push(quote! {
+                    ::kiln::__private::Layer::backward(
+                        &mut self.#field,
+                        #x,
+                        &ws.#v[..batch * #len],
+                        &mut ws.#g[..batch * #len],
+                        #dx,
+                        batch,
+                        &mut ws.#c,
+                        &mut ws.__ctx,
+                    );
+                });
+            }
+        }
+        quote!(#(#calls)*)
+    }
+
+    /// `check_ids` calls for layers reading ids straight from an input
+    /// (in a scope where `__x0`, … are the flat inputs).
+    pub(super) fn id_checks(&self) -> Vec<TokenStream> {
+        let g = self.graph;
+        g.nodes
+            .iter()
+            .filter(|n| {
+                let input = n.inputs[0];
+                g.layers[n.layer].spec.checks_ids() && self.is_input(input) && g.tensors[input].ty.dtype == DType::U32
+            })
+            .map(|n| {
+                let (field, x) = (&g.layers[n.layer].field, self.input_var(n.inputs[0]));
+                quote!(::kiln::__private::Layer::check_ids(&self.#field, #x)?;)
+            })
+            .collect()
+    }
+}
