@@ -1,6 +1,6 @@
 //! Two threads compute exactly what one thread computes: products split by
-//! rows or columns and recurrences split by samples keep every sum in the
-//! same order.
+//! rows or columns and recurrences (LSTM, GRU, SimpleRNN) split by samples
+//! keep every sum in the same order.
 
 use kiln::network::Network;
 use kiln::prelude::*;
@@ -10,7 +10,9 @@ kiln::model! {
         input tokens: [u32; 16];
         let embedded = Embedding(4, 64)(tokens);
         let states = LSTM(64, return_sequences = true)(embedded);
-        let encoding = LSTM(64)(states);
+        let gru = GRU(64, return_sequences = true)(states);
+        let rnn = SimpleRNN(64, return_sequences = true)(gru);
+        let encoding = LSTM(64)(rnn);
         let hidden = Dense(300, activation = relu)(encoding);
         let prob = Dense(1, activation = sigmoid)(hidden);
         output prob;

@@ -167,19 +167,21 @@ pub(crate) fn run(parts: usize, f: &(dyn Fn(usize) + Sync)) {
     assert!(!panicked, "a kiln helper thread panicked");
 }
 
-/// A mutable buffer whose disjoint ranges parts of one [`run`] write.
-pub(crate) struct Disjoint<T> {
+/// A mutable buffer whose disjoint ranges parts of one [`run`] write. It
+/// holds the buffer's mutable borrow for as long as it is used.
+pub(crate) struct Disjoint<'a, T> {
     ptr: *mut T,
     len: usize,
+    borrow: std::marker::PhantomData<&'a mut [T]>,
 }
 
 // SAFETY: parts only take disjoint ranges (see `range`), and the buffer
 // outlives `run`, which waits for every part.
-unsafe impl<T: Send> Sync for Disjoint<T> {}
+unsafe impl<T: Send> Sync for Disjoint<'_, T> {}
 
-impl<T> Disjoint<T> {
-    pub(crate) fn new(buf: &mut [T]) -> Self {
-        Disjoint { ptr: buf.as_mut_ptr(), len: buf.len() }
+impl<'a, T> Disjoint<'a, T> {
+    pub(crate) fn new(buf: &'a mut [T]) -> Self {
+        Disjoint { ptr: buf.as_mut_ptr(), len: buf.len(), borrow: std::marker::PhantomData }
     }
 
     /// Elements `start..end`.

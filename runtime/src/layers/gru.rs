@@ -9,11 +9,13 @@
 //! `nn.GRU` computes the same cell with its gates ordered `r, z, n`.
 
 use super::recurrent::{
-    add_output_grad, gate_product, step, write_output, RecurrentCache, RecurrentConfig, RecurrentWeights,
+    add_output_grad, for_sample_ranges, gate_product, step, write_output, RecurrentCache, RecurrentConfig,
+    RecurrentWeights,
 };
 use super::{ensure_len, Ctx, InputGrad, Layer};
 use crate::activations::Activation;
-use crate::gemm::{add_row_vector, sgemm, Mat};
+use crate::gemm::{add_row_vector, sgemm, sgemm_on_this_thread, Mat, Scratch};
+use crate::parallel::Disjoint;
 use crate::param::Param;
 use rand::Rng;
 
@@ -35,43 +37,17 @@ impl<const D: usize, const U: usize, const T: usize, const SEQ: bool> Gru<D, U, 
         Gru { weights, activation: config.activation, recurrent_activation: config.recurrent_activation }
     }
 
-    fn biases(&self) -> (Option<&[f32]>, Option<&[f32]>) {
-        match &self.weights.bias {
-            Some(b) => (Some(&b.value[..3 * U]), Some(&b.value[3 * U..])),
-            None => (None, None),
-        }
-    }
-}
-
-impl<const D: usize, const U: usize, const T: usize, const SEQ: bool> Layer for Gru<D, U, T, SEQ> {
-    type In = f32;
-    type Cache = RecurrentCache;
-    const INPUT_LEN: usize = T * D;
-    const OUTPUT_LEN: usize = if SEQ { T * U } else { U };
-
-    fn keras_type(&self) -> &'static str {
-        "GRU"
-    }
-
-    /// # Shapes
-    /// `x`: `[batch, T, D]`; `y`: `[batch, T, U]` or `[batch, U]`.
-    fn forward(&self, x: &[f32], y: &mut [f32], batch: usize, cache: &mut RecurrentCache, ctx: &mut Ctx) {
-        let (g, rows) = (3 * U, batch * T);
-        let w = &self.weights;
-        let (input_bias, recurrent_bias) = self.biases();
-        // `gates` holds x̂ and then, in place, the activated z, r, h̃; `aux` holds ĥ.
-        let xz = ensure_len(&mut cache.gates, rows * g);
-        sgemm(rows, g, D, Mat::row_major(x, D), Mat::row_major(&w.kernel.value, g), xz, g, false, &mut ctx.scratch);
-        if let Some(b) = input_bias {
-            add_row_vector(xz, b);
-        }
-        let hz = ensure_len(&mut cache.aux, rows * g);
-        let h = ensure_len(&mut cache.h, rows * U);
-        let recurrent = Mat::row_major(&w.recurrent_kernel.value, g);
+    /// The recurrence for `batch` samples: `xz` holds the input projections
+    /// (activated in place into z, r, h̃), `hz` receives the recurrent ones,
+    /// `h` the states (`[batch, T, …]` each).
+    fn forward_steps(&self, xz: &mut [f32], hz: &mut [f32], h: &mut [f32], batch: usize, scratch: &mut Scratch) {
+        let g = 3 * U;
+        let (_, recurrent_bias) = self.biases();
+        let recurrent = Mat::row_major(&self.weights.recurrent_kernel.value, g);
         for t in 0..T {
             if t > 0 {
                 let h_prev = step(h, t - 1, T, U);
-                sgemm(batch, g, U, h_prev, recurrent, &mut hz[t * g..], T * g, false, &mut ctx.scratch);
+                sgemm_on_this_thread(batch, g, U, h_prev, recurrent, &mut hz[t * g..], T * g, false, scratch);
             }
             for b in 0..batch {
                 let r = b * T + t;
@@ -99,24 +75,24 @@ impl<const D: usize, const U: usize, const T: usize, const SEQ: bool> Layer for 
                 }
             }
         }
-        write_output(h, y, T, U, SEQ);
     }
 
-    fn backward(
-        &mut self,
-        x: &[f32],
-        _: &[f32],
-        dy: &mut [f32],
-        dx: Option<InputGrad<'_>>,
+    /// Back-propagation through time for `batch` samples, into the input
+    /// (`d_in`) and recurrent (`d_rec`) pre-activation gradients.
+    #[allow(clippy::too_many_arguments)]
+    fn backward_steps(
+        &self,
+        gates: &[f32],
+        hz: &[f32],
+        h: &[f32],
+        d_in: &mut [f32],
+        d_rec: &mut [f32],
+        dh: &mut [f32],
+        dy: &[f32],
         batch: usize,
-        cache: &mut RecurrentCache,
-        ctx: &mut Ctx,
+        scratch: &mut Scratch,
     ) {
-        let (g, rows) = (3 * U, batch * T);
-        let (gates, hz, h) = (&cache.gates[..rows * g], &cache.aux[..rows * g], &cache.h[..rows * U]);
-        let d_in = ensure_len(&mut cache.d_gates, rows * g);
-        let d_rec = ensure_len(&mut cache.d_rec, rows * g);
-        let dh = ensure_len(&mut cache.dh, batch * U);
+        let g = 3 * U;
         dh.fill(0.0);
         let recurrent_t = Mat::transposed(&self.weights.recurrent_kernel.value, g);
         for t in (0..T).rev() {
@@ -142,9 +118,87 @@ impl<const D: usize, const U: usize, const T: usize, const SEQ: bool> Layer for 
                 dhr[..2 * U].copy_from_slice(&dxr[..2 * U]);
             }
             if t > 0 {
-                sgemm(batch, U, g, step(d_rec, t, T, g), recurrent_t, dh, U, true, &mut ctx.scratch);
+                sgemm_on_this_thread(batch, U, g, step(d_rec, t, T, g), recurrent_t, dh, U, true, scratch);
             }
         }
+    }
+
+    fn biases(&self) -> (Option<&[f32]>, Option<&[f32]>) {
+        match &self.weights.bias {
+            Some(b) => (Some(&b.value[..3 * U]), Some(&b.value[3 * U..])),
+            None => (None, None),
+        }
+    }
+}
+
+impl<const D: usize, const U: usize, const T: usize, const SEQ: bool> Layer for Gru<D, U, T, SEQ> {
+    type In = f32;
+    type Cache = RecurrentCache;
+    const INPUT_LEN: usize = T * D;
+    const OUTPUT_LEN: usize = if SEQ { T * U } else { U };
+
+    fn keras_type(&self) -> &'static str {
+        "GRU"
+    }
+
+    /// # Shapes
+    /// `x`: `[batch, T, D]`; `y`: `[batch, T, U]` or `[batch, U]`.
+    fn forward(&self, x: &[f32], y: &mut [f32], batch: usize, cache: &mut RecurrentCache, ctx: &mut Ctx) {
+        let (g, rows) = (3 * U, batch * T);
+        let w = &self.weights;
+        let (input_bias, _) = self.biases();
+        // `gates` holds x̂ and then, in place, the activated z, r, h̃; `aux` holds ĥ.
+        let xz = ensure_len(&mut cache.gates, rows * g);
+        sgemm(rows, g, D, Mat::row_major(x, D), Mat::row_major(&w.kernel.value, g), xz, g, false, &mut ctx.scratch);
+        if let Some(b) = input_bias {
+            add_row_vector(xz, b);
+        }
+        let hz = ensure_len(&mut cache.aux, rows * g);
+        let h = ensure_len(&mut cache.h, rows * U);
+        let (xs, hzs, hs) = (Disjoint::new(xz), Disjoint::new(hz), Disjoint::new(h));
+        for_sample_ranges(batch, batch * T * g * U, &mut ctx.scratch, &|b0, b1, scratch| {
+            // SAFETY: concurrent calls get disjoint sample ranges.
+            let (xz, hz, h) = unsafe {
+                (xs.range(b0 * T * g, b1 * T * g), hzs.range(b0 * T * g, b1 * T * g), hs.range(b0 * T * U, b1 * T * U))
+            };
+            self.forward_steps(xz, hz, h, b1 - b0, scratch);
+        });
+        let h = &cache.h[..rows * U];
+        write_output(h, y, T, U, SEQ);
+    }
+
+    fn backward(
+        &mut self,
+        x: &[f32],
+        _: &[f32],
+        dy: &mut [f32],
+        dx: Option<InputGrad<'_>>,
+        batch: usize,
+        cache: &mut RecurrentCache,
+        ctx: &mut Ctx,
+    ) {
+        let (g, rows) = (3 * U, batch * T);
+        let (gates, hz, h) = (&cache.gates[..rows * g], &cache.aux[..rows * g], &cache.h[..rows * U]);
+        let d_in = ensure_len(&mut cache.d_gates, rows * g);
+        let d_rec = ensure_len(&mut cache.d_rec, rows * g);
+        let dh = ensure_len(&mut cache.dh, batch * U);
+        let dy_len = if SEQ { T * U } else { U };
+        let (dis, drs, dhs, dys) = (Disjoint::new(d_in), Disjoint::new(d_rec), Disjoint::new(dh), Disjoint::new(dy));
+        for_sample_ranges(batch, batch * T * g * U, &mut ctx.scratch, &|b0, b1, scratch| {
+            let (gates, hz, h) =
+                (&gates[b0 * T * g..b1 * T * g], &hz[b0 * T * g..b1 * T * g], &h[b0 * T * U..b1 * T * U]);
+            // SAFETY: concurrent calls get disjoint sample ranges.
+            let (d_in, d_rec, dh, dy) = unsafe {
+                (
+                    dis.range(b0 * T * g, b1 * T * g),
+                    drs.range(b0 * T * g, b1 * T * g),
+                    dhs.range(b0 * U, b1 * U),
+                    dys.range(b0 * dy_len, b1 * dy_len),
+                )
+            };
+            self.backward_steps(gates, hz, h, d_in, d_rec, dh, dy, b1 - b0, scratch);
+        });
+        let (d_in, d_rec) = (&cache.d_gates[..rows * g], &cache.d_rec[..rows * g]);
         self.weights.finish_backward(x, h, &mut cache.h_prev, d_in, d_rec, dx, T, &mut ctx.scratch);
     }
 

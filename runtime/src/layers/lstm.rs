@@ -7,7 +7,9 @@
 //! (`σ` is `recurrent_activation`, `tanh` is `activation`). PyTorch's
 //! `nn.LSTM` uses the same gate order; its two biases add up to Keras's one.
 
-use super::recurrent::{add_output_grad, step, write_output, RecurrentCache, RecurrentConfig, RecurrentWeights};
+use super::recurrent::{
+    add_output_grad, for_sample_ranges, step, write_output, RecurrentCache, RecurrentConfig, RecurrentWeights,
+};
 use super::{ensure_len, Ctx, InputGrad, Layer};
 use crate::activations::Activation;
 use crate::gemm::{add_row_vector, sgemm, sgemm_on_this_thread, small_gemm, vec_mat, Mat, Scratch};
@@ -149,28 +151,15 @@ impl<const D: usize, const U: usize, const T: usize, const SEQ: bool> Layer for 
         }
         let c = ensure_len(&mut cache.aux, rows * U);
         let h = ensure_len(&mut cache.h, rows * U);
-        // Samples are independent: with threads, each takes a share of the batch.
-        let parts = crate::parallel::parts_for_work(batch * T * g * U, 1 << 21).min(batch);
-        if parts == 1 {
-            self.forward_steps(z, c, h, batch, &mut ctx.scratch);
-        } else {
-            let share = batch.div_ceil(parts);
-            let (zs, cs, hs) = (Disjoint::new(z), Disjoint::new(c), Disjoint::new(h));
-            crate::parallel::run(parts, &|p| {
-                let (b0, b1) = ((p * share).min(batch), ((p + 1) * share).min(batch));
-                if b0 < b1 {
-                    // SAFETY: parts take disjoint sample ranges of each buffer.
-                    let (z, c, h) = unsafe {
-                        (
-                            zs.range(b0 * T * g, b1 * T * g),
-                            cs.range(b0 * T * U, b1 * T * U),
-                            hs.range(b0 * T * U, b1 * T * U),
-                        )
-                    };
-                    crate::gemm::with_thread_scratch(|s| self.forward_steps(z, c, h, b1 - b0, s));
-                }
-            });
-        }
+        let (zs, cs, hs) = (Disjoint::new(z), Disjoint::new(c), Disjoint::new(h));
+        for_sample_ranges(batch, batch * T * g * U, &mut ctx.scratch, &|b0, b1, scratch| {
+            // SAFETY: concurrent calls get disjoint sample ranges.
+            let (z, c, h) = unsafe {
+                (zs.range(b0 * T * g, b1 * T * g), cs.range(b0 * T * U, b1 * T * U), hs.range(b0 * T * U, b1 * T * U))
+            };
+            self.forward_steps(z, c, h, b1 - b0, scratch);
+        });
+        let h = &cache.h[..rows * U];
         write_output(h, y, T, U, SEQ);
     }
 
@@ -192,29 +181,21 @@ impl<const D: usize, const U: usize, const T: usize, const SEQ: bool> Layer for 
         let dh = ensure_len(&mut cache.dh, batch * U);
         let dc = ensure_len(&mut cache.dc, batch * U);
         let dy_len = if SEQ { T * U } else { U };
-        let parts = crate::parallel::parts_for_work(batch * T * g * U, 1 << 21).min(batch);
-        if parts == 1 {
-            self.backward_steps(z, c, dz, dh, dc, dy, batch, &mut ctx.scratch);
-        } else {
-            let share = batch.div_ceil(parts);
-            let (dzs, dhs, dcs, dys) = (Disjoint::new(dz), Disjoint::new(dh), Disjoint::new(dc), Disjoint::new(dy));
-            crate::parallel::run(parts, &|p| {
-                let (b0, b1) = ((p * share).min(batch), ((p + 1) * share).min(batch));
-                if b0 < b1 {
-                    let (z, c) = (&z[b0 * T * g..b1 * T * g], &c[b0 * T * U..b1 * T * U]);
-                    // SAFETY: parts take disjoint sample ranges of each buffer.
-                    let (dz, dh, dc, dy) = unsafe {
-                        (
-                            dzs.range(b0 * T * g, b1 * T * g),
-                            dhs.range(b0 * U, b1 * U),
-                            dcs.range(b0 * U, b1 * U),
-                            dys.range(b0 * dy_len, b1 * dy_len),
-                        )
-                    };
-                    crate::gemm::with_thread_scratch(|s| self.backward_steps(z, c, dz, dh, dc, dy, b1 - b0, s));
-                }
-            });
-        }
+        let (dzs, dhs, dcs, dys) = (Disjoint::new(dz), Disjoint::new(dh), Disjoint::new(dc), Disjoint::new(dy));
+        for_sample_ranges(batch, batch * T * g * U, &mut ctx.scratch, &|b0, b1, scratch| {
+            let (z, c) = (&z[b0 * T * g..b1 * T * g], &c[b0 * T * U..b1 * T * U]);
+            // SAFETY: concurrent calls get disjoint sample ranges.
+            let (dz, dh, dc, dy) = unsafe {
+                (
+                    dzs.range(b0 * T * g, b1 * T * g),
+                    dhs.range(b0 * U, b1 * U),
+                    dcs.range(b0 * U, b1 * U),
+                    dys.range(b0 * dy_len, b1 * dy_len),
+                )
+            };
+            self.backward_steps(z, c, dz, dh, dc, dy, b1 - b0, scratch);
+        });
+        let dz = &cache.d_gates[..rows * g];
         self.weights.finish_backward(x, h, &mut cache.h_prev, dz, dz, dx, T, &mut ctx.scratch);
     }
 

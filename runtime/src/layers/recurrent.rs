@@ -168,6 +168,30 @@ pub struct RecurrentCache {
     pub(crate) dc: Vec<f32>,
 }
 
+/// Runs `f(first, end, scratch)` over sample ranges that together cover
+/// `0..batch`: one range on one thread, or (when threads are on and
+/// `work` multiply–adds pay for it) one range per thread, each with that
+/// thread's own packing buffers. Samples of a recurrence are independent,
+/// so every sum keeps its order and results do not depend on the split.
+pub(crate) fn for_sample_ranges(
+    batch: usize,
+    work: usize,
+    scratch: &mut Scratch,
+    f: &(dyn Fn(usize, usize, &mut Scratch) + Sync),
+) {
+    let parts = crate::parallel::parts_for_work(work, 1 << 21).min(batch).max(1);
+    if parts == 1 {
+        return f(0, batch, scratch);
+    }
+    let share = batch.div_ceil(parts);
+    crate::parallel::run(parts, &|p| {
+        let (first, end) = ((p * share).min(batch), ((p + 1) * share).min(batch));
+        if first < end {
+            crate::gemm::with_thread_scratch(|s| f(first, end, s));
+        }
+    });
+}
+
 /// The rows of time step `t` in a `[batch, T, width]` buffer, as a `batch × width` matrix.
 pub(crate) fn step(buf: &[f32], t: usize, steps: usize, width: usize) -> Mat<'_> {
     Mat::strided(&buf[t * width..], steps * width, 1)

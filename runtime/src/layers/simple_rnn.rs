@@ -1,11 +1,13 @@
 //! `SimpleRNN`: `h_t = activation(x_t·W + h_{t−1}·R + b)`.
 
 use super::recurrent::{
-    add_output_grad, gate_product, step, write_output, RecurrentCache, RecurrentConfig, RecurrentWeights,
+    add_output_grad, for_sample_ranges, gate_product, step, write_output, RecurrentCache, RecurrentConfig,
+    RecurrentWeights,
 };
 use super::{ensure_len, Ctx, InputGrad, Layer};
 use crate::activations::Activation;
-use crate::gemm::{add_row_vector, sgemm, Mat};
+use crate::gemm::{add_row_vector, sgemm, sgemm_on_this_thread, Mat, Scratch};
+use crate::parallel::Disjoint;
 use crate::param::Param;
 use rand::Rng;
 
@@ -22,6 +24,53 @@ impl<const D: usize, const U: usize, const T: usize, const SEQ: bool> SimpleRnn<
     /// A layer initialized as `config` says (`recurrent_activation` is unused).
     pub fn new(config: RecurrentConfig, rng: &mut impl Rng) -> Self {
         SimpleRnn { weights: RecurrentWeights::new(D, U, 1, 1, &config, rng), activation: config.activation }
+    }
+}
+
+impl<const D: usize, const U: usize, const T: usize, const SEQ: bool> SimpleRnn<D, U, T, SEQ> {
+    /// The recurrence for `batch` samples: `z` holds the input projections
+    /// and receives the recurrent ones; `h` the states (`[batch, T, U]`).
+    fn forward_steps(&self, z: &mut [f32], h: &mut [f32], batch: usize, scratch: &mut Scratch) {
+        let recurrent = Mat::row_major(&self.weights.recurrent_kernel.value, U);
+        for t in 0..T {
+            if t > 0 {
+                let h_prev = step(h, t - 1, T, U);
+                sgemm_on_this_thread(batch, U, U, h_prev, recurrent, &mut z[t * U..], T * U, true, scratch);
+            }
+            for b in 0..batch {
+                let r = b * T + t;
+                let state = &mut h[r * U..(r + 1) * U];
+                state.copy_from_slice(&z[r * U..(r + 1) * U]);
+                self.activation.forward_in_place(state, U);
+            }
+        }
+    }
+
+    /// Back-propagation through time for `batch` samples into the
+    /// pre-activation gradients `da`.
+    fn backward_steps(
+        &self,
+        h: &[f32],
+        da: &mut [f32],
+        dh: &mut [f32],
+        dy: &[f32],
+        batch: usize,
+        scratch: &mut Scratch,
+    ) {
+        dh.fill(0.0);
+        let recurrent_t = Mat::transposed(&self.weights.recurrent_kernel.value, U);
+        for t in (0..T).rev() {
+            add_output_grad(dy, dh, t, T, U, SEQ);
+            for b in 0..batch {
+                let r = b * T + t;
+                let d = &mut da[r * U..(r + 1) * U];
+                d.copy_from_slice(&dh[b * U..(b + 1) * U]);
+                self.activation.backward_in_place(&h[r * U..(r + 1) * U], d, U);
+            }
+            if t > 0 {
+                sgemm_on_this_thread(batch, U, U, step(da, t, T, U), recurrent_t, dh, U, false, scratch);
+            }
+        }
     }
 }
 
@@ -47,19 +96,13 @@ impl<const D: usize, const U: usize, const T: usize, const SEQ: bool> Layer for 
             add_row_vector(z, &b.value);
         }
         let h = ensure_len(&mut cache.h, rows * U);
-        let recurrent = Mat::row_major(&w.recurrent_kernel.value, U);
-        for t in 0..T {
-            if t > 0 {
-                let h_prev = step(h, t - 1, T, U);
-                sgemm(batch, U, U, h_prev, recurrent, &mut z[t * U..], T * U, true, &mut ctx.scratch);
-            }
-            for b in 0..batch {
-                let r = b * T + t;
-                let state = &mut h[r * U..(r + 1) * U];
-                state.copy_from_slice(&z[r * U..(r + 1) * U]);
-                self.activation.forward_in_place(state, U);
-            }
-        }
+        let (zs, hs) = (Disjoint::new(z), Disjoint::new(h));
+        for_sample_ranges(batch, batch * T * U * U, &mut ctx.scratch, &|b0, b1, scratch| {
+            // SAFETY: concurrent calls get disjoint sample ranges.
+            let (z, h) = unsafe { (zs.range(b0 * T * U, b1 * T * U), hs.range(b0 * T * U, b1 * T * U)) };
+            self.forward_steps(z, h, b1 - b0, scratch);
+        });
+        let h = &cache.h[..rows * U];
         write_output(h, y, T, U, SEQ);
     }
 
@@ -77,20 +120,17 @@ impl<const D: usize, const U: usize, const T: usize, const SEQ: bool> Layer for 
         let h = &cache.h[..rows * U];
         let da = ensure_len(&mut cache.d_gates, rows * U);
         let dh = ensure_len(&mut cache.dh, batch * U);
-        dh.fill(0.0);
-        let recurrent_t = Mat::transposed(&self.weights.recurrent_kernel.value, U);
-        for t in (0..T).rev() {
-            add_output_grad(dy, dh, t, T, U, SEQ);
-            for b in 0..batch {
-                let r = b * T + t;
-                let d = &mut da[r * U..(r + 1) * U];
-                d.copy_from_slice(&dh[b * U..(b + 1) * U]);
-                self.activation.backward_in_place(&h[r * U..(r + 1) * U], d, U);
-            }
-            if t > 0 {
-                sgemm(batch, U, U, step(da, t, T, U), recurrent_t, dh, U, false, &mut ctx.scratch);
-            }
-        }
+        let dy_len = if SEQ { T * U } else { U };
+        let (das, dhs, dys) = (Disjoint::new(da), Disjoint::new(dh), Disjoint::new(dy));
+        for_sample_ranges(batch, batch * T * U * U, &mut ctx.scratch, &|b0, b1, scratch| {
+            let h = &h[b0 * T * U..b1 * T * U];
+            // SAFETY: concurrent calls get disjoint sample ranges.
+            let (da, dh, dy) = unsafe {
+                (das.range(b0 * T * U, b1 * T * U), dhs.range(b0 * U, b1 * U), dys.range(b0 * dy_len, b1 * dy_len))
+            };
+            self.backward_steps(h, da, dh, dy, b1 - b0, scratch);
+        });
+        let da = &cache.d_gates[..rows * U];
         self.weights.finish_backward(x, h, &mut cache.h_prev, da, da, dx, T, &mut ctx.scratch);
     }
 
