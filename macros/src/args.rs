@@ -139,6 +139,25 @@ impl<'a> ArgReader<'a> {
         }
     }
 
+    /// A required name from `choices` (see [`ArgReader::choice`]); `None`
+    /// when it is missing or unknown (the error is recorded).
+    pub fn required_choice(
+        &mut self,
+        name: &str,
+        position: Option<usize>,
+        what: &str,
+        choices: &[&str],
+        call: &LetStmt,
+    ) -> Option<usize> {
+        let present = self.find(name).is_some()
+            || position.is_some_and(|p| self.args.iter().filter(|(n, _, _)| n.is_none()).count() > p);
+        if !present {
+            self.errors.push_at(call.args_span, format!("`{}` needs the argument `{name}`", self.layer));
+            return None;
+        }
+        Some(self.choice(name, position, what, choices, usize::MAX)).filter(|&i| i != usize::MAX)
+    }
+
     /// A name from `choices`, given as an identifier (`relu`) or a string
     /// (`"relu"`); returns its index, or `default` when absent or wrong
     /// (the error is recorded).

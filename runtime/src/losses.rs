@@ -50,8 +50,22 @@ pub fn batch_loss(
     pred: &[f32],
     target: &[f32],
     weights: Option<&[f32]>,
+    grad: Option<&mut [f32]>,
+    batch: usize,
+) -> f32 {
+    weighted_batch_loss(loss, pred, target, weights, grad, batch, 1.0)
+}
+
+/// [`batch_loss`] whose gradient is multiplied by `grad_scale` (an output's
+/// `loss_weight`) as it is written, rather than in a second pass.
+pub(crate) fn weighted_batch_loss(
+    loss: &dyn Loss,
+    pred: &[f32],
+    target: &[f32],
+    weights: Option<&[f32]>,
     mut grad: Option<&mut [f32]>,
     batch: usize,
+    grad_scale: f32,
 ) -> f32 {
     if batch == 0 {
         return 0.0;
@@ -61,7 +75,7 @@ pub fn batch_loss(
     let mut total = 0.0f64;
     for b in 0..batch {
         let w = weights.map_or(1.0, |w| w[b]);
-        let scale = w / batch as f32;
+        let scale = grad_scale * w / batch as f32;
         let g = grad.as_deref_mut().map(|g| &mut g[b * out_len..(b + 1) * out_len]);
         let p = &pred[b * out_len..(b + 1) * out_len];
         let t = &target[b * target_len..(b + 1) * target_len];

@@ -12,16 +12,8 @@ pub struct ActivationSpec {
 
 impl ActivationSpec {
     pub fn configure(stmt: &LetStmt, args: &mut ArgReader<'_>) -> Self {
-        let index = args.choice("activation", Some(0), "activation", ACTIVATIONS, usize::MAX);
-        let activation = if index == usize::MAX {
-            if stmt.args.is_empty() {
-                args.error(&stmt.callee, "`Activation` needs the argument `activation`");
-            }
-            ACTIVATIONS[0]
-        } else {
-            ACTIVATIONS[index]
-        };
-        ActivationSpec { activation }
+        let index = args.required_choice("activation", Some(0), "activation", ACTIVATIONS, stmt);
+        ActivationSpec { activation: ACTIVATIONS[index.unwrap_or(0)] }
     }
 
     pub const ARGS: &'static [&'static str] = &["activation", "name"];

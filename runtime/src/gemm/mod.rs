@@ -117,26 +117,13 @@ pub fn sgemm(
     accumulate: bool,
     scratch: &mut Scratch,
 ) {
-    if m == 0 || n == 0 {
+    if !check_operands(m, n, k, &a, &b, c, ldc, accumulate) {
         return;
     }
-    if k == 0 {
-        assert!(ldc >= n && c.len() >= (m - 1) * ldc + n, "sgemm: C is too small");
-        if !accumulate {
-            for row in c.chunks_mut(ldc).take(m) {
-                row[..n].fill(0.0);
-            }
-        }
-        return;
-    }
-    check_operands(m, n, k, &a, &b, c, ldc);
-
-    // Split the depth evenly: 784 = 4 × 196 rather than 3 × 256 + 16 (a
-    // thin last block spends most of its time loading and storing C).
     let out = OutPtr(c.as_mut_ptr());
     let parts = crate::parallel::parts_for(m * n * k);
     if parts == 1 {
-        // SAFETY: `c` holds `(m − 1)·ldc + n` values, checked above.
+        // SAFETY: `check_operands` bounded all three operands.
         unsafe { gemm_serial(m, n, k, a, b, out.0, ldc, accumulate, scratch) };
         return;
     }
@@ -151,17 +138,16 @@ pub fn sgemm(
         if start == end {
             return;
         }
-        THREAD_SCRATCH.with(|s| {
-            let mut s = s.borrow_mut();
+        with_thread_scratch(|s| {
             // SAFETY: parts write disjoint row (or column) ranges of `c`,
             // each inside the bounds checked above.
             unsafe {
                 if split_rows {
                     let (a, c) = (a.offset(start, 0), out.ptr().add(start * ldc));
-                    gemm_serial(end - start, n, k, a, b, c, ldc, accumulate, &mut s);
+                    gemm_serial(end - start, n, k, a, b, c, ldc, accumulate, s);
                 } else {
                     let (b, c) = (b.offset(0, start), out.ptr().add(start));
-                    gemm_serial(m, end - start, k, a, b, c, ldc, accumulate, &mut s);
+                    gemm_serial(m, end - start, k, a, b, c, ldc, accumulate, s);
                 }
             }
         });
@@ -182,12 +168,10 @@ pub(crate) fn sgemm_on_this_thread(
     accumulate: bool,
     scratch: &mut Scratch,
 ) {
-    if m == 0 || n == 0 || k == 0 {
-        return sgemm(m, n, k, a, b, c, ldc, accumulate, scratch);
+    if check_operands(m, n, k, &a, &b, c, ldc, accumulate) {
+        // SAFETY: `check_operands` bounded all three operands.
+        unsafe { gemm_serial(m, n, k, a, b, c.as_mut_ptr(), ldc, accumulate, scratch) };
     }
-    check_operands(m, n, k, &a, &b, c, ldc);
-    // SAFETY: the bounds of all three operands are checked above.
-    unsafe { gemm_serial(m, n, k, a, b, c.as_mut_ptr(), ldc, accumulate, scratch) };
 }
 
 /// Runs `f` with this thread's own packing buffers (for parts of parallel work).
@@ -268,11 +252,33 @@ unsafe fn gemm_serial(
     }
 }
 
-/// Panics unless A, B and C hold an `m×k`, `k×n` and `m×n` (stride `ldc`) matrix.
-fn check_operands(m: usize, n: usize, k: usize, a: &Mat<'_>, b: &Mat<'_>, c: &[f32], ldc: usize) {
+/// Panics unless A, B and C hold an `m×k`, `k×n` and `m×n` (stride `ldc`)
+/// matrix; finishes empty products (zeroing C for `k = 0` unless
+/// accumulating) and returns whether a product remains to compute.
+#[allow(clippy::too_many_arguments)]
+fn check_operands(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &Mat<'_>,
+    b: &Mat<'_>,
+    c: &mut [f32],
+    ldc: usize,
+    accumulate: bool,
+) -> bool {
+    if m == 0 || n == 0 {
+        return false;
+    }
     assert!(ldc >= n && c.len() >= (m - 1) * ldc + n, "sgemm: C is too small");
+    if k == 0 {
+        if !accumulate {
+            c.chunks_mut(ldc).take(m).for_each(|row| row[..n].fill(0.0));
+        }
+        return false;
+    }
     assert!(a.data.len() > a.last_index(m, k), "sgemm: A is too small");
     assert!(b.data.len() > b.last_index(k, n), "sgemm: B is too small");
+    true
 }
 
 fn round_up(x: usize, multiple: usize) -> usize {

@@ -14,7 +14,7 @@ use super::recurrent::{
 };
 use super::{ensure_len, Ctx, InputGrad, Layer};
 use crate::activations::Activation;
-use crate::gemm::{add_row_vector, sgemm, sgemm_on_this_thread, Mat, Scratch};
+use crate::gemm::{sgemm_on_this_thread, Mat, Scratch};
 use crate::parallel::Disjoint;
 use crate::param::Param;
 use rand::Rng;
@@ -145,14 +145,9 @@ impl<const D: usize, const U: usize, const T: usize, const SEQ: bool> Layer for 
     /// `x`: `[batch, T, D]`; `y`: `[batch, T, U]` or `[batch, U]`.
     fn forward(&self, x: &[f32], y: &mut [f32], batch: usize, cache: &mut RecurrentCache, ctx: &mut Ctx) {
         let (g, rows) = (3 * U, batch * T);
-        let w = &self.weights;
-        let (input_bias, _) = self.biases();
         // `gates` holds x̂ and then, in place, the activated z, r, h̃; `aux` holds ĥ.
         let xz = ensure_len(&mut cache.gates, rows * g);
-        sgemm(rows, g, D, Mat::row_major(x, D), Mat::row_major(&w.kernel.value, g), xz, g, false, &mut ctx.scratch);
-        if let Some(b) = input_bias {
-            add_row_vector(xz, b);
-        }
+        self.weights.project_inputs(x, xz, &mut ctx.scratch);
         let hz = ensure_len(&mut cache.aux, rows * g);
         let h = ensure_len(&mut cache.h, rows * U);
         let (xs, hzs, hs) = (Disjoint::new(xz), Disjoint::new(hz), Disjoint::new(h));

@@ -12,7 +12,7 @@ use super::recurrent::{
 };
 use super::{ensure_len, Ctx, InputGrad, Layer};
 use crate::activations::Activation;
-use crate::gemm::{add_row_vector, sgemm, sgemm_on_this_thread, small_gemm, vec_mat, Mat, Scratch};
+use crate::gemm::{sgemm_on_this_thread, small_gemm, vec_mat, Mat, Scratch};
 use crate::parallel::Disjoint;
 use crate::param::Param;
 use rand::Rng;
@@ -143,12 +143,8 @@ impl<const D: usize, const U: usize, const T: usize, const SEQ: bool> Layer for 
     /// `x`: `[batch, T, D]`; `y`: `[batch, T, U]` or `[batch, U]`.
     fn forward(&self, x: &[f32], y: &mut [f32], batch: usize, cache: &mut RecurrentCache, ctx: &mut Ctx) {
         let (g, rows) = (4 * U, batch * T);
-        let w = &self.weights;
         let z = ensure_len(&mut cache.gates, rows * g);
-        sgemm(rows, g, D, Mat::row_major(x, D), Mat::row_major(&w.kernel.value, g), z, g, false, &mut ctx.scratch);
-        if let Some(b) = &w.bias {
-            add_row_vector(z, &b.value);
-        }
+        self.weights.project_inputs(x, z, &mut ctx.scratch);
         let c = ensure_len(&mut cache.aux, rows * U);
         let h = ensure_len(&mut cache.h, rows * U);
         let (zs, cs, hs) = (Disjoint::new(z), Disjoint::new(c), Disjoint::new(h));

@@ -126,6 +126,28 @@ impl RecurrentWeights {
 }
 
 impl RecurrentWeights {
+    /// The start of every recurrent forward pass: `out = x·kernel + b_in`
+    /// for all `batch·T` steps at once (`b_in` is the bias, or its input
+    /// row for GRU's `[2, 3U]` bias).
+    pub(crate) fn project_inputs(&self, x: &[f32], out: &mut [f32], scratch: &mut Scratch) {
+        let (input, width) = (self.kernel.shape[0], self.kernel.shape[1]);
+        let rows = out.len() / width;
+        sgemm(
+            rows,
+            width,
+            input,
+            Mat::row_major(x, input),
+            Mat::row_major(&self.kernel.value, width),
+            out,
+            width,
+            false,
+            scratch,
+        );
+        if let Some(b) = &self.bias {
+            crate::gemm::add_row_vector(out, &b.value[..width]);
+        }
+    }
+
     /// The end of every recurrent backward pass: the states each step
     /// started from, the weight gradients over all steps at once, and
     /// `dx = d_in · kernelᵀ` when asked.

@@ -6,7 +6,7 @@ use super::recurrent::{
 };
 use super::{ensure_len, Ctx, InputGrad, Layer};
 use crate::activations::Activation;
-use crate::gemm::{add_row_vector, sgemm, sgemm_on_this_thread, Mat, Scratch};
+use crate::gemm::{sgemm_on_this_thread, Mat, Scratch};
 use crate::parallel::Disjoint;
 use crate::param::Param;
 use rand::Rng;
@@ -88,13 +88,9 @@ impl<const D: usize, const U: usize, const T: usize, const SEQ: bool> Layer for 
     /// `x`: `[batch, T, D]`; `y`: `[batch, T, U]` or `[batch, U]`.
     fn forward(&self, x: &[f32], y: &mut [f32], batch: usize, cache: &mut RecurrentCache, ctx: &mut Ctx) {
         let rows = batch * T;
-        let w = &self.weights;
         // `gates` holds the pre-activations, `h` the states.
         let z = ensure_len(&mut cache.gates, rows * U);
-        sgemm(rows, U, D, Mat::row_major(x, D), Mat::row_major(&w.kernel.value, U), z, U, false, &mut ctx.scratch);
-        if let Some(b) = &w.bias {
-            add_row_vector(z, &b.value);
-        }
+        self.weights.project_inputs(x, z, &mut ctx.scratch);
         let h = ensure_len(&mut cache.h, rows * U);
         let (zs, hs) = (Disjoint::new(z), Disjoint::new(h));
         for_sample_ranges(batch, batch * T * U * U, &mut ctx.scratch, &|b0, b1, scratch| {

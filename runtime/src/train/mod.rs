@@ -31,7 +31,7 @@ pub use fit::Fit;
 pub use history::{History, Logs};
 
 use crate::error::{Error, Result};
-use crate::losses::{batch_loss, Loss};
+use crate::losses::{batch_loss, weighted_batch_loss, Loss};
 use crate::metrics::{Mean, Metric, MetricState};
 use crate::network::{InputFlat, Network};
 use crate::optimizers::{self, Optimizer};
@@ -365,11 +365,8 @@ impl<N: Network> Model<N> {
         let mut total = 0.0;
         for (o, loss) in self.losses.iter().enumerate() {
             let (out, grad) = N::output_and_grad(ws, o, n);
-            let value = batch_loss(&**loss, out, &y[o], weights, Some(grad), n);
             let w = self.loss_weights[o];
-            if w != 1.0 {
-                grad.iter_mut().for_each(|g| *g *= w);
-            }
+            let value = weighted_batch_loss(&**loss, out, &y[o], weights, Some(grad), n, w);
             total += w * value;
             self.output_loss[o].update(value as f64, n as f64);
             self.metrics[o].iter_mut().for_each(|m| m.update(out, &y[o], weights, n));
