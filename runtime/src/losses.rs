@@ -8,7 +8,17 @@
 //! gradient is zero, as it is through `clip` in TensorFlow and JAX.
 //! Categorical cross-entropies first divide the prediction by its sum over
 //! the last axis, as Keras does.
+//!
+//! **Logits.** When a model's output is a sigmoid (or softmax) and the loss
+//! is binary (or categorical / sparse categorical) cross-entropy, the loss
+//! is computed from the output's logits `z`, as Keras does with the logits
+//! its activations attach to their outputs (`_keras_logits`): no clipping,
+//! so the gradient `σ(z) − t` (or `softmax(z)·Σt − t`) never vanishes where
+//! the probabilities saturate, and the reported loss is exact
+//! (`softplus`, log-sum-exp). `from_logits: true` says the model's output
+//! already is the logits (a linear last layer).
 
+use crate::activations::Activation;
 use crate::error::{Error, Result};
 
 /// `keras.backend.epsilon()`.
@@ -32,6 +42,81 @@ pub trait Loss: Send {
 
     /// One sample's loss; when `grad` is given, writes `scale · ∂loss/∂pred` into it.
     fn sample_loss(&self, pred: &[f32], target: &[f32], grad: Option<&mut [f32]>, scale: f32) -> f64;
+
+    /// The form of this loss that reads the logits `z` of an output
+    /// `activation(z)`, if it has one (cross-entropies after their own
+    /// activation: binary after sigmoid, categorical after softmax).
+    fn logits_form(&self, activation: Activation) -> Option<LogitsLoss> {
+        let _ = activation;
+        None
+    }
+}
+
+/// A cross-entropy computed from logits (TensorFlow's
+/// `sigmoid_cross_entropy_with_logits`, `softmax_cross_entropy_with_logits`
+/// and its sparse form, which Keras calls).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogitsLoss {
+    /// `mean_i(max(z_i, 0) − z_i t_i + ln(1 + e^{−|z_i|}))`; gradient `(σ(z_i) − t_i) / n`.
+    Binary,
+    /// `Σ_i t_i (lse(z) − z_i)`; gradient `softmax(z)_i Σt − t_i`.
+    Categorical,
+    /// `lse(z) − z_label`; gradient `softmax(z)_i − [i = label]`.
+    SparseCategorical,
+}
+
+impl LogitsLoss {
+    /// One sample's loss from logits `z`; when `grad` is given, writes
+    /// `scale · ∂loss/∂z` into it. Computed in f64.
+    pub fn sample_loss(self, z: &[f32], target: &[f32], grad: Option<&mut [f32]>, scale: f32) -> f64 {
+        match self {
+            LogitsLoss::Binary => {
+                let n = z.len() as f64;
+                let mut total = 0.0f64;
+                for (&z, &t) in z.iter().zip(target) {
+                    let (z, t) = (z as f64, t as f64);
+                    total += z.max(0.0) - z * t + (-z.abs()).exp().ln_1p();
+                }
+                if let Some(g) = grad {
+                    for ((g, &z), &t) in g.iter_mut().zip(z).zip(target) {
+                        *g = (scale as f64 * sigmoid_minus(z as f64, t as f64) / n) as f32;
+                    }
+                }
+                total / n
+            }
+            LogitsLoss::Categorical => softmax_cross_entropy(z, Some(target), 0, grad, scale),
+            LogitsLoss::SparseCategorical => softmax_cross_entropy(z, None, target[0] as usize, grad, scale),
+        }
+    }
+}
+
+/// `σ(z) − t`, as `(1 − t) − σ(−z)` for positive `z` so that a target of 1
+/// cancels exactly rather than through `σ(z)`'s rounding.
+fn sigmoid_minus(z: f64, t: f64) -> f64 {
+    let sigmoid = |z: f64| 1.0 / (1.0 + (-z).exp());
+    if z >= 0.0 {
+        (1.0 - t) - sigmoid(-z)
+    } else {
+        sigmoid(z) - t
+    }
+}
+
+/// `Σ_i t_i (lse(z) − z_i)` against a probability vector (`target = Some`)
+/// or a class index (`label`), shifted by `max z` for range.
+fn softmax_cross_entropy(z: &[f32], target: Option<&[f32]>, label: usize, grad: Option<&mut [f32]>, scale: f32) -> f64 {
+    let t_at = |i: usize| target.map_or(if i == label { 1.0 } else { 0.0 }, |t| t[i] as f64);
+    let max = z.iter().fold(f64::NEG_INFINITY, |m, &v| m.max(v as f64));
+    let sum_exp: f64 = z.iter().map(|&v| (v as f64 - max).exp()).sum();
+    let lse = max + sum_exp.ln();
+    let t_sum: f64 = (0..z.len()).map(t_at).sum();
+    let total = (0..z.len()).map(|i| t_at(i) * (lse - z[i] as f64)).sum();
+    if let Some(g) = grad {
+        for (i, g) in g.iter_mut().enumerate() {
+            let p = (z[i] as f64 - lse).exp();
+            *g = (scale as f64 * (p * t_sum - t_at(i))) as f32;
+        }
+    }
+    total
 }
 
 /// The batch loss `Σ_b w_b·loss_b / batch`; writes its gradient with
@@ -63,9 +148,48 @@ pub(crate) fn weighted_batch_loss(
     pred: &[f32],
     target: &[f32],
     weights: Option<&[f32]>,
+    grad: Option<&mut [f32]>,
+    batch: usize,
+    grad_scale: f32,
+) -> f32 {
+    reduce_over_batch(pred, target, weights, grad, batch, grad_scale, |p, t, g, s| loss.sample_loss(p, t, g, s))
+}
+
+/// The loss of one model output, from its logits where the output exposes
+/// them and the loss has a logits form (see the module's notes); then the
+/// gradient written (when `want_grad`) is `∂L/∂logits`, and the output is
+/// told so.
+pub fn output_loss(
+    loss: &dyn Loss,
+    output: crate::network::OutputBuffers<'_>,
+    target: &[f32],
+    weights: Option<&[f32]>,
+    want_grad: bool,
+    batch: usize,
+    grad_scale: f32,
+) -> f32 {
+    let grad = want_grad.then_some(output.grad);
+    match output.logits.and_then(|l| Some((loss.logits_form(l.activation)?, l))) {
+        Some((form, logits)) => {
+            *logits.grad_is_logits = want_grad;
+            reduce_over_batch(logits.values, target, weights, grad, batch, grad_scale, |z, t, g, s| {
+                form.sample_loss(z, t, g, s)
+            })
+        }
+        None => weighted_batch_loss(loss, output.value, target, weights, grad, batch, grad_scale),
+    }
+}
+
+/// `Σ_b w_b·loss_b / batch` with `loss_b = per_sample(pred_b, target_b,
+/// grad_b, scale_b)`, where `scale_b = grad_scale·w_b / batch`.
+fn reduce_over_batch(
+    pred: &[f32],
+    target: &[f32],
+    weights: Option<&[f32]>,
     mut grad: Option<&mut [f32]>,
     batch: usize,
     grad_scale: f32,
+    per_sample: impl Fn(&[f32], &[f32], Option<&mut [f32]>, f32) -> f64,
 ) -> f32 {
     if batch == 0 {
         return 0.0;
@@ -79,7 +203,7 @@ pub(crate) fn weighted_batch_loss(
         let g = grad.as_deref_mut().map(|g| &mut g[b * out_len..(b + 1) * out_len]);
         let p = &pred[b * out_len..(b + 1) * out_len];
         let t = &target[b * target_len..(b + 1) * target_len];
-        total += w as f64 * loss.sample_loss(p, t, g, scale);
+        total += w as f64 * per_sample(p, t, g, scale);
     }
     (total / batch as f64) as f32
 }
@@ -125,16 +249,36 @@ impl Loss for MeanAbsoluteError {
     }
 }
 
-/// `−mean(y·ln p + (1 − y)·ln(1 − p))` over the last axis, `p` clipped to `[ε, 1 − ε]`.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct BinaryCrossentropy;
+/// `−mean(y·ln p + (1 − y)·ln(1 − p))` over the last axis, `p` clipped to
+/// `[ε, 1 − ε]`; from the logits after a sigmoid output or with
+/// `from_logits` (see the module's notes).
+///
+/// `BinaryCrossentropy` is also a constant with Keras's defaults, so both
+/// `compile(…, BinaryCrossentropy, …)` and
+/// `BinaryCrossentropy { from_logits: true }` read like Keras.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BinaryCrossentropy {
+    /// The prediction is the logits, not a probability (Keras's `from_logits`).
+    pub from_logits: bool,
+}
+
+/// [`BinaryCrossentropy`] with Keras's defaults (`from_logits = false`).
+#[allow(non_upper_case_globals)]
+pub const BinaryCrossentropy: BinaryCrossentropy = BinaryCrossentropy { from_logits: false };
 
 impl Loss for BinaryCrossentropy {
     fn name(&self) -> &'static str {
         "binary_crossentropy"
     }
 
+    fn logits_form(&self, activation: Activation) -> Option<LogitsLoss> {
+        (activation == Activation::Sigmoid).then_some(LogitsLoss::Binary)
+    }
+
     fn sample_loss(&self, pred: &[f32], target: &[f32], grad: Option<&mut [f32]>, scale: f32) -> f64 {
+        if self.from_logits {
+            return LogitsLoss::Binary.sample_loss(pred, target, grad, scale);
+        }
         let n = pred.len() as f32;
         let mut total = 0.0f64;
         let clip = |p: f32| p.clamp(EPSILON, 1.0 - EPSILON);
@@ -183,27 +327,59 @@ fn categorical(pred: &[f32], target: Option<&[f32]>, label: usize, grad: Option<
     total
 }
 
-/// Cross-entropy against one-hot (or soft) targets of the output's length.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct CategoricalCrossentropy;
+/// Cross-entropy against one-hot (or soft) targets of the output's length;
+/// from the logits after a softmax output or with `from_logits`.
+///
+/// Also a constant with Keras's defaults, like [`BinaryCrossentropy`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CategoricalCrossentropy {
+    /// The prediction is the logits, not probabilities (Keras's `from_logits`).
+    pub from_logits: bool,
+}
+
+/// [`CategoricalCrossentropy`] with Keras's defaults (`from_logits = false`).
+#[allow(non_upper_case_globals)]
+pub const CategoricalCrossentropy: CategoricalCrossentropy = CategoricalCrossentropy { from_logits: false };
 
 impl Loss for CategoricalCrossentropy {
     fn name(&self) -> &'static str {
         "categorical_crossentropy"
     }
 
+    fn logits_form(&self, activation: Activation) -> Option<LogitsLoss> {
+        (activation == Activation::Softmax).then_some(LogitsLoss::Categorical)
+    }
+
     fn sample_loss(&self, pred: &[f32], target: &[f32], grad: Option<&mut [f32]>, scale: f32) -> f64 {
+        if self.from_logits {
+            return LogitsLoss::Categorical.sample_loss(pred, target, grad, scale);
+        }
         categorical(pred, Some(target), 0, grad, scale)
     }
 }
 
-/// Cross-entropy against integer class labels (one value per sample).
-#[derive(Clone, Copy, Debug, Default)]
-pub struct SparseCategoricalCrossentropy;
+/// Cross-entropy against integer class labels (one value per sample);
+/// from the logits after a softmax output or with `from_logits`.
+///
+/// Also a constant with Keras's defaults, like [`BinaryCrossentropy`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SparseCategoricalCrossentropy {
+    /// The prediction is the logits, not probabilities (Keras's `from_logits`).
+    pub from_logits: bool,
+}
+
+/// [`SparseCategoricalCrossentropy`] with Keras's defaults (`from_logits = false`).
+#[allow(non_upper_case_globals)]
+pub const SparseCategoricalCrossentropy: SparseCategoricalCrossentropy =
+    SparseCategoricalCrossentropy { from_logits: false };
 
 impl Loss for SparseCategoricalCrossentropy {
     fn name(&self) -> &'static str {
         "sparse_categorical_crossentropy"
+    }
+
+    fn logits_form(&self, activation: Activation) -> Option<LogitsLoss> {
+        (activation == Activation::Softmax).then_some(LogitsLoss::SparseCategorical)
     }
 
     fn target_len(&self, _outputs: usize) -> usize {
@@ -218,6 +394,9 @@ impl Loss for SparseCategoricalCrossentropy {
     }
 
     fn sample_loss(&self, pred: &[f32], target: &[f32], grad: Option<&mut [f32]>, scale: f32) -> f64 {
+        if self.from_logits {
+            return LogitsLoss::SparseCategorical.sample_loss(pred, target, grad, scale);
+        }
         categorical(pred, None, target[0] as usize, grad, scale)
     }
 }
@@ -279,6 +458,50 @@ mod tests {
         let l = batch_loss(&BinaryCrossentropy, &[0.0, 1.0], &[1.0, 0.0], None, None, 1);
         // (−ln(1e-7) − ln(1 − f32(1 − 1e-7))) / 2 = (16.1181 + 15.9424) / 2
         assert!((l - 16.030_2).abs() < 1e-3, "{l}");
+    }
+
+    /// Hand-derived values where the probabilities are saturated in f32:
+    /// `softplus(z) − z·t` and `σ(z) − t` for the binary loss, `lse(z) − z_label`
+    /// and `softmax(z) − onehot` for the categorical ones.
+    #[test]
+    fn logits_forms_are_exact_where_probabilities_saturate() {
+        let mut g = [0.0f32; 3];
+        let l = LogitsLoss::Binary.sample_loss(&[100.0, -100.0, 30.0], &[0.0, 0.0, 1.0], Some(&mut g), 1.0);
+        // (100 + e^-100 + ln(1 + e^-30)) / 3
+        assert!((l - (100.0 + (-30.0f64).exp()) / 3.0).abs() < 1e-12, "{l}");
+        let s30 = 1.0 / (1.0 + 30.0f64.exp());
+        let s100 = 1.0 / (1.0 + 100.0f64.exp());
+        assert_eq!(g, [(1.0 / 3.0) as f32, (s100 / 3.0) as f32, (-s30 / 3.0) as f32]);
+
+        let z = [100.0f32, 0.0, -100.0];
+        let l = LogitsLoss::SparseCategorical.sample_loss(&z, &[2.0], Some(&mut g), 0.5);
+        assert!((l - 200.0).abs() < 1e-9, "{l}");
+        assert_eq!(g, [0.5, (0.5 * (-100.0f64).exp()) as f32, -0.5]);
+
+        // Soft targets summing to 2 (Keras does not normalize them): Σt·lse − Σ t_i z_i.
+        let l = LogitsLoss::Categorical.sample_loss(&z, &[1.0, 0.0, 1.0], Some(&mut g), 1.0);
+        assert!((l - 200.0).abs() < 1e-9, "{l}");
+        assert_eq!(g, [1.0, (2.0 * (-100.0f64).exp()) as f32, -1.0]);
+    }
+
+    /// With `from_logits`, the loss reads the prediction as logits, and its
+    /// gradient is the f64 central difference of its value.
+    #[test]
+    fn from_logits_gradients_match_finite_differences() {
+        let z = vec![2.0f32, -1.5, 0.25, 3.0, -0.5, 1.0];
+        let losses: Vec<(Box<dyn Loss>, Vec<f32>)> = vec![
+            (Box::new(BinaryCrossentropy { from_logits: true }), vec![0.0, 1.0, 1.0, 1.0, 0.0, 0.3]),
+            (Box::new(CategoricalCrossentropy { from_logits: true }), vec![0.0, 1.0, 0.0, 0.2, 0.3, 0.5]),
+            (Box::new(SparseCategoricalCrossentropy { from_logits: true }), vec![1.0, 2.0]),
+        ];
+        for (loss, target) in losses {
+            let mut grad = vec![0.0; z.len()];
+            batch_loss(&*loss, &z, &target, None, Some(&mut grad), 2);
+            compare_with_finite_differences(&mut z.clone(), &grad, |p| {
+                batch_loss(&*loss, p, &target, None, None, 2) as f64
+            })
+            .unwrap_or_else(|e| panic!("{}: {e}", loss.name()));
+        }
     }
 
     #[test]

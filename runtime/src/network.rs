@@ -44,6 +44,15 @@ pub trait Network {
     /// buffer the loss writes `∂L/∂output` into.
     fn output_and_grad(workspace: &mut Self::Workspace, index: usize, batch: usize) -> (&[f32], &mut [f32]);
 
+    /// Output `index` of the last `forward` with its gradient buffer and,
+    /// when the output is `activation(logits)` for a whole-sample final
+    /// activation that nothing else in the graph reads, those logits (so a
+    /// cross-entropy can be computed from them, as Keras does).
+    fn output_buffers(workspace: &mut Self::Workspace, index: usize, batch: usize) -> OutputBuffers<'_> {
+        let (value, grad) = Self::output_and_grad(workspace, index, batch);
+        OutputBuffers { value, grad, logits: None }
+    }
+
     /// Back-propagates the gradients left in the output-gradient buffers
     /// through the last `forward`, overwriting every parameter's `grad`.
     fn backward(&mut self, workspace: &mut Self::Workspace, x: InputFlat<'_, Self>, batch: usize);
@@ -61,6 +70,30 @@ pub trait Network {
     /// One sample in, one sample out, no heap allocation; fails only for
     /// inputs [`Network::check_input`] rejects.
     fn try_predict_one(&self, x: &Self::Input) -> crate::Result<Self::Output>;
+}
+
+/// One output of the last forward pass, as the loss sees it.
+#[derive(Debug)]
+pub struct OutputBuffers<'a> {
+    /// `batch × len` output values.
+    pub value: &'a [f32],
+    /// Where the loss writes `∂L/∂value` (or `∂L/∂logits`, see [`Logits`]).
+    pub grad: &'a mut [f32],
+    /// The pre-activation values, when the model exposes them.
+    pub logits: Option<Logits<'a>>,
+}
+
+/// The logits `z` of an output `value = activation(z)`.
+#[derive(Debug)]
+pub struct Logits<'a> {
+    /// The final activation (softmax over the sample, or element-wise).
+    pub activation: crate::activations::Activation,
+    /// `batch × len` logits.
+    pub values: &'a [f32],
+    /// Set when the loss wrote `∂L/∂z` rather than `∂L/∂value` into the
+    /// gradient buffer; the next `backward` then skips the activation's
+    /// derivative (and clears the flag).
+    pub grad_is_logits: &'a mut bool,
 }
 
 /// Counts a layer's (trainable, non-trainable) scalars.

@@ -76,6 +76,24 @@ pub fn expand(def: &ModelDef, graph: &Graph) -> TokenStream {
         let (v, g, len) = (value_field(&t.ident), grad_field(&t.ident), t.ty.len());
         quote!(#i => (&ws.#v[..batch * #len], &mut ws.#g[..batch * #len]),)
     });
+    let buffer_arms = graph.outputs.iter().enumerate().filter_map(|(i, &o)| {
+        let node = graph.tensors[o].producer?;
+        gen.logit_output(node)?;
+        let t = &graph.tensors[o];
+        let (v, g, len) = (value_field(&t.ident), grad_field(&t.ident), t.ty.len());
+        let (z, act, flag) = logit_fields(i);
+        Some(quote! {
+            #i if ws.#act != ::kiln::activations::Activation::Linear => ::kiln::network::OutputBuffers {
+                value: &ws.#v[..batch * #len],
+                grad: &mut ws.#g[..batch * #len],
+                logits: ::core::option::Option::Some(::kiln::network::Logits {
+                    activation: ws.#act,
+                    values: &ws.#z[..batch * #len],
+                    grad_is_logits: &mut ws.#flag,
+                }),
+            },
+        })
+    });
     let output_names: Vec<String> = graph.outputs.iter().map(|&o| gen.producer_name(o)).collect();
 
     let param_fields: Vec<&Ident> = graph.layers.iter().filter(|l| !l.spec.is_merge()).map(|l| &l.field).collect();
@@ -225,6 +243,16 @@ pub fn expand(def: &ModelDef, graph: &Graph) -> TokenStream {
                 }
             }
 
+            fn output_buffers(ws: &mut #ws, index: usize, batch: usize) -> ::kiln::network::OutputBuffers<'_> {
+                match index {
+                    #(#buffer_arms)*
+                    _ => {
+                        let (value, grad) = <Self as ::kiln::network::Network>::output_and_grad(ws, index, batch);
+                        ::kiln::network::OutputBuffers { value, grad, logits: ::core::option::Option::None }
+                    }
+                }
+            }
+
             fn backward(&mut self, ws: &mut #ws, x: <#input_set as ::kiln::sample::SampleSet>::Flat<'_>, batch: usize) {
                 ::core::assert!(batch <= ws.__capacity, "batch exceeds the workspace capacity");
                 ::kiln::network::Network::visit_params(self, &mut |p| p.grad.fill(0.0));
@@ -282,6 +310,12 @@ fn cache_field(node: usize) -> Ident {
     format_ident!("c_{}", node)
 }
 
+/// Workspace fields of output `o`'s logits: values, final activation, and
+/// whether the loss wrote the gradient with respect to the logits.
+fn logit_fields(o: usize) -> (Ident, Ident, Ident) {
+    (format_ident!("__logits_{}", o), format_ident!("__activation_{}", o), format_ident!("__grad_is_logits_{}", o))
+}
+
 struct Gen<'a> {
     graph: &'a Graph,
     /// Tensors whose gradient is needed (a parameterized layer lies upstream).
@@ -289,6 +323,9 @@ struct Gen<'a> {
     /// The same when the (float) model input needs its gradient too, as
     /// when the model is a layer of another model.
     grad_flows_from_input: Vec<bool>,
+    /// `logit_outputs[node]`: the output index whose logits node `node`
+    /// keeps (see [`Gen::logit_output`]).
+    logit_outputs: Vec<Option<usize>>,
 }
 
 impl<'a> Gen<'a> {
@@ -304,7 +341,27 @@ impl<'a> Gen<'a> {
             }
             flows
         };
-        Gen { graph, grad_flows: flows(false), grad_flows_from_input: flows(true) }
+        let mut logit_outputs = vec![None; graph.nodes.len()];
+        for (o, &t) in graph.outputs.iter().enumerate() {
+            let tensor = &graph.tensors[t];
+            let Some(node) = tensor.producer else { continue };
+            let read_elsewhere = graph.nodes.iter().any(|n| n.inputs.contains(&t))
+                || graph.outputs.iter().filter(|&&other| other == t).count() > 1;
+            if !graph.layers[graph.nodes[node].layer].spec.is_merge() && tensor.ty.shape.len() == 1 && !read_elsewhere {
+                logit_outputs[node] = Some(o);
+            }
+        }
+        Gen { graph, grad_flows: flows(false), grad_flows_from_input: flows(true), logit_outputs }
+    }
+
+    /// For an output produced by a layer (not a merge) of rank 1 that no
+    /// other node reads, the workspace keeps the producing layer's logits
+    /// (`Layer::forward_logits`) and its final activation, so a
+    /// cross-entropy can work from the logits (Keras's `_keras_logits`);
+    /// the loss then writes `∂L/∂logits` and the backward pass starts at
+    /// `Layer::backward_logits`. Returns that output's index for `node`.
+    fn logit_output(&self, node: usize) -> Option<usize> {
+        self.logit_outputs[node]
     }
 
     fn layer_type(&self, layer: &crate::graph::LayerInfo) -> TokenStream {
@@ -357,6 +414,14 @@ impl<'a> Gen<'a> {
                 let (c, ty) = (cache_field(id), self.layer_type(layer));
                 out.push(quote!(#c: <#ty as ::kiln::__private::Layer>::Cache,));
             }
+            if let Some(o) = self.logit_output(id) {
+                let (z, act, flag) = logit_fields(o);
+                out.push(quote! {
+                    #z: ::std::vec::Vec<f32>,
+                    #act: ::kiln::activations::Activation,
+                    #flag: bool,
+                });
+            }
         }
         out
     }
@@ -386,6 +451,15 @@ impl<'a> Gen<'a> {
             if !self.graph.layers[node.layer].spec.is_merge() {
                 let c = cache_field(id);
                 out.push(quote!(#c: ::core::default::Default::default(),));
+            }
+            if let Some(o) = self.logit_output(id) {
+                let (z, act, flag) = logit_fields(o);
+                let len = self.graph.tensors[node.output].ty.len();
+                out.push(quote! {
+                    #z: ::std::vec![0.0f32; capacity * #len],
+                    #act: ::kiln::activations::Activation::Linear,
+                    #flag: false,
+                });
             }
         }
         out

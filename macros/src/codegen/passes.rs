@@ -1,7 +1,7 @@
 //! The batched passes: `forward`, the generated `backward` (also the
 //! variant that produces the input's gradient) and input id checks.
 
-use super::{cache_field, grad_field, value_field, Gen};
+use super::{cache_field, grad_field, logit_fields, value_field, Gen};
 use crate::layers::DType;
 use proc_macro2::TokenStream;
 use quote::quote;
@@ -18,6 +18,20 @@ impl Gen<'_> {
                 let xs = node.inputs.iter().map(|&i| self.value_slice(i));
                 quote! {
                     ::kiln::__private::Merge::forward(&self.#field, &[#(#xs),*], &mut ws.#v[..batch * #len], batch);
+                }
+            } else if let Some(o) = self.logit_output(id) {
+                // Keep the logits beside the output (see `Gen::logit_output`).
+                let (x, c) = (self.value_slice(node.inputs[0]), cache_field(id));
+                let (z, act, _) = logit_fields(o);
+                quote! {
+                    ws.#act = ::kiln::__private::Layer::output_activation(&self.#field);
+                    if ws.#act == ::kiln::activations::Activation::Linear {
+                        ::kiln::__private::Layer::forward(&self.#field, #x, &mut ws.#v[..batch * #len], batch, &mut ws.#c, &mut ws.__ctx);
+                    } else {
+                        ::kiln::__private::Layer::forward_logits(&self.#field, #x, &mut ws.#z[..batch * #len], batch, &mut ws.#c, &mut ws.__ctx);
+                        ws.#v[..batch * #len].copy_from_slice(&ws.#z[..batch * #len]);
+                        ws.#act.forward_in_place(&mut ws.#v[..batch * #len], #len);
+                    }
                 }
             } else {
                 let (x, c) = (self.value_slice(node.inputs[0]), cache_field(id));
@@ -77,6 +91,39 @@ impl Gen<'_> {
                         &mut [#(#dxs),*],
                         batch,
                     );
+                });
+            } else if let Some(o) = self.logit_output(id) {
+                let input = node.inputs[0];
+                let (x, c, dx) = (self.value_slice(input), cache_field(id), dx_for(input));
+                let (z, act, flag) = logit_fields(o);
+                calls.push(quote! {
+                    if ws.#act == ::kiln::activations::Activation::Linear {
+                        ::kiln::__private::Layer::backward(
+                            &mut self.#field,
+                            #x,
+                            &ws.#v[..batch * #len],
+                            &mut ws.#g[..batch * #len],
+                            #dx,
+                            batch,
+                            &mut ws.#c,
+                            &mut ws.__ctx,
+                        );
+                    } else {
+                        if !ws.#flag {
+                            ws.#act.backward_in_place(&ws.#v[..batch * #len], &mut ws.#g[..batch * #len], #len);
+                        }
+                        ws.#flag = false;
+                        ::kiln::__private::Layer::backward_logits(
+                            &mut self.#field,
+                            #x,
+                            &ws.#z[..batch * #len],
+                            &mut ws.#g[..batch * #len],
+                            #dx,
+                            batch,
+                            &mut ws.#c,
+                            &mut ws.__ctx,
+                        );
+                    }
                 });
             } else {
                 let input = node.inputs[0];

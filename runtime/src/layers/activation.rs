@@ -62,6 +62,41 @@ impl<const N: usize> Layer for ActivationLayer<N> {
         y.copy_from_slice(x);
         self.activation.forward_in_place(y, self.row);
     }
+
+    /// The layer's function when it acts on whole samples (softmax over a
+    /// row shorter than the sample is not a row-wise final activation).
+    fn output_activation(&self) -> Activation {
+        if self.row == N || self.activation.is_elementwise() {
+            self.activation
+        } else {
+            Activation::Linear
+        }
+    }
+
+    fn forward_logits(&self, x: &[f32], z: &mut [f32], batch: usize, cache: &mut (), ctx: &mut Ctx) {
+        if self.output_activation() == Activation::Linear {
+            return self.forward(x, z, batch, cache, ctx);
+        }
+        z.copy_from_slice(x);
+    }
+
+    fn backward_logits(
+        &mut self,
+        x: &[f32],
+        z: &[f32],
+        dz: &mut [f32],
+        dx: Option<InputGrad<'_>>,
+        batch: usize,
+        cache: &mut (),
+        ctx: &mut Ctx,
+    ) {
+        if self.output_activation() == Activation::Linear {
+            return self.backward(x, z, dz, dx, batch, cache, ctx);
+        }
+        if let Some(dx) = dx {
+            dx.store(dz);
+        }
+    }
 }
 
 #[cfg(test)]

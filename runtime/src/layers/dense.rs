@@ -81,16 +81,8 @@ impl<const I: usize, const O: usize> Layer for Dense<I, O> {
 
     /// # Shapes
     /// `x`: `[batch, I]`, `y`: `[batch, O]`.
-    fn forward(&self, x: &[f32], y: &mut [f32], batch: usize, _: &mut (), ctx: &mut Ctx) {
-        if batch == 1 {
-            vec_mat(x, &self.kernel.value, y);
-        } else {
-            let (xm, wm) = (Mat::row_major(x, I), Mat::row_major(&self.kernel.value, O));
-            sgemm(batch, O, I, xm, wm, y, O, false, &mut ctx.scratch);
-        }
-        if let Some(b) = &self.bias {
-            add_row_vector(y, &b.value);
-        }
+    fn forward(&self, x: &[f32], y: &mut [f32], batch: usize, cache: &mut (), ctx: &mut Ctx) {
+        self.forward_logits(x, y, batch, cache, ctx);
         self.activation.forward_in_place(y, O);
     }
 
@@ -102,11 +94,42 @@ impl<const I: usize, const O: usize> Layer for Dense<I, O> {
         dy: &mut [f32],
         dx: Option<InputGrad<'_>>,
         batch: usize,
-        _: &mut (),
+        cache: &mut (),
         ctx: &mut Ctx,
     ) {
         self.activation.backward_in_place(y, dy, O);
-        let dz = &*dy;
+        self.backward_logits(x, y, dy, dx, batch, cache, ctx);
+    }
+
+    fn output_activation(&self) -> Activation {
+        self.activation
+    }
+
+    /// `z = x·W + b`.
+    fn forward_logits(&self, x: &[f32], z: &mut [f32], batch: usize, _: &mut (), ctx: &mut Ctx) {
+        if batch == 1 {
+            vec_mat(x, &self.kernel.value, z);
+        } else {
+            let (xm, wm) = (Mat::row_major(x, I), Mat::row_major(&self.kernel.value, O));
+            sgemm(batch, O, I, xm, wm, z, O, false, &mut ctx.scratch);
+        }
+        if let Some(b) = &self.bias {
+            add_row_vector(z, &b.value);
+        }
+    }
+
+    /// `∂W += xᵀ·dz`, `∂b += Σ_batch dz`, `dx = dz·Wᵀ`.
+    fn backward_logits(
+        &mut self,
+        x: &[f32],
+        _: &[f32],
+        dz: &mut [f32],
+        dx: Option<InputGrad<'_>>,
+        batch: usize,
+        _: &mut (),
+        ctx: &mut Ctx,
+    ) {
+        let dz = &*dz;
         let (xt, dzm) = (Mat::transposed(x, I), Mat::row_major(dz, O));
         sgemm(I, O, batch, xt, dzm, &mut self.kernel.grad, O, true, &mut ctx.scratch);
         if let Some(b) = &mut self.bias {

@@ -118,6 +118,41 @@ pub trait Layer {
     /// `y = layer(x)` for one sample, in inference mode, with no heap allocation.
     fn forward_one(&self, x: &[Self::In], y: &mut [f32]);
 
+    /// The activation this layer applies last, over rows of its whole
+    /// output (`Dense`, `Activation`); `Linear` when there is none.
+    ///
+    /// A model whose output ends in softmax or sigmoid uses it to compute a
+    /// cross-entropy from the logits, as Keras does (its `_keras_logits`):
+    /// accurate where the probabilities saturate. A layer returning a
+    /// non-linear activation here must implement [`Layer::forward_logits`]
+    /// and [`Layer::backward_logits`].
+    fn output_activation(&self) -> crate::activations::Activation {
+        crate::activations::Activation::Linear
+    }
+
+    /// [`Layer::forward`] without the final [`Layer::output_activation`]:
+    /// `z` receives the logits.
+    fn forward_logits(&self, x: &[Self::In], z: &mut [f32], batch: usize, cache: &mut Self::Cache, ctx: &mut Ctx) {
+        self.forward(x, z, batch, cache, ctx);
+    }
+
+    /// [`Layer::backward`] given `dz = ∂L/∂z` for the logits `z` that
+    /// [`Layer::forward_logits`] wrote (the final activation's derivative
+    /// already applied).
+    #[allow(clippy::too_many_arguments)]
+    fn backward_logits(
+        &mut self,
+        x: &[Self::In],
+        z: &[f32],
+        dz: &mut [f32],
+        dx: Option<InputGrad<'_>>,
+        batch: usize,
+        cache: &mut Self::Cache,
+        ctx: &mut Ctx,
+    ) {
+        self.backward(x, z, dz, dx, batch, cache, ctx);
+    }
+
     /// Checks ids read from a model input (only `Embedding` has a limit).
     fn check_ids(&self, _ids: &[Self::In]) -> crate::Result<()> {
         Ok(())

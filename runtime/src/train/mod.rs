@@ -31,7 +31,7 @@ pub use fit::Fit;
 pub use history::{History, Logs};
 
 use crate::error::{Error, Result};
-use crate::losses::{batch_loss, weighted_batch_loss, Loss};
+use crate::losses::{output_loss, Loss};
 use crate::metrics::{Mean, Metric, MetricState};
 use crate::network::{InputFlat, Network};
 use crate::optimizers::{self, Optimizer};
@@ -279,8 +279,8 @@ impl<N: Network> Model<N> {
             for (o, loss) in self.losses.iter().enumerate() {
                 let len = loss.target_len(<N::Output as SampleSet>::member_len(o));
                 let yt = &targets[o][(start + b0) * len..(start + b1) * len];
+                let value = output_loss(&**loss, N::output_buffers(ws, o, m), yt, None, false, m, 1.0);
                 let (out, _) = N::output_and_grad(ws, o, m);
-                let value = batch_loss(&**loss, out, yt, None, None, m);
                 total += self.loss_weights[o] * value;
                 self.output_loss[o].update(value as f64, m as f64);
                 self.metrics[o].iter_mut().for_each(|s| s.update(out, yt, None, m));
@@ -364,9 +364,9 @@ impl<N: Network> Model<N> {
         self.network.forward(ws, x, n, true);
         let mut total = 0.0;
         for (o, loss) in self.losses.iter().enumerate() {
-            let (out, grad) = N::output_and_grad(ws, o, n);
             let w = self.loss_weights[o];
-            let value = weighted_batch_loss(&**loss, out, &y[o], weights, Some(grad), n, w);
+            let value = output_loss(&**loss, N::output_buffers(ws, o, n), &y[o], weights, true, n, w);
+            let (out, _) = N::output_and_grad(ws, o, n);
             total += w * value;
             self.output_loss[o].update(value as f64, n as f64);
             self.metrics[o].iter_mut().for_each(|m| m.update(out, &y[o], weights, n));
