@@ -87,6 +87,14 @@ pub enum Error {
         /// The cause.
         source: std::io::Error,
     },
+    /// A weights or checkpoint file does not fit the model (or is not one).
+    #[error("{path}: {problem}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        problem: crate::io::FileProblem,
+    },
     /// A data file is malformed.
     #[error("{path}:{line}: {reason}")]
     Parse {

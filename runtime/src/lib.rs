@@ -41,6 +41,7 @@
 //! - [`train`] — `compile`, `fit`, `evaluate`, `predict`, callbacks, history.
 //! - [`gemm`], [`parallel`], [`simd`] — the kernels and threads underneath.
 //! - [`data`] — reading CSV / IDX files, standardization, splits.
+//! - [`io`] — weights files, checkpoints, atomic writes.
 //! - [`testing`] — finite-difference gradient checks for your own layers.
 #![warn(missing_docs)]
 
@@ -51,6 +52,7 @@ pub mod data;
 pub mod error;
 pub mod gemm;
 pub mod initializers;
+pub mod io;
 pub mod layers;
 pub mod losses;
 pub mod metrics;

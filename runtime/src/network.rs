@@ -64,6 +64,34 @@ pub trait Network {
     /// Visits every parameter read-only, in the same order.
     fn params(&self, f: &mut dyn FnMut(&Param));
 
+    /// Every parameter's Keras path (`dense_1/kernel`,
+    /// `lstm/lstm_cell/recurrent_kernel`), in [`Network::visit_params`]
+    /// order; weight files name tensors by these paths. The default, for
+    /// hand-written networks, numbers them: `0/kernel`, `1/bias`, ….
+    fn param_paths(&self) -> Vec<String> {
+        let mut paths = Vec::new();
+        self.params(&mut |p| paths.push(format!("{}/{}", paths.len(), p.name)));
+        paths
+    }
+
+    /// Saves every parameter to a safetensors file at `path`, each tensor
+    /// named by its Keras path (format in [`crate::io`]); the write is atomic.
+    fn save_weights(&self, path: impl AsRef<std::path::Path>) -> crate::Result<()>
+    where
+        Self: Sized,
+    {
+        crate::io::save_weights(self, path)
+    }
+
+    /// Loads weights saved by [`Network::save_weights`] (or a checkpoint's):
+    /// matched by name, shapes checked; on error the network is unchanged.
+    fn load_weights(&mut self, path: impl AsRef<std::path::Path>) -> crate::Result<()>
+    where
+        Self: Sized,
+    {
+        crate::io::load_weights(self, path)
+    }
+
     /// The layer table Keras's `model.summary()` prints.
     fn summary(&self) -> Summary;
 

@@ -140,6 +140,12 @@ impl Gen<'_> {
                 fn params(&self, f: &mut dyn FnMut(&::kiln::param::Param)) {
                     ::kiln::network::Network::params(self, f);
                 }
+
+                fn param_paths(&self, prefix: &str, out: &mut ::std::vec::Vec<::std::string::String>) {
+                    for path in ::kiln::network::Network::param_paths(self) {
+                        out.push(::std::format!("{}/{}", prefix, path));
+                    }
+                }
             }
         }
     }

@@ -97,6 +97,8 @@ pub fn expand(def: &ModelDef, graph: &Graph) -> TokenStream {
     let output_names: Vec<String> = graph.outputs.iter().map(|&o| gen.producer_name(o)).collect();
 
     let param_fields: Vec<&Ident> = graph.layers.iter().filter(|l| !l.spec.is_merge()).map(|l| &l.field).collect();
+    let param_layer_names: Vec<&str> =
+        graph.layers.iter().filter(|l| !l.spec.is_merge()).map(|l| l.keras_name.as_str()).collect();
     let ws_fields = gen.workspace_fields();
     let ws_inits = gen.workspace_inits();
     let forward = gen.forward();
@@ -266,6 +268,12 @@ pub fn expand(def: &ModelDef, graph: &Graph) -> TokenStream {
 
             fn params(&self, f: &mut dyn FnMut(&::kiln::param::Param)) {
                 #(::kiln::__private::Layer::params(&self.#param_fields, f);)*
+            }
+
+            fn param_paths(&self) -> ::std::vec::Vec<::std::string::String> {
+                let mut paths = ::std::vec::Vec::new();
+                #(::kiln::__private::Layer::param_paths(&self.#param_fields, #param_layer_names, &mut paths);)*
+                paths
             }
 
             fn summary(&self) -> ::kiln::summary::Summary {

@@ -240,6 +240,11 @@ impl<const D: usize, const U: usize, const T: usize, const SEQ: bool> Layer for 
     fn params(&self, f: &mut dyn FnMut(&Param)) {
         self.weights.each(f);
     }
+
+    /// Keras keeps a recurrent layer's weights in its cell: `lstm/lstm_cell/kernel`.
+    fn param_paths(&self, prefix: &str, out: &mut Vec<String>) {
+        self.params(&mut |p| out.push(format!("{prefix}/lstm_cell/{}", p.name)));
+    }
 }
 
 #[cfg(test)]

@@ -163,6 +163,13 @@ pub trait Layer {
 
     /// Visits every parameter read-only, in the same order.
     fn params(&self, _f: &mut dyn FnMut(&Param)) {}
+
+    /// Appends every parameter's Keras path under `prefix` (the layer's
+    /// name), in `visit_params` order: `dense/kernel`. Weight files name
+    /// their tensors by these paths.
+    fn param_paths(&self, prefix: &str, out: &mut Vec<String>) {
+        self.params(&mut |p| out.push(format!("{prefix}/{}", p.name)));
+    }
 }
 
 /// Grows `buf` to at least `len` values (allocating only when it must)

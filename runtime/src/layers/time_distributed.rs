@@ -75,6 +75,10 @@ impl<L: Layer, const T: usize> Layer for TimeDistributed<L, T> {
     fn params(&self, f: &mut dyn FnMut(&Param)) {
         self.layer.params(f);
     }
+
+    fn param_paths(&self, prefix: &str, out: &mut Vec<String>) {
+        self.layer.param_paths(prefix, out);
+    }
 }
 
 #[cfg(test)]

@@ -168,6 +168,9 @@ impl<'a, N: Network, Y: SampleSet> Fit<'a, N, Y> {
             progress.begin_epoch(epoch, self.epochs, steps);
             for step in 0..steps {
                 if cursor == 0 && self.shuffle {
+                    // Each pass shuffles 0..n afresh, so the order depends
+                    // only on the generator's state (which checkpoints keep).
+                    order.iter_mut().enumerate().for_each(|(i, o)| *o = i);
                     order.shuffle(&mut model.rng);
                 }
                 let take = self.batch_size.min(n_train - cursor);
@@ -225,6 +228,7 @@ impl<'a, N: Network, Y: SampleSet> Fit<'a, N, Y> {
             }
             progress.end_epoch(&logs);
             history.record(epoch, &logs);
+            model.epoch = epoch + 1;
             self.callbacks.iter_mut().for_each(|c| c.on_epoch_end(epoch, &logs, &mut control));
             model.optimizer.set_learning_rate(control.learning_rate);
             if control.stop_training {

@@ -22,11 +22,13 @@
 //! ```
 
 mod callbacks;
+mod checkpoint;
 mod fit;
 mod history;
 mod progress;
 
 pub use callbacks::{Callback, Control};
+pub use checkpoint::{CHECKPOINT_FORMAT, CHECKPOINT_VERSION};
 pub use fit::Fit;
 pub use history::{History, Logs};
 
@@ -77,6 +79,8 @@ pub struct Model<N: Network> {
     workspace: Option<N::Workspace>,
     batch: BatchBuffers<N>,
     rng: ChaCha8Rng,
+    /// Epochs `fit` has completed (restored by checkpoints).
+    epoch: usize,
 }
 
 /// One gathered batch: inputs, per-output `f32` targets, sample weights.
@@ -101,6 +105,7 @@ impl<N: Network> Model<N> {
             workspace: None,
             batch: BatchBuffers { x: Default::default(), y: vec![Vec::new(); outputs], weights: Vec::new() },
             rng: ChaCha8Rng::seed_from_u64(0x5eed),
+            epoch: 0,
         };
         model.rebuild_metrics();
         model

@@ -1,0 +1,121 @@
+//! Saving and loading models: weights in safetensors files named by
+//! Keras's variable paths, whole-model checkpoints, atomic writes.
+//!
+//! # Weights file (format `kiln.weights`, version 1)
+//! A [safetensors](https://github.com/huggingface/safetensors) file, which
+//! Python's `safetensors` package reads. One little-endian `F32` tensor per
+//! parameter, named by its Keras 3 variable path (`dense_1/kernel`,
+//! `lstm/lstm_cell/recurrent_kernel`, see [`Network::param_paths`]) in
+//! Keras's layout (a Dense kernel is `[input_dim, units]`, recurrent
+//! kernels keep Keras's gate order). The header's metadata holds
+//! `format = kiln.weights` and `format_version = 1`.
+//!
+//! Loading matches tensors by name, checks every shape and dtype, rejects
+//! missing and unexpected tensors, and writes the model only when the
+//! whole file is right: a failed load leaves the model as it was.
+//!
+//! # Checkpoint (format `kiln.checkpoint`, version 1)
+//! The same container with the weights, the optimizer's slots
+//! (`optimizer/<param path>/<slot>`), and in the metadata the optimizer's
+//! name, step count and learning rate, the epochs trained, the shuffling
+//! generator's state and the architecture (the summary's layer table),
+//! which must match the model it is loaded into. See
+//! [`crate::train::Model::save`].
+
+mod atomic;
+mod tensors;
+pub(crate) mod weights;
+
+pub use atomic::write_atomically;
+pub use tensors::{TensorFile, FORMAT_KEY, VERSION_KEY};
+pub use weights::{
+    load_weights, load_weights_from_bytes, save_weights, weights_to_bytes, WEIGHTS_FORMAT, WEIGHTS_VERSION,
+};
+
+#[allow(unused_imports)] // linked from the docs above
+use crate::network::Network;
+
+/// What is wrong with a weights or checkpoint file.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FileProblem {
+    /// Not a safetensors file, or truncated or corrupt bytes.
+    #[error("not a readable safetensors file ({0})")]
+    Corrupt(String),
+    /// The file is of another kind (`format` metadata).
+    #[error("holds `{found}`, expected `{expected}`")]
+    Format {
+        /// The format this loader reads.
+        expected: &'static str,
+        /// The file's `format` metadata (empty when absent).
+        found: String,
+    },
+    /// A format version this build cannot read.
+    #[error("format version {found} is not supported (this build reads version {supported})")]
+    Version {
+        /// The file's version.
+        found: String,
+        /// The version this build reads.
+        supported: &'static str,
+    },
+    /// A metadata entry is missing or malformed.
+    #[error("metadata `{key}` is missing or malformed ({found:?})")]
+    Metadata {
+        /// The key.
+        key: &'static str,
+        /// Its value, if any.
+        found: Option<String>,
+    },
+    /// The model has a parameter the file lacks.
+    #[error("no tensor `{tensor}` (the model's parameter of shape {expected:?})")]
+    MissingTensor {
+        /// The parameter's path.
+        tensor: String,
+        /// The parameter's shape.
+        expected: Vec<usize>,
+    },
+    /// The file has a tensor the model has no parameter for.
+    #[error("tensor `{tensor}` (shape {found:?}) matches no parameter of the model")]
+    UnexpectedTensor {
+        /// The tensor's name.
+        tensor: String,
+        /// Its shape.
+        found: Vec<usize>,
+    },
+    /// A tensor's shape differs from its parameter's.
+    #[error("tensor `{tensor}` has shape {found:?}, but the model's parameter has shape {expected:?}")]
+    Shape {
+        /// The tensor's name.
+        tensor: String,
+        /// The parameter's shape.
+        expected: Vec<usize>,
+        /// The file's shape.
+        found: Vec<usize>,
+    },
+    /// A tensor is not `F32`.
+    #[error("tensor `{tensor}` holds {found}, expected F32")]
+    Dtype {
+        /// The tensor's name.
+        tensor: String,
+        /// The file's dtype.
+        found: String,
+    },
+    /// The checkpoint was written by a model of another architecture.
+    #[error("layer {index} differs: the model has `{expected}`, the file has `{found}`")]
+    Architecture {
+        /// Zero-based row of the summary's layer table.
+        index: usize,
+        /// The model's layer (name, class, output shape, parameter counts).
+        expected: String,
+        /// The file's layer at that row.
+        found: String,
+    },
+    /// The checkpoint's optimizer is of another kind.
+    #[error("the optimizer is {expected}, but the file holds the state of {found}")]
+    Optimizer {
+        /// The model's optimizer.
+        expected: String,
+        /// The file's.
+        found: String,
+    },
+}
