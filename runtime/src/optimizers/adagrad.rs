@@ -1,6 +1,17 @@
-//! Adagrad (Duchi et al., 2011) in Keras 3's form:
-//! `a ← a + g²`, `w ← w − lr·g/√(a + ε)`, with `a` starting at 0.1.
-//! Defaults: `lr = 0.001`, `initial_accumulator_value = 0.1`, `ε = 1e-7`.
+//! Adagrad (Duchi et al., 2011) exactly as Keras 3 computes it.
+//!
+//! Keras's `Adagrad.update_step` in float32, the accumulator `a` starting at
+//! `initial_accumulator_value`:
+//!
+//! ```text
+//! a ← a + g²
+//! w ← w − (lr·g) / √(a + ε)
+//! ```
+//!
+//! ε is added *under* the square root (PyTorch adds it to `√a`); with the
+//! accumulator starting at 0.1 the difference only shows when the initial
+//! value is small. Defaults: `lr = 0.001`, `initial_accumulator_value = 0.1`,
+//! `ε = 1e-7`.
 
 use super::{Optimizer, OptimizerState};
 use crate::param::Param;
@@ -10,7 +21,7 @@ use crate::param::Param;
 pub struct Adagrad {
     /// Learning rate, step count and slots.
     pub state: OptimizerState,
-    /// Starting value of the accumulator.
+    /// Starting value of the accumulator (Keras's `initial_accumulator_value`).
     pub initial_accumulator_value: f32,
     /// Added under the square root.
     pub epsilon: f32,
@@ -43,21 +54,25 @@ impl Optimizer for Adagrad {
     fn update(&mut self, index: usize, p: &mut Param) {
         let (lr, eps) = (self.state.learning_rate, self.epsilon);
         let a = &mut self.state.slots.get(index, 1, p.len(), self.initial_accumulator_value)[0];
-        for ((w, g), a) in p.value.iter_mut().zip(&p.grad).zip(a.iter_mut()) {
-            *a += g * g;
-            *w -= lr * g / (*a + eps).sqrt();
-        }
+        let (w, g) = (&mut p.value[..], &p.grad[..]);
+        // Keras's operation order (f32 rounding after each, no FMA).
+        crate::simd::dispatch(|| {
+            for ((w, g), a) in w.iter_mut().zip(g).zip(a.iter_mut()) {
+                *a += g * g;
+                *w -= lr * g / (*a + eps).sqrt();
+            }
+        });
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{assert_close, trajectory};
+    use super::super::tests::{assert_same, trajectory};
     use super::*;
 
-    /// Reference from `tests/fixtures/optimizers.py` (PyTorch Adagrad, ε = 1e-7).
+    /// Keras's `Adagrad(learning_rate=0.1)` from `tests/fixtures/optimizers.py`.
     #[test]
-    fn trajectory_matches_reference() {
-        assert_close(&trajectory(&mut Adagrad::new(0.1), 3), &[0.904_653_8, 0.843_562_7, 0.797_519_6]);
+    fn trajectory_matches_keras() {
+        assert_same(&trajectory(&mut Adagrad::new(0.1), 3), &[0.904_653_7, 0.843_562_66, 0.797_519_6]);
     }
 }

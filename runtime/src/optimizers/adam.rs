@@ -1,10 +1,21 @@
-//! Adam (Kingma & Ba, 2015, arXiv:1412.6980) in Keras 3's form.
+//! Adam (Kingma & Ba, 2015, arXiv:1412.6980) exactly as Keras 3 computes it.
 //!
-//! `α = lr·√(1 − β₂ᵗ)/(1 − β₁ᵗ)`, `m ← m + (g − m)(1 − β₁)`,
-//! `v ← v + (g² − v)(1 − β₂)`, `w ← w − α·m/(√v + ε)`.
-//! Note that ε is added to `√v` *after* the bias correction is folded into
-//! `α` (the paper's ε̂), so with the same ε the update differs slightly
-//! from PyTorch's. Defaults: `lr = 0.001`, `β₁ = 0.9`, `β₂ = 0.999`, `ε = 1e-7`.
+//! Keras's `Adam.update_step` in float32, step `t` counted from 1:
+//!
+//! ```text
+//! α = lr·√(1 − β₂ᵗ) / (1 − β₁ᵗ)        βᵢᵗ = f32(βᵢ) ^ f32(t), all in f32
+//! m ← m + (g − m)·f32(1 − β₁)
+//! v ← v + (g² − v)·f32(1 − β₂)
+//! w ← w − (m·α) / (√v + ε)
+//! ```
+//!
+//! `1 − β` is computed in double precision from the Python-float β and then
+//! rounded to f32 (so `1 − 0.9` becomes 0.1f32, where f32 arithmetic would
+//! give 0.10000002); the powers and `α` are float32 tensors. ε is added to
+//! `√v` after the bias correction is folded into `α` (the paper's ε̂), so
+//! where `√v` is not much larger than ε — tiny gradients — the step differs
+//! from PyTorch's `lr·m̂/(√v̂ + ε)`.
+//! Defaults: `lr = 0.001`, `β₁ = 0.9`, `β₂ = 0.999`, `ε = 1e-7`.
 
 use super::{Optimizer, OptimizerState};
 use crate::param::Param;
@@ -14,12 +25,14 @@ use crate::param::Param;
 pub struct Adam {
     /// Learning rate, step count and slots.
     pub state: OptimizerState,
-    /// Decay of the first moment.
-    pub beta_1: f32,
-    /// Decay of the second moment.
-    pub beta_2: f32,
-    /// Keras's ε̂.
+    /// Decay of the first moment. In f64 like Keras's Python float: `1 − β₁`
+    /// is computed from it in f64 (see the module documentation).
+    pub beta_1: f64,
+    /// Decay of the second moment (f64, like `beta_1`).
+    pub beta_2: f64,
+    /// Keras's ε̂, added to `√v`.
     pub epsilon: f32,
+    /// The step size `α` of the current step, set by `begin_step`.
     alpha: f32,
 }
 
@@ -49,19 +62,32 @@ impl Optimizer for Adam {
 
     fn begin_step(&mut self) {
         self.state.iterations += 1;
-        let t = self.state.iterations as f64;
-        let (b1, b2) = (self.beta_1 as f64, self.beta_2 as f64);
-        self.alpha = (self.state.learning_rate as f64 * (1.0 - b2.powf(t)).sqrt() / (1.0 - b1.powf(t))) as f32;
+        // Keras: `local_step = cast(iterations + 1, float32)`,
+        // `beta_power = power(cast(beta, float32), local_step)` and
+        // `alpha = lr * sqrt(1 - beta_2_power) / (1 - beta_1_power)`, all
+        // float32 tensors, in this order. TensorFlow's float32 `pow` is the C
+        // library's `powf`, as is `f32::powf` (`tests/fixtures/keras_optimizers.py`
+        // checks them equal for t ≤ 3000 with glibc, but for results below
+        // f32's normal range, which TensorFlow flushes to zero and which leave
+        // `1 − βᵗ` = 1 either way).
+        let t = self.state.iterations as f32;
+        let (b1_power, b2_power) = ((self.beta_1 as f32).powf(t), (self.beta_2 as f32).powf(t));
+        self.alpha = self.state.learning_rate * (1.0 - b2_power).sqrt() / (1.0 - b1_power);
     }
 
     fn update(&mut self, index: usize, p: &mut Param) {
-        let (b1, b2, eps, alpha) = (self.beta_1, self.beta_2, self.epsilon, self.alpha);
+        // Keras's `1 - self.beta_1` is Python (f64) arithmetic, cast to
+        // float32 when it meets the tensor.
+        let (c1, c2) = ((1.0 - self.beta_1) as f32, (1.0 - self.beta_2) as f32);
+        let (eps, alpha) = (self.epsilon, self.alpha);
         let [m, v] = self.state.slots.get(index, 2, p.len(), 0.0) else { unreachable!("two slots") };
         crate::simd::dispatch(|| {
             for (((w, g), m), v) in p.value.iter_mut().zip(&p.grad).zip(m.iter_mut()).zip(v.iter_mut()) {
-                *m += (g - *m) * (1.0 - b1);
-                *v += (g * g - *v) * (1.0 - b2);
-                *w -= alpha * *m / (v.sqrt() + eps);
+                // Each line is one TensorFlow op sequence of Keras's, in
+                // its order (f32 rounding after every operation, no FMA).
+                *m += (g - *m) * c1;
+                *v += (g * g - *v) * c2;
+                *w -= *m * alpha / (v.sqrt() + eps);
             }
         });
     }
@@ -69,12 +95,15 @@ impl Optimizer for Adam {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{assert_close, trajectory};
+    use super::super::tests::{assert_same, trajectory};
     use super::*;
 
-    /// Reference from `tests/fixtures/optimizers.py` (PyTorch Adam, ε = 1e-7).
+    /// Keras's `Adam(learning_rate=0.1)` from `tests/fixtures/optimizers.py`.
+    /// The old f32 `1 − β` gave `[0.9, 0.8011874, 0.7048713]` (PyTorch's
+    /// numbers): Keras's `1 − β₂ᵗ` from the f32 β₂ makes its first step
+    /// shorter.
     #[test]
-    fn trajectory_matches_reference() {
-        assert_close(&trajectory(&mut Adam::new(0.1), 3), &[0.9, 0.801_187_4, 0.704_871_3]);
+    fn trajectory_matches_keras() {
+        assert_same(&trajectory(&mut Adam::new(0.1), 3), &[0.900001, 0.801_189_6, 0.704_873_9]);
     }
 }

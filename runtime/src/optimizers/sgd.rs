@@ -1,7 +1,16 @@
-//! Stochastic gradient descent with optional (Nesterov) momentum.
+//! Stochastic gradient descent with optional (Nesterov) momentum, exactly as
+//! Keras 3 computes it.
 //!
-//! Keras 3's rule: `v ← m·v − lr·g`; then `w ← w + v`, or with Nesterov
-//! `w ← w + m·v − lr·g`. Defaults: `lr = 0.01`, `m = 0`.
+//! Keras's `SGD.update_step` in float32, with momentum `μ = f32(momentum)`:
+//!
+//! ```text
+//! μ = 0:     w ← w − g·lr
+//! otherwise: s ← s·μ − g·lr
+//!            w ← w + s                  (Nesterov: w ← w + (s·μ − g·lr))
+//! ```
+//!
+//! The slot `s` (Keras's `momentum` variable) exists only when μ ≠ 0.
+//! Defaults: `lr = 0.01`, `momentum = 0`, not Nesterov.
 
 use super::{Optimizer, OptimizerState};
 use crate::param::Param;
@@ -57,6 +66,7 @@ impl Optimizer for Sgd {
         let nesterov = self.nesterov;
         let v = &mut self.state.slots.get(index, 1, p.len(), 0.0)[0];
         crate::simd::dispatch(|| {
+            // Keras's operation order (f32 rounding after each, no FMA).
             for ((w, g), v) in p.value.iter_mut().zip(&p.grad).zip(v.iter_mut()) {
                 *v = m * *v - lr * g;
                 *w += if nesterov { m * *v - lr * g } else { *v };
@@ -67,15 +77,14 @@ impl Optimizer for Sgd {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::{assert_close, trajectory};
+    use super::super::tests::{assert_same, trajectory};
     use super::*;
 
-    /// Reference trajectories from `tests/fixtures/optimizers.py`
-    /// (PyTorch SGD, algebraically the Keras 3 rule).
+    /// Keras's trajectories from `tests/fixtures/optimizers.py`.
     #[test]
-    fn trajectories_match_reference() {
-        assert_close(&trajectory(&mut Sgd::new(0.1), 3), &[0.9, 0.82, 0.756]);
-        assert_close(&trajectory(&mut Sgd::new(0.1).with_momentum(0.9, false), 3), &[0.9, 0.73, 0.531]);
-        assert_close(&trajectory(&mut Sgd::new(0.1).with_momentum(0.9, true), 3), &[0.81, 0.6112, 0.445_824]);
+    fn trajectories_match_keras() {
+        assert_same(&trajectory(&mut Sgd::new(0.1), 3), &[0.9, 0.82, 0.756]);
+        assert_same(&trajectory(&mut Sgd::new(0.1).with_momentum(0.9, false), 3), &[0.9, 0.73, 0.531]);
+        assert_same(&trajectory(&mut Sgd::new(0.1).with_momentum(0.9, true), 3), &[0.81, 0.6112, 0.445_824]);
     }
 }
