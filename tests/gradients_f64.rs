@@ -463,3 +463,315 @@ fn merges() {
     let r = |xs: &[&[f64]], b: usize| reference::concatenate(xs, &[6, 4], b);
     check_merge::<_, 10>("Concatenate of vectors", Concatenate::<f32, 10>::new(1, vec![6, 4]), &[6, 4], r);
 }
+
+// ---------------------------------------------------------------------------
+// Whole models: the generated backward pass against an f64 re-implementation
+// of the model's graph.
+// ---------------------------------------------------------------------------
+
+use kiln::network::{InputFlat, Network};
+use kiln::sample::SampleSet;
+use kiln::testing::compare_network_with_reference;
+
+/// `N` with the gradient of parameter #`index` scaled by [`MUTATION`] after
+/// the generated backward pass.
+struct MutantNet<N> {
+    inner: N,
+    index: usize,
+}
+
+impl<N: Network> Network for MutantNet<N> {
+    type Input = N::Input;
+    type Output = N::Output;
+    type Workspace = N::Workspace;
+
+    fn output_names(&self) -> Vec<&'static str> {
+        self.inner.output_names()
+    }
+    fn workspace(&self, capacity: usize) -> N::Workspace {
+        self.inner.workspace(capacity)
+    }
+    fn capacity(workspace: &N::Workspace) -> usize {
+        N::capacity(workspace)
+    }
+    fn forward(&self, ws: &mut N::Workspace, x: InputFlat<'_, Self>, batch: usize, training: bool) {
+        self.inner.forward(ws, x, batch, training);
+    }
+    fn output_and_grad(ws: &mut N::Workspace, index: usize, batch: usize) -> (&[f32], &mut [f32]) {
+        N::output_and_grad(ws, index, batch)
+    }
+    fn backward(&mut self, ws: &mut N::Workspace, x: InputFlat<'_, Self>, batch: usize) {
+        self.inner.backward(ws, x, batch);
+        let mut i = 0;
+        let index = self.index;
+        self.inner.visit_params(&mut |p| {
+            if i == index {
+                p.grad.iter_mut().for_each(|g| *g *= MUTATION);
+            }
+            i += 1;
+        });
+    }
+    fn visit_params(&mut self, f: &mut dyn FnMut(&mut Param)) {
+        self.inner.visit_params(f);
+    }
+    fn params(&self, f: &mut dyn FnMut(&Param)) {
+        self.inner.params(f);
+    }
+    fn summary(&self) -> kiln::summary::Summary {
+        self.inner.summary()
+    }
+    fn try_predict_one(&self, x: &Self::Input) -> kiln::Result<Self::Output> {
+        self.inner.try_predict_one(x)
+    }
+}
+
+/// Checks `new(seed)` against `reference`, then that a 0.1 % error in the
+/// gradient of any one of its parameters is reported.
+fn check_model<N: Network>(
+    what: &str,
+    new: impl Fn() -> N,
+    x: <N::Input as SampleSet>::Batch<'_>,
+    reference: impl Fn(&[Vec<f64>]) -> Vec<Vec<f64>> + Copy,
+) {
+    let report = compare_network_with_reference(&mut new(), x, reference).unwrap_or_else(|e| panic!("{what}: {e}"));
+    println!("{what}: forward {:.1e}, gradients {:?}", report.forward_error, report.gradient_errors);
+    for index in 0..report.gradient_errors.len() {
+        let mut mutant = MutantNet { inner: new(), index };
+        match compare_network_with_reference(&mut mutant, x, reference) {
+            Ok(_) => panic!("{what}: a 0.1% error in parameter #{index}'s gradient passed"),
+            Err(e) => assert!(e.contains(&format!("parameter #{index}")), "{what}: mutation #{index} reported as {e}"),
+        }
+    }
+}
+
+fn f64s(v: &[f32]) -> Vec<f64> {
+    v.iter().map(|&v| v as f64).collect()
+}
+
+fn vectors<const N: usize>(n: usize, seed: u64) -> Vec<[f32; N]> {
+    test_values(n * N, seed).chunks_exact(N).map(|c| std::array::from_fn(|i| c[i])).collect()
+}
+
+kiln::model! {
+    /// A multi-layer chain: Flatten, Dense, Activation, Dense with softmax.
+    struct Chain {
+        input x: [f32; 3, 4];
+        let flat = Flatten()(x);
+        let h = Dense(7, activation = tanh)(flat);
+        let s = Activation(sigmoid)(h);
+        let p = Dense(3, activation = softmax, bias_initializer = random_uniform)(s);
+        output p;
+    }
+}
+
+#[test]
+fn multi_layer_chain() {
+    let x: Vec<[[f32; 4]; 3]> =
+        vectors::<12>(4, 5).iter().map(|v| std::array::from_fn(|i| std::array::from_fn(|j| v[i * 4 + j]))).collect();
+    let x64 = f64s(kiln::sample::flatten(&x));
+    let reference = |p: &[Vec<f64>]| {
+        let mut h = reference::dense(&p[0], Some(&p[1]), Act::Tanh, &x64, 4, 12, 7);
+        reference::activate(Act::Sigmoid, &mut h, 7);
+        vec![reference::dense(&p[2], Some(&p[3]), Act::Softmax, &h, 4, 7, 3)]
+    };
+    check_model("Chain", || Chain::new(1), &x[..], reference);
+}
+
+kiln::model! {
+    /// Every recurrent layer stacked, on embedded ids.
+    struct RecurrentStack {
+        input ids: [u32; 6];
+        let embedded = Embedding(5, 3, embeddings_initializer = random_uniform)(ids);
+        let lstm = LSTM(4, return_sequences = true, bias_initializer = random_uniform)(embedded);
+        let gru = GRU(3, return_sequences = true, bias_initializer = random_uniform)(lstm);
+        let rnn = SimpleRNN(2, bias_initializer = random_uniform)(gru);
+        let probs = Dense(2, activation = softmax)(rnn);
+        output probs;
+    }
+}
+
+#[test]
+fn multi_layer_recurrent_stack() {
+    let ids: Vec<[u32; 6]> = vec![[0, 1, 2, 3, 4, 1], [4, 4, 3, 0, 2, 2], [1, 0, 0, 3, 2, 4]];
+    let x64: Vec<f64> = ids.iter().flatten().map(|&i| i as f64).collect();
+    let b = ids.len();
+    let reference = |p: &[Vec<f64>]| {
+        let e = reference::embedding(&p[0], &x64, 3);
+        let rec = |k: usize, d: usize, u: usize, sequences: bool| Recurrent {
+            kernel: &p[k],
+            recurrent: &p[k + 1],
+            bias: &p[k + 2],
+            d,
+            u,
+            t: 6,
+            sequences,
+        };
+        let l = reference::lstm(&rec(1, 3, 4, true), &e, b);
+        let g = reference::gru(&rec(4, 4, 3, true), &l, b);
+        let r = reference::simple_rnn(&rec(7, 3, 2, false), &g, b);
+        vec![reference::dense(&p[10], Some(&p[11]), Act::Softmax, &r, b, 2, 2)]
+    };
+    check_model("Embedding → LSTM → GRU → SimpleRNN → Dense", || RecurrentStack::new(2), &ids[..], reference);
+}
+
+kiln::model! {
+    /// One layer called twice: its gradient is the sum over both calls.
+    struct Shared {
+        input x: [f32; 5];
+        let shared = Dense(5, activation = tanh, bias_initializer = random_normal);
+        let a = shared(x);
+        let b = shared(a);
+        let out = Dense(2)(b);
+        output out;
+    }
+}
+
+#[test]
+fn shared_layer() {
+    let x = vectors::<5>(3, 6);
+    let x64 = f64s(kiln::sample::flatten(&x));
+    let reference = |p: &[Vec<f64>]| {
+        let a = reference::dense(&p[0], Some(&p[1]), Act::Tanh, &x64, 3, 5, 5);
+        let b = reference::dense(&p[0], Some(&p[1]), Act::Tanh, &a, 3, 5, 5);
+        vec![reference::dense(&p[2], Some(&p[3]), Act::Linear, &b, 3, 5, 2)]
+    };
+    check_model("shared Dense called twice", || Shared::new(2), &x[..], reference);
+}
+
+kiln::model! {
+    /// Fan-out into every merge: each branch's gradient is summed back into `h`.
+    struct Merges {
+        input x: [f32; 6];
+        let h = Dense(4, activation = tanh, bias_initializer = random_uniform)(x);
+        let a = Dense(4, activation = sigmoid)(h);
+        let b = Dense(4, bias_initializer = random_normal)(h);
+        let sum = add([a, b, h]);
+        let difference = subtract([a, b]);
+        let product = multiply([a, b]);
+        let mean = average([sum, difference]);
+        let top = maximum([product, mean]);
+        let bottom = minimum([product, mean]);
+        let joined = concatenate([top, bottom, h]);
+        let out = Dense(3, activation = softmax)(joined);
+        output out;
+    }
+}
+
+#[test]
+fn fan_out_through_every_merge() {
+    let x = vectors::<6>(3, 1);
+    let x64 = f64s(kiln::sample::flatten(&x));
+    let reference = |p: &[Vec<f64>]| {
+        use reference::{element_wise as ew, ElementOp as Op};
+        let h = reference::dense(&p[0], Some(&p[1]), Act::Tanh, &x64, 3, 6, 4);
+        let a = reference::dense(&p[2], Some(&p[3]), Act::Sigmoid, &h, 3, 4, 4);
+        let b = reference::dense(&p[4], Some(&p[5]), Act::Linear, &h, 3, 4, 4);
+        let sum = ew(Op::Add, &[&a, &b, &h]);
+        let difference = ew(Op::Subtract, &[&a, &b]);
+        let product = ew(Op::Multiply, &[&a, &b]);
+        let mean = ew(Op::Average, &[&sum, &difference]);
+        let top = ew(Op::Maximum, &[&product, &mean]);
+        let bottom = ew(Op::Minimum, &[&product, &mean]);
+        let joined = reference::concatenate(&[&top, &bottom, &h], &[4, 4, 4], 3);
+        vec![reference::dense(&p[6], Some(&p[7]), Act::Softmax, &joined, 3, 12, 3)]
+    };
+    check_model("fan-out through every merge", || Merges::new(5), &x[..], reference);
+}
+
+kiln::model! {
+    /// Two inputs, two outputs, a shared layer over both inputs.
+    struct TwoByTwo {
+        input left: [f32; 5];
+        input right: [f32; 5];
+        let shared = Dense(3, activation = tanh, bias_initializer = random_uniform);
+        let l = shared(left);
+        let r = shared(right);
+        let both = concatenate([l, r]);
+        let main = Dense(2, activation = softmax, name = "main_output")(both);
+        let aux = Dense(1, activation = sigmoid, name = "aux_output")(l);
+        output main, aux;
+    }
+}
+
+#[test]
+fn two_inputs_two_outputs() {
+    let (left, right) = (vectors::<5>(3, 2), vectors::<5>(3, 3));
+    let (l64, r64) = (f64s(kiln::sample::flatten(&left)), f64s(kiln::sample::flatten(&right)));
+    let reference = |p: &[Vec<f64>]| {
+        let l = reference::dense(&p[0], Some(&p[1]), Act::Tanh, &l64, 3, 5, 3);
+        let r = reference::dense(&p[0], Some(&p[1]), Act::Tanh, &r64, 3, 5, 3);
+        let both = reference::concatenate(&[&l, &r], &[3, 3], 3);
+        let main = reference::dense(&p[2], Some(&p[3]), Act::Softmax, &both, 3, 6, 2);
+        let aux = reference::dense(&p[4], Some(&p[5]), Act::Sigmoid, &l, 3, 3, 1);
+        vec![main, aux]
+    };
+    check_model("two inputs, two outputs", || TwoByTwo::new(6), (&left[..], &right[..]), reference);
+}
+
+kiln::model! {
+    #[derive(Clone)]
+    pub struct Inner {
+        input x: [f32; 6];
+        let h = Dense(4, activation = tanh, bias_initializer = random_uniform)(x);
+        let p = Dense(3, activation = softmax)(h);
+        output p;
+    }
+}
+
+kiln::model! {
+    /// The inner model called on two tensors (one shared instance).
+    pub struct Outer {
+        input x: [f32; 6];
+        let inner: [3] = custom(Inner::new(1));
+        let direct = inner(x);
+        let transformed = Dense(6, activation = tanh)(x);
+        let again = inner(transformed);
+        let both = concatenate([direct, again]);
+        let out = Dense(2)(both);
+        output out;
+    }
+}
+
+/// `Inner`'s forward pass from its four parameters.
+fn inner_reference(p: &[Vec<f64>], x: &[f64], rows: usize) -> Vec<f64> {
+    let h = reference::dense(&p[0], Some(&p[1]), Act::Tanh, x, rows, 6, 4);
+    reference::dense(&p[2], Some(&p[3]), Act::Softmax, &h, rows, 4, 3)
+}
+
+#[test]
+fn nested_model_called_twice() {
+    let x = vectors::<6>(3, 1);
+    let x64 = f64s(kiln::sample::flatten(&x));
+    let reference = |p: &[Vec<f64>]| {
+        let direct = inner_reference(&p[0..4], &x64, 3);
+        let transformed = reference::dense(&p[4], Some(&p[5]), Act::Tanh, &x64, 3, 6, 6);
+        let again = inner_reference(&p[0..4], &transformed, 3);
+        let both = reference::concatenate(&[&direct, &again], &[3, 3], 3);
+        vec![reference::dense(&p[6], Some(&p[7]), Act::Linear, &both, 3, 6, 2)]
+    };
+    check_model("nested model called twice", || Outer::new(3), &x[..], reference);
+}
+
+kiln::model! {
+    /// A model and a plain layer, each applied at every time step, then a mean over time.
+    pub struct OverTime {
+        input steps: [f32; 4, 6];
+        let per_step: [4, 3] = custom(TimeDistributed::<Inner, 4>::new(Inner::new(2)))(steps);
+        let projected = TimeDistributed(Dense(5, activation = tanh))(per_step);
+        let pooled = reduce_mean(projected, axis = 1);
+        output pooled;
+    }
+}
+
+#[test]
+fn time_distributed_model_and_layer_then_reduce_mean() {
+    let x: Vec<[[f32; 6]; 4]> =
+        vectors::<24>(2, 2).iter().map(|v| std::array::from_fn(|t| std::array::from_fn(|i| v[t * 6 + i]))).collect();
+    let x64 = f64s(kiln::sample::flatten(&x));
+    let reference = |p: &[Vec<f64>]| {
+        let per_step = inner_reference(&p[0..4], &x64, 2 * 4);
+        let projected = reference::dense(&p[4], Some(&p[5]), Act::Tanh, &per_step, 2 * 4, 3, 5);
+        vec![reference::reduce(Reduction::Mean, &projected, 2, 1, 4, 5)]
+    };
+    check_model("TimeDistributed(model), TimeDistributed(Dense), reduce_mean", || OverTime::new(4), &x[..], reference);
+}
