@@ -114,7 +114,7 @@ fn logged(out: &str, name: &str) -> Vec<f32> {
         let mut rest = line;
         while let Some(at) = rest.find(&key) {
             rest = &rest[at + key.len()..];
-            let end = rest.find(|c: char| c == ' ' || c == '\r').unwrap_or(rest.len());
+            let end = rest.find([' ', '\r']).unwrap_or(rest.len());
             if let Ok(v) = rest[..end].parse() {
                 values.push(v);
             }
