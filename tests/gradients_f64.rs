@@ -775,3 +775,72 @@ fn time_distributed_model_and_layer_then_reduce_mean() {
     };
     check_model("TimeDistributed(model), TimeDistributed(Dense), reduce_mean", || OverTime::new(4), &x[..], reference);
 }
+
+kiln::model! {
+    /// Every sequence layer in one graph, then a mean over time.
+    struct AllRecurrent {
+        input tokens: [u32; 6];
+        let embedded = Embedding(5, 3, embeddings_initializer = random_normal)(tokens);
+        let rnn = SimpleRNN(4, return_sequences = true, bias_initializer = random_uniform)(embedded);
+        let gru = GRU(3, return_sequences = true, bias_initializer = random_uniform)(rnn);
+        let lstm = LSTM(units = 4, return_sequences = true)(gru);
+        let mean = reduce_mean(lstm, axis = 1);
+        let out = Dense(2, activation = softmax)(mean);
+        output out;
+    }
+}
+
+#[test]
+fn every_sequence_layer_then_reduce_mean() {
+    let ids: Vec<[u32; 6]> = (0..3).map(|s| std::array::from_fn(|t| ((s * 7 + t * 3) % 5) as u32)).collect();
+    let x64: Vec<f64> = ids.iter().flatten().map(|&i| i as f64).collect();
+    let reference = |p: &[Vec<f64>]| {
+        let rec = |k: usize, d: usize, u: usize| Recurrent {
+            kernel: &p[k],
+            recurrent: &p[k + 1],
+            bias: &p[k + 2],
+            d,
+            u,
+            t: 6,
+            sequences: true,
+        };
+        let e = reference::embedding(&p[0], &x64, 3);
+        let r = reference::simple_rnn(&rec(1, 3, 4), &e, 3);
+        let g = reference::gru(&rec(4, 4, 3), &r, 3);
+        let l = reference::lstm(&rec(7, 3, 4), &g, 3);
+        let mean = reference::reduce(Reduction::Mean, &l, 3, 1, 6, 4);
+        vec![reference::dense(&p[10], Some(&p[11]), Act::Softmax, &mean, 3, 4, 2)]
+    };
+    check_model(
+        "Embedding → SimpleRNN → GRU → LSTM → reduce_mean → Dense",
+        || AllRecurrent::new(3),
+        &ids[..],
+        reference,
+    );
+}
+
+kiln::model! {
+    /// A recurrent layer called twice (shared weights), then a max over time.
+    struct SharedGru {
+        input x: [f32; 5, 3];
+        let gru = GRU(3, return_sequences = true, bias_initializer = random_uniform);
+        let a = gru(x);
+        let b = gru(a);
+        let pooled = reduce_max(b, axis = -2);
+        output pooled;
+    }
+}
+
+#[test]
+fn shared_recurrent_layer_then_reduce_max() {
+    let x: Vec<[[f32; 3]; 5]> =
+        vectors::<15>(2, 9).iter().map(|v| std::array::from_fn(|t| std::array::from_fn(|d| v[t * 3 + d]))).collect();
+    let x64 = f64s(kiln::sample::flatten(&x));
+    let reference = |p: &[Vec<f64>]| {
+        let w = Recurrent { kernel: &p[0], recurrent: &p[1], bias: &p[2], d: 3, u: 3, t: 5, sequences: true };
+        let a = reference::gru(&w, &x64, 2);
+        let b = reference::gru(&w, &a, 2);
+        vec![reference::reduce(Reduction::Max, &b, 2, 1, 5, 3)]
+    };
+    check_model("shared GRU called twice, reduce_max over time", || SharedGru::new(4), &x[..], reference);
+}

@@ -232,8 +232,15 @@ fn set_network_param<N: crate::network::Network>(network: &mut N, index: usize, 
 /// allocation-free path) computes what its batched `forward` computes, on
 /// `batch` deterministic samples.
 ///
+/// The two paths may use different kernels (`vec_mat` for one sample,
+/// the packed SGEMM for a batch), which sum in a different order, so they
+/// may differ by rounding: a value passes when it is within
+/// `16 · f32::EPSILON` (2e-6) of the sample's largest output magnitude
+/// (at least 1e-3). kiln's layers measure at most 2 ε; a wrong index, gate
+/// or bias is off by far more.
+///
 /// # Panics
-/// With the sample and position that differ by more than `1e-5`.
+/// With the sample and position that differ by more.
 pub fn assert_one_sample_matches_batch<L: Layer<In = f32>>(layer: &L, batch: usize) {
     let x = test_values(batch * L::INPUT_LEN, 2);
     let mut batched = vec![0.0; batch * L::OUTPUT_LEN];
@@ -241,10 +248,12 @@ pub fn assert_one_sample_matches_batch<L: Layer<In = f32>>(layer: &L, batch: usi
     let mut one = vec![0.0; L::OUTPUT_LEN];
     for s in 0..batch {
         layer.forward_one(&x[s * L::INPUT_LEN..(s + 1) * L::INPUT_LEN], &mut one);
-        for (i, (a, b)) in one.iter().zip(&batched[s * L::OUTPUT_LEN..]).enumerate() {
+        let expected = &batched[s * L::OUTPUT_LEN..(s + 1) * L::OUTPUT_LEN];
+        let scale = expected.iter().fold(1e-3f32, |m, v| m.max(v.abs()));
+        for (i, (a, b)) in one.iter().zip(expected).enumerate() {
             assert!(
-                (a - b).abs() < 1e-5,
-                "{}: sample {s}, value {i}: one-sample {a} vs batched {b}",
+                (a - b).abs() <= 16.0 * f32::EPSILON * scale,
+                "{}: sample {s}, value {i}: one-sample {a} vs batched {b} (more than 16 ε of {scale})",
                 layer.keras_type()
             );
         }
@@ -263,7 +272,7 @@ pub fn assert_one_sample_matches_batch<L: Layer<In = f32>>(layer: &L, batch: usi
 /// chain a few dozen operations (a product over ~30 terms, a recurrence of
 /// a few steps, kiln's own `exp`/`tanh` approximations, accurate to a few
 /// ulps); the worst ratio measured over kiln's layers and test models is
-/// 1.5e-7. A reference that implements a different formula (a wrong gate
+/// 1.6e-7. A reference that implements a different formula (a wrong gate
 /// order, a missing bias) is off by 1e-2 or more.
 pub const REFERENCE_FORWARD_RTOL: f64 = 2e-6;
 
