@@ -14,6 +14,28 @@ fn the_users_layer_passes_the_gradient_check_helper() {
     kiln::testing::check_layer_gradients(&mut layer, 3);
 }
 
+/// The strong check a user can run on their own layer: an f64 version of
+/// its formula (`y = x ⊙ w + b`), against which kiln compares the layer's
+/// forward output and its f32 gradients to 1e-4 of each tensor's scale.
+#[test]
+fn the_users_layer_matches_its_f64_formula() {
+    let mut layer = Scale::<5>::new();
+    layer.weight.value.copy_from_slice(&[0.5, -1.0, 2.0, 1.5, -0.3]);
+    layer.bias.value.copy_from_slice(&[0.1, 0.2, -0.3, 0.0, 0.4]);
+    let reference = |p: &[Vec<f64>], x: &[f64], _: usize| -> Vec<f64> {
+        x.chunks(5).flat_map(|s| (0..5).map(|i| s[i] * p[0][i] + p[1][i]).collect::<Vec<_>>()).collect()
+    };
+    let x = kiln::testing::test_values(3 * 5, 1);
+    let report = kiln::testing::compare_layer_with_reference(&mut layer, &x, 3, reference).unwrap();
+    assert!(report.worst_gradient_error() < kiln::testing::REFERENCE_GRADIENT_RTOL);
+    // A formula that is not the layer's (bias forgotten) is rejected at the forward comparison.
+    let wrong = |p: &[Vec<f64>], x: &[f64], _: usize| -> Vec<f64> {
+        x.chunks(5).flat_map(|s| (0..5).map(|i| s[i] * p[0][i]).collect::<Vec<_>>()).collect()
+    };
+    let err = kiln::testing::compare_layer_with_reference(&mut layer, &x, 3, wrong).unwrap_err();
+    assert!(err.contains("does not compute what kiln computes"), "{err}");
+}
+
 #[test]
 fn a_model_with_the_custom_layer_has_correct_gradients_and_trains() {
     let x: Vec<[f32; 4]> =
