@@ -111,6 +111,16 @@ kiln::model! {
     }
 }
 
+kiln::model! {
+    /// `Wide` as a layer: its one-sample pass runs through the generated
+    /// `Layer::forward_one`, which must not put 8 MB on the stack either.
+    struct Wrapped {
+        input x: [f32; 8];
+        let y: [2] = custom(Wide::new(5))(x);
+        output y;
+    }
+}
+
 #[test]
 fn predict_one_of_a_model_larger_than_the_stack_runs_in_a_2_mib_thread() {
     let model = Wide::new(5);
@@ -120,6 +130,7 @@ fn predict_one_of_a_model_larger_than_the_stack_runs_in_a_2_mib_thread() {
     let model = std::sync::Arc::new(model);
     let shared = std::sync::Arc::clone(&model);
     let inputs = x.clone();
+    let wrapped = Wrapped::new(0);
     // With stack arrays (the old `predict_one`), this thread died of a stack
     // overflow, which aborts the whole test process.
     let (one, with) = std::thread::Builder::new()
@@ -128,6 +139,8 @@ fn predict_one_of_a_model_larger_than_the_stack_runs_in_a_2_mib_thread() {
             let one: Vec<[f32; 2]> = inputs.iter().map(|s| shared.predict_one(s)).collect();
             let mut scratch = WideOneSample::new();
             let with: Vec<[f32; 2]> = inputs.iter().map(|s| shared.predict_one_with(&mut scratch, s)).collect();
+            let nested: Vec<[f32; 2]> = inputs.iter().map(|s| wrapped.predict_one(s)).collect();
+            assert_eq!(nested, one, "the same network as a layer of another model");
             (one, with)
         })
         .unwrap()
