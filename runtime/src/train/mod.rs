@@ -296,6 +296,10 @@ impl<N: Network> Model<N> {
     }
 
     /// Keras's `predict`: outputs for every sample, computed in batches.
+    ///
+    /// Uses the model's own buffers, hence `&mut self`; to predict from
+    /// several threads on one shared model, use [`Network::predict_with`]
+    /// (`&self`, caller-owned [`PredictBuffers`]): same outputs.
     pub fn predict<'a, X: BatchOf<'a, Set = N::Input>>(&mut self, x: X, batch_size: usize) -> Result<Vec<N::Output>> {
         predict_with(&self.network, &mut self.workspace, x.into_batch(), batch_size)
     }
