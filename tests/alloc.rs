@@ -98,6 +98,49 @@ kiln::model! {
     }
 }
 
+kiln::model! {
+    /// 80,012 bytes of activations per sample: above the 64 KiB that
+    /// `predict_one` keeps on the stack.
+    struct Broad {
+        input x: [f32; 4];
+        let hidden = Dense(20_000, activation = relu)(x);
+        let y = Dense(3)(hidden);
+        output y;
+    }
+}
+
+/// `predict_one_with` never allocates, for a model above the stack limit
+/// and one below it; a large model's `predict_one` allocates its scratch on
+/// a thread's first call only.
+fn predict_one_with_allocates_nothing() {
+    let broad = Broad::new(0);
+    let x = [[0.5f32, -1.0, 0.25, 2.0], [1.0, 0.0, -0.5, 0.75]];
+    let mut scratch = BroadOneSample::new();
+    let (calls, bytes, with) =
+        allocations(|| [broad.predict_one_with(&mut scratch, &x[0]), broad.predict_one_with(&mut scratch, &x[1])]);
+    assert_eq!((calls, bytes), (0, 0), "predict_one_with allocated");
+
+    let (first, second, one) = std::thread::scope(|s| {
+        s.spawn(|| {
+            let (calls, bytes, a) = allocations(|| broad.predict_one(&x[0]));
+            let (again, again_bytes, b) = allocations(|| broad.predict_one(&x[1]));
+            ((calls, bytes), (again, again_bytes), [a, b])
+        })
+        .join()
+        .unwrap()
+    });
+    assert!(first.0 >= 1 && first.1 >= 80_012, "the thread's scratch is allocated on its first call: {first:?}");
+    assert_eq!(second, (0, 0), "predict_one allocated again on the same thread");
+    assert_eq!(one, with);
+
+    let mlp = Mlp::new(0);
+    let images = images(1);
+    let mut scratch = MlpOneSample::new();
+    let (calls, bytes, out) = allocations(|| mlp.predict_one_with(&mut scratch, &images[0]));
+    assert_eq!((calls, bytes), (0, 0), "a small model's predict_one_with allocated");
+    assert_eq!(out, mlp.predict_one(&images[0]));
+}
+
 fn multi_input_multi_output_steps_allocate_nothing() {
     let words: Vec<[u32; 10]> = (0..16).map(|s| std::array::from_fn(|t| ((s * 3 + t) % 20) as u32)).collect();
     let features: Vec<[f32; 5]> = (0..16).map(|s| std::array::from_fn(|i| (s + i) as f32 / 20.0)).collect();
@@ -147,6 +190,7 @@ fn allocation_claims() {
     for threads in [1, 2] {
         kiln::parallel::set_num_threads(threads);
         predict_one_allocates_nothing();
+        predict_one_with_allocates_nothing();
         training_steps_after_the_first_allocate_nothing();
         sequence_models_allocate_nothing_after_the_first_step();
         multi_input_multi_output_steps_allocate_nothing();

@@ -25,7 +25,10 @@ use crate::error::{Error, Result};
 pub const EPSILON: f32 = 1e-7;
 
 /// A loss function: the per-sample value and its gradient.
-pub trait Loss: Send {
+///
+/// `Send + Sync` so that a compiled [`crate::train::Model`] can be shared
+/// across threads (an `Arc<Model<_>>` serving predictions).
+pub trait Loss: Send + Sync {
     /// Keras's name (also the metric name when used as a metric).
     fn name(&self) -> &'static str;
 

@@ -1,8 +1,9 @@
 //! The interface between a generated model and the training loop.
 
 use crate::param::Param;
-use crate::sample::SampleSet;
+use crate::sample::{BatchOf, SampleSet};
 use crate::summary::Summary;
+use crate::train::PredictBuffers;
 
 /// A model's flat input batch: `&[E]`, or a tuple of slices for several inputs.
 pub type InputFlat<'a, N> = <<N as Network>::Input as SampleSet>::Flat<'a>;
@@ -98,6 +99,23 @@ pub trait Network {
     /// One sample in, one sample out, no heap allocation; fails only for
     /// inputs [`Network::check_input`] rejects.
     fn try_predict_one(&self, x: &Self::Input) -> crate::Result<Self::Output>;
+
+    /// Keras's `predict` on a shared network: outputs for every sample,
+    /// computed in batches of `batch_size` in `buffers`, which the calling
+    /// thread owns. Takes `&self`, so many threads can predict with one
+    /// model at once (`Arc<Model<_>>` or scoped threads), each with its own
+    /// buffers; results equal [`crate::train::Model::predict`]'s.
+    fn predict_with<'a, X: BatchOf<'a, Set = Self::Input>>(
+        &self,
+        buffers: &mut PredictBuffers<Self>,
+        x: X,
+        batch_size: usize,
+    ) -> crate::Result<Vec<Self::Output>>
+    where
+        Self: Sized,
+    {
+        crate::train::predict_shared(self, buffers, x.into_batch(), batch_size)
+    }
 }
 
 /// One output of the last forward pass, as the loss sees it.

@@ -65,14 +65,23 @@ pub(crate) fn parts_for_work(work: usize, min_per_part: usize) -> usize {
 
 type Job = *const (dyn Fn(usize) + Sync);
 
+/// What a helper's part unwound with, handed back to the caller.
+type Payload = Box<dyn std::any::Any + Send + 'static>;
+
 struct Slot {
     state: AtomicU32,
     job: UnsafeCell<Option<Job>>,
+    /// Set by the helper before it publishes PANICKED, taken by the caller
+    /// after it has seen PANICKED.
+    panic: UnsafeCell<Option<Payload>>,
 }
 
 // SAFETY: `job` is written by the posting thread before `state` becomes
 // POSTED (release) and read by the helper after it sees POSTED (acquire);
-// the pointee is `Sync` and outlives the job (the poster waits for DONE).
+// the pointee is `Sync` and outlives the job (the poster waits for DONE or
+// PANICKED, also when its own part unwinds: see `Posted`). `panic` is
+// written by the helper before it publishes PANICKED (release) and taken by
+// the poster after it sees PANICKED (acquire), while the slot is not posted.
 unsafe impl Sync for Slot {}
 unsafe impl Send for Slot {}
 
@@ -104,67 +113,120 @@ fn helper_loop(slot: Arc<Slot>, index: usize) {
                 thread::park_timeout(Duration::from_millis(100));
             }
         }
-        // SAFETY: see `Slot`; the job stays valid until we publish DONE.
+        // SAFETY: see `Slot`; the job stays valid until we publish DONE or PANICKED.
         let job = unsafe { (*slot.job.get()).expect("a posted job") };
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe { (*job)(index) }));
-        slot.state.store(if result.is_ok() { DONE } else { PANICKED }, Ordering::Release);
+        let state = match result {
+            Ok(()) => DONE,
+            Err(payload) => {
+                // SAFETY: the poster reads `panic` only after seeing PANICKED.
+                unsafe { *slot.panic.get() = Some(payload) };
+                PANICKED
+            }
+        };
+        slot.state.store(state, Ordering::Release);
+    }
+}
+
+/// The parts handed to helpers by one [`run`]. Dropping it (on return, or
+/// while the caller's own part unwinds) waits until every helper has
+/// finished with the job, so the borrowed closure outlives every use, then
+/// frees the pool for the next `run`.
+struct Posted<'p> {
+    pool: &'p Pool,
+    helpers: std::sync::MutexGuard<'p, Vec<Helper>>,
+    /// How many helpers hold the job.
+    count: usize,
+    /// The first helper panic's payload, once collected.
+    panic: Option<Payload>,
+}
+
+impl Posted<'_> {
+    /// Waits for every posted helper; keeps the first panic payload.
+    fn wait(&mut self) {
+        for helper in self.helpers.iter().take(self.count) {
+            let mut spins = 0u32;
+            loop {
+                match helper.slot.state.load(Ordering::Acquire) {
+                    DONE => break,
+                    PANICKED => {
+                        // SAFETY: the helper wrote `panic` before publishing PANICKED
+                        // and does not touch the slot again until it is re-posted.
+                        let payload = unsafe { (*helper.slot.panic.get()).take() };
+                        if self.panic.is_none() {
+                            self.panic = payload;
+                        }
+                        break;
+                    }
+                    _ if spins < 1 << 16 => {
+                        spins += 1;
+                        std::hint::spin_loop();
+                    }
+                    _ => thread::yield_now(),
+                }
+            }
+            helper.slot.state.store(IDLE, Ordering::Relaxed);
+        }
+        self.count = 0;
+    }
+}
+
+impl Drop for Posted<'_> {
+    fn drop(&mut self) {
+        // Runs during unwinding too: nothing here may panic.
+        self.wait();
+        self.pool.busy.store(false, Ordering::Release);
     }
 }
 
 /// Runs `f(0)`, …, `f(parts − 1)`, part 0 on the calling thread and the
 /// others on helpers when the pool is free (otherwise all on the caller).
+///
+/// If a part panics, `run` still waits for every other part before it
+/// unwinds (the closure is borrowed), frees the pool for later calls, and
+/// then resumes the panic: the caller's own, or else the first helper's
+/// with its original payload.
 pub(crate) fn run(parts: usize, f: &(dyn Fn(usize) + Sync)) {
     let pool = pool();
     if parts <= 1 || pool.busy.swap(true, Ordering::Acquire) {
         (0..parts).for_each(f);
         return;
     }
-    let helpers = {
-        let mut helpers = pool.helpers.lock().unwrap_or_else(|e| e.into_inner());
-        while helpers.len() < parts - 1 {
-            let slot = Arc::new(Slot { state: AtomicU32::new(IDLE), job: UnsafeCell::new(None) });
-            let index = helpers.len() + 1;
-            let for_thread = Arc::clone(&slot);
-            let handle = thread::Builder::new()
-                .name(format!("kiln-{index}"))
-                .spawn(move || helper_loop(for_thread, index))
-                .expect("cannot start a kiln helper thread");
-            helpers.push(Helper { slot, thread: handle.thread().clone() });
+    let mut helpers = pool.helpers.lock().unwrap_or_else(|e| e.into_inner());
+    while helpers.len() < parts - 1 {
+        let slot =
+            Arc::new(Slot { state: AtomicU32::new(IDLE), job: UnsafeCell::new(None), panic: UnsafeCell::new(None) });
+        let index = helpers.len() + 1;
+        let for_thread = Arc::clone(&slot);
+        let spawned =
+            thread::Builder::new().name(format!("kiln-{index}")).spawn(move || helper_loop(for_thread, index));
+        match spawned {
+            Ok(handle) => helpers.push(Helper { slot, thread: handle.thread().clone() }),
+            // The parts without a helper run on the caller below.
+            Err(_) => break,
         }
-        helpers
-    };
-    // SAFETY: erasing the lifetime is sound because we wait below until
-    // every helper has finished with the job.
+    }
+    let count = helpers.len().min(parts - 1);
+    let mut posted = Posted { pool, helpers, count: 0, panic: None };
+    // SAFETY: erasing the lifetime is sound because `posted` waits, also
+    // when a part on this thread unwinds, until every helper has finished
+    // with the job.
     let job: Job = unsafe { std::mem::transmute::<&(dyn Fn(usize) + Sync), &'static (dyn Fn(usize) + Sync)>(f) };
-    for helper in helpers.iter().take(parts - 1) {
+    for helper in posted.helpers.iter().take(count) {
         // SAFETY: the helper is IDLE, so it does not read `job` now.
         unsafe { *helper.slot.job.get() = Some(job) };
         helper.slot.state.store(POSTED, Ordering::Release);
         helper.thread.unpark();
+        posted.count += 1;
     }
     f(0);
-    let mut panicked = false;
-    for helper in helpers.iter().take(parts - 1) {
-        let mut spins = 0u32;
-        loop {
-            match helper.slot.state.load(Ordering::Acquire) {
-                DONE => break,
-                PANICKED => {
-                    panicked = true;
-                    break;
-                }
-                _ if spins < 1 << 16 => {
-                    spins += 1;
-                    std::hint::spin_loop();
-                }
-                _ => thread::yield_now(),
-            }
-        }
-        helper.slot.state.store(IDLE, Ordering::Relaxed);
+    (count + 1..parts).for_each(f);
+    posted.wait();
+    let panic = posted.panic.take();
+    drop(posted);
+    if let Some(payload) = panic {
+        std::panic::resume_unwind(payload);
     }
-    drop(helpers);
-    pool.busy.store(false, Ordering::Release);
-    assert!(!panicked, "a kiln helper thread panicked");
 }
 
 /// A mutable buffer whose disjoint ranges parts of one [`run`] write. It
@@ -209,5 +271,90 @@ mod tests {
             });
         }
         assert!(hits.iter().all(|h| h.load(Ordering::Relaxed) == 100));
+    }
+
+    /// Whether the current thread is one of the pool's helpers.
+    fn on_helper() -> bool {
+        thread::current().name().is_some_and(|n| n.starts_with("kiln-"))
+    }
+
+    /// Runs `attempt` until it reports that the pool took the job (another
+    /// test of this binary may hold it for a moment when `KILN_THREADS` > 1).
+    fn with_free_pool(mut attempt: impl FnMut() -> bool) {
+        for _ in 0..200 {
+            if attempt() {
+                return;
+            }
+            thread::sleep(Duration::from_millis(5));
+        }
+        panic!("the pool never took a job: its busy flag stayed set");
+    }
+
+    /// A normal run after a panic: every part runs once, on the helpers,
+    /// and computes the right values.
+    fn runs_again_correctly() {
+        with_free_pool(|| {
+            let squares: Vec<AtomicUsize> = (0..3).map(|_| AtomicUsize::new(0)).collect();
+            let helped = AtomicBool::new(false);
+            run(3, &|p| {
+                squares[p].fetch_add(p * p + 1, Ordering::Relaxed);
+                if p > 0 && on_helper() {
+                    helped.store(true, Ordering::Relaxed);
+                }
+            });
+            let values: Vec<usize> = squares.iter().map(|s| s.load(Ordering::Relaxed)).collect();
+            assert_eq!(values, [1, 2, 5]);
+            helped.load(Ordering::Relaxed)
+        });
+    }
+
+    fn message(payload: &Payload) -> &str {
+        payload.downcast_ref::<&str>().copied().or(payload.downcast_ref::<String>().map(|s| s.as_str())).unwrap_or("")
+    }
+
+    #[test]
+    fn a_panic_in_the_callers_part_waits_for_every_helper_then_frees_the_pool() {
+        with_free_pool(|| {
+            let (started, finished) = (AtomicUsize::new(0), AtomicUsize::new(0));
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                run(3, &|p| {
+                    if p == 0 {
+                        panic!("part 0 fails");
+                    }
+                    started.fetch_add(1, Ordering::SeqCst);
+                    thread::sleep(Duration::from_millis(30));
+                    finished.fetch_add(1, Ordering::SeqCst);
+                })
+            }));
+            assert_eq!(message(&result.expect_err("part 0 panicked")), "part 0 fails");
+            if started.load(Ordering::SeqCst) == 0 {
+                return false; // the pool was busy: everything ran here, and stopped at part 0
+            }
+            // The old `run` unwound at once, leaving the helpers to use
+            // `started`/`finished` after this frame was gone: 0 had finished here.
+            assert_eq!(finished.load(Ordering::SeqCst), 2, "run unwound before its helpers finished");
+            true
+        });
+        // The old `run` left `busy` set: every later call ran on one thread.
+        runs_again_correctly();
+    }
+
+    #[test]
+    fn a_panic_in_a_helper_part_reaches_the_caller_with_its_message() {
+        with_free_pool(|| {
+            let helped = AtomicBool::new(false);
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                run(3, &|p| {
+                    if p == 2 {
+                        helped.store(on_helper(), Ordering::SeqCst);
+                        panic!("part 2 fails");
+                    }
+                })
+            }));
+            // The old `run` replaced the message by "a kiln helper thread panicked".
+            assert_eq!(message(&result.expect_err("part 2 panicked")), "part 2 fails");
+            helped.load(Ordering::SeqCst)
+        });
+        runs_again_correctly();
     }
 }

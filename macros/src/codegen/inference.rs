@@ -1,4 +1,10 @@
-//! One sample without the heap: `predict_one`, and the model as a `Layer`.
+//! One sample without the heap: `predict_one`, `predict_one_with` and its
+//! `<Name>OneSample` scratch, and the model as a `Layer`.
+//!
+//! `predict_one` keeps activations in stack arrays while they total at most
+//! [`STACK_LIMIT`]; a larger model would overflow a thread's stack, so its
+//! `predict_one` uses a per-thread `<Name>OneSample` (allocated on the
+//! thread's first call) and `predict_one_with` a caller-owned one.
 
 use super::{grad_field, tuple_or_single, value_field, Gen};
 use crate::layers::DType;
@@ -6,11 +12,104 @@ use proc_macro2::TokenStream;
 use quote::quote;
 use syn::Ident;
 
+/// Above this many bytes of activations, one-sample inference keeps them in
+/// a heap scratch (`<Name>OneSample`) instead of stack arrays: 64 KiB is
+/// 3% of the 2 MiB a spawned thread gets by default, leaving the rest for
+/// the caller and for the layers' own per-step buffers.
+pub(super) const STACK_LIMIT: usize = 64 * 1024;
+
+/// Where one-sample activations live.
+#[derive(Clone, Copy)]
+pub(super) enum Storage<'s> {
+    /// `let mut v_t = [0.0; len];` in the function's frame.
+    Stack,
+    /// The fields of `__scratch: &mut <scratch type>`.
+    Scratch(&'s Ident),
+}
+
 impl Gen<'_> {
-    /// The body of `predict_one`, in a scope where `__x0`, … are the flat inputs.
-    pub(super) fn predict_one(&self) -> TokenStream {
+    /// Bytes of every activation one sample produces (inputs excluded).
+    fn activation_bytes(&self) -> usize {
         let g = self.graph;
-        let body = self.inference_statements();
+        g.nodes.iter().map(|n| g.tensors[n.output].ty.len() * 4).sum()
+    }
+
+    /// Whether `predict_one` keeps its activations on the stack.
+    pub(super) fn one_sample_on_stack(&self) -> bool {
+        self.activation_bytes() <= STACK_LIMIT
+    }
+
+    /// `<Name>OneSample`: heap buffers for one sample's activations, so
+    /// `predict_one_with` needs neither the heap nor much stack.
+    pub(super) fn one_sample_type(&self, vis: &syn::Visibility, name: &Ident, scratch: &Ident) -> TokenStream {
+        let g = self.graph;
+        let mut fields = Vec::new();
+        let mut inits = Vec::new();
+        for node in &g.nodes {
+            let t = &g.tensors[node.output];
+            let (v, elem, len) = (value_field(&t.ident), t.ty.elem_tokens(), t.ty.len());
+            let zero = match t.ty.dtype {
+                DType::F32 => quote!(0.0f32),
+                DType::U32 => quote!(0u32),
+            };
+            fields.push(quote!(#v: ::std::vec::Vec<#elem>,));
+            inits.push(quote!(#v: ::std::vec![#zero; #len],));
+        }
+        let bytes = self.activation_bytes();
+        let doc = format!(
+            "One sample's activations for [`{name}::predict_one_with`] ({bytes} bytes on the heap): \
+             create one per thread and reuse it, predictions then allocate nothing."
+        );
+        let new_doc = format!("Allocates the {bytes} bytes of activations.");
+        quote! {
+            #[doc = #doc]
+            #[allow(non_snake_case)] // fields are named after the user's tensors
+            #vis struct #scratch {
+                #(#fields)*
+            }
+
+            #[automatically_derived]
+            impl #scratch {
+                #[doc = #new_doc]
+                #vis fn new() -> Self {
+                    #scratch { #(#inits)* }
+                }
+            }
+
+            #[automatically_derived]
+            impl ::core::default::Default for #scratch {
+                fn default() -> Self {
+                    Self::new()
+                }
+            }
+        }
+    }
+
+    /// Runs `body`, in which `__scratch: &mut #scratch`, with this thread's
+    /// scratch (created on the thread's first call, then reused); a
+    /// re-entrant call, or one while the thread is exiting, gets a fresh one.
+    pub(super) fn with_thread_scratch(scratch: &Ident, body: TokenStream) -> TokenStream {
+        quote! {{
+            ::std::thread_local! {
+                static __SCRATCH: ::core::cell::RefCell<::core::option::Option<#scratch>> =
+                    const { ::core::cell::RefCell::new(::core::option::Option::None) };
+            }
+            let mut __run = |__scratch: &mut #scratch| #body;
+            let __done = __SCRATCH.try_with(|__cell| {
+                __cell.try_borrow_mut().ok().map(|mut __slot| __run(__slot.get_or_insert_with(#scratch::new)))
+            });
+            match __done {
+                ::core::result::Result::Ok(::core::option::Option::Some(__value)) => __value,
+                _ => __run(&mut #scratch::new()),
+            }
+        }}
+    }
+
+    /// The body of `predict_one` (or `predict_one_with`), in a scope where
+    /// `__x0`, … are the flat inputs.
+    pub(super) fn predict_one(&self, storage: Storage<'_>) -> TokenStream {
+        let g = self.graph;
+        let body = self.inference_statements(storage);
         let outputs: Vec<TokenStream> = g
             .outputs
             .iter()
@@ -23,8 +122,9 @@ impl Gen<'_> {
         quote!(#body #result)
     }
 
-    /// One sample through every node into stack arrays named `v_<tensor>`.
-    pub(super) fn inference_statements(&self) -> TokenStream {
+    /// One sample through every node into buffers named `v_<tensor>`:
+    /// stack arrays, or the fields of `__scratch`.
+    pub(super) fn inference_statements(&self, storage: Storage<'_>) -> TokenStream {
         let g = self.graph;
         let source = |t: usize| {
             if self.is_input(t) {
@@ -36,6 +136,10 @@ impl Gen<'_> {
             }
         };
         let mut body = Vec::new();
+        if let Storage::Scratch(scratch) = storage {
+            let fields = g.nodes.iter().map(|n| value_field(&g.tensors[n.output].ident));
+            body.push(quote!(let #scratch { #(#fields),* } = __scratch;));
+        }
         for node in &g.nodes {
             let layer = &g.layers[node.layer];
             let field = &layer.field;
@@ -52,10 +156,10 @@ impl Gen<'_> {
                 let src = source(node.inputs[0]);
                 quote!(::kiln::__private::Layer::forward_one(&self.#field, #src, &mut #dst[..]);)
             };
-            body.push(quote! {
-                let mut #dst = [#zero; #len];
-                #call
-            });
+            if let Storage::Stack = storage {
+                body.push(quote!(let mut #dst = [#zero; #len];));
+            }
+            body.push(call);
         }
         quote!(#(#body)*)
     }
@@ -64,7 +168,7 @@ impl Gen<'_> {
     /// layer of another model (`custom(Inner::new(0))`) or be wrapped in
     /// `TimeDistributed`. Its cache is its own workspace; its backward
     /// accumulates into its parameters and produces its input's gradient.
-    pub(super) fn as_layer(&self, name: &Ident, ws: &Ident) -> TokenStream {
+    pub(super) fn as_layer(&self, name: &Ident, ws: &Ident, scratch: &Ident) -> TokenStream {
         let g = self.graph;
         if g.inputs.len() != 1 || g.outputs.len() != 1 {
             return TokenStream::new();
@@ -83,7 +187,24 @@ impl Gen<'_> {
         } else {
             quote!(let _ = dx;)
         };
-        let inference = self.inference_statements();
+        let forward_one = if self.one_sample_on_stack() {
+            let inference = self.inference_statements(Storage::Stack);
+            quote! {
+                let __x0 = x;
+                #inference
+                y.copy_from_slice(&#v_out[..]);
+            }
+        } else {
+            let inference = self.inference_statements(Storage::Scratch(scratch));
+            Self::with_thread_scratch(
+                scratch,
+                quote!({
+                    let __x0 = x;
+                    #inference
+                    y.copy_from_slice(&#v_out[..]);
+                }),
+            )
+        };
         quote! {
             #[automatically_derived]
             #[allow(non_snake_case)]
@@ -128,9 +249,7 @@ impl Gen<'_> {
                 }
 
                 fn forward_one(&self, x: &[#in_elem], y: &mut [f32]) {
-                    let __x0 = x;
-                    #inference
-                    y.copy_from_slice(&#v_out[..]);
+                    #forward_one
                 }
 
                 fn visit_params(&mut self, f: &mut dyn FnMut(&mut ::kiln::param::Param)) {

@@ -103,7 +103,9 @@ pub fn expand(def: &ModelDef, graph: &Graph) -> TokenStream {
     let ws_inits = gen.workspace_inits();
     let forward = gen.forward();
     let backward = gen.backward();
-    let predict_one = gen.predict_one();
+    let scratch = format_ident!("{}OneSample", name);
+    let predict_one = gen.predict_one(inference::Storage::Stack);
+    let predict_one_scratch = gen.predict_one(inference::Storage::Scratch(&scratch));
     let id_checks = gen.id_checks();
     let fallible = !id_checks.is_empty();
     let input_args: Vec<TokenStream> = graph
@@ -131,13 +133,18 @@ pub fn expand(def: &ModelDef, graph: &Graph) -> TokenStream {
             })
             .collect()
     };
-    let (predict_sig, predict_body, try_predict) = if fallible {
+    let (predict_sig, predict_body, predict_with_body, try_predict) = if fallible {
         (
             quote!(::core::result::Result<#output_set, ::kiln::Error>),
             quote! {
                 #flat_inputs
                 #(#id_checks)*
                 ::core::result::Result::Ok({ #predict_one })
+            },
+            quote! {
+                #flat_inputs
+                #(#id_checks)*
+                ::core::result::Result::Ok({ #predict_one_scratch })
             },
             quote!(#name::predict_one(self, #(#call_args),*)),
         )
@@ -148,17 +155,37 @@ pub fn expand(def: &ModelDef, graph: &Graph) -> TokenStream {
                 #flat_inputs
                 #predict_one
             },
+            quote! {
+                #flat_inputs
+                #predict_one_scratch
+            },
             quote!(::core::result::Result::Ok(#name::predict_one(self, #(#call_args),*))),
         )
     };
-    let _ = &input_idents;
-    let predict_doc = if fallible {
-        "Runs the model on one sample without touching the heap; an id beyond an `Embedding`'s `input_dim` is an error."
+    let on_stack = gen.one_sample_on_stack();
+    let predict_body = if on_stack {
+        predict_body
     } else {
-        "Runs the model on one sample without touching the heap."
+        Gen::with_thread_scratch(&scratch, quote!(#name::predict_one_with(self, __scratch, #(#input_idents),*)))
     };
+    let ids_doc = if fallible { " An id beyond an `Embedding`'s `input_dim` is an error." } else { "" };
+    let predict_doc = if on_stack {
+        format!("Runs the model on one sample without touching the heap; its activations live on the stack.{ids_doc}")
+    } else {
+        format!(
+            "Runs the model on one sample. Its activations exceed {} KiB, too many for a thread's stack, so they live \
+             in a [`{scratch}`] that each thread allocates on its first call and reuses until it exits; \
+             [`{name}::predict_one_with`] takes a caller-owned one and never allocates.{ids_doc}",
+            inference::STACK_LIMIT / 1024
+        )
+    };
+    let predict_with_doc = format!(
+        "Runs the model on one sample with its activations in `__scratch`, without touching the heap \
+         or much stack (for any model size; same values as `predict_one`).{ids_doc}"
+    );
+    let one_sample = gen.one_sample_type(vis, name, &scratch);
     let summary = gen.summary(def);
-    let as_layer = gen.as_layer(name, &ws);
+    let as_layer = gen.as_layer(name, &ws, &scratch);
     let doc_ws = format!("Buffers for a batch of [`{name}`]: activations, gradients, layer caches.");
     let ctor_doc = format!(
         "Builds `{name}` with Keras's default initializers, drawing from a ChaCha8 generator seeded with `seed` (same seed, same weights)."
@@ -181,6 +208,8 @@ pub fn expand(def: &ModelDef, graph: &Graph) -> TokenStream {
 
         #(#length_checks)*
 
+        #one_sample
+
         #[automatically_derived]
         impl #name {
             #[doc = #ctor_doc]
@@ -193,6 +222,12 @@ pub fn expand(def: &ModelDef, graph: &Graph) -> TokenStream {
             #[allow(non_snake_case)]
             #vis fn predict_one(&self, #(#input_args),*) -> #predict_sig {
                 #predict_body
+            }
+
+            #[doc = #predict_with_doc]
+            #[allow(non_snake_case)]
+            #vis fn predict_one_with(&self, __scratch: &mut #scratch, #(#input_args),*) -> #predict_sig {
+                #predict_with_body
             }
 
             /// The layer table Keras's `model.summary()` prints.

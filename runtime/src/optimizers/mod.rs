@@ -46,7 +46,10 @@ impl OptimizerState {
 }
 
 /// Updates parameters from their gradients.
-pub trait Optimizer: Send {
+///
+/// `Send + Sync` so that a compiled [`crate::train::Model`] can be shared
+/// across threads (an `Arc<Model<_>>` serving predictions).
+pub trait Optimizer: Send + Sync {
     /// Keras's class name.
     fn name(&self) -> &'static str;
     /// The shared state.

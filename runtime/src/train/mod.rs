@@ -301,6 +301,10 @@ impl<N: Network> Model<N> {
     }
 
     /// Keras's `predict`: outputs for every sample, computed in batches.
+    ///
+    /// Uses the model's own buffers, hence `&mut self`; to predict from
+    /// several threads on one shared model, use [`Network::predict_with`]
+    /// (`&self`, caller-owned [`PredictBuffers`]): same outputs.
     pub fn predict<'a, X: BatchOf<'a, Set = N::Input>>(&mut self, x: X, batch_size: usize) -> Result<Vec<N::Output>> {
         predict_with(&self.network, &mut self.workspace, x.into_batch(), batch_size)
     }
@@ -415,6 +419,61 @@ fn batches(n: usize, size: usize) -> Result<impl Iterator<Item = (usize, usize)>
         return Err(Error::InvalidArgument { name: "batch_size", reason: "must be at least 1".into() });
     }
     Ok((0..n).step_by(size).map(move |s| (s, (s + size).min(n))))
+}
+
+/// The buffers one thread's batched predictions reuse, for inference on
+/// a shared model: each thread owns one, the model is borrowed (`&self`).
+///
+/// Starts empty and grows to the largest batch it has seen, so after the
+/// first call a thread's predictions allocate only their result.
+///
+/// ```
+/// use kiln::prelude::*;
+/// use kiln::train::PredictBuffers;
+///
+/// kiln::model! {
+///     struct Tiny {
+///         input x: [f32; 2];
+///         let y = Dense(1)(x);
+///         output y;
+///     }
+/// }
+///
+/// let model = Tiny::new(0);
+/// let outputs = std::thread::scope(|s| {
+///     let workers: Vec<_> = (0..2)
+///         .map(|_| s.spawn(|| model.predict_with(&mut PredictBuffers::new(), &[[1.0, 2.0]], 32)))
+///         .collect();
+///     workers.into_iter().map(|w| w.join().unwrap()).collect::<kiln::Result<Vec<_>>>()
+/// })?;
+/// assert_eq!(outputs[0], outputs[1]);
+/// # Ok::<(), kiln::Error>(())
+/// ```
+pub struct PredictBuffers<N: Network> {
+    workspace: Option<N::Workspace>,
+}
+
+impl<N: Network> PredictBuffers<N> {
+    /// Empty buffers; the first prediction sizes them.
+    pub fn new() -> Self {
+        PredictBuffers { workspace: None }
+    }
+}
+
+impl<N: Network> Default for PredictBuffers<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// [`Network::predict_with`]: batched inference on a borrowed network.
+pub(crate) fn predict_shared<N: Network>(
+    network: &N,
+    buffers: &mut PredictBuffers<N>,
+    x: <N::Input as SampleSet>::Batch<'_>,
+    batch_size: usize,
+) -> Result<Vec<N::Output>> {
+    predict_with(network, &mut buffers.workspace, x, batch_size)
 }
 
 /// Batched inference with an existing (or new) workspace.
