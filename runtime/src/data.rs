@@ -190,13 +190,33 @@ fn check_rows(len: usize, features: usize) -> Result<()> {
     Ok(())
 }
 
-/// Shuffled indices split into `(train, test)` with `test_fraction` of `n` in test.
+/// Shuffled indices split into `(train, test)` with `test_fraction` of `n`
+/// (rounded) in test.
+///
+/// # Panics
+/// When `test_fraction` is not in `[0, 1]`; [`try_train_test_split`] returns
+/// the error instead.
 pub fn train_test_split(n: usize, test_fraction: f32, seed: u64) -> (Vec<usize>, Vec<usize>) {
+    try_train_test_split(n, test_fraction, seed).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// [`train_test_split`], with an error rather than a panic.
+///
+/// # Errors
+/// [`Error::InvalidArgument`] naming `test_fraction` when it is not in
+/// `[0, 1]` (old versions silently put every sample, or none, in test).
+pub fn try_train_test_split(n: usize, test_fraction: f32, seed: u64) -> Result<(Vec<usize>, Vec<usize>)> {
+    if !(0.0..=1.0).contains(&test_fraction) {
+        return Err(Error::InvalidArgument {
+            name: "test_fraction",
+            reason: format!("must be in [0, 1], but is {test_fraction}"),
+        });
+    }
     let mut indices: Vec<usize> = (0..n).collect();
     indices.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(seed));
     let n_test = ((n as f32) * test_fraction).round() as usize;
     let test = indices.split_off(n - n_test.min(n));
-    (indices, test)
+    Ok((indices, test))
 }
 
 #[cfg(test)]
@@ -253,5 +273,7 @@ mod tests {
         all.sort();
         assert_eq!(all, (0..10).collect::<Vec<_>>());
         assert_eq!(train_test_split(10, 0.2, 1), (train, test));
+        // Old code: −0.5 or NaN put no sample in test, silently.
+        assert!(try_train_test_split(10, -0.5, 1).is_err() && try_train_test_split(10, f32::NAN, 1).is_err());
     }
 }

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum Error {
     /// Inputs and targets hold different numbers of samples.
-    #[error("inputs hold {inputs} samples but targets hold {targets}")]
+    #[error("x holds {inputs} samples but y holds {targets}")]
     SampleCountMismatch {
         /// Samples in `x`.
         inputs: usize,
