@@ -153,8 +153,8 @@ fn the_finiteness_check_is_cheap() {
 // ---- item 3: a non-finite step is never applied ----
 
 /// Old code: the running metrics were updated before the loss was checked
-/// (`accuracy` after the failed batch differed from before), and a NaN
-/// gradient under a finite loss went into the weights.
+/// (at the failing step 8, `mean_absolute_error` went from 1.77e18 to
+/// 7.09e20 although the step was refused).
 #[test]
 fn a_diverging_learning_rate_ends_in_an_error_with_the_state_from_before_the_failing_batch() {
     // Linear regression with a learning rate far beyond 2/λ_max: |w| grows ~10× per step.
@@ -196,6 +196,14 @@ fn a_diverging_learning_rate_ends_in_an_error_with_the_state_from_before_the_fai
 }
 
 kiln::model! {
+    struct TwoClass {
+        input x: [f32; 2];
+        let p = Dense(2, activation = softmax)(x);
+        output p;
+    }
+}
+
+kiln::model! {
     struct Linear {
         input x: [f32; 2];
         let y = Dense(1)(x);
@@ -206,7 +214,7 @@ kiln::model! {
 /// A finite loss with a non-finite gradient: tiny first-layer weights on
 /// huge inputs keep the output finite (3 · 3e38 · 2e-20 ≈ 1.8e19), but the
 /// first kernel's gradient, x · w₂ = 1e10 · 3e38, overflows. Old code
-/// applied the step, leaving `-inf` in the first kernel.
+/// applied the step (`Ok(1.8e19)`), leaving NaN in the whole first kernel.
 #[test]
 fn a_non_finite_gradient_under_a_finite_loss_is_refused() {
     let mut m = Hidden::new(0).compile(Adam::new(0.1), MeanAbsoluteError, &[Metric::MeanAbsoluteError]);
@@ -226,7 +234,7 @@ fn a_non_finite_gradient_under_a_finite_loss_is_refused() {
 // ---- item 4: every argument checked before any work ----
 
 /// Old code: `validation_data` was checked after the first epoch had
-/// trained (iterations 2 at the error).
+/// trained (2 iterations done at the error).
 #[test]
 fn validation_data_is_checked_before_the_first_epoch() {
     let (x, y) = data(8);
@@ -243,8 +251,9 @@ fn validation_data_is_checked_before_the_first_epoch() {
 }
 
 /// Old code: ids reaching the `Embedding` through `concatenate` were not
-/// checked: `predict` read past the table (a silently wrong probability)
-/// and `fit` panicked with an index out of bounds.
+/// checked: `predict` returned `Ok([[0.5009], [0.4784]])` (id 9 read past
+/// the table) and `fit` panicked ("range start index 18 out of range for
+/// slice of length 8").
 #[test]
 fn ids_through_concatenate_are_range_checked() {
     let a = [[0u32, 1, 2], [3, 3, 0]];
@@ -269,8 +278,8 @@ fn ids_through_concatenate_are_range_checked() {
 // ---- item 5: no panics on bad data; hyper-parameters and weights checked ----
 
 /// Old code: `output_losses` / `loss_weights` asserted (panicked);
-/// `from_flat` panicked; a negative learning rate or momentum 1.5 trained
-/// (climbing the loss); negative weights and BCE targets of 2 were used.
+/// `from_flat` panicked; `Sgd::new(-0.1)` trained (1 iteration, climbing
+/// the loss); negative weights and BCE targets of 2 trained without error.
 #[test]
 fn bad_arguments_are_errors_not_panics() {
     let m = TwoOut::new(0).compile(Sgd::new(0.1), BinaryCrossentropy, &[]);
@@ -326,12 +335,21 @@ fn bad_arguments_are_errors_not_panics() {
     assert_eq!(err.to_string(), "y: target 2 of sample 6 is outside [0, 1], the range binary_crossentropy accepts");
     assert!(matches!(m.train_on_batch(&x, &labels), Err(Error::TargetOutOfRange { sample: 6, .. })));
     assert_eq!(m.optimizer().iterations(), 0);
+
+    // A metric whose targets have another shape than the loss's. Old code:
+    // sparse accuracy read the first value of each one-hot row as the label.
+    let mut c = TwoClass::new(0).compile(Sgd::new(0.1), CategoricalCrossentropy, &[Metric::SparseCategoricalAccuracy]);
+    let err = c.fit(&x, &[[1.0f32, 0.0]; 8]).verbose(0).run().unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "invalid argument `metrics`: sparse_categorical_accuracy needs targets of 1 value(s) per sample, but y has 2"
+    );
 }
 
 // ---- item 6: messages name the argument, the expected and the actual value ----
 
 /// Old code: "inputs hold 8 samples but targets hold 5" for a short
-/// `sample_weight`, and "no samples to train on" from `evaluate`.
+/// `sample_weight` (observed), and "no samples to train on" from `evaluate`.
 #[test]
 fn messages_name_the_argument() {
     let (x, y) = data(8);
@@ -351,8 +369,8 @@ fn messages_name_the_argument() {
 
 // ---- item 7: Keras's weighted_metrics and validation_split ----
 
-/// Old code: `validation_split(0.25)` of 10 samples trained on 8 (Keras: 7);
-/// 3 samples at 0.34 trained on 2 (Keras: 1).
+/// Old code (observed): `validation_split(0.25)` of 10 samples trained on 8
+/// (Keras: 7); 3 samples at 0.34 trained on 2 (Keras: 1).
 #[test]
 fn validation_split_takes_the_samples_keras_takes() {
     let mut cases = 0;
@@ -379,9 +397,9 @@ fn validation_split_takes_the_samples_keras_takes() {
 
 /// `metrics` are unweighted and `weighted_metrics` weighted, logged with
 /// Keras 3's names, the held-out part weighted by `sample_weight` but not by
-/// `class_weight`, as Keras does. Old code: `accuracy` was weighted
-/// (0.667, not Keras's 0.571, in epoch 1 with sample weights) and there were
-/// no `weighted_metrics`.
+/// `class_weight`, as Keras does. Old code (observed, sample weights):
+/// `accuracy` [0.667, 0.952] was weighted (Keras: [0.571, 0.857]), `loss`
+/// 0.808 (Keras 0.923, the split differed) and no `weighted_metrics`.
 #[test]
 fn metrics_and_weighted_metrics_match_keras() {
     let (x, y) = data(10);

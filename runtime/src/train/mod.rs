@@ -474,6 +474,20 @@ impl<N: Network> Model<N> {
             if Y::member_len(o) != expected {
                 return Err(Error::TargetShape { loss: loss.name(), expected, found: Y::member_len(o) });
             }
+            // A metric reading targets of another shape would compare the
+            // wrong values without failing (a one-hot row read as a label).
+            let out_len = <N::Output as SampleSet>::member_len(o);
+            if let Some(m) = self.metrics[o].iter().find(|m| m.target_len(out_len) != Y::member_len(o)) {
+                return Err(Error::InvalidArgument {
+                    name: "metrics",
+                    reason: format!(
+                        "{} needs targets of {} value(s) per sample, but y has {}",
+                        m.metric.name(),
+                        m.target_len(out_len),
+                        Y::member_len(o)
+                    ),
+                });
+            }
         }
         Ok(n)
     }
