@@ -75,7 +75,10 @@ impl Activation {
     pub fn forward_in_place(self, values: &mut [f32], row: usize) {
         match self {
             Activation::Linear => {}
-            Activation::Relu => crate::simd::dispatch(|| values.iter_mut().for_each(|v| *v = v.max(0.0))),
+            // Not `v.max(0.0)`, which maps NaN to 0: NaN must reach the loss.
+            Activation::Relu => {
+                crate::simd::dispatch(|| values.iter_mut().for_each(|v| *v = if *v < 0.0 { 0.0 } else { *v }))
+            }
             Activation::Sigmoid => crate::simd::dispatch(|| values.iter_mut().for_each(|v| *v = sigmoid(*v))),
             Activation::Tanh => crate::simd::dispatch(|| values.iter_mut().for_each(|v| *v = tanh(*v))),
             Activation::Softmax => values.chunks_exact_mut(row).for_each(softmax_row),
@@ -123,8 +126,10 @@ impl Activation {
                     }
                 }
             }
-            Activation::Elu => each(grad, &|y| if y > 0.0 { 1.0 } else { y + 1.0 }),
-            Activation::Selu => each(grad, &|y| if y > 0.0 { SELU_SCALE } else { y + SELU_SCALE * SELU_ALPHA }),
+            // Tested on `y < 0` as TensorFlow's EluGrad / SeluGrad test `x < 0`
+            // (the same at every number; at NaN, Keras's gradient is 1 / λ).
+            Activation::Elu => each(grad, &|y| if y < 0.0 { y + 1.0 } else { 1.0 }),
+            Activation::Selu => each(grad, &|y| if y < 0.0 { y + SELU_SCALE * SELU_ALPHA } else { SELU_SCALE }),
             // σ(x) = 1 − e^{−y}
             Activation::Softplus => each(grad, &|y| -(-y).exp_m1()),
             Activation::Softsign => each(grad, &|y| (1.0 - y.abs()) * (1.0 - y.abs())),
@@ -268,6 +273,44 @@ mod tests {
         assert!(worst[2] < 4e-7, "tanh relative error {}", worst[2]);
         assert!(sigmoid(-200.0) > 0.0 && sigmoid(-200.0) < 1e-37);
         assert!(sigmoid(200.0) == 1.0 && tanh(-50.0) == -1.0 && tanh(0.0) == 0.0);
+    }
+
+    /// NaN and ±inf through every activation, forward and backward (upstream
+    /// gradient 1), against Keras 3 / TensorFlow (`tests/fixtures/checks.py`).
+    /// Old code: `relu(NaN)` was 0 (`v.max(0.0)`), so a NaN input became a
+    /// valid-looking prediction; `elu`/`selu`'s gradient at NaN was NaN, not Keras's 1 / λ.
+    #[test]
+    fn nan_and_infinities_match_keras() {
+        let fixture = include_str!("../../tests/fixtures/checks.txt");
+        let same = |a: f32, b: f64| {
+            (a.is_nan() && b.is_nan()) || a as f64 == b || (a as f64 - b).abs() <= 1e-6 * b.abs().max(1e-30)
+        };
+        let mut cases = 0;
+        for line in fixture.lines().filter_map(|l| l.strip_prefix("act ")) {
+            let f: Vec<&str> = line.split(' ').collect();
+            let act = Activation::from_name(f[0]).unwrap();
+            let [x, y, dy]: [f64; 3] = std::array::from_fn(|i| f[i + 1].parse().unwrap());
+            let mut v = [x as f32];
+            act.forward_in_place(&mut v, 1);
+            if act == Activation::Sigmoid && x == f64::NEG_INFINITY {
+                // kiln's vectorized exp clamps at −87: sigmoid(−inf) is 1.6e-38 rather than 0.
+                assert!(v[0] >= 0.0 && v[0] < 1e-37);
+            } else {
+                assert!(same(v[0], y), "{}({x}) = {} but Keras gives {y}", f[0], v[0]);
+            }
+            let mut g = [1.0];
+            act.backward_in_place(&v, &mut g, 1);
+            // softsign(±inf) is NaN in Keras and here; Keras's gradient, from x, is 0, ours, from y, NaN.
+            if !(act == Activation::Softsign && x.is_infinite()) {
+                assert!(same(g[0], dy), "{}'({x}) = {} but Keras gives {dy}", f[0], g[0]);
+            }
+            cases += 1;
+        }
+        assert_eq!(cases, 30);
+        // A NaN in a softmax row makes the row NaN (Keras/TensorFlow: NaN at that position, 0 beside it).
+        let mut row = [1.0, f32::NAN, 2.0];
+        Activation::Softmax.forward_in_place(&mut row, 3);
+        assert!(row[1].is_nan());
     }
 
     #[test]

@@ -29,11 +29,8 @@ pub fn read_bytes(path: impl AsRef<Path>) -> Result<Vec<u8>> {
 pub fn read_csv(path: impl AsRef<Path>) -> Result<Vec<Vec<f32>>> {
     let path = path.as_ref();
     let text = read_bytes(path)?;
-    let text = String::from_utf8(text).map_err(|_| Error::Parse {
-        path: path.to_path_buf(),
-        line: 0,
-        reason: "not UTF-8 text".into(),
-    })?;
+    let text = String::from_utf8(text)
+        .map_err(|_| Error::Format { path: path.to_path_buf(), reason: "not UTF-8 text".into() })?;
     let mut rows: Vec<Vec<f32>> = Vec::new();
     for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
         let parse_error = |reason: String| Error::Parse { path: path.to_path_buf(), line: i + 1, reason };
@@ -54,12 +51,13 @@ pub fn read_csv(path: impl AsRef<Path>) -> Result<Vec<Vec<f32>>> {
 /// An IDX file (MNIST's format): its dimensions and its `u8` values.
 ///
 /// # Errors
-/// [`Error::Parse`] for a wrong magic number, an element type other than
-/// `u8`, or a length that does not match the header.
+/// [`Error::Format`] (the path and what is wrong; a binary file has no line
+/// to show) for a wrong magic number, an element type other than `u8`, or a
+/// length that does not match the header.
 pub fn read_idx(path: impl AsRef<Path>) -> Result<(Vec<usize>, Vec<u8>)> {
     let path = path.as_ref();
     let bytes = read_bytes(path)?;
-    let bad = |reason: &str| Error::Parse { path: path.to_path_buf(), line: 0, reason: reason.into() };
+    let bad = |reason: &str| Error::Format { path: path.to_path_buf(), reason: reason.into() };
     if bytes.len() < 4 || bytes[0] != 0 || bytes[1] != 0 {
         return Err(bad("not an IDX file (bad magic number)"));
     }
@@ -99,8 +97,28 @@ impl StandardScaler {
     /// assert_eq!(s.mean, [2.0, 10.0]);
     /// assert_eq!(s.scale, [1.0, 1.0]); // the constant column keeps scale 1
     /// ```
+    ///
+    /// # Panics
+    /// When [`StandardScaler::try_fit`] returns an error.
     pub fn fit(data: &[f32], features: usize) -> Self {
-        let rows = (data.len() / features).max(1) as f64;
+        Self::try_fit(data, features).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`StandardScaler::fit`], with an error rather than a panic.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] naming `features` when it is 0, or `data`
+    /// when its length is not a multiple of `features`;
+    /// [`Error::NoData`] when `data` is empty.
+    pub fn try_fit(data: &[f32], features: usize) -> Result<Self> {
+        if features == 0 {
+            return Err(Error::InvalidArgument { name: "features", reason: "must be at least 1, but is 0".into() });
+        }
+        check_rows(data.len(), features)?;
+        if data.is_empty() {
+            return Err(Error::NoData("fit a StandardScaler on"));
+        }
+        let rows = (data.len() / features) as f64;
         let mut mean = vec![0.0f64; features];
         let mut sq = vec![0.0f64; features];
         for row in data.chunks_exact(features) {
@@ -122,27 +140,83 @@ impl StandardScaler {
                 }
             })
             .collect();
-        StandardScaler { mean: mean.iter().map(|&m| m as f32).collect(), scale }
+        Ok(StandardScaler { mean: mean.iter().map(|&m| m as f32).collect(), scale })
     }
 
     /// Standardizes row-major `data` in place.
+    ///
+    /// # Panics
+    /// When [`StandardScaler::try_transform`] returns an error (old versions
+    /// silently left a trailing partial row untouched).
     pub fn transform(&self, data: &mut [f32]) {
+        self.try_transform(data).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`StandardScaler::transform`], with an error rather than a panic.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] naming `data` when its length is not a
+    /// multiple of the number of features the scaler was fitted on.
+    pub fn try_transform(&self, data: &mut [f32]) -> Result<()> {
         let features = self.mean.len();
+        if features == 0 || self.scale.len() != features {
+            return Err(Error::InvalidArgument {
+                name: "self",
+                reason: format!(
+                    "a scaler needs as many means as scales, at least one: {} and {}",
+                    features,
+                    self.scale.len()
+                ),
+            });
+        }
+        check_rows(data.len(), features)?;
         for row in data.chunks_exact_mut(features) {
             for ((v, m), s) in row.iter_mut().zip(&self.mean).zip(&self.scale) {
                 *v = (*v - m) / s;
             }
         }
+        Ok(())
     }
 }
 
-/// Shuffled indices split into `(train, test)` with `test_fraction` of `n` in test.
+/// `data` must be whole rows of `features` values.
+fn check_rows(len: usize, features: usize) -> Result<()> {
+    if len % features != 0 {
+        return Err(Error::InvalidArgument {
+            name: "data",
+            reason: format!("holds {len} values, which is not a whole number of rows of {features} features"),
+        });
+    }
+    Ok(())
+}
+
+/// Shuffled indices split into `(train, test)` with `test_fraction` of `n`
+/// (rounded) in test.
+///
+/// # Panics
+/// When `test_fraction` is not in `[0, 1]`; [`try_train_test_split`] returns
+/// the error instead.
 pub fn train_test_split(n: usize, test_fraction: f32, seed: u64) -> (Vec<usize>, Vec<usize>) {
+    try_train_test_split(n, test_fraction, seed).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// [`train_test_split`], with an error rather than a panic.
+///
+/// # Errors
+/// [`Error::InvalidArgument`] naming `test_fraction` when it is not in
+/// `[0, 1]` (old versions silently put every sample, or none, in test).
+pub fn try_train_test_split(n: usize, test_fraction: f32, seed: u64) -> Result<(Vec<usize>, Vec<usize>)> {
+    if !(0.0..=1.0).contains(&test_fraction) {
+        return Err(Error::InvalidArgument {
+            name: "test_fraction",
+            reason: format!("must be in [0, 1], but is {test_fraction}"),
+        });
+    }
     let mut indices: Vec<usize> = (0..n).collect();
     indices.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(seed));
     let n_test = ((n as f32) * test_fraction).round() as usize;
     let test = indices.split_off(n - n_test.min(n));
-    (indices, test)
+    Ok((indices, test))
 }
 
 #[cfg(test)]
@@ -161,9 +235,34 @@ mod tests {
         assert!(read_csv(&csv).unwrap_err().to_string().contains(":2: 2 fields, but the first row has 3"));
         let idx = dir.join("bad.idx");
         std::fs::write(&idx, [0u8, 0, 8, 1, 0, 0, 0, 5, 1, 2]).unwrap();
-        assert!(read_idx(&idx).unwrap_err().to_string().contains("header promises 5 values, file holds 2"));
+        // Old code: "…/bad.idx:0: header promises …", a line 0 of a binary file.
+        assert_eq!(
+            read_idx(&idx).unwrap_err().to_string(),
+            format!("{}: header promises 5 values, file holds 2", idx.display())
+        );
         assert!(matches!(read_csv(dir.join("missing.csv")), Err(Error::Io { .. })));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Old code: `fit(&[], 0)` panicked in `chunks_exact(0)`; a partial row
+    /// was silently ignored.
+    #[test]
+    fn scaler_arguments_are_checked() {
+        let err = |r: Result<StandardScaler>| r.unwrap_err().to_string();
+        assert_eq!(
+            err(StandardScaler::try_fit(&[1.0, 2.0], 0)),
+            "invalid argument `features`: must be at least 1, but is 0"
+        );
+        assert_eq!(
+            err(StandardScaler::try_fit(&[1.0, 2.0, 3.0], 2)),
+            "invalid argument `data`: holds 3 values, which is not a whole number of rows of 2 features"
+        );
+        assert_eq!(err(StandardScaler::try_fit(&[], 2)), "no samples to fit a StandardScaler on");
+        let s = StandardScaler::try_fit(&[1.0, 3.0], 1).unwrap();
+        assert!(s.try_transform(&mut [1.0, 2.0, 3.0]).is_ok());
+        let two = StandardScaler::try_fit(&[1.0, 3.0], 2).unwrap();
+        assert!(two.try_transform(&mut [1.0, 2.0, 3.0]).is_err());
+        assert!(std::panic::catch_unwind(|| StandardScaler::fit(&[1.0], 0)).is_err());
     }
 
     #[test]
@@ -174,5 +273,7 @@ mod tests {
         all.sort();
         assert_eq!(all, (0..10).collect::<Vec<_>>());
         assert_eq!(train_test_split(10, 0.2, 1), (train, test));
+        // Old code: −0.5 or NaN put no sample in test, silently.
+        assert!(try_train_test_split(10, -0.5, 1).is_err() && try_train_test_split(10, f32::NAN, 1).is_err());
     }
 }

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum Error {
     /// Inputs and targets hold different numbers of samples.
-    #[error("inputs hold {inputs} samples but targets hold {targets}")]
+    #[error("x holds {inputs} samples but y holds {targets}")]
     SampleCountMismatch {
         /// Samples in `x`.
         inputs: usize,
@@ -38,7 +38,10 @@ pub enum Error {
         found: usize,
     },
     /// A class label is not below the number of classes.
-    #[error("label {label} of sample {sample} is out of range for {classes} classes")]
+    #[error(
+        "label {label}{} of sample {sample} is out of range for {classes} classes",
+        label_hint(.label)
+    )]
     LabelOutOfRange {
         /// The offending label.
         label: f32,
@@ -48,7 +51,10 @@ pub enum Error {
         classes: usize,
     },
     /// A token id is not below its `Embedding`'s `input_dim`.
-    #[error("token id {id} in sample {sample} is out of range for an Embedding with input_dim {input_dim}")]
+    #[error(
+        "token id {id}{} in sample {sample} is out of range for an Embedding with input_dim {input_dim}",
+        id_hint(.id)
+    )]
     IdOutOfRange {
         /// The offending id.
         id: u32,
@@ -57,6 +63,37 @@ pub enum Error {
         /// The embedding's vocabulary size.
         input_dim: usize,
     },
+    /// A target value outside the range its loss accepts (binary
+    /// cross-entropy's targets are probabilities in `[0, 1]`).
+    #[error("y: target {value} of sample {sample} is outside {range}, the range {loss} accepts")]
+    TargetOutOfRange {
+        /// The loss's Keras name.
+        loss: &'static str,
+        /// The offending target.
+        value: f32,
+        /// Its sample index.
+        sample: usize,
+        /// The accepted range, as text (`[0, 1]`).
+        range: &'static str,
+    },
+    /// A value of the data is NaN or infinite. Checked before any work, so
+    /// nothing has been trained or changed.
+    #[error("`{argument}` holds {value} at sample {sample}, feature {feature}, but every value must be finite")]
+    NonFinite {
+        /// The argument: `x`, `y`, `sample_weight` (`x.1` for the second
+        /// member of a tuple of inputs).
+        argument: String,
+        /// The value found (NaN, `inf` or `-inf`).
+        value: f32,
+        /// Its sample index.
+        sample: usize,
+        /// Its flat index within the sample (row-major over the sample's shape).
+        feature: usize,
+    },
+    /// Something is wrong with `fit`'s `validation_data`; checked before
+    /// the first epoch trains.
+    #[error("validation_data: {0}")]
+    ValidationData(Box<Error>),
     /// An argument has a value Keras would reject too.
     #[error("invalid argument `{name}`: {reason}")]
     InvalidArgument {
@@ -68,12 +105,28 @@ pub enum Error {
     /// There is no data to work on.
     #[error("no samples to {0}")]
     NoData(&'static str),
-    /// The loss became NaN or infinite; training stops with the weights of
-    /// the last finite step kept in the model.
-    #[error("the loss is not finite ({loss}) at epoch {epoch}, batch {batch}")]
+    /// The loss became NaN or infinite; training stops before that batch's
+    /// step, so the weights, the optimizer's state (moments, iterations) and
+    /// the running metrics are those from before the batch.
+    #[error("the loss is not finite ({loss}) at epoch {epoch}, batch {batch}; the step was not applied")]
     NonFiniteLoss {
         /// The value reported.
         loss: f32,
+        /// Zero-based epoch.
+        epoch: usize,
+        /// Zero-based batch within the epoch.
+        batch: usize,
+    },
+    /// A gradient became NaN or infinite while the loss was finite; as for
+    /// [`Error::NonFiniteLoss`], that batch's step is not applied.
+    #[error(
+        "the gradient of parameter `{parameter}` (number {index} in visiting order) is not finite at epoch {epoch}, batch {batch}; the step was not applied"
+    )]
+    NonFiniteGradient {
+        /// The parameter's Keras variable name (`kernel`, `bias`, …).
+        parameter: &'static str,
+        /// Its position in the model's `visit_params` order.
+        index: usize,
         /// Zero-based epoch.
         epoch: usize,
         /// Zero-based batch within the epoch.
@@ -95,16 +148,45 @@ pub enum Error {
         /// What is wrong.
         problem: crate::io::FileProblem,
     },
-    /// A data file is malformed.
+    /// A text data file is malformed.
     #[error("{path}:{line}: {reason}")]
     Parse {
         /// The file.
         path: PathBuf,
-        /// One-based line number (0 for binary formats).
+        /// One-based line number.
         line: usize,
         /// What is wrong.
         reason: String,
     },
+    /// A binary data file (IDX) or a whole file is malformed; there is no
+    /// line to point at.
+    #[error("{path}: {reason}")]
+    Format {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// For an id that may be a negative `i32` cast with `as u32` (ids ≥ 2³¹
+/// print as huge numbers): the value it probably was.
+fn id_hint(id: &u32) -> String {
+    if *id >= 1 << 31 {
+        format!(" (read as i32: {}; a negative number cast to u32?)", *id as i32)
+    } else {
+        String::new()
+    }
+}
+
+/// [`id_hint`] for a label that came from `u32` targets (as `f32`, small
+/// negative numbers cast to `u32` all round to 2³²).
+fn label_hint(label: &f32) -> String {
+    if (2f32.powi(31)..=2f32.powi(32)).contains(label) {
+        " (a negative number cast to u32?)".into()
+    } else {
+        String::new()
+    }
 }
 
 /// `Result<T, kiln::Error>`.

@@ -148,6 +148,26 @@ pub mod __private {
         rand::SeedableRng::seed_from_u64(seed)
     }
 
+    /// Checks the ids of one model input (`sample_len` ids per sample) that
+    /// reach `layer`, directly or through `concatenate`; an out-of-range id
+    /// is reported with its sample index in that input.
+    pub fn check_ids<L: Layer>(layer: &L, ids: &[L::In], sample_len: usize) -> crate::Result<()> {
+        // Fast path: one pass over every id; locate the sample only on failure.
+        if layer.check_ids(ids).is_ok() {
+            return Ok(());
+        }
+        for (sample, chunk) in ids.chunks(sample_len.max(1)).enumerate() {
+            match layer.check_ids(chunk) {
+                Ok(()) => {}
+                Err(crate::Error::IdOutOfRange { id, input_dim, .. }) => {
+                    return Err(crate::Error::IdOutOfRange { id, sample, input_dim })
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        layer.check_ids(ids)
+    }
+
     /// An activation by Keras name; the macro has checked the name.
     pub fn activation(name: &str) -> crate::activations::Activation {
         crate::activations::Activation::from_name(name).expect("model! checked the activation name")

@@ -278,6 +278,20 @@ impl Loss for BinaryCrossentropy {
         (activation == Activation::Sigmoid).then_some(LogitsLoss::Binary)
     }
 
+    /// Targets are probabilities: a value outside `[0, 1]` (a label 2, a −1
+    /// for "negative") would train toward a meaningless optimum.
+    fn check_targets(&self, targets: &[f32], outputs: usize) -> Result<()> {
+        match targets.iter().position(|t| !(0.0..=1.0).contains(t)) {
+            Some(i) => Err(Error::TargetOutOfRange {
+                loss: self.name(),
+                value: targets[i],
+                sample: i / outputs.max(1),
+                range: "[0, 1]",
+            }),
+            None => Ok(()),
+        }
+    }
+
     fn sample_loss(&self, pred: &[f32], target: &[f32], grad: Option<&mut [f32]>, scale: f32) -> f64 {
         if self.from_logits {
             return LogitsLoss::Binary.sample_loss(pred, target, grad, scale);
@@ -505,6 +519,17 @@ mod tests {
             })
             .unwrap_or_else(|e| panic!("{}: {e}", loss.name()));
         }
+    }
+
+    /// Old code: accepted, and trained toward the clipped optimum.
+    #[test]
+    fn binary_targets_outside_0_1_are_errors() {
+        let err = BinaryCrossentropy.check_targets(&[0.0, 1.0, 0.5, -1.0], 2).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "y: target -1 of sample 1 is outside [0, 1], the range binary_crossentropy accepts"
+        );
+        assert!(BinaryCrossentropy.check_targets(&[0.0, 1.0, 0.25], 1).is_ok());
     }
 
     #[test]

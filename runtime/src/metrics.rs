@@ -59,6 +59,16 @@ impl Metric {
         }
     }
 
+    /// Target values per sample the metric reads, for `outputs` prediction
+    /// values per sample: one label for the sparse metrics, one target per
+    /// prediction otherwise.
+    pub fn target_len(self, outputs: usize) -> usize {
+        match self {
+            Metric::SparseCategoricalAccuracy | Metric::SparseCategoricalCrossentropy => 1,
+            _ => outputs,
+        }
+    }
+
     /// The metric's value for one sample.
     pub fn sample_value(self, pred: &[f32], target: &[f32]) -> f64 {
         let loss = |l: &dyn Loss| l.sample_loss(pred, target, None, 1.0);
@@ -144,6 +154,11 @@ impl MetricState {
                 self.resolved.sample_value(&pred[b * p_len..(b + 1) * p_len], &target[b * t_len..(b + 1) * t_len]);
             self.mean.update(value, weights.map_or(1.0, |w| w[b] as f64));
         }
+    }
+
+    /// Target values per sample this metric reads (see [`Metric::target_len`]).
+    pub fn target_len(&self, outputs: usize) -> usize {
+        self.resolved.target_len(outputs)
     }
 
     /// The value so far.

@@ -10,6 +10,12 @@ pub trait Element: Copy + Default + PartialEq + std::fmt::Debug + Send + Sync + 
     fn to_f32(self) -> f32;
     /// The `f32` as this type (truncating for ids).
     fn from_f32(v: f32) -> Self;
+    /// The index of the first NaN or infinite value of `values` (never
+    /// for integer types).
+    fn first_non_finite(values: &[Self]) -> Option<usize> {
+        let _ = values;
+        None
+    }
 }
 
 impl Element for f32 {
@@ -21,6 +27,28 @@ impl Element for f32 {
     fn from_f32(v: f32) -> Self {
         v
     }
+    fn first_non_finite(values: &[f32]) -> Option<usize> {
+        first_non_finite(values)
+    }
+}
+
+/// The index of the first NaN or infinite value. One pass of a branch-free,
+/// vectorizable test per block of 256 values; the position is searched only
+/// in the block that fails.
+pub fn first_non_finite(values: &[f32]) -> Option<usize> {
+    const BLOCK: usize = 256;
+    crate::simd::dispatch(|| {
+        for (b, block) in values.chunks(BLOCK).enumerate() {
+            // NaN and ±inf are the values whose exponent bits are all ones; an
+            // integer OR reduction vectorizes (a float one would not).
+            const EXP: u32 = 0x7f80_0000;
+            let probe = block.iter().fold(0u32, |acc, v| acc | u32::from(v.to_bits() & EXP == EXP));
+            if probe != 0 {
+                return block.iter().position(|v| !v.is_finite()).map(|i| b * BLOCK + i);
+            }
+        }
+        None
+    })
 }
 
 impl Element for u32 {
@@ -96,14 +124,37 @@ pub fn flatten_one<S: Sample>(sample: &S) -> &[S::Elem] {
 /// Builds a sample from its `S::LEN` flat elements.
 ///
 /// # Panics
-/// If `flat` has another length.
+/// If `flat` has another length; [`try_from_flat`] returns an error instead.
 pub fn from_flat<S: Sample>(flat: &[S::Elem]) -> S {
-    assert_eq!(flat.len(), S::LEN, "from_flat: wrong number of elements");
+    match try_from_flat(flat) {
+        Ok(sample) => sample,
+        Err(e) => panic!("{e}"),
+    }
+}
+
+/// Builds a sample from its `S::LEN` flat elements.
+///
+/// # Errors
+/// [`crate::Error::InvalidArgument`] naming `flat` when its length is not `S::LEN`.
+///
+/// ```
+/// let ok: [[f32; 2]; 2] = kiln::sample::try_from_flat(&[1.0, 2.0, 3.0, 4.0])?;
+/// assert_eq!(ok, [[1.0, 2.0], [3.0, 4.0]]);
+/// assert!(kiln::sample::try_from_flat::<[f32; 4]>(&[1.0]).is_err());
+/// # Ok::<(), kiln::Error>(())
+/// ```
+pub fn try_from_flat<S: Sample>(flat: &[S::Elem]) -> crate::Result<S> {
+    if flat.len() != S::LEN {
+        return Err(crate::Error::InvalidArgument {
+            name: "flat",
+            reason: format!("the sample holds {} values, but {} were given", S::LEN, flat.len()),
+        });
+    }
     let mut out = S::zeroed();
     // SAFETY: `Sample` guarantees `S` is `LEN` packed elements.
     let dst = unsafe { std::slice::from_raw_parts_mut((&mut out as *mut S).cast::<S::Elem>(), S::LEN) };
     dst.copy_from_slice(flat);
-    out
+    Ok(out)
 }
 
 /// A model's inputs (or outputs, or targets) for one sample: one
@@ -141,6 +192,15 @@ pub trait SampleSet: Copy + Send + Sync + 'static {
     fn member_f32(flat: Self::Flat<'_>, i: usize, out: &mut Vec<f32>);
     /// One sample from its members' flat `f32` values (model outputs).
     fn from_members(members: &[&[f32]]) -> Self;
+    /// The first NaN or infinite value of a flat batch, as
+    /// `(member, sample, feature, value)`.
+    fn first_non_finite(flat: Self::Flat<'_>) -> Option<(usize, usize, usize, f32)>;
+}
+
+/// `first_non_finite` of one member.
+fn non_finite_of<S: Sample>(flat: &[S::Elem], member: usize) -> Option<(usize, usize, usize, f32)> {
+    let i = S::Elem::first_non_finite(flat)?;
+    Some((member, i / S::LEN.max(1), i % S::LEN.max(1), flat[i].to_f32()))
 }
 
 /// Samples `start..end` of a flat batch of `S`.
@@ -200,6 +260,9 @@ macro_rules! single_sample_set {
             fn from_members(members: &[&[f32]]) -> Self {
                 from_f32_values::<$ty>(members[0])
             }
+            fn first_non_finite(flat: Self::Flat<'_>) -> Option<(usize, usize, usize, f32)> {
+                non_finite_of::<$ty>(flat, 0)
+            }
         }
     )*};
 }
@@ -240,6 +303,9 @@ macro_rules! tuple_sample_set {
             }
             fn from_members(members: &[&[f32]]) -> Self {
                 ($(from_f32_values::<$name>(members[$idx]),)+)
+            }
+            fn first_non_finite(flat: Self::Flat<'_>) -> Option<(usize, usize, usize, f32)> {
+                None$(.or_else(|| non_finite_of::<$name>(flat.$idx, $idx)))+
             }
         }
     };

@@ -145,20 +145,49 @@ impl Gen<'_> {
         quote!(#(#calls)*)
     }
 
-    /// `check_ids` calls for layers reading ids straight from an input
-    /// (in a scope where `__x0`, … are the flat inputs).
+    /// `check_ids` calls for every layer that reads ids, against every
+    /// model input whose ids reach it — directly or through `concatenate`
+    /// (the only operation on ids, which copies them unchanged), so an id
+    /// is checked wherever it ends up (in a scope where `__x0`, … are the
+    /// flat inputs). Errors report the sample index within that input.
     pub(super) fn id_checks(&self) -> Vec<TokenStream> {
         let g = self.graph;
-        g.nodes
-            .iter()
-            .filter(|n| {
-                let input = n.inputs[0];
-                g.layers[n.layer].spec.checks_ids() && self.is_input(input) && g.tensors[input].ty.dtype == DType::U32
-            })
-            .map(|n| {
-                let (field, x) = (&g.layers[n.layer].field, self.input_var(n.inputs[0]));
-                quote!(::kiln::__private::Layer::check_ids(&self.#field, #x)?;)
-            })
-            .collect()
+        let mut seen = HashSet::new();
+        let mut checks = Vec::new();
+        for node in &g.nodes {
+            let input = node.inputs[0];
+            if !g.layers[node.layer].spec.checks_ids() || g.tensors[input].ty.dtype != DType::U32 {
+                continue;
+            }
+            for source in self.id_sources(input) {
+                if !seen.insert((node.layer, source)) {
+                    continue;
+                }
+                let (field, x, len) = (&g.layers[node.layer].field, self.input_var(source), g.tensors[source].ty.len());
+                checks.push(quote!(::kiln::__private::check_ids(&self.#field, #x, #len)?;));
+            }
+        }
+        checks
+    }
+
+    /// The model inputs whose ids make up id tensor `tensor`.
+    fn id_sources(&self, tensor: usize) -> Vec<usize> {
+        let g = self.graph;
+        match g.tensors[tensor].producer {
+            None => vec![tensor],
+            Some(node) => {
+                let mut sources = Vec::new();
+                for &i in &g.nodes[node].inputs {
+                    if g.tensors[i].ty.dtype == DType::U32 {
+                        for source in self.id_sources(i) {
+                            if !sources.contains(&source) {
+                                sources.push(source);
+                            }
+                        }
+                    }
+                }
+                sources
+            }
+        }
     }
 }

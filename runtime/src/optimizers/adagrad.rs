@@ -44,6 +44,17 @@ impl Optimizer for Adagrad {
     fn name(&self) -> &'static str {
         "Adagrad"
     }
+    fn validate(&self) -> crate::Result<()> {
+        super::check_hyper("learning_rate", self.state.learning_rate, 0.0, f32::INFINITY, "≥ 0 and finite")?;
+        super::check_hyper(
+            "initial_accumulator_value",
+            self.initial_accumulator_value,
+            0.0,
+            f32::INFINITY,
+            "≥ 0 and finite",
+        )?;
+        super::check_hyper("epsilon", self.epsilon, f32::MIN_POSITIVE, f32::INFINITY, "positive and finite")
+    }
     fn state(&self) -> &OptimizerState {
         &self.state
     }

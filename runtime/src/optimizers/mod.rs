@@ -25,6 +25,7 @@ pub use adam::Adam;
 pub use rmsprop::RmsProp;
 pub use sgd::Sgd;
 
+use crate::error::{Error, Result};
 use crate::param::Param;
 
 /// What every optimizer keeps: the learning rate, the step count and the
@@ -58,6 +59,16 @@ pub trait Optimizer: Send + Sync {
     fn state_mut(&mut self) -> &mut OptimizerState;
     /// Updates the `index`-th parameter from its `grad`.
     fn update(&mut self, index: usize, param: &mut Param);
+
+    /// Checks the hyper-parameters; `fit` and `train_on_batch` call it before
+    /// any step (and after a callback changes the learning rate). The default
+    /// checks the learning rate; optimizers with more hyper-parameters extend it.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] naming the hyper-parameter.
+    fn validate(&self) -> Result<()> {
+        check_hyper("learning_rate", self.learning_rate(), 0.0, f32::INFINITY, "≥ 0 and finite")
+    }
 
     /// Starts a step; called once before the parameters are updated.
     fn begin_step(&mut self) {
@@ -103,6 +114,27 @@ impl<O: Optimizer + ?Sized> Optimizer for Box<O> {
     }
     fn begin_step(&mut self) {
         (**self).begin_step()
+    }
+    fn validate(&self) -> Result<()> {
+        (**self).validate()
+    }
+}
+
+/// `Ok` when `value` is finite and `lo ≤ value < hi`; otherwise an error
+/// naming the hyper-parameter, the range and the value.
+/// (Shown as given: `-0.1`, not its f64 widening.)
+pub(crate) fn check_hyper<V: Into<f64> + Copy + std::fmt::Display>(
+    name: &'static str,
+    value: V,
+    lo: impl Into<f64>,
+    hi: impl Into<f64>,
+    range: &str,
+) -> Result<()> {
+    let (wide, lo, hi) = (value.into(), lo.into(), hi.into());
+    if wide.is_finite() && wide >= lo && wide < hi {
+        Ok(())
+    } else {
+        Err(Error::InvalidArgument { name, reason: format!("must be {range}, but is {value}") })
     }
 }
 
@@ -164,6 +196,39 @@ mod tests {
     /// explains why no tolerance is allowed).
     pub(super) fn assert_same(got: &[f32], expected: &[f32]) {
         assert_eq!(got, expected, "kiln vs Keras");
+    }
+
+    /// Old code: none of these was checked; `Sgd::new(-0.1)` climbed the
+    /// loss and momentum 1.5 diverged without an error.
+    #[test]
+    fn hyper_parameters_outside_their_range_are_errors_naming_them() {
+        let name = |o: &dyn Optimizer| match o.validate() {
+            Err(Error::InvalidArgument { name, .. }) => name,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(name(&Sgd::new(-0.1)), "learning_rate");
+        assert_eq!(name(&Sgd::new(f32::NAN)), "learning_rate");
+        assert_eq!(name(&Adam::new(f32::INFINITY)), "learning_rate");
+        assert_eq!(name(&Sgd::new(0.1).with_momentum(1.0, false)), "momentum");
+        assert_eq!(name(&Sgd::new(0.1).with_momentum(-0.5, true)), "momentum");
+        let mut adam = Adam::new(0.1);
+        adam.beta_2 = 1.5;
+        assert_eq!(name(&adam), "beta_2");
+        let mut rms = RmsProp::new(0.1);
+        rms.rho = f64::NAN;
+        assert_eq!(name(&rms), "rho");
+        let mut ada = Adagrad::new(0.1);
+        ada.initial_accumulator_value = -1.0;
+        assert_eq!(name(&ada), "initial_accumulator_value");
+        ada.initial_accumulator_value = 0.1;
+        ada.epsilon = 0.0;
+        assert_eq!(name(&ada), "epsilon");
+        let boxed: Box<dyn Optimizer> = Box::new(Sgd::new(0.1).with_momentum(2.0, false));
+        assert_eq!(name(&boxed), "momentum");
+        for ok in [&Sgd::new(0.0) as &dyn Optimizer, &Sgd::default().with_momentum(0.9, true), &Adam::new(1e-3)] {
+            assert!(ok.validate().is_ok());
+        }
+        assert!(RmsProp::new(1e-3).validate().is_ok() && Adagrad::new(1e-3).validate().is_ok());
     }
 
     #[test]

@@ -20,7 +20,7 @@ pub struct Fit<'a, N: Network, Y: SampleSet> {
     batch_size: usize,
     verbose: u8,
     shuffle: bool,
-    validation_split: f32,
+    validation_split: f64,
     validation_data: Option<(<N::Input as SampleSet>::Batch<'a>, Y::Batch<'a>)>,
     sample_weight: Option<&'a [f32]>,
     class_weight: Option<&'a [f32]>,
@@ -78,9 +78,11 @@ impl<'a, N: Network, Y: SampleSet> Fit<'a, N, Y> {
         self
     }
 
-    /// Holds out the *last* `fraction` of the samples (before shuffling)
-    /// for validation, as Keras does.
-    pub fn validation_split(mut self, fraction: f32) -> Self {
+    /// Holds out the *last* samples (before shuffling) for validation, as
+    /// Keras 3 does: the first `floor(n · (1 − fraction))` samples train
+    /// (computed in `f64`, like Keras's Python floats, so `0.3` splits as in
+    /// Keras) and the rest validate. Ignored when `validation_data` is given.
+    pub fn validation_split(mut self, fraction: f64) -> Self {
         self.validation_split = fraction;
         self
     }
@@ -95,14 +97,17 @@ impl<'a, N: Network, Y: SampleSet> Fit<'a, N, Y> {
         self
     }
 
-    /// Weights each sample's loss (one weight per sample).
+    /// Weights each sample's loss (one weight per sample, finite and ≥ 0),
+    /// and the weighted metrics ([`Model::weighted_metrics`]).
     pub fn sample_weight(mut self, weights: &'a [f32]) -> Self {
         self.sample_weight = Some(weights);
         self
     }
 
-    /// Weights each sample's loss by its class (`weights[label]`); for
-    /// sparse labels or one-hot targets.
+    /// Weights each sample's loss (and the weighted metrics) by its class,
+    /// `weights[class]`: the rounded label for one target value per sample,
+    /// the argmax of one-hot targets, as Keras does. As in Keras, only for
+    /// models with one output, and not together with `sample_weight`.
     pub fn class_weight(mut self, weights: &'a [f32]) -> Self {
         self.class_weight = Some(weights);
         self
@@ -121,32 +126,61 @@ impl<'a, N: Network, Y: SampleSet> Fit<'a, N, Y> {
     }
 
     /// Trains and returns the history of every logged value.
+    ///
+    /// Every argument is checked before the first step: sample counts and
+    /// target shapes, NaN or infinite values in `x`, `y`, `sample_weight`
+    /// and `validation_data` ([`Error::NonFinite`]), token ids, label ranges,
+    /// the weights, `validation_split`, `batch_size`, `steps_per_epoch` and
+    /// the optimizer's hyper-parameters.
+    ///
+    /// # Errors
+    /// Those checks' errors, or [`Error::NonFiniteLoss`] /
+    /// [`Error::NonFiniteGradient`] when a step would make the model
+    /// non-finite (that step is not applied).
     pub fn run(mut self) -> Result<History> {
-        let n = self.model.check_data::<Y>(self.x, self.y)?;
-        let (x_all, y_flat) = (N::Input::flatten(self.x), Y::flatten(self.y));
-        self.model.network.check_input(x_all)?;
-        if !(0.0..1.0).contains(&self.validation_split) {
-            return Err(Error::InvalidArgument { name: "validation_split", reason: "must be in [0, 1)".into() });
-        }
+        self.model.optimizer.validate()?;
+        let (n, x_all, y_all) = self.model.prepare::<Y>(self.x, self.y, "train on")?;
+        super::check_batch_size(self.batch_size)?;
         let outputs = Y::COUNT;
-        let y_all: Vec<Vec<f32>> = (0..outputs)
-            .map(|o| {
-                let mut t = Vec::new();
-                Y::member_f32(y_flat, o, &mut t);
-                t
-            })
-            .collect();
-        self.model.check_targets(&y_all)?;
-        let weights = self.sample_weights(&y_all, n)?;
-
-        let n_val = (n as f32 * self.validation_split) as usize;
-        let n_train = n - n_val;
-        if n_train == 0 {
-            return Err(Error::NoData("train on after the validation split"));
+        let (user_weights, weights) = self.sample_weights(&y_all, n)?;
+        let validation = match self.validation_data {
+            Some((vx, vy)) => {
+                let (nv, vx, vt) =
+                    self.model.prepare::<Y>(vx, vy, "validate on").map_err(|e| Error::ValidationData(Box::new(e)))?;
+                Some((nv, vx, vt))
+            }
+            None => None,
+        };
+        let split = self.validation_split;
+        if !(0.0..1.0).contains(&split) {
+            return Err(Error::InvalidArgument {
+                name: "validation_split",
+                reason: format!("must be in [0, 1), but is {split}"),
+            });
         }
+        // Keras 3's `train_validation_split`: the first floor(n·(1 − split)) samples train.
+        let n_train = if split > 0.0 && validation.is_none() {
+            let split_at = (n as f64 * (1.0 - split)).floor() as usize;
+            if split_at == 0 || split_at == n {
+                return Err(Error::InvalidArgument {
+                    name: "validation_split",
+                    reason: format!(
+                        "{n} samples cannot be split by validation_split = {split}: it leaves {split_at} for training and {} for validation",
+                        n - split_at
+                    ),
+                });
+            }
+            split_at
+        } else {
+            n
+        };
+        let n_val = n - n_train;
         let steps = match self.steps_per_epoch {
             Some(0) => {
-                return Err(Error::InvalidArgument { name: "steps_per_epoch", reason: "must be at least 1".into() })
+                return Err(Error::InvalidArgument {
+                    name: "steps_per_epoch",
+                    reason: "must be at least 1, but is 0".into(),
+                })
             }
             Some(s) => s,
             None => batches(n_train, self.batch_size)?.count(),
@@ -164,6 +198,7 @@ impl<'a, N: Network, Y: SampleSet> Fit<'a, N, Y> {
         for epoch in self.initial_epoch..self.epochs {
             self.callbacks.iter_mut().for_each(|c| c.on_epoch_begin(epoch, &mut control));
             model.optimizer.set_learning_rate(control.learning_rate);
+            model.optimizer.validate()?;
             model.reset_metrics();
             progress.begin_epoch(epoch, self.epochs, steps);
             for step in 0..steps {
@@ -200,10 +235,14 @@ impl<'a, N: Network, Y: SampleSet> Fit<'a, N, Y> {
                 model.batch = b;
                 let loss = result.map_err(|e| match e {
                     Error::NonFiniteLoss { loss, .. } => Error::NonFiniteLoss { loss, epoch, batch: step },
+                    Error::NonFiniteGradient { parameter, index, .. } => {
+                        Error::NonFiniteGradient { parameter, index, epoch, batch: step }
+                    }
                     e => e,
                 })?;
                 self.callbacks.iter_mut().for_each(|c| c.on_batch_end(step, loss, &mut control));
                 model.optimizer.set_learning_rate(control.learning_rate);
+                model.optimizer.validate()?;
                 if progress.wants_update(step + 1) {
                     let running: Vec<(String, f32)> = model.metric_results().collect();
                     progress.update(step + 1, &running);
@@ -213,15 +252,17 @@ impl<'a, N: Network, Y: SampleSet> Fit<'a, N, Y> {
             for (name, value) in model.metric_results() {
                 logs.set(&name, value);
             }
-            let validation = match self.validation_data {
-                Some((vx, vy)) => Some(model.evaluate_set::<Y>(vx, vy, self.batch_size)?),
+            let val_logs = match &validation {
+                Some((nv, vx, vt)) => Some(model.evaluate_flat(*vx, vt, None, 0, *nv, self.batch_size)?),
                 None if n_val > 0 => {
+                    // As Keras splits `sample_weight` with the data, the held-out
+                    // part is weighted by it (class weights apply to training only).
                     let (vx, vy) = (N::Input::range(x_all, n_train, n), &y_all);
-                    Some(model.evaluate_flat(vx, vy, n_train, n, self.batch_size)?)
+                    Some(model.evaluate_flat(vx, vy, user_weights.as_deref(), n_train, n, self.batch_size)?)
                 }
                 None => None,
             };
-            if let Some(val) = validation {
+            if let Some(val) = val_logs {
                 for (name, value) in val.iter() {
                     logs.set(&format!("val_{name}"), value);
                 }
@@ -239,35 +280,63 @@ impl<'a, N: Network, Y: SampleSet> Fit<'a, N, Y> {
         Ok(history)
     }
 
-    /// Per-sample weights from `sample_weight` and `class_weight` (multiplied;
-    /// classes are read from the first output's targets).
-    fn sample_weights(&self, y_all: &[Vec<f32>], n: usize) -> Result<Option<Vec<f32>>> {
-        let mut weights: Option<Vec<f32>> = None;
+    /// Checks `sample_weight` and `class_weight` and returns
+    /// `(sample_weight, the weights training uses)`: the sample weights, or
+    /// the class weights looked up per sample.
+    #[allow(clippy::type_complexity)]
+    fn sample_weights(&self, y_all: &[Vec<f32>], n: usize) -> Result<(Option<Vec<f32>>, Option<Vec<f32>>)> {
         if let Some(sw) = self.sample_weight {
             if sw.len() != n {
-                return Err(Error::SampleCountMismatch { inputs: n, targets: sw.len() });
+                return Err(Error::InvalidArgument {
+                    name: "sample_weight",
+                    reason: format!(
+                        "needs one weight per sample: x holds {n} samples, but {} weights were given",
+                        sw.len()
+                    ),
+                });
             }
-            weights = Some(sw.to_vec());
-        }
-        if let Some(cw) = self.class_weight {
-            let t_len = Y::member_len(0);
-            let out_len = <N::Output as SampleSet>::member_len(0);
-            let w = weights.get_or_insert_with(|| vec![1.0; n]);
-            for (i, wi) in w.iter_mut().enumerate() {
-                let target = &y_all[0][i * t_len..(i + 1) * t_len];
-                let class = if t_len == 1 && out_len > 1 {
-                    target[0] as usize
-                } else if t_len == 1 {
-                    usize::from(target[0] > 0.5)
-                } else {
-                    crate::metrics::argmax(target)
-                };
-                *wi *= *cw.get(class).ok_or(Error::InvalidArgument {
+            if let Some(i) = crate::sample::first_non_finite(sw) {
+                return Err(Error::NonFinite { argument: "sample_weight".into(), value: sw[i], sample: i, feature: 0 });
+            }
+            if let Some(i) = sw.iter().position(|&w| w < 0.0) {
+                return Err(Error::InvalidArgument {
+                    name: "sample_weight",
+                    reason: format!("weights must be ≥ 0, but the weight of sample {i} is {}", sw[i]),
+                });
+            }
+            if self.class_weight.is_some() {
+                return Err(Error::InvalidArgument {
                     name: "class_weight",
-                    reason: format!("no weight for class {class}"),
-                })?;
+                    reason: "cannot be given together with sample_weight (Keras refuses it too)".into(),
+                });
             }
+            return Ok((Some(sw.to_vec()), Some(sw.to_vec())));
         }
-        Ok(weights)
+        let Some(cw) = self.class_weight else { return Ok((None, None)) };
+        if Y::COUNT != 1 {
+            return Err(Error::InvalidArgument {
+                name: "class_weight",
+                reason: format!("is only supported for models with one output, but this one has {}", Y::COUNT),
+            });
+        }
+        if let Some(c) = cw.iter().position(|w| !w.is_finite() || *w < 0.0) {
+            return Err(Error::InvalidArgument {
+                name: "class_weight",
+                reason: format!("weights must be finite and ≥ 0, but the weight of class {c} is {}", cw[c]),
+            });
+        }
+        let t_len = Y::member_len(0);
+        let mut w = Vec::with_capacity(n);
+        for (i, target) in y_all[0].chunks_exact(t_len).enumerate() {
+            // Keras's `class_weight_to_sample_weights`: argmax of one-hot
+            // rows, otherwise the label rounded (half to even, as numpy does).
+            let class = if t_len > 1 { crate::metrics::argmax(target) as f32 } else { target[0].round_ties_even() };
+            let weight = (class >= 0.0).then(|| cw.get(class as usize)).flatten();
+            w.push(*weight.ok_or_else(|| Error::InvalidArgument {
+                name: "class_weight",
+                reason: format!("has weights for classes 0..{}, but sample {i} is of class {class}", cw.len()),
+            })?);
+        }
+        Ok((None, Some(w)))
     }
 }

@@ -72,9 +72,15 @@ pub struct Model<N: Network> {
     losses: Vec<Box<dyn Loss>>,
     loss_weights: Vec<f32>,
     metric_kinds: Vec<Metric>,
-    /// `metrics[output][k]`.
+    weighted_metric_kinds: Vec<Metric>,
+    /// `metrics[output][k]`: the `metric_kinds`, then the `weighted_metric_kinds`.
     metrics: Vec<Vec<MetricState>>,
+    /// `(output, k, log name)` in Keras's order: every output's metrics,
+    /// then every output's weighted metrics.
+    metric_names: Vec<(usize, usize, String)>,
     output_loss: Vec<Mean>,
+    /// Each output's loss in the current step (reused, so steps allocate nothing).
+    step_losses: Vec<f32>,
     loss_mean: Mean,
     workspace: Option<N::Workspace>,
     batch: BatchBuffers<N>,
@@ -99,8 +105,11 @@ impl<N: Network> Model<N> {
             losses,
             loss_weights: vec![1.0; outputs],
             metric_kinds: metrics.to_vec(),
+            weighted_metric_kinds: Vec::new(),
             metrics: Vec::new(),
+            metric_names: Vec::new(),
             output_loss: vec![Mean::default(); outputs],
+            step_losses: Vec::with_capacity(outputs),
             loss_mean: Mean::default(),
             workspace: None,
             batch: BatchBuffers { x: Default::default(), y: vec![Vec::new(); outputs], weights: Vec::new() },
@@ -112,32 +121,120 @@ impl<N: Network> Model<N> {
     }
 
     fn rebuild_metrics(&mut self) {
+        let kinds: Vec<Metric> = self.metric_kinds.iter().chain(&self.weighted_metric_kinds).copied().collect();
         self.metrics = (0..self.losses.len())
             .map(|o| {
                 let len = <N::Output as SampleSet>::member_len(o);
-                self.metric_kinds.iter().map(|&m| MetricState::new(m, &*self.losses[o], len)).collect()
+                kinds.iter().map(|&m| MetricState::new(m, &*self.losses[o], len)).collect()
             })
             .collect();
+        // Keras 3's `CompileMetrics.result` naming: a weighted metric whose
+        // name is taken becomes `weighted_<name>`; other clashes get `_1`, `_2`, ….
+        let names = self.network.output_names();
+        let outputs = self.losses.len();
+        let prefix = |o: usize| if outputs > 1 { format!("{}_", names[o]) } else { String::new() };
+        let mut counters = std::collections::HashMap::<String, usize>::new();
+        let mut entries = Vec::new();
+        let unweighted = self.metric_kinds.len();
+        for o in 0..outputs {
+            for (k, m) in self.metric_kinds.iter().enumerate() {
+                let name = format!("{}{}", prefix(o), m.name());
+                let name = match counters.get_mut(&name) {
+                    None => {
+                        counters.insert(name.clone(), 1);
+                        name
+                    }
+                    Some(count) => {
+                        *count += 1;
+                        format!("{name}_{}", *count - 1)
+                    }
+                };
+                entries.push((o, k, name));
+            }
+        }
+        for o in 0..outputs {
+            for (k, m) in self.weighted_metric_kinds.iter().enumerate() {
+                let mut name = format!("{}{}", prefix(o), m.name());
+                if counters.contains_key(&name) {
+                    name = format!("{}weighted_{}", prefix(o), m.name());
+                    if let Some(count) = counters.get_mut(&name) {
+                        *count += 1;
+                        name = format!("{name}_{}", *count - 1);
+                    } else {
+                        counters.insert(name.clone(), 1);
+                    }
+                } else {
+                    counters.insert(name.clone(), 1);
+                }
+                entries.push((o, unweighted + k, name));
+            }
+        }
+        self.metric_names = entries;
     }
 
     /// One loss per output (Keras's `loss={"main_output": …, "aux_output": …}`).
     ///
     /// # Panics
-    /// If the number of losses differs from the number of outputs.
-    pub fn output_losses(mut self, losses: Vec<Box<dyn Loss>>) -> Self {
-        assert_eq!(losses.len(), self.losses.len(), "one loss per output");
+    /// If the number of losses differs from the number of outputs;
+    /// [`Model::try_output_losses`] returns the error instead.
+    pub fn output_losses(self, losses: Vec<Box<dyn Loss>>) -> Self {
+        self.try_output_losses(losses).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`Model::output_losses`], with an error rather than a panic.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] naming `losses` when there is not one loss per output.
+    pub fn try_output_losses(mut self, losses: Vec<Box<dyn Loss>>) -> Result<Self> {
+        if losses.len() != self.losses.len() {
+            return Err(Error::InvalidArgument {
+                name: "losses",
+                reason: format!(
+                    "the model has {} output(s) but {} loss(es) were given",
+                    self.losses.len(),
+                    losses.len()
+                ),
+            });
+        }
         self.losses = losses;
         self.rebuild_metrics();
-        self
+        Ok(self)
     }
 
     /// Weights of the outputs' losses in the total loss (Keras's `loss_weights`).
     ///
     /// # Panics
-    /// If the number of weights differs from the number of outputs.
-    pub fn loss_weights(mut self, weights: &[f32]) -> Self {
-        assert_eq!(weights.len(), self.losses.len(), "one loss weight per output");
-        self.loss_weights = weights.to_vec();
+    /// If the number of weights differs from the number of outputs or a
+    /// weight is not finite; [`Model::try_loss_weights`] returns the error instead.
+    pub fn loss_weights(self, weights: &[f32]) -> Self {
+        self.try_loss_weights(weights).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`Model::loss_weights`], with an error rather than a panic.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] naming `loss_weights` when there is not
+    /// one weight per output or a weight is NaN or infinite.
+    pub fn try_loss_weights(mut self, weights: &[f32]) -> Result<Self> {
+        let reason = if weights.len() != self.losses.len() {
+            format!("the model has {} output(s) but {} weight(s) were given", self.losses.len(), weights.len())
+        } else if let Some(i) = weights.iter().position(|w| !w.is_finite()) {
+            format!("weight {i} is {}, but weights must be finite", weights[i])
+        } else {
+            self.loss_weights = weights.to_vec();
+            return Ok(self);
+        };
+        Err(Error::InvalidArgument { name: "loss_weights", reason })
+    }
+
+    /// Metrics weighted by `sample_weight` / `class_weight` (Keras's
+    /// `compile(weighted_metrics=…)`). The metrics given to `compile` are
+    /// unweighted, as in Keras. A weighted metric is logged under its own
+    /// name, or as `weighted_<name>` when the unweighted list has that name
+    /// (`accuracy` and `weighted_accuracy`), as Keras 3 names them.
+    pub fn weighted_metrics(mut self, metrics: &[Metric]) -> Self {
+        self.weighted_metric_kinds = metrics.to_vec();
+        self.rebuild_metrics();
         self
     }
 
@@ -198,9 +295,10 @@ impl<N: Network> Model<N> {
         x: <N::Input as SampleSet>::Batch<'_>,
         y: Y::Batch<'_>,
     ) -> Result<f32> {
-        let n = self.check_data::<Y>(x, y)?;
+        self.optimizer.validate()?;
+        let n = self.check_data::<Y>(x, y, "train on")?;
         let (x, y) = (N::Input::flatten(x), Y::flatten(y));
-        self.network.check_input(x)?;
+        self.check_values::<Y>(x, y)?;
         let mut targets = std::mem::take(&mut self.batch.y);
         for (o, t) in targets.iter_mut().enumerate() {
             Y::member_f32(y, o, t);
@@ -214,14 +312,13 @@ impl<N: Network> Model<N> {
     pub fn metric_results(&self) -> impl Iterator<Item = (String, f32)> + '_ {
         let names = self.network.output_names();
         let multi = self.losses.len() > 1;
-        let per_output = self.output_loss.iter().enumerate().filter(move |_| multi).map({
-            let names = names.clone();
-            move |(o, m)| (format!("{}_loss", names[o]), m.result())
-        });
-        let metrics = self.metrics.iter().enumerate().flat_map(move |(o, ms)| {
-            let prefix = if multi { format!("{}_", names[o]) } else { String::new() };
-            ms.iter().map(move |m| (format!("{prefix}{}", m.metric.name()), m.result()))
-        });
+        let per_output = self
+            .output_loss
+            .iter()
+            .enumerate()
+            .filter(move |_| multi)
+            .map(move |(o, m)| (format!("{}_loss", names[o]), m.result()));
+        let metrics = self.metric_names.iter().map(|(o, k, name)| (name.clone(), self.metrics[*o][*k].result()));
         std::iter::once(("loss".to_string(), self.loss_mean.result())).chain(per_output).chain(metrics)
     }
 
@@ -247,8 +344,23 @@ impl<N: Network> Model<N> {
         y: Y::Batch<'_>,
         batch_size: usize,
     ) -> Result<Logs> {
-        let n = self.check_data::<Y>(x, y)?;
+        let (n, x, targets) = self.prepare::<Y>(x, y, "evaluate")?;
+        check_batch_size(batch_size)?;
+        self.evaluate_flat(x, &targets, None, 0, n, batch_size)
+    }
+
+    /// Checks `x` and `y` (counts, shapes, finiteness, ids, targets) and
+    /// returns the sample count, the flat inputs and the per-output targets.
+    #[allow(clippy::type_complexity)]
+    fn prepare<'x, Y: SampleSet>(
+        &self,
+        x: <N::Input as SampleSet>::Batch<'x>,
+        y: Y::Batch<'_>,
+        work: &'static str,
+    ) -> Result<(usize, InputFlat<'x, N>, Vec<Vec<f32>>)> {
+        let n = self.check_data::<Y>(x, y, work)?;
         let (x, y) = (N::Input::flatten(x), Y::flatten(y));
+        self.check_values::<Y>(x, y)?;
         let targets: Vec<Vec<f32>> = (0..self.losses.len())
             .map(|o| {
                 let mut t = Vec::new();
@@ -257,21 +369,23 @@ impl<N: Network> Model<N> {
             })
             .collect();
         self.check_targets(&targets)?;
-        self.evaluate_flat(x, &targets, 0, n, batch_size)
+        Ok((n, x, targets))
     }
 
     /// Evaluates samples `start..end` of flat inputs `x` (already sliced to
-    /// them) against full per-output `targets`.
+    /// them, and checked) against full per-output `targets` and optional
+    /// full-length sample `weights`.
     fn evaluate_flat(
         &mut self,
         x: InputFlat<'_, N>,
         targets: &[Vec<f32>],
+        weights: Option<&[f32]>,
         start: usize,
         end: usize,
         batch_size: usize,
     ) -> Result<Logs> {
-        self.network.check_input(x)?;
         let n = end - start;
+        let unweighted = self.metric_kinds.len();
         let saved = (std::mem::take(&mut self.metrics), self.loss_mean, self.output_loss.clone());
         self.rebuild_metrics();
         self.loss_mean.reset();
@@ -284,11 +398,14 @@ impl<N: Network> Model<N> {
             for (o, loss) in self.losses.iter().enumerate() {
                 let len = loss.target_len(<N::Output as SampleSet>::member_len(o));
                 let yt = &targets[o][(start + b0) * len..(start + b1) * len];
-                let value = output_loss(&**loss, N::output_buffers(ws, o, m), yt, None, false, m, 1.0);
+                let w = weights.map(|w| &w[start + b0..start + b1]);
+                let value = output_loss(&**loss, N::output_buffers(ws, o, m), yt, w, false, m, 1.0);
                 let (out, _) = N::output_and_grad(ws, o, m);
                 total += self.loss_weights[o] * value;
                 self.output_loss[o].update(value as f64, m as f64);
-                self.metrics[o].iter_mut().for_each(|s| s.update(out, yt, None, m));
+                for (k, s) in self.metrics[o].iter_mut().enumerate() {
+                    s.update(out, yt, if k < unweighted { None } else { w }, m);
+                }
             }
             self.loss_mean.update(total as f64, m as f64);
         }
@@ -305,6 +422,10 @@ impl<N: Network> Model<N> {
     /// Uses the model's own buffers, hence `&mut self`; to predict from
     /// several threads on one shared model, use [`Network::predict_with`]
     /// (`&self`, caller-owned [`PredictBuffers`]): same outputs.
+    ///
+    /// # Errors
+    /// [`Error::NonFinite`] for a NaN or infinite input, [`Error::IdOutOfRange`],
+    /// [`Error::InvalidArgument`] for a zero `batch_size`.
     pub fn predict<'a, X: BatchOf<'a, Set = N::Input>>(&mut self, x: X, batch_size: usize) -> Result<Vec<N::Output>> {
         predict_with(&self.network, &mut self.workspace, x.into_batch(), batch_size)
     }
@@ -319,7 +440,8 @@ impl<N: Network> Model<N> {
         let x = x.into_batch();
         let n = N::Input::samples(x)?;
         let xf = N::Input::flatten(x);
-        self.network.check_input(xf)?;
+        check_batch_size(batch_size)?;
+        check_inputs(&self.network, xf)?;
         let mut classes = Vec::with_capacity(n);
         for (start, end) in batches(n, batch_size)? {
             let ws = workspace(&self.network, &mut self.workspace, batch_size.min(n));
@@ -331,14 +453,20 @@ impl<N: Network> Model<N> {
         Ok(classes)
     }
 
-    /// Checks sample counts and the number of target members; returns the number of samples.
-    fn check_data<Y: SampleSet>(&self, x: <N::Input as SampleSet>::Batch<'_>, y: Y::Batch<'_>) -> Result<usize> {
+    /// Checks sample counts and the number of target members; returns the
+    /// number of samples. `work` says what the data are for ("evaluate").
+    fn check_data<Y: SampleSet>(
+        &self,
+        x: <N::Input as SampleSet>::Batch<'_>,
+        y: Y::Batch<'_>,
+        work: &'static str,
+    ) -> Result<usize> {
         let (n, m) = (N::Input::samples(x)?, Y::samples(y)?);
         if n != m {
             return Err(Error::SampleCountMismatch { inputs: n, targets: m });
         }
         if n == 0 {
-            return Err(Error::NoData("train on"));
+            return Err(Error::NoData(work));
         }
         if Y::COUNT != self.losses.len() {
             return Err(Error::InvalidArgument {
@@ -355,8 +483,33 @@ impl<N: Network> Model<N> {
             if Y::member_len(o) != expected {
                 return Err(Error::TargetShape { loss: loss.name(), expected, found: Y::member_len(o) });
             }
+            // A metric reading targets of another shape would compare the
+            // wrong values without failing (a one-hot row read as a label).
+            let out_len = <N::Output as SampleSet>::member_len(o);
+            if let Some(m) = self.metrics[o].iter().find(|m| m.target_len(out_len) != Y::member_len(o)) {
+                return Err(Error::InvalidArgument {
+                    name: "metrics",
+                    reason: format!(
+                        "{} needs targets of {} value(s) per sample, but y has {}",
+                        m.metric.name(),
+                        m.target_len(out_len),
+                        Y::member_len(o)
+                    ),
+                });
+            }
         }
         Ok(n)
+    }
+
+    /// Checks that inputs and targets are finite and ids are in range.
+    fn check_values<Y: SampleSet>(&self, x: InputFlat<'_, N>, y: Y::Flat<'_>) -> Result<()> {
+        check_inputs(&self.network, x)?;
+        match Y::first_non_finite(y) {
+            Some((member, sample, feature, value)) => {
+                Err(Error::NonFinite { argument: member_name("y", member, Y::COUNT), value, sample, feature })
+            }
+            None => Ok(()),
+        }
     }
 
     /// Checks every output's targets with its loss (label ranges).
@@ -372,20 +525,33 @@ impl<N: Network> Model<N> {
         let ws = workspace(&self.network, &mut self.workspace, n);
         self.network.forward(ws, x, n, true);
         let mut total = 0.0;
+        self.step_losses.clear();
         for (o, loss) in self.losses.iter().enumerate() {
             let w = self.loss_weights[o];
             let value = output_loss(&**loss, N::output_buffers(ws, o, n), &y[o], weights, true, n, w);
-            let (out, _) = N::output_and_grad(ws, o, n);
             total += w * value;
-            self.output_loss[o].update(value as f64, n as f64);
-            self.metrics[o].iter_mut().for_each(|m| m.update(out, &y[o], weights, n));
+            self.step_losses.push(value);
         }
         if !total.is_finite() {
             return Err(Error::NonFiniteLoss { loss: total, epoch: 0, batch: 0 });
         }
+        self.network.backward(ws, x, n);
+        // A step from a NaN or infinite gradient would poison the weights
+        // and the optimizer's moments: refuse it before anything changes.
+        if let Some((parameter, index)) = non_finite_gradient(&self.network) {
+            return Err(Error::NonFiniteGradient { parameter, index, epoch: 0, batch: 0 });
+        }
+        // Only a step that is applied counts in the running loss and metrics.
         // Keras tracks the epoch loss as the batch losses' mean weighted by batch size.
         self.loss_mean.update(total as f64, n as f64);
-        self.network.backward(ws, x, n);
+        let unweighted = self.metric_kinds.len();
+        for (o, &value) in self.step_losses.iter().enumerate() {
+            self.output_loss[o].update(value as f64, n as f64);
+            let (out, _) = N::output_and_grad(ws, o, n);
+            for (k, m) in self.metrics[o].iter_mut().enumerate() {
+                m.update(out, &y[o], if k < unweighted { None } else { weights }, n);
+            }
+        }
         let network = &mut self.network;
         optimizers::step(&mut *self.optimizer, |f| network.visit_params(f));
         Ok(total)
@@ -415,9 +581,7 @@ fn workspace<'w, N: Network>(network: &N, slot: &'w mut Option<N::Workspace>, ba
 
 /// `(start, end)` of consecutive batches of `size` over `n` samples.
 fn batches(n: usize, size: usize) -> Result<impl Iterator<Item = (usize, usize)>> {
-    if size == 0 {
-        return Err(Error::InvalidArgument { name: "batch_size", reason: "must be at least 1".into() });
-    }
+    check_batch_size(size)?;
     Ok((0..n).step_by(size).map(move |s| (s, (s + size).min(n))))
 }
 
@@ -476,6 +640,44 @@ pub(crate) fn predict_shared<N: Network>(
     predict_with(network, &mut buffers.workspace, x, batch_size)
 }
 
+fn check_batch_size(size: usize) -> Result<()> {
+    if size == 0 {
+        return Err(Error::InvalidArgument { name: "batch_size", reason: "must be at least 1, but is 0".into() });
+    }
+    Ok(())
+}
+
+/// `x`, or `x.1` for the second member of a tuple of `count` members.
+fn member_name(argument: &str, member: usize, count: usize) -> String {
+    if count == 1 {
+        argument.to_string()
+    } else {
+        format!("{argument}.{member}")
+    }
+}
+
+/// Checks that inputs are finite (one vectorized pass) and that ids are in range.
+fn check_inputs<N: Network>(network: &N, x: InputFlat<'_, N>) -> Result<()> {
+    if let Some((member, sample, feature, value)) = N::Input::first_non_finite(x) {
+        let argument = member_name("x", member, <N::Input as SampleSet>::COUNT);
+        return Err(Error::NonFinite { argument, value, sample, feature });
+    }
+    network.check_input(x)
+}
+
+/// The first trainable parameter whose gradient holds a NaN or infinity,
+/// as `(name, index in visiting order)`.
+fn non_finite_gradient<N: Network>(network: &N) -> Option<(&'static str, usize)> {
+    let (mut index, mut found) = (0, None);
+    network.params(&mut |p| {
+        if found.is_none() && p.trainable && crate::sample::first_non_finite(&p.grad).is_some() {
+            found = Some((p.name, index));
+        }
+        index += 1;
+    });
+    found
+}
+
 /// Batched inference with an existing (or new) workspace.
 pub(crate) fn predict_with<N: Network>(
     network: &N,
@@ -485,7 +687,8 @@ pub(crate) fn predict_with<N: Network>(
 ) -> Result<Vec<N::Output>> {
     let n = N::Input::samples(x)?;
     let xf = N::Input::flatten(x);
-    network.check_input(xf)?;
+    check_batch_size(batch_size)?;
+    check_inputs(network, xf)?;
     let outputs = <N::Output as SampleSet>::COUNT;
     let mut result = Vec::with_capacity(n);
     for (start, end) in batches(n, batch_size)? {
