@@ -129,6 +129,78 @@ impl<const D: usize, const U: usize, const T: usize, const SEQ: bool> Lstm<D, U,
     }
 }
 
+/// Bytes of stack `forward_one` may spend on the input projections of all
+/// steps at once (`T × 4U` values); beyond, it projects step by step.
+pub const PROJECTION_STACK_LIMIT: usize = 64 * 1024;
+
+/// One sample's running state: `h`, `c`, `tanh(c)` and the recurrent product.
+struct OneSampleState<const U: usize> {
+    h: [f32; U],
+    c: [f32; U],
+    tanh_c: [f32; U],
+    recurrent: [[f32; U]; 4],
+}
+
+impl<const D: usize, const U: usize, const T: usize, const SEQ: bool> Lstm<D, U, T, SEQ> {
+    #[inline(never)] // keeps the `T × 4U` array out of the step-by-step path's frame
+    fn forward_one_projected(&self, x: &[f32], y: &mut [f32]) {
+        // `[[f32; U]; 4]` is `4U` contiguous values (stable Rust cannot write `[f32; 4 * U]`).
+        let mut projected = [[[0.0f32; U]; 4]; T];
+        // The input projection of every step in one register-blocked product.
+        small_gemm(T, D, 4 * U, x, &self.weights.kernel.value, projected.as_flattened_mut().as_flattened_mut());
+        let mut state = OneSampleState { h: [0.0; U], c: [0.0; U], tanh_c: [0.0; U], recurrent: [[0.0; U]; 4] };
+        for (t, gates) in projected.iter_mut().enumerate() {
+            self.step_one(t, gates, &mut state, y);
+        }
+        if !SEQ {
+            y.copy_from_slice(&state.h);
+        }
+    }
+
+    #[inline(never)]
+    fn forward_one_stepwise(&self, x: &[f32], y: &mut [f32]) {
+        let mut gates = [[0.0f32; U]; 4];
+        let mut state = OneSampleState { h: [0.0; U], c: [0.0; U], tanh_c: [0.0; U], recurrent: [[0.0; U]; 4] };
+        for t in 0..T {
+            vec_mat(&x[t * D..(t + 1) * D], &self.weights.kernel.value, gates.as_flattened_mut());
+            self.step_one(t, &mut gates, &mut state, y);
+        }
+        if !SEQ {
+            y.copy_from_slice(&state.h);
+        }
+    }
+
+    /// Step `t` given its input projection `gates` (overwritten with the
+    /// gate activations); writes `h` to `y` when returning sequences.
+    #[inline(always)]
+    fn step_one(&self, t: usize, gates: &mut [[f32; U]; 4], s: &mut OneSampleState<U>, y: &mut [f32]) {
+        let w = &self.weights;
+        let z = gates.as_flattened_mut();
+        if t > 0 {
+            vec_mat(&s.h, &w.recurrent_kernel.value, s.recurrent.as_flattened_mut());
+            z.iter_mut().zip(s.recurrent.as_flattened()).for_each(|(a, b)| *a += b);
+        }
+        if let Some(b) = &w.bias {
+            z.iter_mut().zip(&b.value).for_each(|(a, b)| *a += b);
+        }
+        self.recurrent_activation.forward_in_place(&mut z[..2 * U], U);
+        self.activation.forward_in_place(&mut z[2 * U..3 * U], U);
+        self.recurrent_activation.forward_in_place(&mut z[3 * U..], U);
+        let [i, f, gg, o] = &*gates;
+        for (j, c) in s.c.iter_mut().enumerate() {
+            *c = f[j] * *c + i[j] * gg[j];
+        }
+        s.tanh_c.copy_from_slice(&s.c);
+        self.activation.forward_in_place(&mut s.tanh_c, U);
+        for ((h, o), tc) in s.h.iter_mut().zip(o).zip(&s.tanh_c) {
+            *h = o * tc;
+        }
+        if SEQ {
+            y[t * U..(t + 1) * U].copy_from_slice(&s.h);
+        }
+    }
+}
+
 impl<const D: usize, const U: usize, const T: usize, const SEQ: bool> Layer for Lstm<D, U, T, SEQ> {
     type In = f32;
     type Cache = RecurrentCache;
@@ -195,41 +267,14 @@ impl<const D: usize, const U: usize, const T: usize, const SEQ: bool> Layer for 
         self.weights.finish_backward(x, h, &mut cache.h_prev, dz, dz, dx, T, &mut ctx.scratch);
     }
 
+    /// The input projections of all steps in one register-blocked product
+    /// when they fit in [`PROJECTION_STACK_LIMIT`] bytes of stack; step by
+    /// step otherwise, so a long sequence never overflows a thread's stack.
     fn forward_one(&self, x: &[f32], y: &mut [f32]) {
-        let w = &self.weights;
-        // `[[f32; U]; 4]` is `4U` contiguous values (stable Rust cannot write `[f32; 4 * U]`).
-        let mut projected = [[[0.0f32; U]; 4]; T];
-        // The input projection of every step in one register-blocked product.
-        small_gemm(T, D, 4 * U, x, &w.kernel.value, projected.as_flattened_mut().as_flattened_mut());
-        let (mut h, mut c, mut tanh_c) = ([0.0f32; U], [0.0f32; U], [0.0f32; U]);
-        let mut recurrent = [[0.0f32; U]; 4];
-        for (t, gates) in projected.iter_mut().enumerate() {
-            let z = gates.as_flattened_mut();
-            if t > 0 {
-                vec_mat(&h, &w.recurrent_kernel.value, recurrent.as_flattened_mut());
-                z.iter_mut().zip(recurrent.as_flattened()).for_each(|(a, b)| *a += b);
-            }
-            if let Some(b) = &w.bias {
-                z.iter_mut().zip(&b.value).for_each(|(a, b)| *a += b);
-            }
-            self.recurrent_activation.forward_in_place(&mut z[..2 * U], U);
-            self.activation.forward_in_place(&mut z[2 * U..3 * U], U);
-            self.recurrent_activation.forward_in_place(&mut z[3 * U..], U);
-            let [i, f, gg, o] = &*gates;
-            for j in 0..U {
-                c[j] = f[j] * c[j] + i[j] * gg[j];
-            }
-            tanh_c.copy_from_slice(&c);
-            self.activation.forward_in_place(&mut tanh_c, U);
-            for j in 0..U {
-                h[j] = o[j] * tanh_c[j];
-            }
-            if SEQ {
-                y[t * U..(t + 1) * U].copy_from_slice(&h);
-            }
-        }
-        if !SEQ {
-            y.copy_from_slice(&h);
+        if T * 4 * U * std::mem::size_of::<f32>() <= PROJECTION_STACK_LIMIT {
+            self.forward_one_projected(x, y);
+        } else {
+            self.forward_one_stepwise(x, y);
         }
     }
 
@@ -273,6 +318,32 @@ mod tests {
     fn batched_forward_agrees_with_one_sample_forward() {
         crate::testing::assert_one_sample_matches_batch(&layer::<true>(), 3);
         crate::testing::assert_one_sample_matches_batch(&layer::<false>(), 2);
+    }
+
+    /// A sequence whose projections exceed the stack limit (600 steps × 4 ×
+    /// 256 units = 2.4 MB) runs step by step: in a thread with a 2 MiB
+    /// stack, with the batched forward's values. (Before, the projections
+    /// lived in one stack array and this thread overflowed its stack.)
+    #[test]
+    fn a_long_sequence_runs_in_a_small_stack_with_batched_values() {
+        type Long = Lstm<8, 256, 600, false>;
+        const { assert!(600 * 4 * 256 * 4 > PROJECTION_STACK_LIMIT) };
+        let l = Long::new(RecurrentConfig::default(), &mut rand_chacha::ChaCha8Rng::seed_from_u64(9));
+        std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || crate::testing::assert_one_sample_matches_batch(&l, 2))
+            .unwrap()
+            .join()
+            .unwrap();
+        // Both paths agree on a sequence short enough for the blocked one.
+        let short = layer::<true>();
+        let x: Vec<f32> = (0..15).map(|i| (i as f32 * 0.37).sin()).collect();
+        let (mut a, mut b) = ([0.0; 20], [0.0; 20]);
+        short.forward_one_projected(&x, &mut a);
+        short.forward_one_stepwise(&x, &mut b);
+        for (p, q) in a.iter().zip(&b) {
+            assert!((p - q).abs() <= 4.0 * f32::EPSILON * p.abs().max(1.0), "{a:?} vs {b:?}");
+        }
     }
 
     #[test]
