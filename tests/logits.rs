@@ -252,3 +252,31 @@ fn unscaled_digits_train_from_the_logits() {
     let (old_accuracy, _) = train_digits(Digits::new(1), FromProbabilities(SparseCategoricalCrossentropy));
     assert!(old_accuracy < 0.4, "{old_accuracy}");
 }
+
+kiln::model! {
+    struct LinearDigits {
+        input pixels: [f32; 64];
+        let probs = Dense(10, activation = softmax)(pixels);
+        output probs;
+    }
+}
+
+/// A learning rate that makes training diverge shows: the reported loss is
+/// the true cross-entropy, not one capped by clipping at −ln(1e-7) ≈ 16.1
+/// per sample where a model stuck at chance looks merely "not learning".
+#[test]
+fn a_diverging_classifier_reports_its_true_loss() {
+    let (x, y) = unscaled_digits();
+    let train = |loss: Box<dyn Loss>| {
+        let mut model = Digits::new(1).compile(Sgd::new(1e4), SparseCategoricalCrossentropy, &[]);
+        model = model.try_output_losses(vec![loss]).unwrap();
+        let history = model.fit(&x, &y).epochs(3).batch_size(32).verbose(0).run().unwrap();
+        history.get("loss").unwrap().to_vec()
+    };
+    let honest = train(Box::new(SparseCategoricalCrossentropy));
+    // Observed: 2.0e29, 4830, 4654.
+    assert!(honest.iter().all(|&l| l > 1000.0), "{honest:?}");
+    // Before (observed): 14.48, 14.48, 14.48 — finite, under the cap, at chance.
+    let clipped = train(Box::new(FromProbabilities(SparseCategoricalCrossentropy)));
+    assert!(clipped.iter().all(|&l| l <= 16.2), "{clipped:?}");
+}
