@@ -56,6 +56,8 @@ pub mod io;
 pub mod layers;
 pub mod losses;
 pub mod metrics;
+#[cfg(feature = "nalgebra")]
+pub mod nalgebra_interop;
 pub mod network;
 pub mod optimizers;
 pub mod parallel;
