@@ -158,6 +158,15 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// A dataset's files are not on this machine (`kiln::datasets`): the
+    /// directories searched and how to get the files.
+    #[error("the {dataset} dataset is missing: {reason}")]
+    MissingData {
+        /// Keras's name of the dataset.
+        dataset: &'static str,
+        /// Files, directories searched and how to get them.
+        reason: String,
+    },
     /// A binary data file (IDX) or a whole file is malformed; there is no
     /// line to point at.
     #[error("{path}: {reason}")]

@@ -49,6 +49,7 @@ extern crate self as kiln;
 
 pub mod activations;
 pub mod data;
+pub mod datasets;
 pub mod error;
 pub mod gemm;
 pub mod initializers;
@@ -136,7 +137,10 @@ pub mod prelude {
     };
     pub use crate::metrics::Metric;
     pub use crate::network::Network;
-    pub use crate::optimizers::{Adagrad, Adam, Optimizer, RmsProp, Sgd};
+    pub use crate::optimizers::{
+        Adadelta, Adagrad, Adam, AdamW, Adamax, CosineDecay, ExponentialDecay, Lion, Nadam, Optimizer,
+        PiecewiseConstantDecay, RmsProp, Sgd,
+    };
     pub use crate::train::{Callback, Compile, Control, History, Logs, Model};
 }
 

@@ -210,6 +210,8 @@ pub const INITIALIZERS: &[&str] = &[
     "lecun_uniform",
     "lecun_normal",
     "orthogonal",
+    "variance_scaling",
+    "identity",
 ];
 
 /// Tokens for the runtime activation named `name` (validated against [`ACTIVATIONS`]).

@@ -45,7 +45,7 @@ impl Optimizer for Adagrad {
         "Adagrad"
     }
     fn validate(&self) -> crate::Result<()> {
-        super::check_hyper("learning_rate", self.state.learning_rate, 0.0, f32::INFINITY, "≥ 0 and finite")?;
+        self.state.validate()?;
         super::check_hyper(
             "initial_accumulator_value",
             self.initial_accumulator_value,

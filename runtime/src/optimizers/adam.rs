@@ -54,7 +54,7 @@ impl Optimizer for Adam {
         "Adam"
     }
     fn validate(&self) -> crate::Result<()> {
-        super::check_hyper("learning_rate", self.state.learning_rate, 0.0, f32::INFINITY, "≥ 0 and finite")?;
+        self.state.validate()?;
         super::check_hyper("beta_1", self.beta_1, 0.0, 1.0, "in [0, 1)")?;
         super::check_hyper("beta_2", self.beta_2, 0.0, 1.0, "in [0, 1)")?;
         super::check_hyper("epsilon", self.epsilon, f32::MIN_POSITIVE, f32::INFINITY, "positive and finite")

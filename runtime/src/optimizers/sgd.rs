@@ -51,7 +51,7 @@ impl Optimizer for Sgd {
         "SGD"
     }
     fn validate(&self) -> crate::Result<()> {
-        super::check_hyper("learning_rate", self.state.learning_rate, 0.0, f32::INFINITY, "≥ 0 and finite")?;
+        self.state.validate()?;
         super::check_hyper("momentum", self.momentum, 0.0, 1.0, "in [0, 1)")
     }
     fn state(&self) -> &OptimizerState {
