@@ -11,8 +11,9 @@ pub fn vec_mat(x: &[f32], w: &[f32], y: &mut [f32]) {
     assert_eq!(w.len(), x.len() * n, "vec_mat: W is not k×n");
     // Memory-bound: worth splitting from ~64k multiply–adds (256 KB of W).
     let parts = crate::parallel::parts_for_work(w.len(), 1 << 16).min(n / 64).max(1);
+    let isa = crate::simd::isa();
     if parts == 1 {
-        vec_mat_columns(x, w, n, y);
+        vec_mat_columns(isa, x, w, n, y);
         return;
     }
     let chunk = n.div_ceil(parts).div_ceil(8) * 8;
@@ -22,7 +23,7 @@ pub fn vec_mat(x: &[f32], w: &[f32], y: &mut [f32]) {
         if start < end {
             // SAFETY: parts write disjoint column ranges of `y`.
             let y = unsafe { std::slice::from_raw_parts_mut(out.ptr().add(start), end - start) };
-            vec_mat_columns(x, &w[start..], n, y);
+            vec_mat_columns(isa, x, &w[start..], n, y);
         }
     });
 }
@@ -31,28 +32,33 @@ pub fn vec_mat(x: &[f32], w: &[f32], y: &mut [f32]) {
 /// apart: one block of columns (one gate of a recurrent kernel, say).
 pub fn vec_mat_strided(x: &[f32], w: &[f32], ld: usize, y: &mut [f32]) {
     assert!(x.is_empty() || w.len() >= (x.len() - 1) * ld + y.len(), "vec_mat_strided: W is too short");
-    vec_mat_columns(x, w, ld, y);
+    vec_mat_columns(crate::simd::isa(), x, w, ld, y);
 }
 
-/// `y = x · W[:, ..y.len()]` where rows of `W` are `ld` apart.
+/// `y = x · W[:, ..y.len()]` where rows of `W` are `ld` apart, on path `isa`.
 ///
-/// Four rows of `W` are folded into `y` per pass (`y` stays in L1). This
-/// plain loop, vectorized by the compiler under AVX2, measured as fast as
-/// hand-written FMA variants here: one sample's product is bound by the
-/// bandwidth from the cache that holds `W`.
-fn vec_mat_columns(x: &[f32], w: &[f32], ld: usize, y: &mut [f32]) {
+/// A matrix that stays in L2 is fastest with blocks of `y` held in
+/// registers over all rows of `W` (one chain of fused multiply–adds per
+/// value, the same under AVX2 and AVX-512, so both give the same bits); a
+/// larger one is better streamed row by row, four rows of `W` folded into
+/// `y` per pass (`y` stays in L1), by a plain loop the compiler vectorizes
+/// for the path. One sample's product is bound by the bandwidth from the
+/// cache that holds `W`.
+fn vec_mat_columns(isa: crate::simd::Isa, x: &[f32], w: &[f32], ld: usize, y: &mut [f32]) {
     let cols = y.len();
-    // A matrix that stays in L2 is fastest with `y` held in registers,
-    // 64 columns at a time; a larger one is better streamed row by row.
     #[cfg(target_arch = "x86_64")]
     {
-        if x.len() * ld <= 1 << 16 && crate::simd::has_avx2_fma() {
-            // SAFETY: AVX2 and FMA are present; callers checked `w`'s length.
-            unsafe { avx2::vec_mat_registers(x, w, ld, y) };
-            return;
+        use crate::simd::Isa;
+        let in_l2 = x.len() * ld <= 1 << 16;
+        match isa {
+            // SAFETY: `isa` is a path the CPU runs; callers checked `w`'s length.
+            Isa::Avx512 if in_l2 => return unsafe { avx512::vec_mat_registers(x, w, ld, y) },
+            // SAFETY: as above.
+            Isa::Avx2 if in_l2 => return unsafe { avx2::vec_mat_registers(x, w, ld, y) },
+            _ => {}
         }
     }
-    crate::simd::dispatch(|| {
+    crate::simd::dispatch_on(isa, || {
         y.fill(0.0);
         let mut i = 0;
         while i + 4 <= x.len() {
@@ -112,6 +118,45 @@ mod avx2 {
                 s = xv.mul_add(*wp.add(i * ld + j), s);
             }
             *yp.add(j) = s;
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use std::arch::x86_64::*;
+
+    /// `y = x · W[:, ..y.len()]` with blocks of 128 (then 16, then a masked
+    /// tail of) columns of `y` accumulated in registers over all rows of `W`.
+    ///
+    /// # Safety
+    /// AVX-512F and FMA must be present; `w` must hold `(x.len() − 1)·ld + y.len()` values.
+    #[target_feature(enable = "avx512f,fma")]
+    pub(super) unsafe fn vec_mat_registers(x: &[f32], w: &[f32], ld: usize, y: &mut [f32]) {
+        let (cols, wp, yp) = (y.len(), w.as_ptr(), y.as_mut_ptr());
+        let mut c = 0;
+        while c + 128 <= cols {
+            let mut acc = [_mm512_setzero_ps(); 8];
+            for (i, &xv) in x.iter().enumerate() {
+                let (xb, row) = (_mm512_set1_ps(xv), wp.add(i * ld + c));
+                for (v, a) in acc.iter_mut().enumerate() {
+                    *a = _mm512_fmadd_ps(xb, _mm512_loadu_ps(row.add(16 * v)), *a);
+                }
+            }
+            for (v, a) in acc.iter().enumerate() {
+                _mm512_storeu_ps(yp.add(c + 16 * v), *a);
+            }
+            c += 128;
+        }
+        while c < cols {
+            // Masked loads read only this tile's columns (never past `w`'s end).
+            let mask = ((1u32 << (cols - c).min(16)) - 1) as __mmask16;
+            let mut acc = _mm512_setzero_ps();
+            for (i, &xv) in x.iter().enumerate() {
+                acc = _mm512_fmadd_ps(_mm512_set1_ps(xv), _mm512_maskz_loadu_ps(mask, wp.add(i * ld + c)), acc);
+            }
+            _mm512_mask_storeu_ps(yp.add(c), mask, acc);
+            c += 16;
         }
     }
 }
