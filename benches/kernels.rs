@@ -114,7 +114,7 @@ fn main() {
             || per_call(|| sgemm(m, n, k, am, bm, black_box(&mut c), n, false, &mut scratch)),
         );
     }
-    for (k, n) in [(784, 300), (300, 100), (64, 256)] {
+    for (k, n) in [(784, 300), (300, 100), (64, 256), (2048, 2048)] {
         let w: Vec<f32> = (0..k * n).map(|i| (i % 9) as f32 * 0.1).collect();
         let x = vec![0.25f32; k];
         let mut y = vec![0.0f32; n];
