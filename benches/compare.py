@@ -33,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -112,6 +113,7 @@ def onnx_session(model, example, threads, dynamic_batch=False):
     import onnxruntime as ort
     import torch
     path = os.path.join(tempfile.mkdtemp(), "model.onnx")
+    warnings.filterwarnings("ignore")  # the exporter's deprecation and LSTM batch-size notes
     axes = {"x": {0: "batch"}, "p": {0: "batch"}} if dynamic_batch else None
     torch.onnx.export(model, (example,), path, input_names=["x"], output_names=["p"], dynamic_axes=axes, dynamo=False)
     opts = ort.SessionOptions()

@@ -211,7 +211,9 @@ fn sgemm_reads_strided_views() {
 fn vec_mat_matches_the_reference_on_every_path() {
     // Up to 1M values take the register paths, larger ones the streamed loop;
     // column counts around 8, 16, 64 and 128.
-    for (k, n) in [(1, 1), (3, 7), (5, 17), (64, 256), (300, 100), (7, 129), (33, 200), (784, 300), (50, 1500), (1025, 1030)] {
+    for (k, n) in
+        [(1, 1), (3, 7), (5, 17), (64, 256), (300, 100), (7, 129), (33, 200), (784, 300), (50, 1500), (1025, 1030)]
+    {
         let (x, w) = (quarters(k, 7), quarters(k * n, 8));
         let expected: Vec<f64> =
             (0..n).map(|j| (0..k).map(|i| f64::from(x[i]) * f64::from(w[i * n + j])).sum()).collect();

@@ -11,10 +11,15 @@
 //! the best one below it, with a note on stderr. [`with_isa`] forces a path
 //! for one closure on the calling thread (for tests and benchmarks).
 //!
-//! Every variant of a kernel computes each output value with the same
-//! sequence of roundings (the same sums in the same order, fused
-//! multiply–adds where one variant uses them), so the paths differ in speed,
-//! not in results: `tests/kernels.rs` checks each against an f64 reference.
+//! The paths differ in speed, not in results, wherever that costs nothing:
+//! the SGEMM kernels of all three paths compute each value as the same
+//! chain of fused multiply–adds, and the dispatched element-wise loops are
+//! the same Rust code (Rust never contracts `a * b + c` into a fused
+//! multiply–add), so both give identical bits on every path. The AVX2 and
+//! AVX-512 one-sample kernels (`vec_mat`, `small_gemm`) agree with each
+//! other bit for bit; their portable fallbacks round differently (separate
+//! multiply and add: a fused one is a library call without FMA hardware).
+//! `tests/kernels.rs` checks every path against an f64 reference.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU8, Ordering};
@@ -130,8 +135,9 @@ fn choose(requested: Option<&str>) -> Isa {
 /// Runs `f` with kernels forced to `isa` on the calling thread, or returns
 /// `None` (without running `f`) if the CPU lacks `isa`.
 ///
-/// Products that `f` starts use the forced path on every thread they split
-/// across.
+/// `sgemm` and `vec_mat` calls that `f` makes use the forced path on every
+/// thread they split across; other work split across threads (recurrent
+/// layers' samples) runs the process-wide path on the helper threads.
 ///
 /// ```
 /// use kiln::simd::{with_isa, isa, Isa};
