@@ -12,7 +12,9 @@
 //!
 //! The GEMM paths also agree bit for bit with each other (each value is the
 //! same chain of fused multiply–adds), as do the AVX2 and AVX-512 one-sample
-//! kernels and the dispatched element-wise loops.
+//! kernels and the dispatched element-wise loops. Two more checks: a path
+//! forced on the caller reaches the helper threads of a split product, and
+//! `KILN_ISA` forces each path (in a child process: it is read once).
 
 use kiln::activations::Activation;
 use kiln::gemm::{add_row_vector, column_sums_into, sgemm, small_gemm, vec_mat, vec_mat_strided, Mat, Scratch};
@@ -358,4 +360,54 @@ fn reports_the_paths_this_cpu_runs() {
         if skips.is_empty() { "none".into() } else { skips.join(", ") }
     );
     assert_eq!(Isa::detected(), *Isa::ALL.iter().rev().find(|isa| isa.supported()).unwrap());
+}
+
+#[test]
+fn a_forced_path_reaches_the_helper_threads_of_a_split_product() {
+    // vec_mat 784×300 splits into two column halves at 2 threads. Under the
+    // portable path both halves must stream W without fused multiply–adds;
+    // had the helper taken the process-wide (vector, fused) path, its half
+    // would round differently from one thread's result.
+    let (k, n) = (784, 300);
+    let (x, w) = (irregular(k, 21), irregular(k * n, 22));
+    let run = |threads: usize, isa: Isa| {
+        kiln::parallel::set_num_threads(threads);
+        let y = with_isa(isa, || {
+            let mut y = vec![0.0f32; n];
+            vec_mat(&x, &w, &mut y);
+            y
+        });
+        kiln::parallel::set_num_threads(1);
+        y
+    };
+    for isa in Isa::ALL {
+        match (run(1, isa), run(2, isa)) {
+            (Some(one), Some(two)) => assert!(one == two, "{isa}: 2 threads differ from 1"),
+            _ => eprintln!("forced path across threads: skipped the {isa} path: this CPU lacks it"),
+        }
+    }
+}
+
+/// `KILN_ISA` is read once per process, so each value is checked in a
+/// child process running the test below.
+#[test]
+fn kiln_isa_environment_variable_forces_each_path() {
+    for isa in Isa::ALL {
+        let status = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "kiln_isa_child_reports_the_forced_path", "--quiet"])
+            .env("KILN_ISA", isa.name())
+            .env("KILN_ISA_EXPECTED", if isa.supported() { isa } else { Isa::detected() }.name())
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "KILN_ISA={isa}: the child saw another path");
+    }
+}
+
+#[test]
+fn kiln_isa_child_reports_the_forced_path() {
+    // Does nothing unless started by the test above.
+    if let Ok(expected) = std::env::var("KILN_ISA_EXPECTED") {
+        assert_eq!(kiln::simd::isa().name(), expected);
+    }
 }
