@@ -1,22 +1,30 @@
 """Side-by-side benchmark: kiln vs PyTorch eager vs ONNX Runtime, same
-machine, same run, same thread count, on two of the tutorials' models.
+machine, same run, same thread count.
 
-MLP (784-300-100-10, relu, softmax):
-  training : samples/s, batch 128, Adam, sparse categorical cross-entropy
-             (PyTorch: CrossEntropyLoss on logits, its idiomatic fused path)
-  inference: latency of one sample (PyTorch under inference_mode; ONNX
-             Runtime on the same network exported from PyTorch)
+Every figure is the MEDIAN of per-call times, with the 10th-90th percentile
+range in brackets (kiln's benches time each call the same way); ratios are
+kiln's speed over the peer's, from the medians (> 1: kiln is faster).
 
-Text classifier (Embedding(4, 64) -> LSTM(64) -> Dense(1, sigmoid), 16 ids):
-  training : samples/s at batch 4 and 64, Adam, binary cross-entropy
-             (PyTorch: BCEWithLogitsLoss on logits)
-  inference: latency of one sample, as above
+Rows (the workloads of issue 13):
+  W1  MLP (784-300-100-10, relu, softmax) training, batch 128, Adam,
+      sparse categorical cross-entropy (PyTorch: CrossEntropyLoss on logits)
+  W2  text classifier (Embedding(4, 64) -> LSTM(64) -> Dense(1, sigmoid),
+      16 ids) training at batch 4 and 64, Adam, binary cross-entropy
+      (PyTorch: BCEWithLogitsLoss on logits)
+  W3  latency of one sample (MLP, LSTM) and MLP inference at batch 1024
+      (PyTorch under inference_mode; ONNX Runtime on the network exported
+      from PyTorch)
+Not yet here: the CNN row (W4, once convolutions exist) and a Rust peer
+(candle).
 
-Needs a Python environment with torch, onnx, onnxscript and onnxruntime
-(kept outside the repository), e.g.
+Peers need a Python environment with torch, onnx, onnxscript and
+onnxruntime, kept OUTSIDE the repository, e.g.
 
-    python3 -m venv ../bench-env && ../bench-env/bin/pip install torch onnx onnxscript onnxruntime
-    ../bench-env/bin/python benches/compare.py [--threads 1 2] [--seconds 3]
+    python3 -m venv /work/bench-env
+    /work/bench-env/bin/pip install torch onnx onnxscript onnxruntime
+    /work/bench-env/bin/python benches/compare.py [--threads 1 2] [--seconds 3]
+
+Without them (or with --kiln-only) only kiln's side runs.
 """
 import argparse
 import os
@@ -25,36 +33,99 @@ import subprocess
 import sys
 import tempfile
 import time
-
-import numpy as np
-import onnxruntime as ort
-import torch
-from torch import nn
+import warnings
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def best_time_per_call(fn, seconds):
-    """Best of five rounds after a warm-up, like the Rust side."""
+def per_call(fn, seconds):
+    """Per-call seconds (median, p10, p90): a tenth of the budget warms up,
+    the rest times each call, like kiln's benches/common/mod.rs."""
     start, calls = time.perf_counter(), 0
     while time.perf_counter() - start < seconds / 10 or calls < 3:
         fn()
         calls += 1
-    per_round = max(1, int(calls * 0.9 / 5)) * 2
-    best = float("inf")
-    for _ in range(5):
+    times = []
+    start = time.perf_counter()
+    while time.perf_counter() - start < seconds * 0.9 or len(times) < 5:
         t = time.perf_counter()
-        for _ in range(per_round):
-            fn()
-        best = min(best, (time.perf_counter() - t) / per_round)
-    return best
+        fn()
+        times.append(time.perf_counter() - t)
+    times.sort()
+    at = lambda q: times[round((len(times) - 1) * q)]
+    return at(0.5), at(0.1), at(0.9)
+
+
+def rate(timing, batch):
+    """Samples/s (median, p10, p90) from per-call seconds."""
+    med, p10, p90 = timing
+    return batch / med, batch / p90, batch / p10
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            text = f.read()
+    except OSError:
+        return "unknown", ""
+    model = re.search(r"^model name\s*:\s*(.*)$", text, re.M)
+    flags = re.search(r"^flags\s*:\s*(.*)$", text, re.M)
+    flags = set(flags.group(1).split()) if flags else set()
+    isa = [f for f in ("avx2", "fma", "avx512f", "avx512bw", "avx512vl", "avx512_vnni", "avx512_bf16") if f in flags]
+    return (model.group(1) if model else "unknown"), " ".join(isa)
+
+
+# ---------------------------------------------------------------- kiln side
+
+def kiln_bench(name, threads, seconds, *extra):
+    """Runs a kiln bench; returns {name: (median, p10, p90)} and its '# key: value' lines."""
+    env = dict(os.environ, KILN_THREADS=str(threads))
+    out = subprocess.run(
+        ["cargo", "bench", "-q", "--bench", name, "--", "--seconds", str(seconds), *extra],
+        cwd=ROOT, env=env, check=True, capture_output=True, text=True,
+    ).stdout
+    values = {}
+    for k, med, p10, p90 in re.findall(r"^(\S+) ([0-9.]+) \S+ \(p10 ([0-9.]+), p90 ([0-9.]+)\)", out, re.M):
+        values[k] = (float(med), float(p10), float(p90))
+    info = dict(re.findall(r"^# (\S+): (.*)$", out, re.M))
+    return values, info
+
+
+# ---------------------------------------------------------------- peers
+
+def peers_available():
+    try:
+        import numpy  # noqa: F401
+        import onnxruntime  # noqa: F401
+        import torch  # noqa: F401
+        return True
+    except ImportError as e:
+        print(f"(peers skipped: {e})")
+        return False
 
 
 def mlp():
+    from torch import nn
     return nn.Sequential(nn.Linear(784, 300), nn.ReLU(), nn.Linear(300, 100), nn.ReLU(), nn.Linear(100, 10))
 
 
-def torch_numbers(threads, seconds, batch):
+def onnx_session(model, example, threads, dynamic_batch=False):
+    import onnxruntime as ort
+    import torch
+    path = os.path.join(tempfile.mkdtemp(), "model.onnx")
+    warnings.filterwarnings("ignore")  # the exporter's deprecation and LSTM batch-size notes
+    axes = {"x": {0: "batch"}, "p": {0: "batch"}} if dynamic_batch else None
+    torch.onnx.export(model, (example,), path, input_names=["x"], output_names=["p"], dynamic_axes=axes, dynamo=False)
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    return ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+
+
+def peer_mlp(threads, seconds, batch):
+    import numpy as np
+    import torch
+    from torch import nn
     torch.set_num_threads(threads)
     model = mlp()
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
@@ -70,47 +141,43 @@ def torch_numbers(threads, seconds, batch):
         loss.backward()
         opt.step()
 
-    train = batch / best_time_per_call(step, seconds)
-    infer_model = nn.Sequential(model, nn.Softmax(dim=-1)).eval()
-    one = torch.rand(1, 784)
+    out = {"train": rate(per_call(step, seconds), batch)}
+    infer = nn.Sequential(model, nn.Softmax(dim=-1)).eval()
+    one, big = torch.rand(1, 784), torch.rand(1024, 784)
     with torch.inference_mode():
-        latency = best_time_per_call(lambda: infer_model(one), seconds)
-    return train, latency, infer_model
+        out["one"] = per_call(lambda: infer(one), seconds)
+        out["b1024"] = rate(per_call(lambda: infer(big), seconds), 1024)
+    session = onnx_session(infer, one, threads, dynamic_batch=True)
+    one_np, big_np = one.numpy(), big.numpy()
+    out["ort_one"] = per_call(lambda: session.run(None, {"x": one_np}), seconds)
+    out["ort_b1024"] = rate(per_call(lambda: session.run(None, {"x": big_np}), seconds), 1024)
+    return out
 
 
-def onnx_latency(model, threads, seconds):
-    path = os.path.join(tempfile.mkdtemp(), "mlp.onnx")
-    torch.onnx.export(model, (torch.rand(1, 784),), path, input_names=["x"], output_names=["p"], dynamo=False)
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads
-    opts.inter_op_num_threads = 1
-    session = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
-    one = np.random.rand(1, 784).astype(np.float32)
-    return best_time_per_call(lambda: session.run(None, {"x": one}), seconds)
+def peer_text(threads, seconds):
+    import numpy as np
+    import torch
+    from torch import nn
 
+    class TextClassifier(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embedding = nn.Embedding(4, 64)
+            self.lstm = nn.LSTM(64, 64, batch_first=True)
+            self.dense = nn.Linear(64, 1)
 
-class TextClassifier(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.embedding = nn.Embedding(4, 64)
-        self.lstm = nn.LSTM(64, 64, batch_first=True)
-        self.dense = nn.Linear(64, 1)
+        def forward(self, ids):
+            _, (h, _) = self.lstm(self.embedding(ids))
+            return self.dense(h[-1])
 
-    def forward(self, ids):
-        _, (h, _) = self.lstm(self.embedding(ids))
-        return self.dense(h[-1])
+    class Probability(nn.Module):
+        def __init__(self, logits):
+            super().__init__()
+            self.logits = logits
 
+        def forward(self, ids):
+            return torch.sigmoid(self.logits(ids))
 
-class Probability(nn.Module):
-    def __init__(self, logits):
-        super().__init__()
-        self.logits = logits
-
-    def forward(self, ids):
-        return torch.sigmoid(self.logits(ids))
-
-
-def torch_text_numbers(threads, seconds):
     torch.set_num_threads(threads)
     out = {}
     for batch in (4, 64):
@@ -127,42 +194,36 @@ def torch_text_numbers(threads, seconds):
             loss_fn(model(xs[i]), ys[i]).backward()
             opt.step()
 
-        out[batch] = batch / best_time_per_call(step, seconds)
+        out[f"b{batch}"] = rate(per_call(step, seconds), batch)
     infer = Probability(TextClassifier()).eval()
     one = torch.randint(0, 4, (1, 16))
     with torch.inference_mode():
-        latency = best_time_per_call(lambda: infer(one), seconds)
-    return out[4], out[64], latency, infer
+        out["one"] = per_call(lambda: infer(one), seconds)
+    session = onnx_session(infer, one, threads)
+    one_np = one.numpy().astype(np.int64)
+    out["ort_one"] = per_call(lambda: session.run(None, {"x": one_np}), seconds)
+    return out
 
 
-def onnx_text_latency(model, threads, seconds):
-    path = os.path.join(tempfile.mkdtemp(), "text.onnx")
-    torch.onnx.export(model, (torch.randint(0, 4, (1, 16)),), path, input_names=["ids"], output_names=["p"], dynamo=False)
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads
-    opts.inter_op_num_threads = 1
-    session = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
-    one = np.random.randint(0, 4, (1, 16)).astype(np.int64)
-    return best_time_per_call(lambda: session.run(None, {"ids": one}), seconds)
+# ---------------------------------------------------------------- table
+
+def cell(v, unit):
+    if v is None:
+        return f"{'-':>26}"
+    med, p10, p90 = v
+    lo, hi = min(p10, p90), max(p10, p90)
+    if unit == "us":
+        med, lo, hi = med * 1e6, lo * 1e6, hi * 1e6
+        return f"{med:>8.1f} [{lo:>6.1f}-{hi:<6.1f}]us"
+    return f"{med:>8.0f} [{lo:>6.0f}-{hi:<6.0f}]/s"
 
 
-def kiln_bench(name, threads, seconds, *extra):
-    env = dict(os.environ, KILN_THREADS=str(threads))
-    out = subprocess.run(
-        ["cargo", "bench", "-q", "--bench", name, "--", "--seconds", str(seconds), *extra],
-        cwd=ROOT, env=env, check=True, capture_output=True, text=True,
-    ).stdout
-    return {k: float(v) for k, v in re.findall(r"^(\S+) ([0-9.]+)", out, re.M)}
-
-
-def kiln_numbers(threads, seconds, batch):
-    env = dict(os.environ, KILN_THREADS=str(threads))
-    out = subprocess.run(
-        ["cargo", "bench", "-q", "--bench", "mlp", "--", "--seconds", str(seconds), "--batch", str(batch)],
-        cwd=ROOT, env=env, check=True, capture_output=True, text=True,
-    ).stdout
-    values = dict(re.findall(r"^(\S+) ([0-9.]+)", out, re.M))
-    return float(values["kiln_train_samples_per_s"]), float(values["kiln_predict_one_latency"]) * 1e-6
+def ratio(kiln, peer, unit):
+    """kiln's speed over the peer's, from medians."""
+    if kiln is None or peer is None:
+        return f"{'-':>6}"
+    r = peer[0] / kiln[0] if unit == "us" else kiln[0] / peer[0]
+    return f"{r:>5.2f}x"
 
 
 def main():
@@ -170,32 +231,44 @@ def main():
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--kiln-only", action="store_true", help="skip PyTorch and ONNX Runtime")
     args = parser.parse_args()
+    peers = not args.kiln_only and peers_available()
     subprocess.run(["cargo", "bench", "--no-run", "-q", "--bench", "mlp", "--bench", "text"], cwd=ROOT, check=True)
-    print(f"torch {torch.__version__}, onnxruntime {ort.__version__}, {os.cpu_count()} cpus")
-    print(f"{'threads':>7} | {'kiln train':>12} {'torch train':>12} {'ratio':>6} | "
-          f"{'kiln 1-sample':>13} {'torch':>9} {'ratio':>6} {'onnxrt':>9} {'ratio':>6}")
-    for threads in args.threads:
-        k_train, k_lat = kiln_numbers(threads, args.seconds, args.batch)
-        t_train, t_lat, infer_model = torch_numbers(threads, args.seconds, args.batch)
-        o_lat = onnx_latency(infer_model, threads, args.seconds)
-        print(f"{threads:>7} | {k_train:>10.0f}/s {t_train:>10.0f}/s {k_train / t_train:>5.2f}x | "
-              f"{k_lat * 1e6:>10.1f} us {t_lat * 1e6:>6.1f} us {t_lat / k_lat:>5.1f}x "
-              f"{o_lat * 1e6:>6.1f} us {o_lat / k_lat:>5.1f}x")
-        sys.stdout.flush()
+
+    model, isa = cpu_model()
+    print(f"date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    print(f"cpu: {model}; {os.cpu_count()} cpus; flags: {isa}")
+    if peers:
+        import onnxruntime as ort
+        import torch
+        cap = torch.backends.cpu.get_cpu_capability() if hasattr(torch.backends, "cpu") else "?"
+        print(f"torch {torch.__version__} (cpu capability {cap}), onnxruntime {ort.__version__}")
+    print("median [p10-p90] of per-call times; ratio = kiln speed / peer speed (from medians)")
     print()
-    print("text classifier (Embedding(4, 64) -> LSTM(64) -> Dense(1, sigmoid))")
-    print(f"{'threads':>7} | {'kiln b4':>9} {'torch b4':>9} {'ratio':>6} | {'kiln b64':>9} {'torch b64':>9} {'ratio':>6} | "
-          f"{'kiln 1-sample':>13} {'torch':>9} {'ratio':>6} {'onnxrt':>9} {'ratio':>6}")
+    header = f"{'row':<26} {'thr':>3} | {'kiln':>28} | {'PyTorch':>28} {'ratio':>6} | {'ONNX Runtime':>28} {'ratio':>6}"
+    print(header)
+    print("-" * len(header))
     for threads in args.threads:
-        k = kiln_bench("text", threads, args.seconds)
-        k4, k64 = k["kiln_text_train_b4_samples_per_s"], k["kiln_text_train_b64_samples_per_s"]
-        k_lat = k["kiln_text_predict_one_latency"] * 1e-6
-        t4, t64, t_lat, infer = torch_text_numbers(threads, args.seconds)
-        o_lat = onnx_text_latency(infer, threads, args.seconds)
-        print(f"{threads:>7} | {k4:>7.0f}/s {t4:>7.0f}/s {k4 / t4:>5.2f}x | {k64:>7.0f}/s {t64:>7.0f}/s {k64 / t64:>5.2f}x | "
-              f"{k_lat * 1e6:>10.1f} us {t_lat * 1e6:>6.1f} us {t_lat / k_lat:>5.1f}x {o_lat * 1e6:>6.1f} us {o_lat / k_lat:>5.1f}x")
-        sys.stdout.flush()
+        k_mlp, info = kiln_bench("mlp", threads, args.seconds, "--batch", str(args.batch))
+        k_text, _ = kiln_bench("text", threads, args.seconds)
+        if threads == args.threads[0]:
+            print(f"(kiln path: {info.get('kiln_isa', '?')})")
+        p_mlp = peer_mlp(threads, args.seconds, args.batch) if peers else {}
+        p_text = peer_text(threads, args.seconds) if peers else {}
+        rows = [
+            (f"W1 MLP train b{args.batch}", "/s", k_mlp.get("kiln_train_samples_per_s"), p_mlp.get("train"), None),
+            ("W2 text train b4", "/s", k_text.get("kiln_text_train_b4_samples_per_s"), p_text.get("b4"), None),
+            ("W2 text train b64", "/s", k_text.get("kiln_text_train_b64_samples_per_s"), p_text.get("b64"), None),
+            ("W3 MLP 1-sample latency", "us", k_mlp.get("kiln_predict_one_latency"), p_mlp.get("one"), p_mlp.get("ort_one")),
+            ("W3 LSTM 1-sample latency", "us", k_text.get("kiln_text_predict_one_latency"), p_text.get("one"), p_text.get("ort_one")),
+            ("W3 MLP infer b1024", "/s", k_mlp.get("kiln_predict_b1024_samples_per_s"), p_mlp.get("b1024"), p_mlp.get("ort_b1024")),
+        ]
+        for name, unit, k, t, o in rows:
+            k = tuple(x * 1e-6 for x in k) if (k is not None and unit == "us") else k
+            print(f"{name:<26} {threads:>3} | {cell(k, unit)} | {cell(t, unit)} {ratio(k, t, unit)} | "
+                  f"{cell(o, unit)} {ratio(k, o, unit)}")
+            sys.stdout.flush()
 
 
 if __name__ == "__main__":

@@ -6,13 +6,17 @@
 //! ```text
 //! cargo bench --bench mlp -- [--batch 128] [--seconds 3]
 //! ```
+//!
+//! Every figure is the median of per-call times, with the 10th and 90th
+//! percentiles: training samples/s at `--batch`, one-sample latency, and
+//! inference samples/s at batch 1024.
 
 use kiln::prelude::*;
 use std::hint::black_box;
 use std::time::Duration;
 
 mod common;
-use common::{arg, time_per_call};
+use common::{arg, print_machine, time_per_call};
 
 kiln::model! {
     struct Mlp {
@@ -25,6 +29,7 @@ kiln::model! {
 }
 
 fn main() {
+    print_machine();
     let batch = arg("--batch", 128.0) as usize;
     let budget = Duration::from_secs_f64(arg("--seconds", 3.0));
     let n = batch * 8;
@@ -39,7 +44,7 @@ fn main() {
         next = (next + 1) % 8;
         black_box(model.train_on_batch(&x[s..s + batch], &y[s..s + batch]).unwrap());
     });
-    println!("kiln_train_samples_per_s {:.1} samples/s", batch as f64 / step);
+    step.print_rate("kiln_train_samples_per_s", batch);
 
     let net = model.network();
     let mut i = 0;
@@ -47,5 +52,14 @@ fn main() {
         i = (i + 1) % n;
         black_box(net.predict_one(black_box(&x[i])));
     });
-    println!("kiln_predict_one_latency {:.3} us", one * 1e6);
+    one.print_us("kiln_predict_one_latency");
+
+    // Batched inference: 1024 samples per call.
+    const BIG: usize = 1024;
+    let xb: Vec<[f32; 784]> =
+        (0..BIG).map(|s| std::array::from_fn(|i| ((s * 37 + i * 11) % 255) as f32 / 255.0 - 0.5)).collect();
+    let big = time_per_call(budget, || {
+        black_box(model.predict(black_box(&xb[..]), BIG).unwrap());
+    });
+    big.print_rate("kiln_predict_b1024_samples_per_s", BIG);
 }

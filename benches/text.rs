@@ -12,7 +12,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 mod common;
-use common::{arg, time_per_call};
+use common::{arg, print_machine, time_per_call};
 
 kiln::model! {
     struct TextClassifier {
@@ -25,6 +25,7 @@ kiln::model! {
 }
 
 fn main() {
+    print_machine();
     let budget = Duration::from_secs_f64(arg("--seconds", 3.0));
     let n = 512;
     let x: Vec<[u32; 16]> = (0..n).map(|s| std::array::from_fn(|t| ((s * 7 + t * 13 + s / 3) % 4) as u32)).collect();
@@ -46,7 +47,7 @@ fn main() {
             next += 1;
             black_box(model.train_on_batch(&x[s..s + batch], &y[s..s + batch]).unwrap());
         });
-        println!("kiln_text_train_b{batch}_samples_per_s {:.1} samples/s", batch as f64 / step);
+        step.print_rate(&format!("kiln_text_train_b{batch}_samples_per_s"), batch);
     }
     if only > 0 || std::env::args().any(|a| a == "--train-only") {
         return;
@@ -57,5 +58,5 @@ fn main() {
         i = (i + 1) % n;
         black_box(model.predict_one(black_box(&x[i])).unwrap());
     });
-    println!("kiln_text_predict_one_latency {:.3} us", one * 1e6);
+    one.print_us("kiln_text_predict_one_latency");
 }

@@ -107,7 +107,7 @@ fn helper_loop(slot: Arc<Slot>, index: usize) {
         while slot.state.load(Ordering::Acquire) != POSTED {
             spins = spins.wrapping_add(1);
             // Reading the clock is a (v)syscall; look at it now and then.
-            if spins % 256 != 0 || start.elapsed() < SPIN {
+            if !spins.is_multiple_of(256) || start.elapsed() < SPIN {
                 std::hint::spin_loop();
             } else {
                 thread::park_timeout(Duration::from_millis(100));

@@ -1,6 +1,9 @@
-//! The `MR × NR` micro-kernels: `C_tile (+)= A_panel · B_panel`.
-
-use super::{MR, NR};
+//! The micro-kernels: `C_tile (+)= A_panel · B_panel` for one `MR × NR`
+//! tile of C, with A packed as `MR` values per step of depth and B as `NR`.
+//!
+//! Every kernel computes each value of the tile as one chain of fused
+//! multiply–adds over the depth, in order, then adds it to C when
+//! accumulating, so all paths give the same bits.
 
 /// The output tile of one micro-kernel call.
 pub(super) struct Tile {
@@ -14,22 +17,12 @@ pub(super) struct Tile {
     pub accumulate: bool,
 }
 
-/// `unsafe` because the tile's pointer must be valid (see [`Tile`]).
+/// `unsafe` because the tile's pointer must be valid (see [`Tile`]) and the
+/// CPU must support the kernel's instructions.
 pub(super) type Kernel = unsafe fn(usize, &[f32], &[f32], Tile);
 
-/// The fastest kernel this CPU runs, detected once (the check is a cached atomic load).
-pub(super) fn select() -> Kernel {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
-            return avx2::kernel;
-        }
-    }
-    portable
-}
-
 /// Writes an `MR × NR` register tile into `tile`, honouring edges and accumulation.
-fn store(acc: &[[f32; NR]; MR], tile: Tile) {
+fn store<const MR: usize, const NR: usize>(acc: &[[f32; NR]; MR], tile: Tile) {
     for (r, acc_row) in acc.iter().enumerate().take(tile.rows) {
         // SAFETY: `Tile` promises `rows × cols` writable values `ldc` apart.
         let row = unsafe { std::slice::from_raw_parts_mut(tile.c.add(r * tile.ldc), tile.cols) };
@@ -43,7 +36,14 @@ fn store(acc: &[[f32; NR]; MR], tile: Tile) {
     }
 }
 
-unsafe fn portable(kc: usize, a: &[f32], b: &[f32], tile: Tile) {
+/// The portable `6 × 16` kernel (the shape of the AVX2 one, so both use
+/// the same packing).
+///
+/// # Safety
+/// `tile` must be valid.
+pub(super) unsafe fn portable(kc: usize, a: &[f32], b: &[f32], tile: Tile) {
+    const MR: usize = super::MR;
+    const NR: usize = super::NR;
     let mut acc = [[0.0f32; NR]; MR];
     for p in 0..kc {
         let a_col = &a[p * MR..(p + 1) * MR];
@@ -58,16 +58,21 @@ unsafe fn portable(kc: usize, a: &[f32], b: &[f32], tile: Tile) {
 }
 
 #[cfg(target_arch = "x86_64")]
-mod avx2 {
-    use super::{store, Tile, MR, NR};
+pub(super) mod avx2 {
+    use super::{store, Tile};
     use std::arch::x86_64::*;
 
+    const MR: usize = super::super::MR;
+    const NR: usize = super::super::NR;
+
+    /// The `6 × 16` AVX2 + FMA kernel: twelve 8-float accumulators.
+    ///
     /// # Safety
     /// The CPU must have AVX2 and FMA, and `tile` must be valid.
-    pub(super) unsafe fn kernel(kc: usize, a: &[f32], b: &[f32], tile: Tile) {
+    pub(in super::super) unsafe fn kernel(kc: usize, a: &[f32], b: &[f32], tile: Tile) {
         assert!(a.len() >= kc * MR && b.len() >= kc * NR);
-        // SAFETY: `select` returns this kernel only when AVX2 and FMA are
-        // present, and the assertion above bounds every read of the panels.
+        // SAFETY: the caller checked the CPU, and the assertion above bounds
+        // every read of the panels.
         unsafe { kernel_avx2(kc, a.as_ptr(), b.as_ptr(), tile) }
     }
 
@@ -103,6 +108,76 @@ mod avx2 {
                 _mm256_storeu_ps(row.as_mut_ptr().add(8), acc_row[1]);
             }
             store(&spill, tile);
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+pub(super) mod avx512 {
+    use super::Tile;
+    use std::arch::x86_64::*;
+
+    /// Rows of the AVX-512 tile.
+    pub(in super::super) const MR: usize = 8;
+    /// Columns of the AVX-512 tile: two 16-float vectors.
+    pub(in super::super) const NR: usize = 32;
+
+    /// The `8 × 32` AVX-512 kernel: 16 of the 32 zmm registers accumulate
+    /// (two FMA pipes × 4 cycles of latency need 8 in flight). Measured
+    /// against 6×32, 12×32, 14×32 and 6×64 (docs/DESIGN.md, Speed), it was
+    /// fastest or within noise of the fastest on every MLP shape, and 8
+    /// divides the usual batch sizes. Edge tiles with at most 16 columns or
+    /// 4 rows run a narrower copy (on the same packed panels), so a thin edge
+    /// costs what it computes.
+    ///
+    /// # Safety
+    /// The CPU must have AVX-512F and FMA, and `tile` must be valid.
+    pub(in super::super) unsafe fn kernel(kc: usize, a: &[f32], b: &[f32], tile: Tile) {
+        assert!(a.len() >= kc * MR && b.len() >= kc * NR);
+        let (a, b) = (a.as_ptr(), b.as_ptr());
+        const HALF: usize = MR / 2;
+        // SAFETY: the caller checked the CPU, and the assertion above bounds
+        // every read of the panels (each variant reads a prefix of each step).
+        unsafe {
+            match (tile.rows > HALF, tile.cols > 16) {
+                (true, true) => tile_kernel::<MR, 2>(kc, a, b, tile),
+                (true, false) => tile_kernel::<MR, 1>(kc, a, b, tile),
+                (false, true) => tile_kernel::<HALF, 2>(kc, a, b, tile),
+                (false, false) => tile_kernel::<HALF, 1>(kc, a, b, tile),
+            }
+        }
+    }
+
+    /// `R` rows × `V` vectors of the tile, reading panels packed `MR` and `NR` wide.
+    #[target_feature(enable = "avx512f,fma")]
+    unsafe fn tile_kernel<const R: usize, const V: usize>(kc: usize, mut a: *const f32, mut b: *const f32, tile: Tile) {
+        let mut acc = [[_mm512_setzero_ps(); V]; R];
+        for _ in 0..kc {
+            let bv: [__m512; V] = std::array::from_fn(|v| _mm512_loadu_ps(b.add(16 * v)));
+            for (r, acc_row) in acc.iter_mut().enumerate() {
+                let av = _mm512_set1_ps(*a.add(r));
+                for (x, bv) in acc_row.iter_mut().zip(&bv) {
+                    *x = _mm512_fmadd_ps(av, *bv, *x);
+                }
+            }
+            a = a.add(MR);
+            b = b.add(NR);
+        }
+        // Masked loads and stores write exactly the tile's columns.
+        let masks: [__mmask16; V] = std::array::from_fn(|v| {
+            let cols = tile.cols.saturating_sub(16 * v).min(16);
+            ((1u32 << cols) - 1) as __mmask16
+        });
+        for (r, acc_row) in acc.iter().enumerate().take(tile.rows) {
+            let c = tile.c.add(r * tile.ldc);
+            for (v, (x, &mask)) in acc_row.iter().zip(&masks).enumerate() {
+                let p = c.add(16 * v);
+                let mut x = *x;
+                if tile.accumulate {
+                    x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(mask, p));
+                }
+                _mm512_mask_storeu_ps(p, mask, x);
+            }
         }
     }
 }

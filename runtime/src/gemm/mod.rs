@@ -27,17 +27,30 @@ pub use small::small_gemm;
 
 pub use vector::{add_row_vector, axpy, column_sums_into, vec_mat, vec_mat_strided, vec_mat_transposed};
 
-/// Rows of A handled by one micro-kernel call.
+/// Rows of A handled by one call of the AVX2 and portable micro-kernels.
 pub const MR: usize = 6;
-/// Columns of B handled by one micro-kernel call.
+/// Columns of B handled by one call of the AVX2 and portable micro-kernels.
 pub const NR: usize = 16;
-/// Rows of A packed at once (a multiple of [`MR`]); sized for L2.
-const MC: usize = 72;
-/// Depth of one packed block; sized so an `MR × KC` panel of A and a
-/// `KC × NR` panel of B stay in L1.
+
+/// Cache blocking of one micro-kernel's product.
+#[derive(Clone, Copy)]
+struct Blocking {
+    /// Rows of A packed at once (a multiple of the kernel's MR); sized for L2.
+    mc: usize,
+    /// Columns of B packed at once (a multiple of the kernel's NR); sized for L3.
+    nc: usize,
+}
+
+/// Depth of one packed block, the same for every kernel (so every path
+/// splits sums alike and gives the same bits): a `KC × NR` panel of B
+/// stays in L1 (16 KB for NR = 16, 32 KB of Zen 5's 48 KB for NR = 32).
 const KC: usize = 256;
-/// Columns of B packed at once (a multiple of [`NR`]); sized for L3.
-const NC: usize = 4080;
+/// Blocking of the `6 × 16` kernels.
+const BLOCKING_6X16: Blocking = Blocking { mc: 72, nc: 4080 };
+/// Blocking of the `8 × 32` AVX-512 kernel (an A block of 144 KB stays in
+/// Zen 5's 1 MB L2; 64 to 512 rows measured alike).
+#[cfg(target_arch = "x86_64")]
+const BLOCKING_AVX512: Blocking = Blocking { mc: 144, nc: 4096 };
 
 /// A read-only matrix view: element `(i, j)` is `data[i * row_stride + j * col_stride]`.
 #[derive(Clone, Copy, Debug)]
@@ -121,16 +134,19 @@ pub fn sgemm(
         return;
     }
     let out = OutPtr(c.as_mut_ptr());
+    let isa = crate::simd::isa();
     let parts = crate::parallel::parts_for(m * n * k);
     if parts == 1 {
         // SAFETY: `check_operands` bounded all three operands.
-        unsafe { gemm_serial(m, n, k, a, b, out.0, ldc, accumulate, scratch) };
+        unsafe { gemm_serial(isa, m, n, k, a, b, out.0, ldc, accumulate, scratch) };
         return;
     }
-    // Cut the larger of the two output dimensions into aligned parts; each
-    // part packs its own panels in a per-thread scratch.
+    // Cut the larger of the two output dimensions into parts aligned to the
+    // kernel's tile; each part packs its own panels in a per-thread scratch
+    // and runs the caller's path.
     let split_rows = m > n;
-    let (len, align) = if split_rows { (m, MR) } else { (n, NR) };
+    let (mr, nr) = tile_shape(isa);
+    let (len, align) = if split_rows { (m, mr) } else { (n, nr) };
     let chunk = round_up(len.div_ceil(parts), align);
     crate::parallel::run(parts, &|p| {
         let start = (p * chunk).min(len);
@@ -144,10 +160,10 @@ pub fn sgemm(
             unsafe {
                 if split_rows {
                     let (a, c) = (a.offset(start, 0), out.ptr().add(start * ldc));
-                    gemm_serial(end - start, n, k, a, b, c, ldc, accumulate, s);
+                    gemm_serial(isa, end - start, n, k, a, b, c, ldc, accumulate, s);
                 } else {
                     let (b, c) = (b.offset(0, start), out.ptr().add(start));
-                    gemm_serial(m, end - start, k, a, b, c, ldc, accumulate, s);
+                    gemm_serial(isa, m, end - start, k, a, b, c, ldc, accumulate, s);
                 }
             }
         });
@@ -170,7 +186,16 @@ pub(crate) fn sgemm_on_this_thread(
 ) {
     if check_operands(m, n, k, &a, &b, c, ldc, accumulate) {
         // SAFETY: `check_operands` bounded all three operands.
-        unsafe { gemm_serial(m, n, k, a, b, c.as_mut_ptr(), ldc, accumulate, scratch) };
+        unsafe { gemm_serial(crate::simd::isa(), m, n, k, a, b, c.as_mut_ptr(), ldc, accumulate, scratch) };
+    }
+}
+
+/// The `MR × NR` tile of the micro-kernel `isa` runs.
+fn tile_shape(isa: crate::simd::Isa) -> (usize, usize) {
+    match isa {
+        #[cfg(target_arch = "x86_64")]
+        crate::simd::Isa::Avx512 => (kernel::avx512::MR, kernel::avx512::NR),
+        _ => (MR, NR),
     }
 }
 
@@ -197,13 +222,14 @@ impl OutPtr {
 unsafe impl Sync for OutPtr {}
 unsafe impl Send for OutPtr {}
 
-/// The blocked product on one thread.
+/// The blocked product on one thread, with the micro-kernel of `isa`.
 ///
 /// # Safety
-/// `c` must be valid for writes of `(m − 1)·ldc + n` values, and `a`, `b`
-/// must hold `m × k` and `k × n` elements.
+/// `isa` must be supported by the CPU, `c` must be valid for writes of
+/// `(m − 1)·ldc + n` values, and `a`, `b` must hold `m × k` and `k × n` elements.
 #[allow(clippy::too_many_arguments)]
 unsafe fn gemm_serial(
+    isa: crate::simd::Isa,
     m: usize,
     n: usize,
     k: usize,
@@ -214,37 +240,76 @@ unsafe fn gemm_serial(
     accumulate: bool,
     scratch: &mut Scratch,
 ) {
+    use crate::simd::Isa;
+    // SAFETY: forwarded from the caller; each kernel is chosen only for its path.
+    unsafe {
+        match isa {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => {
+                const R: usize = kernel::avx512::MR;
+                const C: usize = kernel::avx512::NR;
+                blocked::<R, C>(BLOCKING_AVX512, kernel::avx512::kernel, m, n, k, a, b, c, ldc, accumulate, scratch)
+            }
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => {
+                blocked::<MR, NR>(BLOCKING_6X16, kernel::avx2::kernel, m, n, k, a, b, c, ldc, accumulate, scratch)
+            }
+            _ => blocked::<MR, NR>(BLOCKING_6X16, kernel::portable, m, n, k, a, b, c, ldc, accumulate, scratch),
+        }
+    }
+}
+
+/// The Goto/BLIS loops around an `R × C` micro-kernel.
+///
+/// # Safety
+/// As [`gemm_serial`], with a `kernel` the CPU runs.
+#[allow(clippy::too_many_arguments)]
+unsafe fn blocked<const R: usize, const C: usize>(
+    blocking: Blocking,
+    kernel: kernel::Kernel,
+    m: usize,
+    n: usize,
+    k: usize,
+    a: Mat<'_>,
+    b: Mat<'_>,
+    c: *mut f32,
+    ldc: usize,
+    accumulate: bool,
+    scratch: &mut Scratch,
+) {
+    let Blocking { mc: mc_block, nc: nc_block } = blocking;
     // Split the depth evenly: 784 = 4 × 196 rather than 3 × 256 + 16 (a
     // thin last block spends most of its time loading and storing C).
     let kc_max = k.div_ceil(k.div_ceil(KC));
-    let mc_max = round_up(m.min(MC), MR);
-    let nc_max = round_up(n.min(NC), NR);
+    let mc_max = round_up(m.min(mc_block), R);
+    let nc_max = round_up(n.min(nc_block), C);
     scratch.reserve(mc_max * kc_max, kc_max * nc_max);
-    let kernel = kernel::select();
 
-    for jc in (0..n).step_by(NC) {
-        let nc = NC.min(n - jc);
+    for jc in (0..n).step_by(nc_block) {
+        let nc = nc_block.min(n - jc);
         for pc in (0..k).step_by(kc_max) {
             let kc = kc_max.min(k - pc);
-            pack_b(&b, pc, jc, kc, nc, &mut scratch.packed_b);
+            pack_b::<C>(&b, pc, jc, kc, nc, &mut scratch.packed_b);
             let first_block = pc == 0;
-            for ic in (0..m).step_by(MC) {
-                let mc = MC.min(m - ic);
-                pack_a(&a, ic, pc, mc, kc, &mut scratch.packed_a);
-                for jr in (0..nc).step_by(NR) {
-                    let nr = NR.min(nc - jr);
-                    let b_panel = &scratch.packed_b[jr * kc..(jr + NR) * kc];
-                    for ir in (0..mc).step_by(MR) {
-                        let mr = MR.min(mc - ir);
-                        let a_panel = &scratch.packed_a[ir * kc..(ir + MR) * kc];
+            for ic in (0..m).step_by(mc_block) {
+                let mc = mc_block.min(m - ic);
+                pack_a::<R>(&a, ic, pc, mc, kc, &mut scratch.packed_a);
+                for jr in (0..nc).step_by(C) {
+                    let nr = C.min(nc - jr);
+                    let b_panel = &scratch.packed_b[jr * kc..(jr + C) * kc];
+                    for ir in (0..mc).step_by(R) {
+                        let mr = R.min(mc - ir);
+                        let a_panel = &scratch.packed_a[ir * kc..(ir + R) * kc];
                         let tile = kernel::Tile {
-                            c: c.add((ic + ir) * ldc + jc + jr),
+                            // SAFETY: the tile lies inside C (caller's contract).
+                            c: unsafe { c.add((ic + ir) * ldc + jc + jr) },
                             ldc,
                             rows: mr,
                             cols: nr,
                             accumulate: accumulate || !first_block,
                         };
-                        kernel(kc, a_panel, b_panel, tile);
+                        // SAFETY: as above; the panels hold `kc` steps.
+                        unsafe { kernel(kc, a_panel, b_panel, tile) };
                     }
                 }
             }
@@ -287,7 +352,7 @@ fn round_up(x: usize, multiple: usize) -> usize {
 
 /// Packs `A[ic.., pc..]` (`mc × kc`) into row panels of `MR`: for each
 /// panel, column after column, `MR` consecutive values, zero-padded.
-fn pack_a(a: &Mat<'_>, ic: usize, pc: usize, mc: usize, kc: usize, out: &mut [f32]) {
+fn pack_a<const MR: usize>(a: &Mat<'_>, ic: usize, pc: usize, mc: usize, kc: usize, out: &mut [f32]) {
     for (panel, dst) in out.chunks_exact_mut(MR * kc).take(mc.div_ceil(MR)).enumerate() {
         let row0 = ic + panel * MR;
         let rows = MR.min(ic + mc - row0);
@@ -312,7 +377,7 @@ fn pack_a(a: &Mat<'_>, ic: usize, pc: usize, mc: usize, kc: usize, out: &mut [f3
 
 /// Packs `B[pc.., jc..]` (`kc × nc`) into column panels of `NR`: for each
 /// panel, row after row, `NR` consecutive values, zero-padded.
-fn pack_b(b: &Mat<'_>, pc: usize, jc: usize, kc: usize, nc: usize, out: &mut [f32]) {
+fn pack_b<const NR: usize>(b: &Mat<'_>, pc: usize, jc: usize, kc: usize, nc: usize, out: &mut [f32]) {
     for (panel, dst) in out.chunks_exact_mut(NR * kc).take(nc.div_ceil(NR)).enumerate() {
         let col0 = jc + panel * NR;
         let cols = NR.min(jc + nc - col0);
@@ -322,6 +387,13 @@ fn pack_b(b: &Mat<'_>, pc: usize, jc: usize, kc: usize, nc: usize, out: &mut [f3
             for (p, row) in dst.iter_mut().enumerate() {
                 let start = (pc + p) * b.row_stride + col0;
                 *row = b.data[start..start + NR].try_into().expect("NR values");
+            }
+        } else if b.row_stride == 1 && cols == NR {
+            // A transposed view (a dense layer's ∂x = ∂y·Wᵀ): each column is
+            // contiguous; read NR of them side by side.
+            let src: [&[f32]; NR] = std::array::from_fn(|j| &b.data[(col0 + j) * b.col_stride + pc..][..kc]);
+            for (p, row) in dst.iter_mut().enumerate() {
+                *row = std::array::from_fn(|j| src[j][p]);
             }
         } else {
             for (p, row) in dst.iter_mut().enumerate() {

@@ -17,10 +17,13 @@ pub fn small_gemm(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f
     assert!(a.len() >= m * k && b.len() >= k * n && c.len() >= m * n, "small_gemm: operands too short");
     #[cfg(target_arch = "x86_64")]
     {
-        if crate::simd::has_avx2_fma() {
-            // SAFETY: AVX2 and FMA are present; the assertion bounds every access.
-            unsafe { avx2::small_gemm(m, k, n, a, b, c) };
-            return;
+        use crate::simd::Isa;
+        match crate::simd::isa() {
+            // SAFETY: the CPU runs the path; the assertion bounds every access.
+            Isa::Avx512 => return unsafe { avx512::small_gemm(m, k, n, a, b, c) },
+            // SAFETY: as above.
+            Isa::Avx2 => return unsafe { avx2::small_gemm(m, k, n, a, b, c) },
+            Isa::Portable => {}
         }
     }
     for i in 0..m {
@@ -71,6 +74,59 @@ mod avx2 {
                     }
                     *cp.add(r * n + col) = s;
                 }
+            }
+            i += rows;
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use std::arch::x86_64::*;
+
+    /// Four rows by 32 columns of C in registers, then a masked 16-column
+    /// tail; each value is one chain of fused multiply–adds over `k`, as in
+    /// the AVX2 copy (same bits).
+    ///
+    /// # Safety
+    /// AVX-512F and FMA must be present and the slices as long as `small_gemm` checks.
+    #[target_feature(enable = "avx512f,fma")]
+    pub(super) unsafe fn small_gemm(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], c: &mut [f32]) {
+        let (ap, bp, cp) = (a.as_ptr(), b.as_ptr(), c.as_mut_ptr());
+        let mut i = 0;
+        while i < m {
+            let rows = (m - i).min(4);
+            let mut j = 0;
+            while j + 32 <= n {
+                let mut acc = [[_mm512_setzero_ps(); 2]; 4];
+                for p in 0..k {
+                    let b0 = _mm512_loadu_ps(bp.add(p * n + j));
+                    let b1 = _mm512_loadu_ps(bp.add(p * n + j + 16));
+                    for (r, acc_r) in acc.iter_mut().enumerate().take(rows) {
+                        let av = _mm512_set1_ps(*ap.add((i + r) * k + p));
+                        acc_r[0] = _mm512_fmadd_ps(av, b0, acc_r[0]);
+                        acc_r[1] = _mm512_fmadd_ps(av, b1, acc_r[1]);
+                    }
+                }
+                for (r, acc_r) in acc.iter().enumerate().take(rows) {
+                    _mm512_storeu_ps(cp.add((i + r) * n + j), acc_r[0]);
+                    _mm512_storeu_ps(cp.add((i + r) * n + j + 16), acc_r[1]);
+                }
+                j += 32;
+            }
+            while j < n {
+                let mask = ((1u32 << (n - j).min(16)) - 1) as __mmask16;
+                let mut acc = [_mm512_setzero_ps(); 4];
+                for p in 0..k {
+                    let bv = _mm512_maskz_loadu_ps(mask, bp.add(p * n + j));
+                    for (r, acc_r) in acc.iter_mut().enumerate().take(rows) {
+                        *acc_r = _mm512_fmadd_ps(_mm512_set1_ps(*ap.add((i + r) * k + p)), bv, *acc_r);
+                    }
+                }
+                for (r, acc_r) in acc.iter().enumerate().take(rows) {
+                    _mm512_mask_storeu_ps(cp.add((i + r) * n + j), mask, *acc_r);
+                }
+                j += 16;
             }
             i += rows;
         }

@@ -11,8 +11,9 @@ pub fn vec_mat(x: &[f32], w: &[f32], y: &mut [f32]) {
     assert_eq!(w.len(), x.len() * n, "vec_mat: W is not k×n");
     // Memory-bound: worth splitting from ~64k multiply–adds (256 KB of W).
     let parts = crate::parallel::parts_for_work(w.len(), 1 << 16).min(n / 64).max(1);
+    let isa = crate::simd::isa();
     if parts == 1 {
-        vec_mat_columns(x, w, n, y);
+        vec_mat_columns(isa, x, w, n, y);
         return;
     }
     let chunk = n.div_ceil(parts).div_ceil(8) * 8;
@@ -22,7 +23,7 @@ pub fn vec_mat(x: &[f32], w: &[f32], y: &mut [f32]) {
         if start < end {
             // SAFETY: parts write disjoint column ranges of `y`.
             let y = unsafe { std::slice::from_raw_parts_mut(out.ptr().add(start), end - start) };
-            vec_mat_columns(x, &w[start..], n, y);
+            vec_mat_columns(isa, x, &w[start..], n, y);
         }
     });
 }
@@ -31,28 +32,36 @@ pub fn vec_mat(x: &[f32], w: &[f32], y: &mut [f32]) {
 /// apart: one block of columns (one gate of a recurrent kernel, say).
 pub fn vec_mat_strided(x: &[f32], w: &[f32], ld: usize, y: &mut [f32]) {
     assert!(x.is_empty() || w.len() >= (x.len() - 1) * ld + y.len(), "vec_mat_strided: W is too short");
-    vec_mat_columns(x, w, ld, y);
+    vec_mat_columns(crate::simd::isa(), x, w, ld, y);
 }
 
-/// `y = x · W[:, ..y.len()]` where rows of `W` are `ld` apart.
+/// `y = x · W[:, ..y.len()]` where rows of `W` are `ld` apart, on path `isa`.
 ///
-/// Four rows of `W` are folded into `y` per pass (`y` stays in L1). This
-/// plain loop, vectorized by the compiler under AVX2, measured as fast as
-/// hand-written FMA variants here: one sample's product is bound by the
-/// bandwidth from the cache that holds `W`.
-fn vec_mat_columns(x: &[f32], w: &[f32], ld: usize, y: &mut [f32]) {
+/// With AVX2 or AVX-512, a matrix of up to 1M values (4 MB) is fastest with
+/// blocks of `y` held in registers over all rows of `W` (one chain of fused
+/// multiply–adds per value, the same under AVX2 and AVX-512, so both give
+/// the same bits). The portable path, and larger matrices, stream `W` row by
+/// row, four rows folded into `y` per pass (`y` stays in L1), by a plain
+/// loop the compiler vectorizes for the path. One sample's product is bound
+/// by the bandwidth from the cache that holds `W`.
+fn vec_mat_columns(isa: crate::simd::Isa, x: &[f32], w: &[f32], ld: usize, y: &mut [f32]) {
     let cols = y.len();
-    // A matrix that stays in L2 is fastest with `y` held in registers,
-    // 64 columns at a time; a larger one is better streamed row by row.
     #[cfg(target_arch = "x86_64")]
     {
-        if x.len() * ld <= 1 << 16 && crate::simd::has_avx2_fma() {
-            // SAFETY: AVX2 and FMA are present; callers checked `w`'s length.
-            unsafe { avx2::vec_mat_registers(x, w, ld, y) };
-            return;
+        use crate::simd::Isa;
+        // Measured (benches/kernels.rs, Zen 5): registers win at 300×100
+        // (0.8 vs 1.8 µs) and 784×300 (10 vs 12 µs streamed by SSE, 18 by
+        // AVX-512); at 2048×2048 (16 MB) both are bound by memory.
+        let in_cache = x.len() * ld <= 1 << 20;
+        match isa {
+            // SAFETY: `isa` is a path the CPU runs; callers checked `w`'s length.
+            Isa::Avx512 if in_cache => return unsafe { avx512::vec_mat_registers(x, w, ld, y) },
+            // SAFETY: as above.
+            Isa::Avx2 if in_cache => return unsafe { avx2::vec_mat_registers(x, w, ld, y) },
+            _ => {}
         }
     }
-    crate::simd::dispatch(|| {
+    crate::simd::dispatch_on(isa, || {
         y.fill(0.0);
         let mut i = 0;
         while i + 4 <= x.len() {
@@ -76,42 +85,117 @@ fn vec_mat_columns(x: &[f32], w: &[f32], ld: usize, y: &mut [f32]) {
 mod avx2 {
     use std::arch::x86_64::*;
 
-    /// `y = x · W[:, ..y.len()]` with blocks of 64 (then 8, then single)
-    /// columns of `y` accumulated in registers over all rows of `W`.
+    /// `y = x · W[:, ..y.len()]` with blocks of up to 64 columns of `y`
+    /// (eight 8-float vectors, the last one masked) accumulated in registers
+    /// over all rows of `W`. The columns left after the full blocks go in
+    /// one pass too, so no block is a single latency-bound chain.
     ///
     /// # Safety
     /// AVX2 and FMA must be present; `w` must hold `(x.len() − 1)·ld + y.len()` values.
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn vec_mat_registers(x: &[f32], w: &[f32], ld: usize, y: &mut [f32]) {
-        let (cols, wp, yp) = (y.len(), w.as_ptr(), y.as_mut_ptr());
+        let cols = y.len();
         let mut c = 0;
-        while c + 64 <= cols {
-            let mut acc = [_mm256_setzero_ps(); 8];
-            for (i, &xv) in x.iter().enumerate() {
-                let (xb, row) = (_mm256_set1_ps(xv), wp.add(i * ld + c));
-                for (v, a) in acc.iter_mut().enumerate() {
-                    *a = _mm256_fmadd_ps(xb, _mm256_loadu_ps(row.add(8 * v)), *a);
-                }
+        while c < cols {
+            let width = (cols - c).min(64);
+            match width.div_ceil(8) {
+                8 => block::<8>(x, w, ld, y, c, width),
+                7 => block::<7>(x, w, ld, y, c, width),
+                6 => block::<6>(x, w, ld, y, c, width),
+                5 => block::<5>(x, w, ld, y, c, width),
+                4 => block::<4>(x, w, ld, y, c, width),
+                3 => block::<3>(x, w, ld, y, c, width),
+                2 => block::<2>(x, w, ld, y, c, width),
+                _ => block::<1>(x, w, ld, y, c, width),
             }
-            for (v, a) in acc.iter().enumerate() {
+            c += width;
+        }
+    }
+
+    /// Columns `c..c + width` of `y` (`width ≤ 8·V`) in `V` registers.
+    #[target_feature(enable = "avx2,fma")]
+    #[inline]
+    unsafe fn block<const V: usize>(x: &[f32], w: &[f32], ld: usize, y: &mut [f32], c: usize, width: usize) {
+        let (wp, yp) = (w.as_ptr(), y.as_mut_ptr());
+        // Lane i of the last vector is live when its sign bit is set.
+        let tail = width - 8 * (V - 1);
+        let lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        let mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(tail as i32), lanes);
+        let mut acc = [_mm256_setzero_ps(); V];
+        for (i, &xv) in x.iter().enumerate() {
+            let (xb, row) = (_mm256_set1_ps(xv), wp.add(i * ld + c));
+            for (v, a) in acc.iter_mut().enumerate() {
+                let wv =
+                    if v + 1 < V { _mm256_loadu_ps(row.add(8 * v)) } else { _mm256_maskload_ps(row.add(8 * v), mask) };
+                *a = _mm256_fmadd_ps(xb, wv, *a);
+            }
+        }
+        for (v, a) in acc.iter().enumerate() {
+            if v + 1 < V {
                 _mm256_storeu_ps(yp.add(c + 8 * v), *a);
+            } else {
+                _mm256_maskstore_ps(yp.add(c + 8 * v), mask, *a);
             }
-            c += 64;
         }
-        while c + 8 <= cols {
-            let mut acc = _mm256_setzero_ps();
-            for (i, &xv) in x.iter().enumerate() {
-                acc = _mm256_fmadd_ps(_mm256_set1_ps(xv), _mm256_loadu_ps(wp.add(i * ld + c)), acc);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use std::arch::x86_64::*;
+
+    /// `y = x · W[:, ..y.len()]` with blocks of up to 128 columns of `y`
+    /// (eight 16-float vectors, the last one masked) accumulated in
+    /// registers over all rows of `W`; the columns left after the full
+    /// blocks go in one pass too.
+    ///
+    /// # Safety
+    /// AVX-512F and FMA must be present; `w` must hold `(x.len() − 1)·ld + y.len()` values.
+    #[target_feature(enable = "avx512f,fma")]
+    pub(super) unsafe fn vec_mat_registers(x: &[f32], w: &[f32], ld: usize, y: &mut [f32]) {
+        let cols = y.len();
+        let mut c = 0;
+        while c < cols {
+            let width = (cols - c).min(128);
+            match width.div_ceil(16) {
+                8 => block::<8>(x, w, ld, y, c, width),
+                7 => block::<7>(x, w, ld, y, c, width),
+                6 => block::<6>(x, w, ld, y, c, width),
+                5 => block::<5>(x, w, ld, y, c, width),
+                4 => block::<4>(x, w, ld, y, c, width),
+                3 => block::<3>(x, w, ld, y, c, width),
+                2 => block::<2>(x, w, ld, y, c, width),
+                _ => block::<1>(x, w, ld, y, c, width),
             }
-            _mm256_storeu_ps(yp.add(c), acc);
-            c += 8;
+            c += width;
         }
-        for j in c..cols {
-            let mut s = 0.0f32;
-            for (i, &xv) in x.iter().enumerate() {
-                s = xv.mul_add(*wp.add(i * ld + j), s);
+    }
+
+    /// Columns `c..c + width` of `y` (`width ≤ 16·V`) in `V` registers.
+    #[target_feature(enable = "avx512f,fma")]
+    #[inline]
+    unsafe fn block<const V: usize>(x: &[f32], w: &[f32], ld: usize, y: &mut [f32], c: usize, width: usize) {
+        let (wp, yp) = (w.as_ptr(), y.as_mut_ptr());
+        // Masked loads read only the block's columns (never past `w`'s end).
+        let mask = ((1u32 << (width - 16 * (V - 1))) - 1) as __mmask16;
+        let mut acc = [_mm512_setzero_ps(); V];
+        for (i, &xv) in x.iter().enumerate() {
+            let (xb, row) = (_mm512_set1_ps(xv), wp.add(i * ld + c));
+            for (v, a) in acc.iter_mut().enumerate() {
+                let wv = if v + 1 < V {
+                    _mm512_loadu_ps(row.add(16 * v))
+                } else {
+                    _mm512_maskz_loadu_ps(mask, row.add(16 * v))
+                };
+                *a = _mm512_fmadd_ps(xb, wv, *a);
             }
-            *yp.add(j) = s;
+        }
+        for (v, a) in acc.iter().enumerate() {
+            if v + 1 < V {
+                _mm512_storeu_ps(yp.add(c + 16 * v), *a);
+            } else {
+                _mm512_mask_storeu_ps(yp.add(c + 16 * v), mask, *a);
+            }
         }
     }
 }

@@ -23,7 +23,7 @@ pub struct ActivationLayer<const N: usize> {
 impl<const N: usize> ActivationLayer<N> {
     /// `row` is the length of the last axis (what softmax normalizes over).
     pub fn new(activation: Activation, row: usize) -> Self {
-        assert!(row > 0 && N % row == 0, "the last axis must divide the sample");
+        assert!(row > 0 && N.is_multiple_of(row), "the last axis must divide the sample");
         ActivationLayer { activation, row }
     }
 }
