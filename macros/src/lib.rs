@@ -24,13 +24,19 @@ use proc_macro::TokenStream;
 /// See `kiln::model!`.
 #[proc_macro]
 pub fn model(input: TokenStream) -> TokenStream {
-    let def = syn::parse_macro_input!(input as parse::ModelDef);
+    let def = match syn::parse::<parse::ModelDef>(input.clone()) {
+        Ok(def) => def,
+        Err(error) => {
+            // A syntax error: the model's name, if it can be read, still
+            // names a (poisoned) type, so code using it adds no errors.
+            return match syn::parse::<parse::ModelHead>(input) {
+                Ok(head) => codegen::fallback(&head.attrs, &head.vis, &head.name, &error).into(),
+                Err(_) => error.to_compile_error().into(),
+            };
+        }
+    };
     match graph::Graph::build(&def) {
         Ok(graph) => codegen::expand(&def, &graph).into(),
-        Err(error) => {
-            let mut out = error.to_compile_error();
-            out.extend(codegen::fallback(&def));
-            out.into()
-        }
+        Err(error) => codegen::fallback(&def.attrs, &def.vis, &def.name, &error).into(),
     }
 }

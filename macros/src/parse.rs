@@ -75,6 +75,32 @@ pub enum Arg {
     Positional(Expr),
 }
 
+/// The model's attributes, visibility and name, read even when its body
+/// has a syntax error.
+pub struct ModelHead {
+    pub attrs: Vec<Attribute>,
+    pub vis: Visibility,
+    pub name: Ident,
+}
+
+impl Parse for ModelHead {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let attrs = input.call(Attribute::parse_outer)?;
+        let vis = input.parse()?;
+        input.parse::<Token![struct]>()?;
+        let name = input.parse()?;
+        // The rest (the body with its error) is not needed.
+        input.step(|cursor| {
+            let mut rest = *cursor;
+            while let Some((_, next)) = rest.token_tree() {
+                rest = next;
+            }
+            Ok(((), rest))
+        })?;
+        Ok(ModelHead { attrs, vis, name })
+    }
+}
+
 impl Parse for ModelDef {
     fn parse(input: ParseStream) -> syn::Result<Self> {
         let attrs = input.call(Attribute::parse_outer)?;

@@ -324,12 +324,23 @@ pub fn expand(def: &ModelDef, graph: &Graph) -> TokenStream {
     }
 }
 
-/// Emitted after errors so the user's other code still sees the type.
-pub fn fallback(def: &ModelDef) -> TokenStream {
-    let (attrs, vis, name) = (&def.attrs, &def.vis, &def.name);
+/// Emitted for a model with errors: the errors, and `Name` as a type
+/// alias whose definition holds them. rustc reports each `compile_error!`
+/// once and treats the alias as an erroneous type, which silences every
+/// later error about code using it (`Name::new(42).compile(…)`), so each
+/// mistake gives one error. (A unit struct instead made each use an
+/// unrelated "no function `new`" error.) Only doc attributes are kept:
+/// `#[derive]` cannot apply to an alias.
+pub fn fallback(attrs: &[syn::Attribute], vis: &syn::Visibility, name: &Ident, error: &syn::Error) -> TokenStream {
+    let docs = attrs.iter().filter(|a| a.path().is_ident("doc"));
+    let errors = error.to_compile_error();
+    let invalid = format_ident!("__{}HasErrors", name);
     quote! {
-        #(#attrs)*
-        #vis struct #name;
+        #[doc(hidden)]
+        #[allow(non_camel_case_types)]
+        #vis struct #invalid<const N: usize>;
+        #(#docs)*
+        #vis type #name = #invalid<{ #errors 0 }>;
     }
 }
 
