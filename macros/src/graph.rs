@@ -240,18 +240,24 @@ impl Builder<'_> {
             }
         }
         let prefix = snake(&name);
-        let spec = layers::custom::CustomSpec {
-            ty,
-            expr: quote::ToTokens::to_token_stream(&custom.expr),
-            output: TensorType::f32(shape),
-            prefix,
+        // A wrong dimension leaves the output shape unknown (nothing
+        // downstream is checked) rather than guessed.
+        let spec: Box<dyn Spec> = if shape.len() == declared.dims.len() {
+            Box::new(layers::custom::CustomSpec {
+                ty,
+                expr: quote::ToTokens::to_token_stream(&custom.expr),
+                output: TensorType::f32(shape),
+                prefix,
+            })
+        } else {
+            Box::new(layers::Invalid)
         };
         let id = self.layers.len();
         let binding = stmt.tensors.is_none().then(|| stmt.name.clone());
         self.layers.push(PendingLayer {
             field: stmt.name.clone(),
             explicit_name: binding.as_ref().map(Ident::to_string),
-            spec: Box::new(spec),
+            spec,
             types: None,
             nodes: Vec::new(),
             binding,

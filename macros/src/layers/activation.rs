@@ -11,9 +11,10 @@ pub struct ActivationSpec {
 }
 
 impl ActivationSpec {
-    pub fn configure(stmt: &LetStmt, args: &mut ArgReader<'_>) -> Self {
-        let index = args.required_choice("activation", Some(0), "activation", ACTIVATIONS, stmt);
-        ActivationSpec { activation: ACTIVATIONS[index.unwrap_or(0)] }
+    /// `None` (the error recorded) without a valid activation.
+    pub fn configure(stmt: &LetStmt, args: &mut ArgReader<'_>) -> Option<Self> {
+        let index = args.required_choice("activation", Some(0), "activation", ACTIVATIONS, stmt)?;
+        Some(ActivationSpec { activation: ACTIVATIONS[index] })
     }
 
     pub const ARGS: &'static [&'static str] = &["activation", "name"];

@@ -19,15 +19,17 @@ pub struct DenseSpec {
 }
 
 impl DenseSpec {
-    pub fn configure(stmt: &LetStmt, args: &mut ArgReader<'_>) -> Self {
-        let units = args.positive_int("units", Some(0), stmt).unwrap_or(1);
+    /// `None` (the error recorded) when `units` is missing or wrong: the
+    /// layer's output shape is then unknown, and nothing downstream is checked.
+    pub fn configure(stmt: &LetStmt, args: &mut ArgReader<'_>) -> Option<Self> {
+        let units = args.positive_int("units", Some(0), stmt);
         let activation = ACTIVATIONS[args.choice("activation", Some(1), "activation", ACTIVATIONS, 0)];
         let use_bias = args.bool("use_bias", true);
         let glorot = INITIALIZERS.iter().position(|i| *i == "glorot_uniform").unwrap_or(0);
         let kernel_initializer =
             INITIALIZERS[args.choice("kernel_initializer", None, "initializer", INITIALIZERS, glorot)];
         let bias_initializer = INITIALIZERS[args.choice("bias_initializer", None, "initializer", INITIALIZERS, 0)];
-        DenseSpec { units, activation, use_bias, kernel_initializer, bias_initializer }
+        Some(DenseSpec { units: units?, activation, use_bias, kernel_initializer, bias_initializer })
     }
 
     pub const ARGS: &'static [&'static str] =

@@ -14,13 +14,14 @@ pub struct EmbeddingSpec {
 }
 
 impl EmbeddingSpec {
-    pub fn configure(stmt: &LetStmt, args: &mut ArgReader<'_>) -> Self {
-        let input_dim = args.positive_int("input_dim", Some(0), stmt).unwrap_or(1);
-        let output_dim = args.positive_int("output_dim", Some(1), stmt).unwrap_or(1);
+    /// `None` (the error recorded) when a dimension is missing or wrong.
+    pub fn configure(stmt: &LetStmt, args: &mut ArgReader<'_>) -> Option<Self> {
+        let input_dim = args.positive_int("input_dim", Some(0), stmt);
+        let output_dim = args.positive_int("output_dim", Some(1), stmt);
         let uniform = INITIALIZERS.iter().position(|i| *i == "random_uniform").unwrap_or(0);
         let initializer =
             INITIALIZERS[args.choice("embeddings_initializer", None, "initializer", INITIALIZERS, uniform)];
-        EmbeddingSpec { input_dim, output_dim, initializer }
+        Some(EmbeddingSpec { input_dim: input_dim?, output_dim: output_dim?, initializer })
     }
 
     pub const ARGS: &'static [&'static str] = &["input_dim", "output_dim", "embeddings_initializer", "name"];

@@ -17,13 +17,10 @@ pub struct MergeSpec {
 }
 
 impl MergeSpec {
-    pub fn configure(op: &'static str, stmt: &LetStmt, args: &mut ArgReader<'_>) -> Self {
-        let axis = if op == "concatenate" && args.find("axis").is_some() {
-            args.int("axis", None, stmt).unwrap_or(-1)
-        } else {
-            -1
-        };
-        MergeSpec { op, axis }
+    /// `None` (the error recorded) when `axis` is not an integer.
+    pub fn configure(op: &'static str, stmt: &LetStmt, args: &mut ArgReader<'_>) -> Option<Self> {
+        let axis = if op == "concatenate" && args.find("axis").is_some() { args.int("axis", None, stmt)? } else { -1 };
+        Some(MergeSpec { op, axis })
     }
 
     pub fn args(op: &str) -> &'static [&'static str] {

@@ -120,26 +120,26 @@ pub fn is_op(name: &str) -> bool {
 /// is unknown. Unknown keywords are reported here too.
 pub fn configure(stmt: &LetStmt, mut args: ArgReader<'_>) -> Option<Box<dyn Spec>> {
     let (spec, known): (Box<dyn Spec>, &[&str]) = match stmt.callee.to_string().as_str() {
-        "Dense" => (Box::new(dense::DenseSpec::configure(stmt, &mut args)), dense::DenseSpec::ARGS),
+        "Dense" => (valid(dense::DenseSpec::configure(stmt, &mut args)), dense::DenseSpec::ARGS),
         "Activation" => {
-            (Box::new(activation::ActivationSpec::configure(stmt, &mut args)), activation::ActivationSpec::ARGS)
+            (valid(activation::ActivationSpec::configure(stmt, &mut args)), activation::ActivationSpec::ARGS)
         }
         "Flatten" => (Box::new(flatten::FlattenSpec::configure(&mut args)), flatten::FlattenSpec::ARGS),
-        "TimeDistributed" => match time_distributed::TimeDistributedSpec::configure(stmt, &mut args) {
-            Some(spec) => (Box::new(spec), time_distributed::TimeDistributedSpec::ARGS),
-            None => (Box::new(Invalid), time_distributed::TimeDistributedSpec::ARGS),
-        },
-        "Embedding" => (Box::new(embedding::EmbeddingSpec::configure(stmt, &mut args)), embedding::EmbeddingSpec::ARGS),
+        "TimeDistributed" => (
+            valid(time_distributed::TimeDistributedSpec::configure(stmt, &mut args)),
+            time_distributed::TimeDistributedSpec::ARGS,
+        ),
+        "Embedding" => (valid(embedding::EmbeddingSpec::configure(stmt, &mut args)), embedding::EmbeddingSpec::ARGS),
         "LSTM" => recurrent_spec(recurrent::Kind::Lstm, stmt, &mut args),
         "GRU" => recurrent_spec(recurrent::Kind::Gru, stmt, &mut args),
         "SimpleRNN" => recurrent_spec(recurrent::Kind::SimpleRnn, stmt, &mut args),
         op if reduce::OPS.contains(&op) => {
             let op = reduce::OPS.iter().find(|o| **o == op).copied().unwrap_or("reduce_sum");
-            (Box::new(reduce::ReduceSpec::configure(op, stmt, &mut args)), reduce::ReduceSpec::ARGS)
+            (valid(reduce::ReduceSpec::configure(op, stmt, &mut args)), reduce::ReduceSpec::ARGS)
         }
         op if merge::OPS.contains(&op) => {
             let op = merge::OPS.iter().find(|o| **o == op).copied().unwrap_or("add");
-            (Box::new(merge::MergeSpec::configure(op, stmt, &mut args)), merge::MergeSpec::args(op))
+            (valid(merge::MergeSpec::configure(op, stmt, &mut args)), merge::MergeSpec::args(op))
         }
         _ => return None,
     };
@@ -147,9 +147,19 @@ pub fn configure(stmt: &LetStmt, mut args: ArgReader<'_>) -> Option<Box<dyn Spec
     Some(spec)
 }
 
+/// The configured spec, or [`Invalid`] when its arguments were wrong (the
+/// errors are recorded): a shape that depends on a wrong argument is
+/// unknown, so nothing downstream of it is checked or reported.
+fn valid<S: Spec + 'static>(spec: Option<S>) -> Box<dyn Spec> {
+    match spec {
+        Some(spec) => Box::new(spec),
+        None => Box::new(Invalid),
+    }
+}
+
 /// A layer whose arguments were wrong (the errors are recorded): its
-/// calls produce no further errors.
-struct Invalid;
+/// calls produce no further errors, and its output has no known shape.
+pub struct Invalid;
 
 impl Spec for Invalid {
     fn keras_type(&self) -> &'static str {
@@ -177,7 +187,7 @@ fn recurrent_spec(
     stmt: &LetStmt,
     args: &mut ArgReader<'_>,
 ) -> (Box<dyn Spec>, &'static [&'static str]) {
-    (Box::new(recurrent::RecurrentSpec::configure(kind, stmt, args)), recurrent::RecurrentSpec::args(kind))
+    (valid(recurrent::RecurrentSpec::configure(kind, stmt, args)), recurrent::RecurrentSpec::args(kind))
 }
 
 /// Keras's activation names (see `kiln::activations::Activation::ALL`).

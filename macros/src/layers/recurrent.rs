@@ -36,8 +36,9 @@ fn index_of(list: &[&str], name: &str) -> usize {
 }
 
 impl RecurrentSpec {
-    pub fn configure(kind: Kind, stmt: &LetStmt, args: &mut ArgReader<'_>) -> Self {
-        let units = args.positive_int("units", Some(0), stmt).unwrap_or(1);
+    /// `None` (the error recorded) when `units` is missing or wrong.
+    pub fn configure(kind: Kind, stmt: &LetStmt, args: &mut ArgReader<'_>) -> Option<Self> {
+        let units = args.positive_int("units", Some(0), stmt);
         let return_sequences = args.bool("return_sequences", false);
         let activation_arg = |args: &mut ArgReader<'_>, name: &str, default: &str| {
             let i = args.choice(name, None, "activation", ACTIVATIONS, usize::MAX);
@@ -64,9 +65,9 @@ impl RecurrentSpec {
         let recurrent_initializer = init(args, "recurrent_initializer", "orthogonal");
         let bias_initializer = init(args, "bias_initializer", "zeros");
         let unit_forget_bias = kind == Kind::Lstm && args.bool("unit_forget_bias", true);
-        RecurrentSpec {
+        Some(RecurrentSpec {
             kind,
-            units,
+            units: units?,
             return_sequences,
             activation,
             recurrent_activation,
@@ -75,7 +76,7 @@ impl RecurrentSpec {
             recurrent_initializer,
             bias_initializer,
             unit_forget_bias,
-        }
+        })
     }
 
     pub fn args(kind: Kind) -> &'static [&'static str] {

@@ -17,9 +17,10 @@ pub struct ReduceSpec {
 pub const OPS: &[&str] = &["reduce_sum", "reduce_mean", "reduce_max"];
 
 impl ReduceSpec {
-    pub fn configure(op: &'static str, stmt: &LetStmt, args: &mut ArgReader<'_>) -> Self {
-        let axis = args.int("axis", Some(1), stmt).unwrap_or(1);
-        ReduceSpec { op, axis }
+    /// `None` (the error recorded) when `axis` is missing or not an integer.
+    pub fn configure(op: &'static str, stmt: &LetStmt, args: &mut ArgReader<'_>) -> Option<Self> {
+        let axis = args.int("axis", Some(1), stmt)?;
+        Some(ReduceSpec { op, axis })
     }
 
     pub const ARGS: &'static [&'static str] = &["axis", "name"];
