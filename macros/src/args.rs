@@ -42,6 +42,11 @@ impl<'a> ArgReader<'a> {
         self.args.iter().find(|(n, _, _)| n.is_some_and(|n| n == name)).map(|(_, e, _)| *e)
     }
 
+    /// The `position`-th positional argument, without consuming it (for error spans).
+    pub fn positional(&self, position: usize) -> Option<&'a Expr> {
+        self.args.iter().filter(|(n, _, _)| n.is_none()).nth(position).map(|(_, e, _)| *e)
+    }
+
     /// Marks the first positional argument as read.
     pub fn take_positional(&mut self) {
         if let Some(entry) = self.args.iter_mut().find(|(n, _, _)| n.is_none()) {

@@ -415,7 +415,7 @@ impl Builder<'_> {
             }
             Err(error) if error.message.is_empty() => None, // already reported
             Err(error) => {
-                let blamed = error.argument.and_then(|name| named_arg(stmt, name));
+                let blamed = error.argument.and_then(|name| argument(stmt, name, error.position));
                 match blamed {
                     Some(expr) => self.errors.push(expr, error.message),
                     None => self.errors.push(at, error.message),
@@ -541,12 +541,21 @@ fn tensors_of(stmt: &LetStmt) -> Vec<Ident> {
     }
 }
 
-/// The value of keyword argument `name` in `stmt`.
-fn named_arg<'s>(stmt: &'s LetStmt, name: &str) -> Option<&'s Expr> {
-    stmt.args.iter().find_map(|a| match a {
+/// The value of argument `name` in `stmt`, given by keyword or as the
+/// `position`-th positional argument.
+fn argument<'s>(stmt: &'s LetStmt, name: &str, position: Option<usize>) -> Option<&'s Expr> {
+    let named = stmt.args.iter().find_map(|a| match a {
         Arg::Named { name: n, value } if n == name => Some(value),
         _ => None,
-    })
+    });
+    let positional = || {
+        let mut positionals = stmt.args.iter().filter_map(|a| match a {
+            Arg::Positional(value) => Some(value),
+            Arg::Named { .. } => None,
+        });
+        positionals.nth(position?)
+    };
+    named.or_else(positional)
 }
 
 /// `MyLayer` → `my_layer` (Keras's automatic names for a class).

@@ -36,6 +36,16 @@ impl Spec for ActivationSpec {
     fn infer(&self, inputs: &[(&TensorType, &str)]) -> Result<TensorType, ShapeError> {
         let (input, name) = one("Activation", inputs)?;
         expect_float("Activation", input, name)?;
+        if self.activation == "softmax" && input.shape.last() == Some(&1) {
+            // Softmax normalizes along the last axis: over length 1 it is
+            // 1.0 whatever the input.
+            let message = format!(
+                "softmax over the last axis of `{name}` {} always outputs 1.0, as that axis has length 1; \
+                 for one probability use `sigmoid`",
+                input.shape_str()
+            );
+            return Err(ShapeError { message, argument: Some("activation"), position: Some(0) });
+        }
         Ok(input.clone())
     }
 

@@ -29,6 +29,18 @@ impl DenseSpec {
         let kernel_initializer =
             INITIALIZERS[args.choice("kernel_initializer", None, "initializer", INITIALIZERS, glorot)];
         let bias_initializer = INITIALIZERS[args.choice("bias_initializer", None, "initializer", INITIALIZERS, 0)];
+        if units == Some(1) && activation == "softmax" {
+            // Softmax normalizes over the units: over one unit it is 1.0
+            // whatever the input, and its gradient is zero.
+            let message = "`Dense(1, activation = softmax)` always outputs 1.0 (softmax over one unit); \
+                           for one probability use `activation = sigmoid`, or give as many units as classes";
+            let at = args.find("activation").or_else(|| args.positional(1));
+            match at {
+                Some(expr) => args.error(expr, message),
+                None => args.error(&stmt.callee, message),
+            }
+            return None;
+        }
         Some(DenseSpec { units: units?, activation, use_bias, kernel_initializer, bias_initializer })
     }
 

@@ -107,7 +107,7 @@ impl Spec for MergeSpec {
                 "`concatenate` axis {} is out of range for rank-{rank} tensors (axes count the batch axis)",
                 self.axis
             );
-            return Err(ShapeError { message, argument: Some("axis") });
+            return Err(ShapeError { message, argument: Some("axis"), position: None });
         };
         let compatible = inputs.iter().all(|(t, _)| {
             t.shape.len() == rank && t.shape.iter().zip(&first.shape).enumerate().all(|(d, (a, b))| d == axis || a == b)

@@ -67,15 +67,17 @@ impl TensorType {
 }
 
 /// A shape error: its message, and the argument to blame when the input
-/// tensor is not the culprit (`axis = 3`).
+/// tensor is not the culprit (`axis = 3`): its keyword, and its position
+/// when it may be given positionally (`reduce_sum(x, 3)`).
 pub struct ShapeError {
     pub message: String,
     pub argument: Option<&'static str>,
+    pub position: Option<usize>,
 }
 
 impl From<String> for ShapeError {
     fn from(message: String) -> Self {
-        ShapeError { message, argument: None }
+        ShapeError { message, argument: None, position: None }
     }
 }
 
@@ -172,7 +174,7 @@ impl Spec for Invalid {
         false
     }
     fn infer(&self, _: &[(&TensorType, &str)]) -> Result<TensorType, ShapeError> {
-        Err(ShapeError { message: String::new(), argument: None })
+        Err(ShapeError { message: String::new(), argument: None, position: None })
     }
     fn field_type(&self, _: &[TensorType], _: &TensorType) -> TokenStream {
         TokenStream::new()

@@ -31,7 +31,7 @@ impl ReduceSpec {
         let axis = if self.axis < 0 { self.axis + rank } else { self.axis };
         if axis == 0 {
             let message = format!("`{}` cannot reduce over the batch axis (axis 0)", self.op);
-            return Err(ShapeError { message, argument: Some("axis") });
+            return Err(ShapeError { message, argument: Some("axis"), position: Some(1) });
         }
         if !(0..rank).contains(&axis) {
             let message = format!(
@@ -40,7 +40,7 @@ impl ReduceSpec {
                 self.axis,
                 input.keras_str()
             );
-            return Err(ShapeError { message, argument: Some("axis") });
+            return Err(ShapeError { message, argument: Some("axis"), position: Some(1) });
         }
         Ok(axis as usize - 1)
     }
@@ -67,7 +67,7 @@ impl Spec for ReduceSpec {
         shape.remove(axis);
         if shape.is_empty() {
             let message = format!("`{}` would leave `{name}` with no axis; kiln's tensors keep at least one", self.op);
-            return Err(ShapeError { message, argument: Some("axis") });
+            return Err(ShapeError { message, argument: Some("axis"), position: Some(1) });
         }
         Ok(TensorType::f32(shape))
     }
