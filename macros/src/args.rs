@@ -13,23 +13,41 @@ pub struct ArgReader<'a> {
 }
 
 impl<'a> ArgReader<'a> {
+    /// Reads `stmt`'s arguments; a keyword given twice is reported here
+    /// (at its second use, which is then ignored).
     pub fn new(stmt: &'a LetStmt, errors: &'a mut Errors) -> Self {
-        let args = stmt
-            .args
-            .iter()
-            .map(|a| match a {
-                Arg::Named { name, value } => (Some(name), value, false),
-                Arg::Positional(value) => (None, value, false),
-            })
-            .collect();
+        let mut args: Vec<(Option<&'a Ident>, &'a Expr, bool)> = Vec::new();
+        for arg in &stmt.args {
+            match arg {
+                Arg::Named { name, value } => {
+                    let repeated = args.iter().any(|(n, _, _)| n.is_some_and(|n| n == name));
+                    if repeated {
+                        errors.push(name, format!("`{name}` is given twice; keep one"));
+                    }
+                    args.push((Some(name), value, repeated));
+                }
+                Arg::Positional(value) => args.push((None, value, false)),
+            }
+        }
         ArgReader { layer: stmt.callee.to_string(), args, errors }
     }
 
     /// The argument given as `name = …` or as the `position`-th positional argument.
     fn take(&mut self, name: &str, position: Option<usize>) -> Option<&'a Expr> {
-        if let Some(entry) = self.args.iter_mut().find(|(n, _, _)| n.is_some_and(|n| n == name)) {
-            entry.2 = true;
-            return Some(entry.1);
+        if let Some(index) = self.args.iter().position(|(n, _, used)| !used && n.is_some_and(|n| n == name)) {
+            self.args[index].2 = true;
+            let (keyword, value) = (self.args[index].0, self.args[index].1);
+            // `Dense(4, units = 8)`: the same argument by position and by
+            // keyword; reported, then the keyword's value is read (so the
+            // layer's shape stays known and nothing else is reported).
+            if let Some(entry) = position.and_then(|p| self.args.iter_mut().filter(|(n, _, _)| n.is_none()).nth(p)) {
+                entry.2 = true;
+                let message = format!("`{name}` is given twice, by position and as `{name} = …`; keep one");
+                if let Some(keyword) = keyword {
+                    self.errors.push(keyword, message);
+                }
+            }
+            return Some(value);
         }
         let position = position?;
         let entry = self.args.iter_mut().filter(|(n, _, _)| n.is_none()).nth(position)?;

@@ -58,6 +58,9 @@ struct PendingLayer {
     nodes: Vec<usize>,
     /// The binding (`let d = Dense(..)`), for "never called" errors.
     binding: Option<Ident>,
+    /// The first call's inputs and the tensor it defined (as errors name
+    /// them), for errors about a later call of a shared layer.
+    first_call: (Vec<(TensorType, String)>, String),
 }
 
 struct Builder<'a> {
@@ -67,6 +70,9 @@ struct Builder<'a> {
     /// Every name the model defines anywhere, for "used before it is defined".
     defined_later: HashSet<String>,
     tensors: Vec<(Ident, Option<TensorType>, Option<usize>)>,
+    /// How errors name each tensor: `` `x` ``, or a description of a
+    /// chain link's output (whose name the user never wrote).
+    shown: Vec<String>,
     layers: Vec<PendingLayer>,
     nodes: Vec<Node>,
     inputs: Vec<usize>,
@@ -90,6 +96,7 @@ impl Graph {
             names: HashMap::new(),
             defined_later,
             tensors: Vec::new(),
+            shown: Vec::new(),
             layers: Vec::new(),
             nodes: Vec::new(),
             inputs: Vec::new(),
@@ -138,6 +145,7 @@ impl Builder<'_> {
         let id = self.tensors.len();
         if self.define(&input.name, Binding::Tensor(Some(id))) {
             self.tensors.push((input.name.clone(), ty, None));
+            self.shown.push(format!("`{}`", input.name));
             self.inputs.push(id);
         }
     }
@@ -194,6 +202,7 @@ impl Builder<'_> {
                     spec,
                     types: None,
                     nodes: Vec::new(),
+                    first_call: Default::default(),
                     binding: Some(stmt.name.clone()),
                 });
                 self.define(&stmt.name, Binding::Layer(Some(id)));
@@ -205,6 +214,7 @@ impl Builder<'_> {
                     spec,
                     types: None,
                     nodes: Vec::new(),
+                    first_call: Default::default(),
                     binding: None,
                 });
                 let tensors = tensors.iter().map(|t| self.resolve(t)).collect();
@@ -260,6 +270,7 @@ impl Builder<'_> {
             spec,
             types: None,
             nodes: Vec::new(),
+            first_call: Default::default(),
             binding,
         });
         match &stmt.tensors {
@@ -305,6 +316,7 @@ impl Builder<'_> {
             spec,
             types: None,
             nodes: Vec::new(),
+            first_call: Default::default(),
             binding: None,
         });
         self.call(Some(id), inputs, stmt);
@@ -364,6 +376,7 @@ impl Builder<'_> {
             _ => None,
         };
         self.tensors.push((stmt.name.clone(), output, producer));
+        self.shown.push(stmt.shown.clone().unwrap_or_else(|| format!("`{}`", stmt.name)));
     }
 
     /// Type-checks one call; `None` when anything about it is wrong.
@@ -372,7 +385,7 @@ impl Builder<'_> {
         let mut known = Vec::new();
         for input in inputs {
             let (ident, ty, _) = &self.tensors[(*input)?];
-            known.push((ident.clone(), ty.clone()?));
+            known.push((ident.clone(), ty.clone()?, self.shown[(*input)?].clone()));
         }
         let first_arg = stmt.args.iter().find_map(|a| match a {
             Arg::Positional(e) => Some(quote::ToTokens::to_token_stream(e)),
@@ -380,37 +393,36 @@ impl Builder<'_> {
         });
         let at = match (self.layers[layer].spec.is_merge(), known.first(), first_arg) {
             (true, _, Some(list)) => list,
-            (_, Some((ident, _)), _) => self.input_token(stmt, ident),
+            (_, Some((ident, _, _)), _) => self.input_token(stmt, ident),
             _ => quote::ToTokens::to_token_stream(&stmt.callee),
         };
-        let types: Vec<TensorType> = known.iter().map(|(_, t)| t.clone()).collect();
+        let types: Vec<TensorType> = known.iter().map(|(_, t, _)| t.clone()).collect();
+        let listed = |tensors: &[(TensorType, String)]| {
+            tensors.iter().map(|(t, shown)| format!("{shown} {}", t.shape_str())).collect::<Vec<_>>().join(", ")
+        };
+        let here: Vec<(TensorType, String)> = known.iter().map(|(_, t, s)| (t.clone(), s.clone())).collect();
         let pending = &mut self.layers[layer];
         if let Some((first_in, _)) = &pending.types {
             if *first_in != types {
-                let shapes = |ts: &[TensorType]| ts.iter().map(TensorType::shape_str).collect::<Vec<_>>().join(", ");
-                let message = match (first_in.as_slice(), known.as_slice()) {
-                    ([first], [(ident, now)]) => format!(
-                        "layer `{}` was first called on a {} tensor, but `{ident}` is {}; a shared layer needs the same input shape at every call",
-                        pending.field,
-                        first.shape_str(),
-                        now.shape_str()
-                    ),
-                    _ => format!(
-                        "layer `{}` was first called on {}, but here on {}; a shared layer needs the same input shapes at every call",
-                        pending.field,
-                        shapes(first_in),
-                        shapes(&types)
-                    ),
-                };
+                // Both call sites, each named by the tensors it reads and defines.
+                let (first_reads, first_makes) = &pending.first_call;
+                let message = format!(
+                    "layer `{}` is called here on {}, but its first call (making {first_makes}) was on {}; \
+                     a shared layer needs the same input shape at every call",
+                    pending.field,
+                    listed(&here),
+                    listed(first_reads),
+                );
                 self.errors.push(at, message);
                 return None;
             }
         }
-        let names: Vec<String> = known.iter().map(|(i, _)| i.to_string()).collect();
+        let names: Vec<String> = known.iter().map(|(_, _, shown)| shown.clone()).collect();
         let described: Vec<(&TensorType, &str)> = types.iter().zip(&names).map(|(t, n)| (t, n.as_str())).collect();
         match pending.spec.infer(&described) {
             Ok(out) => {
                 pending.types = Some((types, out.clone()));
+                pending.first_call = (here, stmt.shown.clone().unwrap_or_else(|| format!("`{}`", stmt.name)));
                 Some(out)
             }
             Err(error) if error.message.is_empty() => None, // already reported
@@ -474,9 +486,15 @@ impl Builder<'_> {
         }
         if self.errors.is_empty() {
             for (id, (ident, _, _)) in self.tensors.iter().enumerate() {
-                if !live.contains(&id) {
-                    self.errors.push(ident, format!("`{ident}` is never used; use it or make it an `output`"));
+                if live.contains(&id) {
+                    continue;
                 }
+                let message = if self.inputs.contains(&id) {
+                    format!("input `{ident}` is never used; feed it to a layer or remove it")
+                } else {
+                    format!("`{ident}` is never used; use it or make it an `output`")
+                };
+                self.errors.push(ident, message);
             }
         }
         for layer in &self.layers {

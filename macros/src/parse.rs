@@ -58,6 +58,9 @@ pub struct LetStmt {
     /// Parentheses of the first group, for errors about the whole call.
     pub args_span: Span,
     pub tensors: Option<Punctuated<Ident, Token![,]>>,
+    /// How errors name the tensor this line defines when the user never
+    /// wrote its name (a link inside a `=>` chain); `None`: `` `name` ``.
+    pub shown: Option<String>,
 }
 
 pub struct Declared {
@@ -179,6 +182,7 @@ impl Parse for Stmt {
                     args: Punctuated::new(),
                     args_span: parens.span.join(),
                     tensors,
+                    shown: None,
                 })));
             }
             let args;
@@ -200,6 +204,7 @@ impl Parse for Stmt {
                 args,
                 args_span: parens.span.join(),
                 tensors,
+                shown: None,
             })))
         } else if lookahead.peek(kw::output) {
             input.parse::<kw::output>()?;
@@ -242,8 +247,17 @@ fn parse_chain(input: ParseStream) -> syn::Result<Vec<LetStmt>> {
     input.parse::<Token![;]>()?;
     let count = links.len();
     let mut stmts = Vec::new();
+    let callees: Vec<String> = links.iter().map(|(c, _, _)| c.to_string()).collect();
     for (k, (callee, args, args_span)) in links.into_iter().enumerate() {
-        let out = if k + 1 == count { name.clone() } else { Ident::new(&format!("{name}__{}", k + 1), callee.span()) };
+        let last = k + 1 == count;
+        let out = if last { name.clone() } else { Ident::new(&format!("{name}__{}", k + 1), callee.span()) };
+        // The user never wrote `y__1`: errors describe the link instead.
+        let shown = (!last).then(|| {
+            let same = callees.iter().filter(|c| **c == callees[k]).count();
+            let nth = callees[..=k].iter().filter(|c| **c == callees[k]).count();
+            let ordinal = if same > 1 { format!("{} ", ordinal(nth)) } else { String::new() };
+            format!("the output of the {ordinal}`{callee}` in the chain of `{name}`")
+        });
         let mut tensors = Punctuated::new();
         tensors.push(previous.clone());
         stmts.push(LetStmt {
@@ -254,10 +268,23 @@ fn parse_chain(input: ParseStream) -> syn::Result<Vec<LetStmt>> {
             args,
             args_span,
             tensors: Some(tensors),
+            shown,
         });
         previous = out;
     }
     Ok(stmts)
+}
+
+/// `1st`, `2nd`, `3rd`, `4th`, …
+fn ordinal(n: usize) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (1, 11) | (2, 12) | (3, 13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
 }
 
 impl Parse for Arg {

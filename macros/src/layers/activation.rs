@@ -40,7 +40,7 @@ impl Spec for ActivationSpec {
             // Softmax normalizes along the last axis: over length 1 it is
             // 1.0 whatever the input.
             let message = format!(
-                "softmax over the last axis of `{name}` {} always outputs 1.0, as that axis has length 1; \
+                "softmax over the last axis of {name} {} always outputs 1.0, as that axis has length 1; \
                  for one probability use `sigmoid`",
                 input.shape_str()
             );

@@ -44,14 +44,14 @@ impl Spec for EmbeddingSpec {
         let (input, name) = one("Embedding", inputs)?;
         if input.dtype != DType::U32 {
             return Err(format!(
-                "`Embedding` needs integer ids, but `{name}` holds floats {}; declare the input as `[u32; …]`",
+                "`Embedding` needs integer ids, but {name} holds floats {}; declare the input as `[u32; …]`",
                 input.shape_str()
             )
             .into());
         }
         if input.shape.len() != 1 {
             return Err(
-                format!("`Embedding` needs a rank-1 sequence of ids, but `{name}` is {}", input.shape_str()).into()
+                format!("`Embedding` needs a rank-1 sequence of ids, but {name} is {}", input.shape_str()).into()
             );
         }
         Ok(TensorType::f32(vec![input.shape[0], self.output_dim]))

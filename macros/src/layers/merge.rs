@@ -60,7 +60,7 @@ impl MergeSpec {
 }
 
 fn list(names: &[(&TensorType, &str)]) -> String {
-    names.iter().map(|(t, n)| format!("`{n}` {}", t.shape_str())).collect::<Vec<_>>().join(", ")
+    names.iter().map(|(t, n)| format!("{n} {}", t.shape_str())).collect::<Vec<_>>().join(", ")
 }
 
 impl Spec for MergeSpec {

@@ -89,8 +89,9 @@ pub trait Spec {
     fn name_prefix(&self) -> &str;
     /// Whether the layer has weights (decides which gradients flow).
     fn has_params(&self) -> bool;
-    /// The output type for the given inputs (type and tensor name each),
-    /// or the shape error.
+    /// The output type for the given inputs, or the shape error. Each
+    /// input comes with how errors name it: `` `x` `` (with the
+    /// backticks), or a description such as "each step of `x`".
     fn infer(&self, inputs: &[(&TensorType, &str)]) -> Result<TensorType, ShapeError>;
     /// The field's type, with the layer's dimensions as const generics.
     fn field_type(&self, inputs: &[TensorType], output: &TensorType) -> TokenStream;
@@ -99,6 +100,11 @@ pub trait Spec {
     /// Whether the layer reads several tensors (`kiln::layers::Merge`)
     /// rather than one (`kiln::layers::Layer`).
     fn is_merge(&self) -> bool {
+        false
+    }
+    /// Whether the layer is a user's type (`custom(…)`), whose lengths the
+    /// generated code must check against the line's shapes.
+    fn is_custom(&self) -> bool {
         false
     }
     /// Whether ids reaching the layer from a model input must be checked
@@ -246,7 +252,7 @@ pub fn one<'a>(kind: &str, inputs: &[(&'a TensorType, &'a str)]) -> Result<(&'a 
 pub fn expect_float_vector(kind: &str, input: &TensorType, name: &str) -> Result<(), ShapeError> {
     expect_float(kind, input, name)?;
     if input.shape.len() != 1 {
-        return Err(format!("`{kind}` needs a rank-1 input, but `{name}` is {}", input.shape_str()).into());
+        return Err(format!("`{kind}` needs a rank-1 input, but {name} is {}", input.shape_str()).into());
     }
     Ok(())
 }
@@ -255,7 +261,7 @@ pub fn expect_float_vector(kind: &str, input: &TensorType, name: &str) -> Result
 pub fn expect_float(kind: &str, input: &TensorType, name: &str) -> Result<(), ShapeError> {
     if input.dtype != DType::F32 {
         return Err(format!(
-            "`{kind}` needs float input, but `{name}` holds integer ids {}; map ids to vectors with `Embedding` first",
+            "`{kind}` needs float input, but {name} holds integer ids {}; map ids to vectors with `Embedding` first",
             input.shape_str()
         )
         .into());

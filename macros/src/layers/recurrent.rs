@@ -127,7 +127,7 @@ impl Spec for RecurrentSpec {
         expect_float(kind, input, name)?;
         if input.shape.len() != 2 {
             return Err(format!(
-                "`{kind}` needs a rank-2 input [timesteps, features], but `{name}` is {}",
+                "`{kind}` needs a rank-2 input [timesteps, features], but {name} is {}",
                 input.shape_str()
             )
             .into());

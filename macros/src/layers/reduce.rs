@@ -35,7 +35,7 @@ impl ReduceSpec {
         }
         if !(0..rank).contains(&axis) {
             let message = format!(
-                "`{}` axis {} is out of range for `{name}` of shape {} (axes count the batch axis, as in TensorFlow)",
+                "`{}` axis {} is out of range for {name} of shape {} (axes count the batch axis, as in TensorFlow)",
                 self.op,
                 self.axis,
                 input.keras_str()
@@ -66,7 +66,7 @@ impl Spec for ReduceSpec {
         let mut shape = input.shape.clone();
         shape.remove(axis);
         if shape.is_empty() {
-            let message = format!("`{}` would leave `{name}` with no axis; kiln's tensors keep at least one", self.op);
+            let message = format!("`{}` would leave {name} with no axis; kiln's tensors keep at least one", self.op);
             return Err(ShapeError { message, argument: Some("axis"), position: Some(1) });
         }
         Ok(TensorType::f32(shape))

@@ -56,6 +56,7 @@ impl TimeDistributedSpec {
             args: inner_args,
             args_span: call.paren_token.span.join(),
             tensors: None,
+            shown: None,
         };
         let nested = args.nested(&inner_stmt);
         match super::configure(&inner_stmt, nested) {
@@ -99,13 +100,14 @@ impl Spec for TimeDistributedSpec {
         let (input, name) = one("TimeDistributed", inputs)?;
         if input.shape.len() < 2 {
             return Err(format!(
-                "`TimeDistributed` needs a [timesteps, …] input of rank 2 or more, but `{name}` is {}",
+                "`TimeDistributed` needs a [timesteps, …] input of rank 2 or more, but {name} is {}",
                 input.shape_str()
             )
             .into());
         }
         let step = step_type(input);
-        let out = self.inner.infer(&[(&step, name)])?;
+        let steps = format!("each step of {name}");
+        let out = self.inner.infer(&[(&step, &steps)])?;
         let mut shape = vec![input.shape[0]];
         shape.extend(out.shape);
         Ok(TensorType { dtype: out.dtype, shape })
