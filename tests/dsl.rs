@@ -95,3 +95,62 @@ fn every_name_builds_and_runs() {
     ::std::assert_eq!(summary.rows[12].trainable, 16);
     ::std::assert!(model.dense_11.bias.is_none());
 }
+
+/// One `Dense` per initializer name, in a module named after it.
+macro_rules! one_model_per_initializer {
+    ($($name:ident),*) => {
+        $(
+            mod $name {
+                kiln::model! {
+                    pub struct M {
+                        input x: [f32; 3];
+                        let y = Dense(4, kernel_initializer = $name, bias_initializer = $name)(x);
+                        output y;
+                    }
+                }
+            }
+        )*
+        /// Each name's model, with the name.
+        fn initializer_models() -> ::std::vec::Vec<(&'static str, kiln::layers::Dense<3, 4>)> {
+            ::std::vec![$((::core::stringify!($name), $name::M::new(11).dense)),*]
+        }
+    };
+}
+
+one_model_per_initializer!(
+    zeros,
+    ones,
+    constant,
+    random_uniform,
+    random_normal,
+    truncated_normal,
+    glorot_uniform,
+    glorot_normal,
+    he_uniform,
+    he_normal,
+    lecun_uniform,
+    lecun_normal,
+    orthogonal
+);
+
+/// The macro writes each initializer as its enum value (no lookup by name
+/// at run time); the weights must be those of the runtime's own table,
+/// `Initializer::ALL` (Keras's default arguments), drawn from the same seed.
+#[test]
+fn initializers_resolved_at_compile_time_match_the_runtime_table() {
+    let models = initializer_models();
+    ::std::assert_eq!(models.len(), kiln::initializers::Initializer::ALL.len());
+    for (name, dense) in models {
+        let init = kiln::initializers::Initializer::from_name(name).unwrap();
+        let config = kiln::layers::DenseConfig {
+            kernel_initializer: init,
+            bias_initializer: init,
+            ..::core::default::Default::default()
+        };
+        let reference: kiln::layers::Dense<3, 4> =
+            kiln::layers::Dense::new(config, &mut kiln::__private::seeded_rng(11));
+        ::std::assert_eq!(dense.kernel.value, reference.kernel.value, "{name}");
+        let (bias, reference_bias) = (dense.bias.unwrap(), reference.bias.unwrap());
+        ::std::assert_eq!(bias.value, reference_bias.value, "{name}");
+    }
+}

@@ -204,7 +204,8 @@ impl<'a> ArgReader<'a> {
             return index;
         }
         let label = quote::ToTokens::to_token_stream(expr).to_string();
-        self.error(expr, format!("unknown {what} `{label}` for `{name}`; expected one of: {}", choices.join(", ")));
+        let hint = crate::errors::suggestion(given.as_deref().unwrap_or(&label), choices, "expected one of");
+        self.error(expr, format!("unknown {what} `{label}` for `{name}`{hint}"));
         default
     }
 
@@ -215,10 +216,10 @@ impl<'a> ArgReader<'a> {
                 continue;
             }
             match name {
-                Some(name) => self.errors.push(
-                    name,
-                    format!("`{}` has no argument `{name}`; expected one of: {}", self.layer, known.join(", ")),
-                ),
+                Some(name) => {
+                    let hint = crate::errors::suggestion(&name.to_string(), known, "expected one of");
+                    self.errors.push(name, format!("`{}` has no argument `{name}`{hint}", self.layer));
+                }
                 None => self.errors.push(expr, format!("unexpected positional argument to `{}`", self.layer)),
             }
         }

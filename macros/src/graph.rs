@@ -47,6 +47,10 @@ pub struct Node {
 enum Binding {
     Tensor(Option<usize>),
     Layer(Option<usize>),
+    /// A line whose error was reported and whose result could be a tensor
+    /// or a layer (`let s = reduce_summ(e, axis = 1);`): every use of the
+    /// name passes silently, so one mistake gives one error.
+    Unknown,
 }
 
 /// A layer before its first call fixes its input type.
@@ -173,6 +177,10 @@ impl Builder<'_> {
                 self.call(layer, tensors, stmt);
                 return;
             }
+            Some(Binding::Unknown) => {
+                self.define(&stmt.name, Binding::Unknown);
+                return;
+            }
             Some(Binding::Tensor(_)) => {
                 self.errors.push(&stmt.callee, format!("`{callee}` is a tensor, not a layer"));
                 self.define(&stmt.name, Binding::Tensor(None));
@@ -187,10 +195,11 @@ impl Builder<'_> {
         let mut args = ArgReader::new(stmt, &mut self.errors);
         let explicit_name = args.string("name");
         let Some(spec) = layers::configure(stmt, args) else {
-            self.errors
-                .push(&stmt.callee, format!("unknown layer `{callee}`; known layers: {}", layers::KNOWN.join(", ")));
-            let binding = if stmt.tensors.is_some() { Binding::Tensor(None) } else { Binding::Layer(None) };
-            self.define(&stmt.name, binding);
+            let bound: Vec<String> =
+                self.names.iter().filter(|(_, b)| matches!(b, Binding::Layer(_))).map(|(n, _)| n.clone()).collect();
+            let bound: Vec<&str> = bound.iter().map(String::as_str).collect();
+            self.errors.push(&stmt.callee, layers::unknown_layer(&callee, &bound));
+            self.define(&stmt.name, Binding::Unknown);
             return;
         };
         let id = self.layers.len();
@@ -231,7 +240,7 @@ impl Builder<'_> {
         };
         let Some((ty, name)) = ty else {
             self.errors.push(&custom.expr, "cannot tell this layer's type; write `custom::<MyLayer>(…)`");
-            self.define(&stmt.name, Binding::Tensor(None));
+            self.define(&stmt.name, Binding::Unknown);
             return;
         };
         let Some(declared) = &stmt.declared else {
@@ -239,7 +248,7 @@ impl Builder<'_> {
                 &stmt.name,
                 format!("a custom layer needs its output shape on the line: `let {}: [64] = custom(…)(x);`", stmt.name),
             );
-            self.define(&stmt.name, Binding::Tensor(None));
+            self.define(&stmt.name, Binding::Unknown);
             return;
         };
         let mut shape = Vec::new();
@@ -343,6 +352,7 @@ impl Builder<'_> {
     fn resolve(&mut self, name: &Ident) -> Option<usize> {
         match self.names.get(&name.to_string()) {
             Some(Binding::Tensor(id)) => *id,
+            Some(Binding::Unknown) => None,
             Some(Binding::Layer(_)) => {
                 self.errors.push(name, format!("`{name}` is a layer, not a tensor"));
                 None
@@ -352,7 +362,16 @@ impl Builder<'_> {
                 None
             }
             None => {
-                self.errors.push(name, format!("cannot find tensor `{name}` in this model"));
+                let tensors: Vec<&str> = self
+                    .names
+                    .iter()
+                    .filter(|(_, b)| matches!(b, Binding::Tensor(_)))
+                    .map(|(n, _)| n.as_str())
+                    .collect();
+                let hint = crate::errors::nearest(&name.to_string(), tensors)
+                    .map(|near| format!("; did you mean `{near}`?"))
+                    .unwrap_or_default();
+                self.errors.push(name, format!("cannot find tensor `{name}` in this model{hint}"));
                 None
             }
         }

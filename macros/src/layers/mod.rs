@@ -118,6 +118,18 @@ pub trait Spec {
 pub const KNOWN: &[&str] =
     &["Activation", "Dense", "Embedding", "Flatten", "GRU", "LSTM", "SimpleRNN", "TimeDistributed"];
 
+/// "unknown layer `Dens`; did you mean `Dense`?" (`extra`: layers the
+/// model has bound, which may be what a misspelling meant).
+pub fn unknown_layer(name: &str, extra: &[&str]) -> String {
+    let mut all: Vec<&str> = KNOWN.to_vec();
+    all.extend(reduce::OPS.iter().chain(merge::OPS));
+    all.extend(extra);
+    match crate::errors::nearest(name, all.iter().copied()) {
+        Some(near) => format!("unknown layer `{name}`; did you mean `{near}`?"),
+        None => format!("unknown layer `{name}`; known layers: {}", KNOWN.join(", ")),
+    }
+}
+
 /// Operations written as functions of tensors (`reduce_sum(x, axis = 1)`,
 /// `concatenate([a, b])`) rather than as layers applied to tensors.
 pub fn is_op(name: &str) -> bool {
@@ -230,14 +242,39 @@ pub const INITIALIZERS: &[&str] = &[
     "orthogonal",
 ];
 
-/// Tokens for the runtime activation named `name` (validated against [`ACTIVATIONS`]).
+/// The runtime activation named `name` (one of [`ACTIVATIONS`]) as its
+/// enum variant, resolved here rather than looked up by name at run time.
 pub fn activation_tokens(name: &str) -> TokenStream {
-    quote::quote!(::kiln::__private::activation(#name))
+    let variant = quote::format_ident!("{}", camel(name));
+    quote::quote!(::kiln::activations::Activation::#variant)
 }
 
-/// Tokens for the runtime initializer named `name` (validated against [`INITIALIZERS`]).
+/// The runtime initializer named `name` (one of [`INITIALIZERS`]) as its
+/// enum value with Keras's default arguments (as `Initializer::ALL` lists
+/// them; `tests/dsl.rs` builds a model with every name).
 pub fn initializer_tokens(name: &str) -> TokenStream {
-    quote::quote!(::kiln::__private::initializer(#name))
+    let path = quote::quote!(::kiln::initializers::Initializer);
+    match name {
+        "constant" => quote::quote!(#path::Constant(0.0)),
+        "random_uniform" => quote::quote!(#path::RandomUniform { min: -0.05, max: 0.05 }),
+        "random_normal" => quote::quote!(#path::RandomNormal { mean: 0.0, stddev: 0.05 }),
+        "truncated_normal" => quote::quote!(#path::TruncatedNormal { mean: 0.0, stddev: 0.05 }),
+        "orthogonal" => quote::quote!(#path::Orthogonal { gain: 1.0 }),
+        other => {
+            let variant = quote::format_ident!("{}", camel(other));
+            quote::quote!(#path::#variant)
+        }
+    }
+}
+
+/// `hard_sigmoid` → `HardSigmoid`.
+fn camel(name: &str) -> String {
+    name.split('_')
+        .map(|part| {
+            let mut chars = part.chars();
+            chars.next().map(|c| c.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
+        })
+        .collect()
 }
 
 /// The single input of a one-input layer, or the arity error.

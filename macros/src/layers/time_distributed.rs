@@ -66,7 +66,7 @@ impl TimeDistributedSpec {
                 None
             }
             None => {
-                args.error(&callee, format!("unknown layer `{callee}`; known layers: {}", super::KNOWN.join(", ")));
+                args.error(&callee, super::unknown_layer(&callee.to_string(), &[]));
                 None
             }
         }
