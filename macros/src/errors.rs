@@ -63,7 +63,7 @@ pub fn nearest<'c>(given: &str, candidates: impl IntoIterator<Item = &'c str>) -
 
 /// "; did you mean `Dense`?" when a valid name is near `given`, otherwise
 /// "; expected one of: …" listing every valid name.
-pub fn suggestion<'c>(given: &str, candidates: &[&'c str], list_label: &str) -> String {
+pub fn suggestion(given: &str, candidates: &[&str], list_label: &str) -> String {
     match nearest(given, candidates.iter().copied()) {
         Some(near) => format!("; did you mean `{near}`?"),
         None => format!("; {list_label}: {}", candidates.join(", ")),
