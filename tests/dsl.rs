@@ -154,3 +154,64 @@ fn initializers_resolved_at_compile_time_match_the_runtime_table() {
         ::std::assert_eq!(bias.value, reference_bias.value, "{name}");
     }
 }
+
+kiln::model! {
+    /// As Keras tutorials write it: the first layer declares the input
+    /// (`input_shape`), every line rebinds `x`, and the layers take
+    /// Keras's keyword arguments.
+    pub struct KerasSpellings {
+        let x = Dense(8, input_shape = (4,), activation = relu, use_bias = false, kernel_initializer = he_normal, name = "hidden")(x);
+        let x = Dense(8, activation = tanh, bias_initializer = ones)(x);
+        let x = Dense(3, activation = softmax)(x);
+        output x;
+    }
+}
+
+kiln::model! {
+    /// `KerasSpellings` with an `input` line and a name per tensor.
+    pub struct ExplicitNames {
+        input features: [f32; 4];
+        let a = Dense(8, input_dim = 4, activation = relu, use_bias = false, kernel_initializer = he_normal, name = "hidden")(features);
+        let b = Dense(8, activation = tanh, bias_initializer = ones)(a);
+        let c = Dense(3, activation = softmax)(b);
+        output c;
+    }
+}
+
+kiln::model! {
+    /// Keras's `Embedding(…, input_length = 6)` declaring the id input.
+    pub struct KerasText {
+        let e = Embedding(10, 4, input_length = 6)(ids);
+        let h = LSTM(5)(e);
+        let p = Dense(1, activation = sigmoid)(h);
+        output p;
+    }
+}
+
+/// A rebound name means its latest binding: the model equals the one
+/// with a name per tensor (same layers, same seed, same draws), so every
+/// `x` read the previous line's output. The old macro rejected the
+/// second `let x` ("`x` is already defined").
+#[test]
+fn keras_spellings_and_rebinding_mean_what_keras_means() {
+    let (keras, explicit) = (KerasSpellings::new(5), ExplicitNames::new(5));
+    let sample = [0.3f32, -1.2, 0.8, 2.0];
+    let (p, q) = (keras.predict_one(&sample), explicit.predict_one(&sample));
+    ::std::assert_eq!(p, q);
+    // Softmax output over 3 units, and not the input passed through.
+    ::std::assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+    let (a, b) = (keras.summary(), explicit.summary());
+    let rows = |s: &kiln::summary::Summary| {
+        s.rows.iter().map(|r| (r.name.clone(), r.trainable)).collect::<::std::vec::Vec<_>>()
+    };
+    // The input layer is named after the tensor (`x` / `features`); the rest match.
+    ::std::assert_eq!(rows(&a)[1..], rows(&b)[1..]);
+    // `use_bias = false`: 4·8 weights; then 8·8 + 8; then 8·3 + 3.
+    ::std::assert_eq!(rows(&a)[1..].iter().map(|r| r.1).collect::<::std::vec::Vec<_>>(), [32, 72, 27]);
+    ::std::assert_eq!(rows(&a)[1].0, "hidden");
+    ::std::assert!(keras.hidden.bias.is_none());
+
+    let text = KerasText::new(0);
+    let probability: [f32; 1] = text.predict_one(&[1, 2, 3, 4, 5, 6]).unwrap();
+    ::std::assert!(probability[0] > 0.0 && probability[0] < 1.0);
+}

@@ -2,6 +2,7 @@
 //! and spanned errors for unknown keywords and wrongly typed values.
 
 use crate::errors::Errors;
+use crate::layers::{DType, TensorType};
 use crate::parse::{Arg, LetStmt};
 use syn::{Expr, ExprLit, ExprUnary, Ident, Lit, UnOp};
 
@@ -138,6 +139,56 @@ impl<'a> ArgReader<'a> {
             self.errors.push(expr, "expected a tensor name or a list of tensor names `[a, b]`");
         }
         names
+    }
+
+    /// Keras's declaration of a first layer's input: `input_shape = (20,)`
+    /// or `input_dim = 20` (float features), or on an `Embedding`
+    /// `input_length = 16` (ids). `Ok(None)` when absent; `Err` when
+    /// wrong (the error is recorded).
+    #[allow(clippy::result_unit_err)]
+    pub fn input_declaration(&mut self, embedding: bool) -> Result<Option<(TensorType, Expr)>, ()> {
+        let dtype = if embedding { DType::U32 } else { DType::F32 };
+        let mut found = None;
+        let mut wrong = false;
+        let keywords: &[&str] =
+            if embedding { &["input_shape", "input_length"] } else { &["input_shape", "input_dim"] };
+        for &keyword in keywords {
+            let Some(expr) = self.take(keyword, None) else { continue };
+            let dims: Option<Vec<&Expr>> = match (keyword, expr) {
+                ("input_shape", Expr::Tuple(t)) => Some(t.elems.iter().collect()),
+                ("input_shape", Expr::Paren(p)) => Some(vec![&*p.expr]),
+                ("input_shape", Expr::Array(a)) => Some(a.elems.iter().collect()),
+                ("input_shape", _) => None,
+                (_, single) => Some(vec![single]),
+            };
+            let Some(dims) = dims.filter(|d| !d.is_empty()) else {
+                self.error(expr, format!("`{keyword}` expects a shape without the batch axis, such as `(20,)`"));
+                wrong = true;
+                continue;
+            };
+            let mut shape = Vec::new();
+            for dim in dims {
+                match int_value(dim) {
+                    Some(d) if d > 0 => shape.push(d as usize),
+                    _ => {
+                        self.error(dim, format!("`{keyword}` expects positive integer sizes"));
+                        wrong = true;
+                    }
+                }
+            }
+            if found.is_some() {
+                self.error(
+                    expr,
+                    "the input's shape is declared twice; keep one of `input_shape`, `input_dim`, `input_length`",
+                );
+                wrong = true;
+            }
+            found = Some((TensorType { dtype, shape }, expr.clone()));
+        }
+        if wrong {
+            return Err(());
+        }
+        Ok(found)
     }
 
     /// An optional string literal (`name = "main_output"`).

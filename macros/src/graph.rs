@@ -77,6 +77,8 @@ struct Builder<'a> {
     /// How errors name each tensor: `` `x` ``, or a description of a
     /// chain link's output (whose name the user never wrote).
     shown: Vec<String>,
+    /// How many times each tensor name has been rebound.
+    rebound: HashMap<String, usize>,
     layers: Vec<PendingLayer>,
     nodes: Vec<Node>,
     inputs: Vec<usize>,
@@ -101,6 +103,7 @@ impl Graph {
             defined_later,
             tensors: Vec::new(),
             shown: Vec::new(),
+            rebound: HashMap::new(),
             layers: Vec::new(),
             nodes: Vec::new(),
             inputs: Vec::new(),
@@ -121,12 +124,44 @@ impl Graph {
 impl Builder<'_> {
     fn define(&mut self, name: &Ident, binding: Binding) -> bool {
         let key = name.to_string();
-        if self.names.contains_key(&key) {
+        let rebinds_a_tensor = matches!(binding, Binding::Tensor(None) | Binding::Unknown)
+            && matches!(self.names.get(&key), Some(Binding::Tensor(_) | Binding::Unknown));
+        if self.names.contains_key(&key) && !rebinds_a_tensor {
             self.errors.push(name, format!("`{name}` is already defined in this model"));
             return false;
         }
         self.names.insert(key, binding);
         true
+    }
+
+    /// Binds `name` to tensor `id`, returning the tensor's identifier in
+    /// generated code. As in Keras code (`x = Dense(64)(x)`) and Rust's
+    /// shadowing, a name already bound to a tensor is rebound: later lines
+    /// see the new tensor, and the old one keeps a fresh identifier
+    /// (`x__r1`) that errors never show. A layer's name cannot be rebound
+    /// (it names the model's field); that error is reported here.
+    fn bind_tensor(&mut self, name: &Ident, id: usize) -> Option<Ident> {
+        let key = name.to_string();
+        match self.names.get(&key) {
+            None => {
+                self.names.insert(key, Binding::Tensor(Some(id)));
+                Some(name.clone())
+            }
+            Some(Binding::Layer(_)) => {
+                self.errors.push(name, format!("`{name}` already names a layer; give this tensor another name"));
+                // The call still counts (the layer is not "never called"),
+                // and later uses of the name pass silently.
+                self.names.insert(key, Binding::Unknown);
+                Some(Ident::new(&format!("{name}__conflict"), name.span()))
+            }
+            Some(Binding::Tensor(_) | Binding::Unknown) => {
+                let count = self.rebound.entry(key.clone()).or_insert(0);
+                *count += 1;
+                let fresh = Ident::new(&format!("{name}__r{count}"), name.span());
+                self.names.insert(key, Binding::Tensor(Some(id)));
+                Some(fresh)
+            }
+        }
     }
 
     fn input(&mut self, input: &InputStmt) {
@@ -194,6 +229,7 @@ impl Builder<'_> {
         }
         let mut args = ArgReader::new(stmt, &mut self.errors);
         let explicit_name = args.string("name");
+        let declared_input = args.input_declaration(callee == "Embedding");
         let Some(spec) = layers::configure(stmt, args) else {
             let bound: Vec<String> =
                 self.names.iter().filter(|(_, b)| matches!(b, Binding::Layer(_))).map(|(n, _)| n.clone()).collect();
@@ -205,6 +241,11 @@ impl Builder<'_> {
         let id = self.layers.len();
         match &stmt.tensors {
             None => {
+                if let Ok(Some((_, at))) = declared_input {
+                    let message = "the input's shape is declared on a layer applied on its line \
+                                   (`Dense(64, input_dim = 20)(x)`); a bound layer takes its shape from its first call";
+                    self.errors.push(at, message);
+                }
                 self.layers.push(PendingLayer {
                     field: stmt.name.clone(),
                     explicit_name: explicit_name.or_else(|| Some(stmt.name.to_string())),
@@ -226,9 +267,61 @@ impl Builder<'_> {
                     first_call: Default::default(),
                     binding: None,
                 });
+                match (declared_input, tensors.len()) {
+                    (Ok(Some((ty, at))), 1) => self.declared_input(&tensors[0], ty, &at),
+                    (Ok(Some((_, at))), _) => {
+                        self.errors.push(at, "the input's shape is declared on a layer of one input")
+                    }
+                    // A wrong declaration is reported; the tensor it would
+                    // have declared is then not reported as missing.
+                    (Err(()), _) => {
+                        for t in tensors {
+                            if !self.names.contains_key(&t.to_string()) {
+                                self.names.insert(t.to_string(), Binding::Unknown);
+                            }
+                        }
+                    }
+                    (Ok(None), _) => {}
+                }
                 let tensors = tensors.iter().map(|t| self.resolve(t)).collect();
                 self.call(Some(id), tensors, stmt);
             }
+        }
+    }
+
+    /// Keras's `input_shape = (20,)` / `input_dim = 20` / `input_length = 16`
+    /// on a layer applied to `tensor`: a tensor not defined yet becomes a
+    /// model input of that type (as Keras's first layer creates its
+    /// `Input`); a model input must already have that type.
+    fn declared_input(&mut self, tensor: &Ident, ty: TensorType, at: &Expr) {
+        let key = tensor.to_string();
+        match self.names.get(&key).copied() {
+            // Not bound yet (even if a later line binds the name, as in
+            // `let x = Dense(8, input_dim = 4)(x);`): a new input.
+            None => {
+                let id = self.tensors.len();
+                self.names.insert(key, Binding::Tensor(Some(id)));
+                self.tensors.push((tensor.clone(), Some(ty), None));
+                self.shown.push(format!("`{tensor}`"));
+                self.inputs.push(id);
+            }
+            Some(Binding::Tensor(Some(id))) if self.inputs.contains(&id) => {
+                let Some(actual) = self.tensors[id].1.clone() else { return };
+                if actual != ty {
+                    let describe = |t: &TensorType| format!("{} {}", t.elem_tokens(), t.shape_str());
+                    let message = format!(
+                        "this declares the input as {}, but `{tensor}` is declared as {}; keep one of them",
+                        describe(&ty),
+                        describe(&actual)
+                    );
+                    self.errors.push(at, message);
+                }
+            }
+            Some(Binding::Tensor(Some(_))) => {
+                self.errors.push(at, format!("`{tensor}` is not a model input; the input's shape is declared only on a layer reading a model input"));
+            }
+            // An undefined-later or erroneous name is reported where it is resolved.
+            _ => {}
         }
     }
 
@@ -381,9 +474,9 @@ impl Builder<'_> {
     fn call(&mut self, layer: Option<usize>, inputs: Vec<Option<usize>>, stmt: &LetStmt) {
         let output = self.apply(layer, &inputs, stmt);
         let id = self.tensors.len();
-        if !self.define(&stmt.name, Binding::Tensor(Some(id))) {
+        let Some(ident) = self.bind_tensor(&stmt.name, id) else {
             return;
-        }
+        };
         let producer = match (layer, output.is_some()) {
             (Some(layer), true) => {
                 let node = self.nodes.len();
@@ -394,7 +487,7 @@ impl Builder<'_> {
             }
             _ => None,
         };
-        self.tensors.push((stmt.name.clone(), output, producer));
+        self.tensors.push((ident, output, producer));
         self.shown.push(stmt.shown.clone().unwrap_or_else(|| format!("`{}`", stmt.name)));
     }
 
@@ -508,10 +601,11 @@ impl Builder<'_> {
                 if live.contains(&id) {
                     continue;
                 }
+                let shown = &self.shown[id];
                 let message = if self.inputs.contains(&id) {
-                    format!("input `{ident}` is never used; feed it to a layer or remove it")
+                    format!("input {shown} is never used; feed it to a layer or remove it")
                 } else {
-                    format!("`{ident}` is never used; use it or make it an `output`")
+                    format!("{shown} is never used; use it or make it an `output`")
                 };
                 self.errors.push(ident, message);
             }
