@@ -276,9 +276,7 @@ impl Builder<'_> {
                     // have declared is then not reported as missing.
                     (Err(()), _) => {
                         for t in tensors {
-                            if !self.names.contains_key(&t.to_string()) {
-                                self.names.insert(t.to_string(), Binding::Unknown);
-                            }
+                            self.names.entry(t.to_string()).or_insert(Binding::Unknown);
                         }
                     }
                     (Ok(None), _) => {}
