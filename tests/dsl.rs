@@ -215,3 +215,64 @@ fn keras_spellings_and_rebinding_mean_what_keras_means() {
     let probability: [f32; 1] = text.predict_one(&[1, 2, 3, 4, 5, 6]).unwrap();
     ::std::assert!(probability[0] > 0.0 && probability[0] < 1.0);
 }
+
+/// Sizes kept in constants, as real programs do.
+const VOCAB: usize = 9;
+const MAXLEN: usize = 6;
+const HIDDEN: usize = 5;
+mod sizes {
+    pub const EMBED: usize = 4;
+}
+
+kiln::model! {
+    /// Every size a constant or a constant expression.
+    pub struct ConstSizes {
+        input ids: [u32; MAXLEN];
+        input extra: [f32; MAXLEN, sizes::EMBED];
+        let e = Embedding(VOCAB + 2, sizes::EMBED)(ids);
+        let both = add([e, extra]);
+        let joined = concatenate([both, extra], axis = -1);
+        let h = LSTM(HIDDEN, return_sequences = true)(joined);
+        let steps = TimeDistributed(Dense(HIDDEN * 2, activation = relu))(h);
+        let pooled = reduce_mean(steps, axis = 1);
+        let p = Dense(1, activation = sigmoid)(pooled);
+        output p;
+    }
+}
+
+kiln::model! {
+    /// `ConstSizes` with the numbers written in.
+    pub struct LiteralSizes {
+        input ids: [u32; 6];
+        input extra: [f32; 6, 4];
+        let e = Embedding(11, 4)(ids);
+        let both = add([e, extra]);
+        let joined = concatenate([both, extra], axis = -1);
+        let h = LSTM(5, return_sequences = true)(joined);
+        let steps = TimeDistributed(Dense(10, activation = relu))(h);
+        let pooled = reduce_mean(steps, axis = 1);
+        let p = Dense(1, activation = sigmoid)(pooled);
+        output p;
+    }
+}
+
+/// Sizes from constants give the model the numbers give: same parameter
+/// counts (Keras's formulas: Embedding 11·4 = 44; LSTM 4·5·(8 + 5 + 1) =
+/// 280; Dense 5·10 + 10 = 60; Dense 10 + 1 = 11), same shapes in the
+/// summary, and same predictions from the same seed. (The old macro
+/// rejected `MAXLEN` in a shape: "expected integer literal".)
+#[test]
+fn sizes_may_be_rust_constants() {
+    let (a, b) = (ConstSizes::new(3), LiteralSizes::new(3));
+    let (sa, sb) = (a.summary(), b.summary());
+    let rows = |s: &kiln::summary::Summary| {
+        s.rows.iter().map(|r| (r.name.clone(), r.output_shape.clone(), r.trainable)).collect::<::std::vec::Vec<_>>()
+    };
+    ::std::assert_eq!(rows(&sa), rows(&sb));
+    let counts: ::std::vec::Vec<usize> = sa.rows.iter().map(|r| r.trainable).filter(|&n| n > 0).collect();
+    ::std::assert_eq!(counts, [44, 280, 60, 11]);
+    ::std::assert_eq!(sa.rows.iter().find(|r| r.name == "concatenate").unwrap().output_shape, "(None, 6, 8)");
+    let ids = [1u32, 2, 3, 4, 5, 10];
+    let extra = [[0.25f32, -0.5, 0.75, 1.0]; 6];
+    ::std::assert_eq!(a.predict_one(&ids, &extra).unwrap(), b.predict_one(&ids, &extra).unwrap());
+}

@@ -4,6 +4,7 @@
 use crate::errors::Errors;
 use crate::layers::{DType, TensorType};
 use crate::parse::{Arg, LetStmt};
+use crate::size::{Deferred, Piece, Size};
 use syn::{Expr, ExprLit, ExprUnary, Ident, Lit, UnOp};
 
 /// One layer call's arguments, consumed by name as the layer's spec reads them.
@@ -83,18 +84,29 @@ impl<'a> ArgReader<'a> {
         self.errors.push(tokens, message);
     }
 
-    /// A required positive integer (`units`).
-    pub fn positive_int(&mut self, name: &str, position: Option<usize>, call: &LetStmt) -> Option<usize> {
+    /// A required positive size (`units`): an integer, or a Rust constant
+    /// expression (`VOCAB + 2`), whose check is then left to rustc.
+    pub fn positive_int(&mut self, name: &str, position: Option<usize>, call: &LetStmt) -> Option<Size> {
         let Some(expr) = self.take(name, position) else {
             self.errors.push_at(call.args_span, format!("`{}` needs the argument `{name}`", self.layer));
             return None;
         };
+        if is_const_expr(expr) {
+            let size = Size::expr(expr);
+            let message = vec![
+                Piece::Text(format!("`{name}` of `{}` must be at least 1, but {} = ", self.layer, size.text())),
+                Piece::Value(size.clone()),
+            ];
+            let check = Deferred { condition: quote::quote!((#size) >= 1), message };
+            self.errors.deferred.push((syn::spanned::Spanned::span(expr), check));
+            return Some(size);
+        }
         match int_value(expr) {
             Some(0) => {
                 self.error(expr, format!("`{name}` must be at least 1, found 0"));
                 None
             }
-            Some(v) if v > 0 => Some(v as usize),
+            Some(v) if v > 0 => Some(Size::Known(v as usize)),
             Some(v) => {
                 self.error(expr, format!("`{name}` must be at least 1, found {v}"));
                 None
@@ -168,8 +180,8 @@ impl<'a> ArgReader<'a> {
             };
             let mut shape = Vec::new();
             for dim in dims {
-                match int_value(dim) {
-                    Some(d) if d > 0 => shape.push(d as usize),
+                match size_value(dim) {
+                    Some(d) => shape.push(d),
                     _ => {
                         self.error(dim, format!("`{keyword}` expects positive integer sizes"));
                         wrong = true;
@@ -274,6 +286,35 @@ impl<'a> ArgReader<'a> {
                 None => self.errors.push(expr, format!("unexpected positional argument to `{}`", self.layer)),
             }
         }
+    }
+}
+
+/// Whether `expr` is a size written as a Rust constant expression:
+/// `MAXLEN`, `config::VOCAB`, `VOCAB + 2`, `(N * 2)`, `size_of(…)`. Literals
+/// other than integers are not, so `units = "four"` stays a wrong type.
+pub fn is_const_expr(expr: &Expr) -> bool {
+    match expr {
+        Expr::Path(_) | Expr::Call(_) | Expr::MethodCall(_) | Expr::Field(_) | Expr::Index(_) | Expr::Cast(_) => true,
+        Expr::Binary(b) => is_const_expr(&b.left) || is_const_expr(&b.right) || is_int(&b.left) && is_int(&b.right),
+        Expr::Paren(p) => is_const_expr(&p.expr) || is_int(&p.expr),
+        Expr::Block(_) => true,
+        _ => false,
+    }
+}
+
+fn is_int(expr: &Expr) -> bool {
+    matches!(expr, Expr::Lit(ExprLit { lit: Lit::Int(_), .. }))
+}
+
+/// A size: an integer literal (positive, else `None`), or a constant
+/// expression.
+pub fn size_value(expr: &Expr) -> Option<Size> {
+    if is_const_expr(expr) {
+        return Some(Size::expr(expr));
+    }
+    match int_value(expr) {
+        Some(v) if v > 0 => Some(Size::Known(v as usize)),
+        _ => None,
     }
 }
 

@@ -6,6 +6,8 @@ use std::fmt::Display;
 #[derive(Default)]
 pub struct Errors {
     collected: Option<syn::Error>,
+    /// Checks involving constant sizes, left to rustc (each at its span).
+    pub deferred: Vec<(proc_macro2::Span, crate::size::Deferred)>,
 }
 
 impl Errors {
@@ -32,8 +34,8 @@ impl Errors {
     }
 
     /// `Ok` when nothing was recorded, otherwise every error combined.
-    pub fn finish(self) -> syn::Result<()> {
-        match self.collected {
+    pub fn finish(&mut self) -> syn::Result<()> {
+        match self.collected.take() {
             Some(e) => Err(e),
             None => Ok(()),
         }

@@ -6,6 +6,7 @@ use crate::args::ArgReader;
 use crate::errors::Errors;
 use crate::layers::{self, DType, Spec, TensorType};
 use crate::parse::{Arg, InputStmt, LetStmt, ModelDef, Stmt};
+use crate::size::{agree, shape_pieces, Agreement, Deferred, Piece, Size};
 use std::collections::{HashMap, HashSet};
 use syn::{Expr, Ident};
 
@@ -16,6 +17,8 @@ pub struct Graph {
     pub layers: Vec<LayerInfo>,
     /// In definition order, which is a topological order.
     pub nodes: Vec<Node>,
+    /// Checks involving constant sizes, for rustc to make (at their spans).
+    pub deferred: Vec<(proc_macro2::Span, Deferred)>,
 }
 
 pub struct Tensor {
@@ -134,6 +137,24 @@ impl Builder<'_> {
         true
     }
 
+    /// A dimension written in a shape: a positive integer, or a Rust
+    /// constant expression whose positivity rustc checks.
+    fn dimension(&mut self, dim: &Expr) -> Option<Size> {
+        let Some(size) = crate::args::size_value(dim) else {
+            self.errors.push(dim, "a dimension must be a positive integer or a constant (`MAXLEN`, `VOCAB + 2`)");
+            return None;
+        };
+        if size.known().is_none() {
+            let message = vec![
+                Piece::Text(format!("a dimension must be at least 1, but {} = ", size.text())),
+                Piece::Value(size.clone()),
+            ];
+            let check = Deferred { condition: quote::quote!((#size) >= 1), message };
+            self.errors.deferred.push((syn::spanned::Spanned::span(dim), check));
+        }
+        Some(size)
+    }
+
     /// Binds `name` to tensor `id`, returning the tensor's identifier in
     /// generated code. As in Keras code (`x = Dense(64)(x)`) and Rust's
     /// shadowing, a name already bound to a tensor is rebound: later lines
@@ -173,13 +194,7 @@ impl Builder<'_> {
                 None
             }
         };
-        let mut shape = Vec::new();
-        for dim in &input.dims {
-            match dim.base10_parse::<usize>() {
-                Ok(0) | Err(_) => self.errors.push(dim, "a dimension must be a positive integer"),
-                Ok(d) => shape.push(d),
-            }
-        }
+        let shape: Vec<Size> = input.dims.iter().filter_map(|dim| self.dimension(dim)).collect();
         let ty = dtype.filter(|_| shape.len() == input.dims.len()).map(|dtype| TensorType { dtype, shape });
         let id = self.tensors.len();
         if self.define(&input.name, Binding::Tensor(Some(id))) {
@@ -305,7 +320,17 @@ impl Builder<'_> {
             }
             Some(Binding::Tensor(Some(id))) if self.inputs.contains(&id) => {
                 let Some(actual) = self.tensors[id].1.clone() else { return };
-                if actual != ty {
+                let agreement =
+                    if actual.dtype == ty.dtype { agree(&ty.shape, &actual.shape) } else { Agreement::Differ };
+                if let Agreement::Maybe(pairs) = agreement {
+                    let mut message = vec![Piece::Text("this declares the input as ".into())];
+                    message.extend(shape_pieces(&ty.shape));
+                    message.push(Piece::Text(format!(", but `{tensor}` is declared as ")));
+                    message.extend(shape_pieces(&actual.shape));
+                    message.push(Piece::Text("; keep one of them".into()));
+                    let check = Deferred::equal(&pairs, message);
+                    self.errors.deferred.push((syn::spanned::Spanned::span(at), check));
+                } else if matches!(agreement, Agreement::Differ) {
                     let describe = |t: &TensorType| format!("{} {}", t.elem_tokens(), t.shape_str());
                     let message = format!(
                         "this declares the input as {}, but `{tensor}` is declared as {}; keep one of them",
@@ -342,13 +367,7 @@ impl Builder<'_> {
             self.define(&stmt.name, Binding::Unknown);
             return;
         };
-        let mut shape = Vec::new();
-        for dim in &declared.dims {
-            match dim.base10_parse::<usize>() {
-                Ok(d) if d > 0 => shape.push(d),
-                _ => self.errors.push(dim, "a dimension must be a positive integer"),
-            }
-        }
+        let shape: Vec<Size> = declared.dims.iter().filter_map(|dim| self.dimension(dim)).collect();
         let prefix = snake(&name);
         // A wrong dimension leaves the output shape unknown (nothing
         // downstream is checked) rather than guessed.
@@ -512,8 +531,38 @@ impl Builder<'_> {
         };
         let here: Vec<(TensorType, String)> = known.iter().map(|(_, t, s)| (t.clone(), s.clone())).collect();
         let pending = &mut self.layers[layer];
-        if let Some((first_in, _)) = &pending.types {
-            if *first_in != types {
+        if let Some((first_in, first_out)) = &pending.types {
+            // A later call of a shared layer: its inputs must be the first's.
+            let mut differ = first_in.len() != types.len();
+            let mut pairs = Vec::new();
+            for (first, now) in first_in.iter().zip(&types) {
+                differ |= first.dtype != now.dtype;
+                match agree(&now.shape, &first.shape) {
+                    Agreement::Same => {}
+                    Agreement::Differ => differ = true,
+                    Agreement::Maybe(more) => pairs.extend(more),
+                }
+            }
+            if !differ && !pairs.is_empty() {
+                let (first_reads, first_makes) = &pending.first_call;
+                let mut message = vec![Piece::Text(format!("layer `{}` is called here on ", pending.field))];
+                for (i, (t, shown)) in here.iter().enumerate() {
+                    message.push(Piece::Text(format!("{}{shown} ", if i > 0 { ", " } else { "" })));
+                    message.extend(shape_pieces(&t.shape));
+                }
+                message.push(Piece::Text(format!(", but its first call (making {first_makes}) was on ")));
+                for (i, (t, shown)) in first_reads.iter().enumerate() {
+                    message.push(Piece::Text(format!("{}{shown} ", if i > 0 { ", " } else { "" })));
+                    message.extend(shape_pieces(&t.shape));
+                }
+                message.push(Piece::Text("; a shared layer needs the same input shape at every call".into()));
+                let span = syn::spanned::Spanned::span(&at);
+                self.errors.deferred.push((span, Deferred::equal(&pairs, message)));
+            }
+            if !differ {
+                return Some(first_out.clone());
+            }
+            {
                 // Both call sites, each named by the tensors it reads and defines.
                 let (first_reads, first_makes) = &pending.first_call;
                 let message = format!(
@@ -531,6 +580,10 @@ impl Builder<'_> {
         let described: Vec<(&TensorType, &str)> = types.iter().zip(&names).map(|(t, n)| (t, n.as_str())).collect();
         match pending.spec.infer(&described) {
             Ok(out) => {
+                let span = syn::spanned::Spanned::span(&at);
+                let deferred = pending.spec.deferred(&described);
+                self.errors.deferred.extend(deferred.into_iter().map(|check| (span, check)));
+                let pending = &mut self.layers[layer];
                 pending.types = Some((types, out.clone()));
                 pending.first_call = (here, stmt.shown.clone().unwrap_or_else(|| format!("`{}`", stmt.name)));
                 Some(out)
@@ -615,7 +668,7 @@ impl Builder<'_> {
         }
     }
 
-    fn finish(self) -> syn::Result<Graph> {
+    fn finish(mut self) -> syn::Result<Graph> {
         self.errors.finish()?;
         let mut taken: HashSet<String> = self.layers.iter().filter_map(|l| l.explicit_name.clone()).collect();
         taken.extend(self.tensors.iter().filter(|t| t.2.is_none()).map(|t| t.0.to_string()));
@@ -649,6 +702,7 @@ impl Builder<'_> {
             tensors,
             layers,
             nodes: self.nodes,
+            deferred: std::mem::take(&mut self.errors.deferred),
         })
     }
 }

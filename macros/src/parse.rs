@@ -22,7 +22,7 @@ use crate::kw;
 use proc_macro2::Span;
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
-use syn::{bracketed, parenthesized, Attribute, Expr, Ident, LitInt, Token, Visibility};
+use syn::{bracketed, parenthesized, Attribute, Expr, Ident, Token, Visibility};
 
 /// The whole `model! { … }` body.
 pub struct ModelDef {
@@ -43,7 +43,8 @@ pub enum Stmt {
 pub struct InputStmt {
     pub name: Ident,
     pub elem: Ident,
-    pub dims: Vec<LitInt>,
+    /// Sizes: integers or Rust constant expressions (`MAXLEN`).
+    pub dims: Vec<Expr>,
 }
 
 /// `let name = callee(args)(tensors);` or `let name = callee(args);`.
@@ -65,7 +66,8 @@ pub struct LetStmt {
 
 pub struct Declared {
     pub bracket: syn::token::Bracket,
-    pub dims: Vec<LitInt>,
+    /// Sizes: integers or Rust constant expressions (`MAXLEN`).
+    pub dims: Vec<Expr>,
 }
 
 pub struct Custom {
@@ -135,7 +137,7 @@ impl Parse for Stmt {
             bracketed!(shape in input);
             let elem = shape.parse()?;
             shape.parse::<Token![;]>()?;
-            let dims = Punctuated::<LitInt, Token![,]>::parse_separated_nonempty(&shape)?;
+            let dims = Punctuated::<Expr, Token![,]>::parse_separated_nonempty(&shape)?;
             input.parse::<Token![;]>()?;
             Ok(Stmt::Input(InputStmt { name, elem, dims: dims.into_iter().collect() }))
         } else if lookahead.peek(Token![let]) {
@@ -145,7 +147,7 @@ impl Parse for Stmt {
                 input.parse::<Token![:]>()?;
                 let dims;
                 let bracket = bracketed!(dims in input);
-                let dims = Punctuated::<LitInt, Token![,]>::parse_separated_nonempty(&dims)?;
+                let dims = Punctuated::<Expr, Token![,]>::parse_separated_nonempty(&dims)?;
                 Some(Declared { bracket, dims: dims.into_iter().collect() })
             } else {
                 None

@@ -8,8 +8,9 @@
 use crate::graph::Graph;
 use crate::layers::DType;
 use crate::parse::ModelDef;
+use crate::size::{shape_pieces, Deferred, Piece, Size};
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote, quote_spanned};
+use quote::{format_ident, quote};
 use syn::Ident;
 
 mod inference;
@@ -37,30 +38,28 @@ pub fn expand(def: &ModelDef, graph: &Graph) -> TokenStream {
     // a user's type (`custom`) is checked against its line here.
     let length_checks = graph.layers.iter().filter(|l| l.spec.is_custom()).map(|l| {
         let ty = gen.layer_type(l);
-        let (i, o) = (l.inputs.iter().map(|t| t.len()).sum::<usize>(), l.output.len());
+        let (i, o) = (Size::sum(l.inputs.iter().map(|t| t.len()).collect::<Vec<_>>().iter()), l.output.len());
         let span = l.field.span();
         // Named as the user wrote them: the type, and the call's tensors.
         let type_name = ty.to_string().replace(' ', "");
         let node = &graph.nodes[l.nodes[0]];
         let made = &graph.tensors[node.output].ident;
         let read = node.inputs.first().map(|&t| graph.tensors[t].ident.to_string()).unwrap_or_default();
-        let out_check = length_check(
-            span,
-            quote!(<#ty as ::kiln::__private::Layer>::OUTPUT_LEN),
-            o,
-            &format!("`{type_name}` outputs "),
-            &format!(" values per sample, but the line of `{made}` declares {} ({o} values)", l.output.shape_str()),
-        );
-        let input = l.inputs.first().map(|t| t.shape_str()).unwrap_or_default();
-        let in_check = length_check(
-            span,
-            quote!(<#ty as ::kiln::__private::Layer>::INPUT_LEN),
-            i,
-            &format!("`{type_name}` reads "),
-            &format!(" values per sample, but its input `{read}` is {input} ({i} values)"),
-        );
+        let out_len = Size::Expr(quote!(<#ty as ::kiln::__private::Layer>::OUTPUT_LEN), "OUTPUT_LEN".into());
+        let in_len = Size::Expr(quote!(<#ty as ::kiln::__private::Layer>::INPUT_LEN), "INPUT_LEN".into());
+        let mut out_message = vec![Piece::Text(format!("`{type_name}` outputs ")), Piece::Value(out_len.clone())];
+        out_message.push(Piece::Text(format!(" values per sample, but the line of `{made}` declares ")));
+        out_message.extend(shape_pieces(&l.output.shape));
+        out_message.extend([Piece::Text(" (".into()), Piece::Value(o.clone()), Piece::Text(" values)".into())]);
+        let mut in_message = vec![Piece::Text(format!("`{type_name}` reads ")), Piece::Value(in_len.clone())];
+        in_message.push(Piece::Text(format!(" values per sample, but its input `{read}` is ")));
+        in_message.extend(l.inputs.first().map(|t| shape_pieces(&t.shape)).unwrap_or_default());
+        in_message.extend([Piece::Text(" (".into()), Piece::Value(i.clone()), Piece::Text(" values)".into())]);
+        let out_check = Deferred::equal(&[(out_len, o)], out_message).tokens(span);
+        let in_check = Deferred::equal(&[(in_len, i)], in_message).tokens(span);
         quote!(#out_check #in_check)
     });
+    let deferred = graph.deferred.iter().map(|(span, check)| check.tokens(*span));
 
     let input_types: Vec<TokenStream> = graph.inputs.iter().map(|&i| graph.tensors[i].ty.rust_type()).collect();
     let output_types: Vec<TokenStream> = graph.outputs.iter().map(|&o| graph.tensors[o].ty.rust_type()).collect();
@@ -209,6 +208,7 @@ pub fn expand(def: &ModelDef, graph: &Graph) -> TokenStream {
         }
 
         #(#length_checks)*
+        #(#deferred)*
 
         #one_sample
 
@@ -343,63 +343,6 @@ pub fn fallback(attrs: &[syn::Attribute], vis: &syn::Visibility, name: &Ident, e
         #vis struct #invalid<const N: usize>;
         #(#docs)*
         #vis type #name = #invalid<{ #errors 0 }>;
-    }
-}
-
-/// A constant check that `actual` (a user's layer type's length) is
-/// `expected`, failing with `before{actual}after`: rustc's const panics
-/// cannot format numbers, so the message is written into a byte array.
-fn length_check(
-    span: proc_macro2::Span,
-    actual: TokenStream,
-    expected: usize,
-    before: &str,
-    after: &str,
-) -> TokenStream {
-    quote_spanned! {span=>
-        const _: () = {
-            const fn message(before: &str, n: usize, after: &str) -> ([u8; 1024], usize) {
-                let (a, b) = (before.as_bytes(), after.as_bytes());
-                let mut out = [0u8; 1024];
-                let mut len = 0;
-                let mut i = 0;
-                while i < a.len() && len < 1000 {
-                    out[len] = a[i];
-                    len += 1;
-                    i += 1;
-                }
-                let mut digits = [0u8; 20];
-                let (mut d, mut v) = (0, n);
-                loop {
-                    digits[d] = b'0' + (v % 10) as u8;
-                    d += 1;
-                    v /= 10;
-                    if v == 0 {
-                        break;
-                    }
-                }
-                while d > 0 {
-                    d -= 1;
-                    out[len] = digits[d];
-                    len += 1;
-                }
-                i = 0;
-                while i < b.len() && len < 1024 {
-                    out[len] = b[i];
-                    len += 1;
-                    i += 1;
-                }
-                (out, len)
-            }
-            const ACTUAL: usize = #actual;
-            const TEXT: ([u8; 1024], usize) = message(#before, ACTUAL, #after);
-            if ACTUAL != #expected {
-                match ::core::str::from_utf8(TEXT.0.split_at(TEXT.1).0) {
-                    ::core::result::Result::Ok(text) => ::core::panic!("{}", text),
-                    ::core::result::Result::Err(_) => ::core::panic!("a layer's length differs from its line"),
-                }
-            }
-        };
     }
 }
 

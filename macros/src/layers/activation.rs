@@ -1,6 +1,6 @@
 //! `Activation(name)`: any float tensor, same shape out.
 
-use super::{activation_tokens, expect_float, one, ShapeError, Spec, TensorType, ACTIVATIONS};
+use super::{activation_tokens, expect_float, one, ShapeError, Size, Spec, TensorType, ACTIVATIONS};
 use crate::args::ArgReader;
 use crate::parse::LetStmt;
 use proc_macro2::TokenStream;
@@ -36,7 +36,7 @@ impl Spec for ActivationSpec {
     fn infer(&self, inputs: &[(&TensorType, &str)]) -> Result<TensorType, ShapeError> {
         let (input, name) = one("Activation", inputs)?;
         expect_float("Activation", input, name)?;
-        if self.activation == "softmax" && input.shape.last() == Some(&1) {
+        if self.activation == "softmax" && input.shape.last() == Some(&Size::Known(1)) {
             // Softmax normalizes along the last axis: over length 1 it is
             // 1.0 whatever the input.
             let message = format!(
@@ -58,7 +58,7 @@ impl Spec for ActivationSpec {
     fn constructor(&self, inputs: &[TensorType], _: &TensorType) -> TokenStream {
         let input = &inputs[0];
         let activation = activation_tokens(self.activation);
-        let row = *input.shape.last().unwrap_or(&1);
+        let row = input.shape.last().cloned().unwrap_or(Size::Known(1));
         quote!(::kiln::layers::ActivationLayer::new(#activation, #row))
     }
 }

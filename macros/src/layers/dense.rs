@@ -2,7 +2,7 @@
 //! on a rank-1 float tensor `[n]` → `[units]`.
 
 use super::{
-    activation_tokens, expect_float_vector, initializer_tokens, one, ShapeError, Spec, TensorType, ACTIVATIONS,
+    activation_tokens, expect_float_vector, initializer_tokens, one, ShapeError, Size, Spec, TensorType, ACTIVATIONS,
     INITIALIZERS,
 };
 use crate::args::ArgReader;
@@ -11,7 +11,7 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 pub struct DenseSpec {
-    units: usize,
+    units: Size,
     activation: &'static str,
     use_bias: bool,
     kernel_initializer: &'static str,
@@ -29,7 +29,7 @@ impl DenseSpec {
         let kernel_initializer =
             INITIALIZERS[args.choice("kernel_initializer", None, "initializer", INITIALIZERS, glorot)];
         let bias_initializer = INITIALIZERS[args.choice("bias_initializer", None, "initializer", INITIALIZERS, 0)];
-        if units == Some(1) && activation == "softmax" {
+        if units == Some(Size::Known(1)) && activation == "softmax" {
             // Softmax normalizes over the units: over one unit it is 1.0
             // whatever the input, and its gradient is zero.
             let message = "`Dense(1, activation = softmax)` always outputs 1.0 (softmax over one unit); \
@@ -64,7 +64,7 @@ impl Spec for DenseSpec {
     fn infer(&self, inputs: &[(&TensorType, &str)]) -> Result<TensorType, ShapeError> {
         let (input, name) = one("Dense", inputs)?;
         expect_float_vector("Dense", input, name)?;
-        Ok(TensorType::f32(vec![self.units]))
+        Ok(TensorType::f32(vec![self.units.clone()]))
     }
 
     fn field_type(&self, inputs: &[TensorType], output: &TensorType) -> TokenStream {

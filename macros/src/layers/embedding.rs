@@ -1,15 +1,15 @@
 //! `Embedding(input_dim, output_dim, embeddings_initializer)` on integer
 //! ids `[T]` → `[T, output_dim]`.
 
-use super::{initializer_tokens, one, DType, ShapeError, Spec, TensorType, INITIALIZERS};
+use super::{initializer_tokens, one, DType, ShapeError, Size, Spec, TensorType, INITIALIZERS};
 use crate::args::ArgReader;
 use crate::parse::LetStmt;
 use proc_macro2::TokenStream;
 use quote::quote;
 
 pub struct EmbeddingSpec {
-    input_dim: usize,
-    output_dim: usize,
+    input_dim: Size,
+    output_dim: Size,
     initializer: &'static str,
 }
 
@@ -54,12 +54,12 @@ impl Spec for EmbeddingSpec {
                 format!("`Embedding` needs a rank-1 sequence of ids, but {name} is {}", input.shape_str()).into()
             );
         }
-        Ok(TensorType::f32(vec![input.shape[0], self.output_dim]))
+        Ok(TensorType::f32(vec![input.shape[0].clone(), self.output_dim.clone()]))
     }
 
     fn field_type(&self, inputs: &[TensorType], _: &TensorType) -> TokenStream {
         let input = &inputs[0];
-        let (v, d, t) = (self.input_dim, self.output_dim, input.shape[0]);
+        let (v, d, t) = (&self.input_dim, &self.output_dim, &input.shape[0]);
         quote!(::kiln::layers::Embedding<#v, #d, #t>)
     }
 

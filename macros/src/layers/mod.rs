@@ -14,6 +14,8 @@ mod time_distributed;
 
 use crate::args::ArgReader;
 use crate::parse::LetStmt;
+use crate::size::Deferred;
+pub use crate::size::Size;
 use proc_macro2::TokenStream;
 
 /// Element type of a tensor.
@@ -23,33 +25,46 @@ pub enum DType {
     U32,
 }
 
-/// A tensor's per-sample type: element and static shape (no batch axis).
+/// A tensor's per-sample type: element and static shape (no batch axis),
+/// whose sizes may be Rust constant expressions (see [`Size`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TensorType {
     pub dtype: DType,
-    pub shape: Vec<usize>,
+    pub shape: Vec<Size>,
 }
 
 impl TensorType {
-    pub fn f32(shape: Vec<usize>) -> Self {
+    pub fn f32(shape: Vec<Size>) -> Self {
         TensorType { dtype: DType::F32, shape }
     }
 
     /// Scalars per sample.
-    pub fn len(&self) -> usize {
-        self.shape.iter().product()
+    pub fn len(&self) -> Size {
+        Size::product(&self.shape)
     }
 
-    /// `[16, 64]`.
+    /// `[16, 64]`, or `[MAXLEN, 64]`.
     pub fn shape_str(&self) -> String {
-        let dims: Vec<String> = self.shape.iter().map(|d| d.to_string()).collect();
+        let dims: Vec<String> = self.shape.iter().map(Size::text).collect();
         format!("[{}]", dims.join(", "))
     }
 
     /// Keras's output-shape column: `(None, 16, 64)`.
     pub fn keras_str(&self) -> String {
-        let dims: Vec<String> = self.shape.iter().map(|d| d.to_string()).collect();
+        let dims: Vec<String> = self.shape.iter().map(Size::text).collect();
         format!("(None, {})", dims.join(", "))
+    }
+
+    /// Keras's output-shape column as an expression of type `String`,
+    /// with the values of constant sizes written in by the program.
+    pub fn keras_tokens(&self) -> TokenStream {
+        if self.shape.iter().all(|d| d.known().is_some()) {
+            let text = self.keras_str();
+            return quote::quote!(::std::string::String::from(#text));
+        }
+        let pattern = format!("(None, {})", vec!["{}"; self.shape.len()].join(", "));
+        let dims = &self.shape;
+        quote::quote!(::std::format!(#pattern, #(#dims),*))
     }
 
     /// The element type's tokens.
@@ -101,6 +116,11 @@ pub trait Spec {
     /// rather than one (`kiln::layers::Layer`).
     fn is_merge(&self) -> bool {
         false
+    }
+    /// Checks of `infer` that involve constant sizes the macro cannot
+    /// evaluate (`add` of `[MAXLEN]` and `[20]`), for rustc to make.
+    fn deferred(&self, _inputs: &[(&TensorType, &str)]) -> Vec<Deferred> {
+        Vec::new()
     }
     /// Whether the layer is a user's type (`custom(…)`), whose lengths the
     /// generated code must check against the line's shapes.

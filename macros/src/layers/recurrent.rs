@@ -4,7 +4,8 @@
 //! tensor → `[units]`, or `[timesteps, units]` with `return_sequences`.
 
 use super::{
-    activation_tokens, expect_float, initializer_tokens, one, ShapeError, Spec, TensorType, ACTIVATIONS, INITIALIZERS,
+    activation_tokens, expect_float, initializer_tokens, one, ShapeError, Size, Spec, TensorType, ACTIVATIONS,
+    INITIALIZERS,
 };
 use crate::args::ArgReader;
 use crate::parse::LetStmt;
@@ -20,7 +21,7 @@ pub enum Kind {
 
 pub struct RecurrentSpec {
     kind: Kind,
-    units: usize,
+    units: Size,
     return_sequences: bool,
     activation: &'static str,
     recurrent_activation: &'static str,
@@ -132,13 +133,17 @@ impl Spec for RecurrentSpec {
             )
             .into());
         }
-        let shape = if self.return_sequences { vec![input.shape[0], self.units] } else { vec![self.units] };
+        let shape = if self.return_sequences {
+            vec![input.shape[0].clone(), self.units.clone()]
+        } else {
+            vec![self.units.clone()]
+        };
         Ok(TensorType::f32(shape))
     }
 
     fn field_type(&self, inputs: &[TensorType], _: &TensorType) -> TokenStream {
         let input = &inputs[0];
-        let (t, d, u, seq) = (input.shape[0], input.shape[1], self.units, self.return_sequences);
+        let (t, d, u, seq) = (&input.shape[0], &input.shape[1], &self.units, self.return_sequences);
         match self.kind {
             Kind::SimpleRnn => quote!(::kiln::layers::SimpleRnn<#d, #u, #t, #seq>),
             Kind::Lstm => quote!(::kiln::layers::Lstm<#d, #u, #t, #seq>),

@@ -3,7 +3,7 @@
 //! TensorFlow, `axis` counts the batch axis (`axis = 1` is the first axis
 //! of a sample; negative values count from the end).
 
-use super::{expect_float, one, ShapeError, Spec, TensorType};
+use super::{expect_float, one, ShapeError, Size, Spec, TensorType};
 use crate::args::ArgReader;
 use crate::parse::LetStmt;
 use proc_macro2::TokenStream;
@@ -81,9 +81,9 @@ impl Spec for ReduceSpec {
     fn constructor(&self, inputs: &[TensorType], _: &TensorType) -> TokenStream {
         let input = &inputs[0];
         let axis = self.sample_axis(input, "").unwrap_or(0);
-        let outer: usize = input.shape[..axis].iter().product();
-        let inner: usize = input.shape[axis + 1..].iter().product();
-        let len = input.shape[axis];
+        let outer = Size::product(&input.shape[..axis]);
+        let inner = Size::product(&input.shape[axis + 1..]);
+        let len = &input.shape[axis];
         let op = match self.op {
             "reduce_sum" => quote!(Sum),
             "reduce_mean" => quote!(Mean),

@@ -108,13 +108,13 @@ impl Spec for TimeDistributedSpec {
         let step = step_type(input);
         let steps = format!("each step of {name}");
         let out = self.inner.infer(&[(&step, &steps)])?;
-        let mut shape = vec![input.shape[0]];
+        let mut shape = vec![input.shape[0].clone()];
         shape.extend(out.shape);
         Ok(TensorType { dtype: out.dtype, shape })
     }
 
     fn field_type(&self, inputs: &[TensorType], output: &TensorType) -> TokenStream {
-        let steps = inputs[0].shape[0];
+        let steps = &inputs[0].shape[0];
         let step_out = TensorType { dtype: output.dtype, shape: output.shape[1..].to_vec() };
         let inner = self.inner.field_type(&[step_type(&inputs[0])], &step_out);
         quote!(::kiln::layers::TimeDistributed<#inner, #steps>)
