@@ -270,7 +270,10 @@ impl Builder<'_> {
                     first_call: Default::default(),
                     binding: Some(stmt.name.clone()),
                 });
-                self.define(&stmt.name, Binding::Layer(Some(id)));
+                if !self.define(&stmt.name, Binding::Layer(Some(id))) {
+                    // Reported as a duplicate; not also "never called".
+                    self.layers[id].binding = None;
+                }
             }
             Some(tensors) => {
                 self.layers.push(PendingLayer {
@@ -284,9 +287,8 @@ impl Builder<'_> {
                 });
                 match (declared_input, tensors.len()) {
                     (Ok(Some((ty, at))), 1) => self.declared_input(&tensors[0], ty, &at),
-                    (Ok(Some((_, at))), _) => {
-                        self.errors.push(at, "the input's shape is declared on a layer of one input")
-                    }
+                    // Several tensors: the layer's arity error says it.
+                    (Ok(Some(_)), _) => {}
                     // A wrong declaration is reported; the tensor it would
                     // have declared is then not reported as missing.
                     (Err(()), _) => {
@@ -406,20 +408,30 @@ impl Builder<'_> {
     /// `let y = reduce_sum(x, axis = 1);`: an operation written as a
     /// function of its input tensor, which becomes a parameterless layer.
     fn op_call(&mut self, stmt: &LetStmt) {
-        if let Some(tensors) = &stmt.tensors {
-            let message = format!("`{}` is a function of tensors: write `{}(x, …)`", stmt.callee, stmt.callee);
-            self.errors.push(tensors, message);
-        }
         let mut args = ArgReader::new(stmt, &mut self.errors);
         let has_positional = stmt.args.iter().any(|a| matches!(a, Arg::Positional(_)));
         let tensors: Option<Vec<Ident>> = args.tensors().map(|v| v.into_iter().cloned().collect());
         let explicit_name = args.string("name");
         let spec = layers::configure(stmt, args).expect("operations are known kinds");
-        if !has_positional {
-            self.errors
-                .push(&stmt.callee, format!("`{}` needs its input tensor(s) as the first argument", stmt.callee));
-        }
-        let inputs: Vec<Option<usize>> = tensors.unwrap_or_default().iter().map(|t| self.resolve(t)).collect();
+        // A call of the wrong form is one mistake: reported once, and the
+        // name it defines passes silently afterwards.
+        let callee = &stmt.callee;
+        let tensors = match (&stmt.tensors, has_positional, tensors) {
+            (Some(group), _, _) => {
+                self.errors.push(group, format!("`{callee}` is a function of tensors: write `{callee}(x, …)`"));
+                None
+            }
+            (None, false, _) => {
+                self.errors.push(callee, format!("`{callee}` needs its input tensor(s) as the first argument"));
+                None
+            }
+            (None, true, tensors) => tensors, // `None`: reported by `ArgReader::tensors`
+        };
+        let Some(tensors) = tensors else {
+            self.define(&stmt.name, Binding::Unknown);
+            return;
+        };
+        let inputs: Vec<Option<usize>> = tensors.iter().map(|t| self.resolve(t)).collect();
         let mut seen = HashSet::new();
         for (ident, id) in tensors_of(stmt).iter().zip(&inputs) {
             if let Some(id) = id {
