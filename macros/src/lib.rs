@@ -41,3 +41,37 @@ pub fn model(input: TokenStream) -> TokenStream {
         Err(error) => codegen::fallback(&def.attrs, &def.vis, &def.name, &error).into(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    /// A model of `layers` Dense layers in a chain of `let` lines.
+    fn deep_model(layers: usize) -> String {
+        let mut body = String::from("input x: [f32; 64];\nlet h0 = Dense(64, activation = relu)(x);\n");
+        for i in 1..layers {
+            body.push_str(&format!("let h{i} = Dense(64, activation = relu)(h{});\n", i - 1));
+        }
+        body.push_str(&format!("output h{};", layers - 1));
+        format!("pub struct Deep {{ {body} }}")
+    }
+
+    /// Expansion (parse, graph, code generation) of a 50-layer model stays
+    /// under 50 ms (issue 9). The fastest of five runs is compared, so a
+    /// busy machine does not fail the test.
+    #[test]
+    fn a_50_layer_model_expands_in_under_50_ms() {
+        let source = deep_model(50);
+        let mut fastest = Duration::MAX;
+        for _ in 0..5 {
+            let start = Instant::now();
+            let def: crate::parse::ModelDef = syn::parse_str(&source).unwrap();
+            let graph = crate::graph::Graph::build(&def).unwrap_or_else(|e| panic!("{e}"));
+            let tokens = crate::codegen::expand(&def, &graph);
+            fastest = fastest.min(start.elapsed());
+            assert!(!tokens.is_empty());
+        }
+        println!("50-layer model expanded in {fastest:?}");
+        assert!(fastest < Duration::from_millis(50), "expansion took {fastest:?}");
+    }
+}
