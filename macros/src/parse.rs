@@ -261,7 +261,10 @@ fn parse_chain(input: ParseStream) -> syn::Result<Vec<LetStmt>> {
             format!("the output of the {ordinal}`{callee}` in the chain of `{name}`")
         });
         let mut tensors = Punctuated::new();
-        tensors.push(previous.clone());
+        // A link's input that the user never named is spanned on this
+        // link, so an error about it points at the layer that reads it.
+        let input = if k == 0 { previous.clone() } else { Ident::new(&previous.to_string(), callee.span()) };
+        tensors.push(input);
         stmts.push(LetStmt {
             name: out.clone(),
             declared: None,
