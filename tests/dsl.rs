@@ -95,3 +95,184 @@ fn every_name_builds_and_runs() {
     ::std::assert_eq!(summary.rows[12].trainable, 16);
     ::std::assert!(model.dense_11.bias.is_none());
 }
+
+/// One `Dense` per initializer name, in a module named after it.
+macro_rules! one_model_per_initializer {
+    ($($name:ident),*) => {
+        $(
+            mod $name {
+                kiln::model! {
+                    pub struct M {
+                        input x: [f32; 3];
+                        let y = Dense(4, kernel_initializer = $name, bias_initializer = $name)(x);
+                        output y;
+                    }
+                }
+            }
+        )*
+        /// Each name's model, with the name.
+        fn initializer_models() -> ::std::vec::Vec<(&'static str, kiln::layers::Dense<3, 4>)> {
+            ::std::vec![$((::core::stringify!($name), $name::M::new(11).dense)),*]
+        }
+    };
+}
+
+one_model_per_initializer!(
+    zeros,
+    ones,
+    constant,
+    random_uniform,
+    random_normal,
+    truncated_normal,
+    glorot_uniform,
+    glorot_normal,
+    he_uniform,
+    he_normal,
+    lecun_uniform,
+    lecun_normal,
+    orthogonal
+);
+
+/// The macro writes each initializer as its enum value (no lookup by name
+/// at run time); the weights must be those of the runtime's own table,
+/// `Initializer::ALL` (Keras's default arguments), drawn from the same seed.
+#[test]
+fn initializers_resolved_at_compile_time_match_the_runtime_table() {
+    let models = initializer_models();
+    ::std::assert_eq!(models.len(), kiln::initializers::Initializer::ALL.len());
+    for (name, dense) in models {
+        let init = kiln::initializers::Initializer::from_name(name).unwrap();
+        let config = kiln::layers::DenseConfig {
+            kernel_initializer: init,
+            bias_initializer: init,
+            ..::core::default::Default::default()
+        };
+        let reference: kiln::layers::Dense<3, 4> =
+            kiln::layers::Dense::new(config, &mut kiln::__private::seeded_rng(11));
+        ::std::assert_eq!(dense.kernel.value, reference.kernel.value, "{name}");
+        let (bias, reference_bias) = (dense.bias.unwrap(), reference.bias.unwrap());
+        ::std::assert_eq!(bias.value, reference_bias.value, "{name}");
+    }
+}
+
+kiln::model! {
+    /// As Keras tutorials write it: the first layer declares the input
+    /// (`input_shape`), every line rebinds `x`, and the layers take
+    /// Keras's keyword arguments.
+    pub struct KerasSpellings {
+        let x = Dense(8, input_shape = (4,), activation = relu, use_bias = false, kernel_initializer = he_normal, name = "hidden")(x);
+        let x = Dense(8, activation = tanh, bias_initializer = ones)(x);
+        let x = Dense(3, activation = softmax)(x);
+        output x;
+    }
+}
+
+kiln::model! {
+    /// `KerasSpellings` with an `input` line and a name per tensor.
+    pub struct ExplicitNames {
+        input features: [f32; 4];
+        let a = Dense(8, input_dim = 4, activation = relu, use_bias = false, kernel_initializer = he_normal, name = "hidden")(features);
+        let b = Dense(8, activation = tanh, bias_initializer = ones)(a);
+        let c = Dense(3, activation = softmax)(b);
+        output c;
+    }
+}
+
+kiln::model! {
+    /// Keras's `Embedding(…, input_length = 6)` declaring the id input.
+    pub struct KerasText {
+        let e = Embedding(10, 4, input_length = 6)(ids);
+        let h = LSTM(5)(e);
+        let p = Dense(1, activation = sigmoid)(h);
+        output p;
+    }
+}
+
+/// A rebound name means its latest binding: the model equals the one
+/// with a name per tensor (same layers, same seed, same draws), so every
+/// `x` read the previous line's output. The old macro rejected the
+/// second `let x` ("`x` is already defined").
+#[test]
+fn keras_spellings_and_rebinding_mean_what_keras_means() {
+    let (keras, explicit) = (KerasSpellings::new(5), ExplicitNames::new(5));
+    let sample = [0.3f32, -1.2, 0.8, 2.0];
+    let (p, q) = (keras.predict_one(&sample), explicit.predict_one(&sample));
+    ::std::assert_eq!(p, q);
+    // Softmax output over 3 units, and not the input passed through.
+    ::std::assert!((p.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+    let (a, b) = (keras.summary(), explicit.summary());
+    let rows = |s: &kiln::summary::Summary| {
+        s.rows.iter().map(|r| (r.name.clone(), r.trainable)).collect::<::std::vec::Vec<_>>()
+    };
+    // The input layer is named after the tensor (`x` / `features`); the rest match.
+    ::std::assert_eq!(rows(&a)[1..], rows(&b)[1..]);
+    // `use_bias = false`: 4·8 weights; then 8·8 + 8; then 8·3 + 3.
+    ::std::assert_eq!(rows(&a)[1..].iter().map(|r| r.1).collect::<::std::vec::Vec<_>>(), [32, 72, 27]);
+    ::std::assert_eq!(rows(&a)[1].0, "hidden");
+    ::std::assert!(keras.hidden.bias.is_none());
+
+    let text = KerasText::new(0);
+    let probability: [f32; 1] = text.predict_one(&[1, 2, 3, 4, 5, 6]).unwrap();
+    ::std::assert!(probability[0] > 0.0 && probability[0] < 1.0);
+}
+
+/// Sizes kept in constants, as real programs do.
+const VOCAB: usize = 9;
+const MAXLEN: usize = 6;
+const HIDDEN: usize = 5;
+mod sizes {
+    pub const EMBED: usize = 4;
+}
+
+kiln::model! {
+    /// Every size a constant or a constant expression.
+    pub struct ConstSizes {
+        input ids: [u32; MAXLEN];
+        input extra: [f32; MAXLEN, sizes::EMBED];
+        let e = Embedding(VOCAB + 2, sizes::EMBED)(ids);
+        let both = add([e, extra]);
+        let joined = concatenate([both, extra], axis = -1);
+        let h = LSTM(HIDDEN, return_sequences = true)(joined);
+        let steps = TimeDistributed(Dense(HIDDEN * 2, activation = relu))(h);
+        let pooled = reduce_mean(steps, axis = 1);
+        let p = Dense(1, activation = sigmoid)(pooled);
+        output p;
+    }
+}
+
+kiln::model! {
+    /// `ConstSizes` with the numbers written in.
+    pub struct LiteralSizes {
+        input ids: [u32; 6];
+        input extra: [f32; 6, 4];
+        let e = Embedding(11, 4)(ids);
+        let both = add([e, extra]);
+        let joined = concatenate([both, extra], axis = -1);
+        let h = LSTM(5, return_sequences = true)(joined);
+        let steps = TimeDistributed(Dense(10, activation = relu))(h);
+        let pooled = reduce_mean(steps, axis = 1);
+        let p = Dense(1, activation = sigmoid)(pooled);
+        output p;
+    }
+}
+
+/// Sizes from constants give the model the numbers give: same parameter
+/// counts (Keras's formulas: Embedding 11·4 = 44; LSTM 4·5·(8 + 5 + 1) =
+/// 280; Dense 5·10 + 10 = 60; Dense 10 + 1 = 11), same shapes in the
+/// summary, and same predictions from the same seed. (The old macro
+/// rejected `MAXLEN` in a shape: "expected integer literal".)
+#[test]
+fn sizes_may_be_rust_constants() {
+    let (a, b) = (ConstSizes::new(3), LiteralSizes::new(3));
+    let (sa, sb) = (a.summary(), b.summary());
+    let rows = |s: &kiln::summary::Summary| {
+        s.rows.iter().map(|r| (r.name.clone(), r.output_shape.clone(), r.trainable)).collect::<::std::vec::Vec<_>>()
+    };
+    ::std::assert_eq!(rows(&sa), rows(&sb));
+    let counts: ::std::vec::Vec<usize> = sa.rows.iter().map(|r| r.trainable).filter(|&n| n > 0).collect();
+    ::std::assert_eq!(counts, [44, 280, 60, 11]);
+    ::std::assert_eq!(sa.rows.iter().find(|r| r.name == "concatenate").unwrap().output_shape, "(None, 6, 8)");
+    let ids = [1u32, 2, 3, 4, 5, 10];
+    let extra = [[0.25f32, -0.5, 0.75, 1.0]; 6];
+    ::std::assert_eq!(a.predict_one(&ids, &extra).unwrap(), b.predict_one(&ids, &extra).unwrap());
+}

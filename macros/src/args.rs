@@ -2,7 +2,9 @@
 //! and spanned errors for unknown keywords and wrongly typed values.
 
 use crate::errors::Errors;
+use crate::layers::{DType, TensorType};
 use crate::parse::{Arg, LetStmt};
+use crate::size::{Deferred, Piece, Size};
 use syn::{Expr, ExprLit, ExprUnary, Ident, Lit, UnOp};
 
 /// One layer call's arguments, consumed by name as the layer's spec reads them.
@@ -13,23 +15,41 @@ pub struct ArgReader<'a> {
 }
 
 impl<'a> ArgReader<'a> {
+    /// Reads `stmt`'s arguments; a keyword given twice is reported here
+    /// (at its second use, which is then ignored).
     pub fn new(stmt: &'a LetStmt, errors: &'a mut Errors) -> Self {
-        let args = stmt
-            .args
-            .iter()
-            .map(|a| match a {
-                Arg::Named { name, value } => (Some(name), value, false),
-                Arg::Positional(value) => (None, value, false),
-            })
-            .collect();
+        let mut args: Vec<(Option<&'a Ident>, &'a Expr, bool)> = Vec::new();
+        for arg in &stmt.args {
+            match arg {
+                Arg::Named { name, value } => {
+                    let repeated = args.iter().any(|(n, _, _)| n.is_some_and(|n| n == name));
+                    if repeated {
+                        errors.push(name, format!("`{name}` is given twice; keep one"));
+                    }
+                    args.push((Some(name), value, repeated));
+                }
+                Arg::Positional(value) => args.push((None, value, false)),
+            }
+        }
         ArgReader { layer: stmt.callee.to_string(), args, errors }
     }
 
     /// The argument given as `name = …` or as the `position`-th positional argument.
     fn take(&mut self, name: &str, position: Option<usize>) -> Option<&'a Expr> {
-        if let Some(entry) = self.args.iter_mut().find(|(n, _, _)| n.is_some_and(|n| n == name)) {
-            entry.2 = true;
-            return Some(entry.1);
+        if let Some(index) = self.args.iter().position(|(n, _, used)| !used && n.is_some_and(|n| n == name)) {
+            self.args[index].2 = true;
+            let (keyword, value) = (self.args[index].0, self.args[index].1);
+            // `Dense(4, units = 8)`: the same argument by position and by
+            // keyword; reported, then the keyword's value is read (so the
+            // layer's shape stays known and nothing else is reported).
+            if let Some(entry) = position.and_then(|p| self.args.iter_mut().filter(|(n, _, _)| n.is_none()).nth(p)) {
+                entry.2 = true;
+                let message = format!("`{name}` is given twice, by position and as `{name} = …`; keep one");
+                if let Some(keyword) = keyword {
+                    self.errors.push(keyword, message);
+                }
+            }
+            return Some(value);
         }
         let position = position?;
         let entry = self.args.iter_mut().filter(|(n, _, _)| n.is_none()).nth(position)?;
@@ -40,6 +60,11 @@ impl<'a> ArgReader<'a> {
     /// The expression given for keyword `name`, without consuming it (for error spans).
     pub fn find(&self, name: &str) -> Option<&'a Expr> {
         self.args.iter().find(|(n, _, _)| n.is_some_and(|n| n == name)).map(|(_, e, _)| *e)
+    }
+
+    /// The `position`-th positional argument, without consuming it (for error spans).
+    pub fn positional(&self, position: usize) -> Option<&'a Expr> {
+        self.args.iter().filter(|(n, _, _)| n.is_none()).nth(position).map(|(_, e, _)| *e)
     }
 
     /// Marks the first positional argument as read.
@@ -59,18 +84,29 @@ impl<'a> ArgReader<'a> {
         self.errors.push(tokens, message);
     }
 
-    /// A required positive integer (`units`).
-    pub fn positive_int(&mut self, name: &str, position: Option<usize>, call: &LetStmt) -> Option<usize> {
+    /// A required positive size (`units`): an integer, or a Rust constant
+    /// expression (`VOCAB + 2`), whose check is then left to rustc.
+    pub fn positive_int(&mut self, name: &str, position: Option<usize>, call: &LetStmt) -> Option<Size> {
         let Some(expr) = self.take(name, position) else {
             self.errors.push_at(call.args_span, format!("`{}` needs the argument `{name}`", self.layer));
             return None;
         };
+        if is_const_expr(expr) {
+            let size = Size::expr(expr);
+            let message = vec![
+                Piece::Text(format!("`{name}` of `{}` must be at least 1, but {} = ", self.layer, size.text())),
+                Piece::Value(size.clone()),
+            ];
+            let check = Deferred { condition: quote::quote!((#size) >= 1), message };
+            self.errors.deferred.push((syn::spanned::Spanned::span(expr), check));
+            return Some(size);
+        }
         match int_value(expr) {
             Some(0) => {
                 self.error(expr, format!("`{name}` must be at least 1, found 0"));
                 None
             }
-            Some(v) if v > 0 => Some(v as usize),
+            Some(v) if v > 0 => Some(Size::Known(v as usize)),
             Some(v) => {
                 self.error(expr, format!("`{name}` must be at least 1, found {v}"));
                 None
@@ -115,6 +151,56 @@ impl<'a> ArgReader<'a> {
             self.errors.push(expr, "expected a tensor name or a list of tensor names `[a, b]`");
         }
         names
+    }
+
+    /// Keras's declaration of a first layer's input: `input_shape = (20,)`
+    /// or `input_dim = 20` (float features), or on an `Embedding`
+    /// `input_length = 16` (ids). `Ok(None)` when absent; `Err` when
+    /// wrong (the error is recorded).
+    #[allow(clippy::result_unit_err)]
+    pub fn input_declaration(&mut self, embedding: bool) -> Result<Option<(TensorType, Expr)>, ()> {
+        let dtype = if embedding { DType::U32 } else { DType::F32 };
+        let mut found = None;
+        let mut wrong = false;
+        let keywords: &[&str] =
+            if embedding { &["input_shape", "input_length"] } else { &["input_shape", "input_dim"] };
+        for &keyword in keywords {
+            let Some(expr) = self.take(keyword, None) else { continue };
+            let dims: Option<Vec<&Expr>> = match (keyword, expr) {
+                ("input_shape", Expr::Tuple(t)) => Some(t.elems.iter().collect()),
+                ("input_shape", Expr::Paren(p)) => Some(vec![&*p.expr]),
+                ("input_shape", Expr::Array(a)) => Some(a.elems.iter().collect()),
+                ("input_shape", _) => None,
+                (_, single) => Some(vec![single]),
+            };
+            let Some(dims) = dims.filter(|d| !d.is_empty()) else {
+                self.error(expr, format!("`{keyword}` expects a shape without the batch axis, such as `(20,)`"));
+                wrong = true;
+                continue;
+            };
+            let mut shape = Vec::new();
+            for dim in dims {
+                match size_value(dim) {
+                    Some(d) => shape.push(d),
+                    _ => {
+                        self.error(dim, format!("`{keyword}` expects positive integer sizes"));
+                        wrong = true;
+                    }
+                }
+            }
+            if found.is_some() {
+                self.error(
+                    expr,
+                    "the input's shape is declared twice; keep one of `input_shape`, `input_dim`, `input_length`",
+                );
+                wrong = true;
+            }
+            found = Some((TensorType { dtype, shape }, expr.clone()));
+        }
+        if wrong {
+            return Err(());
+        }
+        Ok(found)
     }
 
     /// An optional string literal (`name = "main_output"`).
@@ -181,7 +267,8 @@ impl<'a> ArgReader<'a> {
             return index;
         }
         let label = quote::ToTokens::to_token_stream(expr).to_string();
-        self.error(expr, format!("unknown {what} `{label}` for `{name}`; expected one of: {}", choices.join(", ")));
+        let hint = crate::errors::suggestion(given.as_deref().unwrap_or(&label), choices, "expected one of");
+        self.error(expr, format!("unknown {what} `{label}` for `{name}`{hint}"));
         default
     }
 
@@ -192,13 +279,42 @@ impl<'a> ArgReader<'a> {
                 continue;
             }
             match name {
-                Some(name) => self.errors.push(
-                    name,
-                    format!("`{}` has no argument `{name}`; expected one of: {}", self.layer, known.join(", ")),
-                ),
+                Some(name) => {
+                    let hint = crate::errors::suggestion(&name.to_string(), known, "expected one of");
+                    self.errors.push(name, format!("`{}` has no argument `{name}`{hint}", self.layer));
+                }
                 None => self.errors.push(expr, format!("unexpected positional argument to `{}`", self.layer)),
             }
         }
+    }
+}
+
+/// Whether `expr` is a size written as a Rust constant expression:
+/// `MAXLEN`, `config::VOCAB`, `VOCAB + 2`, `(N * 2)`, `size_of(…)`. Literals
+/// other than integers are not, so `units = "four"` stays a wrong type.
+pub fn is_const_expr(expr: &Expr) -> bool {
+    match expr {
+        Expr::Path(_) | Expr::Call(_) | Expr::MethodCall(_) | Expr::Field(_) | Expr::Index(_) | Expr::Cast(_) => true,
+        Expr::Binary(b) => is_const_expr(&b.left) || is_const_expr(&b.right) || is_int(&b.left) && is_int(&b.right),
+        Expr::Paren(p) => is_const_expr(&p.expr) || is_int(&p.expr),
+        Expr::Block(_) => true,
+        _ => false,
+    }
+}
+
+fn is_int(expr: &Expr) -> bool {
+    matches!(expr, Expr::Lit(ExprLit { lit: Lit::Int(_), .. }))
+}
+
+/// A size: an integer literal (positive, else `None`), or a constant
+/// expression.
+pub fn size_value(expr: &Expr) -> Option<Size> {
+    if is_const_expr(expr) {
+        return Some(Size::expr(expr));
+    }
+    match int_value(expr) {
+        Some(v) if v > 0 => Some(Size::Known(v as usize)),
+        _ => None,
     }
 }
 

@@ -6,6 +6,8 @@ use std::fmt::Display;
 #[derive(Default)]
 pub struct Errors {
     collected: Option<syn::Error>,
+    /// Checks involving constant sizes, left to rustc (each at its span).
+    pub deferred: Vec<(proc_macro2::Span, crate::size::Deferred)>,
 }
 
 impl Errors {
@@ -32,10 +34,40 @@ impl Errors {
     }
 
     /// `Ok` when nothing was recorded, otherwise every error combined.
-    pub fn finish(self) -> syn::Result<()> {
-        match self.collected {
+    pub fn finish(&mut self) -> syn::Result<()> {
+        match self.collected.take() {
             Some(e) => Err(e),
             None => Ok(()),
         }
+    }
+}
+
+/// The valid name nearest to a misspelled `given`, if one is near enough
+/// to be what was meant: the same letters in another case (`lstm`), or
+/// within a few edits (`Dens`, `activaton`, `relu6`), a third of the
+/// name at most so that unrelated names (`x` for `y`) are not suggested.
+pub fn nearest<'c>(given: &str, candidates: impl IntoIterator<Item = &'c str>) -> Option<&'c str> {
+    let lower = given.to_lowercase();
+    let mut best: Option<(usize, &str)> = None;
+    for candidate in candidates {
+        let distance = strsim::damerau_levenshtein(&lower, &candidate.to_lowercase());
+        // Ties go to the alphabetically first name, so the suggestion
+        // does not depend on a hash map's order.
+        if best.is_none_or(|(d, c)| (distance, candidate) < (d, c)) {
+            best = Some((distance, candidate));
+        }
+    }
+    let (distance, candidate) = best?;
+    // Names of one or two letters get no suggestion but another case.
+    let allowed = given.chars().count().max(candidate.chars().count()) / 3;
+    (distance <= allowed).then_some(candidate)
+}
+
+/// "; did you mean `Dense`?" when a valid name is near `given`, otherwise
+/// "; expected one of: …" listing every valid name.
+pub fn suggestion(given: &str, candidates: &[&str], list_label: &str) -> String {
+    match nearest(given, candidates.iter().copied()) {
+        Some(near) => format!("; did you mean `{near}`?"),
+        None => format!("; {list_label}: {}", candidates.join(", ")),
     }
 }

@@ -6,6 +6,7 @@ use crate::args::ArgReader;
 use crate::errors::Errors;
 use crate::layers::{self, DType, Spec, TensorType};
 use crate::parse::{Arg, InputStmt, LetStmt, ModelDef, Stmt};
+use crate::size::{agree, shape_pieces, Agreement, Deferred, Piece, Size};
 use std::collections::{HashMap, HashSet};
 use syn::{Expr, Ident};
 
@@ -16,6 +17,8 @@ pub struct Graph {
     pub layers: Vec<LayerInfo>,
     /// In definition order, which is a topological order.
     pub nodes: Vec<Node>,
+    /// Checks involving constant sizes, for rustc to make (at their spans).
+    pub deferred: Vec<(proc_macro2::Span, Deferred)>,
 }
 
 pub struct Tensor {
@@ -47,6 +50,10 @@ pub struct Node {
 enum Binding {
     Tensor(Option<usize>),
     Layer(Option<usize>),
+    /// A line whose error was reported and whose result could be a tensor
+    /// or a layer (`let s = reduce_summ(e, axis = 1);`): every use of the
+    /// name passes silently, so one mistake gives one error.
+    Unknown,
 }
 
 /// A layer before its first call fixes its input type.
@@ -58,6 +65,9 @@ struct PendingLayer {
     nodes: Vec<usize>,
     /// The binding (`let d = Dense(..)`), for "never called" errors.
     binding: Option<Ident>,
+    /// The first call's inputs and the tensor it defined (as errors name
+    /// them), for errors about a later call of a shared layer.
+    first_call: (Vec<(TensorType, String)>, String),
 }
 
 struct Builder<'a> {
@@ -67,6 +77,11 @@ struct Builder<'a> {
     /// Every name the model defines anywhere, for "used before it is defined".
     defined_later: HashSet<String>,
     tensors: Vec<(Ident, Option<TensorType>, Option<usize>)>,
+    /// How errors name each tensor: `` `x` ``, or a description of a
+    /// chain link's output (whose name the user never wrote).
+    shown: Vec<String>,
+    /// How many times each tensor name has been rebound.
+    rebound: HashMap<String, usize>,
     layers: Vec<PendingLayer>,
     nodes: Vec<Node>,
     inputs: Vec<usize>,
@@ -90,6 +105,8 @@ impl Graph {
             names: HashMap::new(),
             defined_later,
             tensors: Vec::new(),
+            shown: Vec::new(),
+            rebound: HashMap::new(),
             layers: Vec::new(),
             nodes: Vec::new(),
             inputs: Vec::new(),
@@ -110,12 +127,62 @@ impl Graph {
 impl Builder<'_> {
     fn define(&mut self, name: &Ident, binding: Binding) -> bool {
         let key = name.to_string();
-        if self.names.contains_key(&key) {
+        let rebinds_a_tensor = matches!(binding, Binding::Tensor(None) | Binding::Unknown)
+            && matches!(self.names.get(&key), Some(Binding::Tensor(_) | Binding::Unknown));
+        if self.names.contains_key(&key) && !rebinds_a_tensor {
             self.errors.push(name, format!("`{name}` is already defined in this model"));
             return false;
         }
         self.names.insert(key, binding);
         true
+    }
+
+    /// A dimension written in a shape: a positive integer, or a Rust
+    /// constant expression whose positivity rustc checks.
+    fn dimension(&mut self, dim: &Expr) -> Option<Size> {
+        let Some(size) = crate::args::size_value(dim) else {
+            self.errors.push(dim, "a dimension must be a positive integer or a constant (`MAXLEN`, `VOCAB + 2`)");
+            return None;
+        };
+        if size.known().is_none() {
+            let message = vec![
+                Piece::Text(format!("a dimension must be at least 1, but {} = ", size.text())),
+                Piece::Value(size.clone()),
+            ];
+            let check = Deferred { condition: quote::quote!((#size) >= 1), message };
+            self.errors.deferred.push((syn::spanned::Spanned::span(dim), check));
+        }
+        Some(size)
+    }
+
+    /// Binds `name` to tensor `id`, returning the tensor's identifier in
+    /// generated code. As in Keras code (`x = Dense(64)(x)`) and Rust's
+    /// shadowing, a name already bound to a tensor is rebound: later lines
+    /// see the new tensor, and the old one keeps a fresh identifier
+    /// (`x__r1`) that errors never show. A layer's name cannot be rebound
+    /// (it names the model's field); that error is reported here.
+    fn bind_tensor(&mut self, name: &Ident, id: usize) -> Option<Ident> {
+        let key = name.to_string();
+        match self.names.get(&key) {
+            None => {
+                self.names.insert(key, Binding::Tensor(Some(id)));
+                Some(name.clone())
+            }
+            Some(Binding::Layer(_)) => {
+                self.errors.push(name, format!("`{name}` already names a layer; give this tensor another name"));
+                // The call still counts (the layer is not "never called"),
+                // and later uses of the name pass silently.
+                self.names.insert(key, Binding::Unknown);
+                Some(Ident::new(&format!("{name}__conflict"), name.span()))
+            }
+            Some(Binding::Tensor(_) | Binding::Unknown) => {
+                let count = self.rebound.entry(key.clone()).or_insert(0);
+                *count += 1;
+                let fresh = Ident::new(&format!("{name}__r{count}"), name.span());
+                self.names.insert(key, Binding::Tensor(Some(id)));
+                Some(fresh)
+            }
+        }
     }
 
     fn input(&mut self, input: &InputStmt) {
@@ -127,17 +194,12 @@ impl Builder<'_> {
                 None
             }
         };
-        let mut shape = Vec::new();
-        for dim in &input.dims {
-            match dim.base10_parse::<usize>() {
-                Ok(0) | Err(_) => self.errors.push(dim, "a dimension must be a positive integer"),
-                Ok(d) => shape.push(d),
-            }
-        }
+        let shape: Vec<Size> = input.dims.iter().filter_map(|dim| self.dimension(dim)).collect();
         let ty = dtype.filter(|_| shape.len() == input.dims.len()).map(|dtype| TensorType { dtype, shape });
         let id = self.tensors.len();
         if self.define(&input.name, Binding::Tensor(Some(id))) {
             self.tensors.push((input.name.clone(), ty, None));
+            self.shown.push(format!("`{}`", input.name));
             self.inputs.push(id);
         }
     }
@@ -165,6 +227,10 @@ impl Builder<'_> {
                 self.call(layer, tensors, stmt);
                 return;
             }
+            Some(Binding::Unknown) => {
+                self.define(&stmt.name, Binding::Unknown);
+                return;
+            }
             Some(Binding::Tensor(_)) => {
                 self.errors.push(&stmt.callee, format!("`{callee}` is a tensor, not a layer"));
                 self.define(&stmt.name, Binding::Tensor(None));
@@ -178,25 +244,36 @@ impl Builder<'_> {
         }
         let mut args = ArgReader::new(stmt, &mut self.errors);
         let explicit_name = args.string("name");
+        let declared_input = args.input_declaration(callee == "Embedding");
         let Some(spec) = layers::configure(stmt, args) else {
-            self.errors
-                .push(&stmt.callee, format!("unknown layer `{callee}`; known layers: {}", layers::KNOWN.join(", ")));
-            let binding = if stmt.tensors.is_some() { Binding::Tensor(None) } else { Binding::Layer(None) };
-            self.define(&stmt.name, binding);
+            let bound: Vec<String> =
+                self.names.iter().filter(|(_, b)| matches!(b, Binding::Layer(_))).map(|(n, _)| n.clone()).collect();
+            let bound: Vec<&str> = bound.iter().map(String::as_str).collect();
+            self.errors.push(&stmt.callee, layers::unknown_layer(&callee, &bound));
+            self.define(&stmt.name, Binding::Unknown);
             return;
         };
         let id = self.layers.len();
         match &stmt.tensors {
             None => {
+                if let Ok(Some((_, at))) = declared_input {
+                    let message = "the input's shape is declared on a layer applied on its line \
+                                   (`Dense(64, input_dim = 20)(x)`); a bound layer takes its shape from its first call";
+                    self.errors.push(at, message);
+                }
                 self.layers.push(PendingLayer {
                     field: stmt.name.clone(),
                     explicit_name: explicit_name.or_else(|| Some(stmt.name.to_string())),
                     spec,
                     types: None,
                     nodes: Vec::new(),
+                    first_call: Default::default(),
                     binding: Some(stmt.name.clone()),
                 });
-                self.define(&stmt.name, Binding::Layer(Some(id)));
+                if !self.define(&stmt.name, Binding::Layer(Some(id))) {
+                    // Reported as a duplicate; not also "never called".
+                    self.layers[id].binding = None;
+                }
             }
             Some(tensors) => {
                 self.layers.push(PendingLayer {
@@ -205,11 +282,71 @@ impl Builder<'_> {
                     spec,
                     types: None,
                     nodes: Vec::new(),
+                    first_call: Default::default(),
                     binding: None,
                 });
+                match (declared_input, tensors.len()) {
+                    (Ok(Some((ty, at))), 1) => self.declared_input(&tensors[0], ty, &at),
+                    // Several tensors: the layer's arity error says it.
+                    (Ok(Some(_)), _) => {}
+                    // A wrong declaration is reported; the tensor it would
+                    // have declared is then not reported as missing.
+                    (Err(()), _) => {
+                        for t in tensors {
+                            self.names.entry(t.to_string()).or_insert(Binding::Unknown);
+                        }
+                    }
+                    (Ok(None), _) => {}
+                }
                 let tensors = tensors.iter().map(|t| self.resolve(t)).collect();
                 self.call(Some(id), tensors, stmt);
             }
+        }
+    }
+
+    /// Keras's `input_shape = (20,)` / `input_dim = 20` / `input_length = 16`
+    /// on a layer applied to `tensor`: a tensor not defined yet becomes a
+    /// model input of that type (as Keras's first layer creates its
+    /// `Input`); a model input must already have that type.
+    fn declared_input(&mut self, tensor: &Ident, ty: TensorType, at: &Expr) {
+        let key = tensor.to_string();
+        match self.names.get(&key).copied() {
+            // Not bound yet (even if a later line binds the name, as in
+            // `let x = Dense(8, input_dim = 4)(x);`): a new input.
+            None => {
+                let id = self.tensors.len();
+                self.names.insert(key, Binding::Tensor(Some(id)));
+                self.tensors.push((tensor.clone(), Some(ty), None));
+                self.shown.push(format!("`{tensor}`"));
+                self.inputs.push(id);
+            }
+            Some(Binding::Tensor(Some(id))) if self.inputs.contains(&id) => {
+                let Some(actual) = self.tensors[id].1.clone() else { return };
+                let agreement =
+                    if actual.dtype == ty.dtype { agree(&ty.shape, &actual.shape) } else { Agreement::Differ };
+                if let Agreement::Maybe(pairs) = agreement {
+                    let mut message = vec![Piece::Text("this declares the input as ".into())];
+                    message.extend(shape_pieces(&ty.shape));
+                    message.push(Piece::Text(format!(", but `{tensor}` is declared as ")));
+                    message.extend(shape_pieces(&actual.shape));
+                    message.push(Piece::Text("; keep one of them".into()));
+                    let check = Deferred::equal(&pairs, message);
+                    self.errors.deferred.push((syn::spanned::Spanned::span(at), check));
+                } else if matches!(agreement, Agreement::Differ) {
+                    let describe = |t: &TensorType| format!("{} {}", t.elem_tokens(), t.shape_str());
+                    let message = format!(
+                        "this declares the input as {}, but `{tensor}` is declared as {}; keep one of them",
+                        describe(&ty),
+                        describe(&actual)
+                    );
+                    self.errors.push(at, message);
+                }
+            }
+            Some(Binding::Tensor(Some(_))) => {
+                self.errors.push(at, format!("`{tensor}` is not a model input; the input's shape is declared only on a layer reading a model input"));
+            }
+            // An undefined-later or erroneous name is reported where it is resolved.
+            _ => {}
         }
     }
 
@@ -221,7 +358,7 @@ impl Builder<'_> {
         };
         let Some((ty, name)) = ty else {
             self.errors.push(&custom.expr, "cannot tell this layer's type; write `custom::<MyLayer>(…)`");
-            self.define(&stmt.name, Binding::Tensor(None));
+            self.define(&stmt.name, Binding::Unknown);
             return;
         };
         let Some(declared) = &stmt.declared else {
@@ -229,31 +366,32 @@ impl Builder<'_> {
                 &stmt.name,
                 format!("a custom layer needs its output shape on the line: `let {}: [64] = custom(…)(x);`", stmt.name),
             );
-            self.define(&stmt.name, Binding::Tensor(None));
+            self.define(&stmt.name, Binding::Unknown);
             return;
         };
-        let mut shape = Vec::new();
-        for dim in &declared.dims {
-            match dim.base10_parse::<usize>() {
-                Ok(d) if d > 0 => shape.push(d),
-                _ => self.errors.push(dim, "a dimension must be a positive integer"),
-            }
-        }
+        let shape: Vec<Size> = declared.dims.iter().filter_map(|dim| self.dimension(dim)).collect();
         let prefix = snake(&name);
-        let spec = layers::custom::CustomSpec {
-            ty,
-            expr: quote::ToTokens::to_token_stream(&custom.expr),
-            output: TensorType::f32(shape),
-            prefix,
+        // A wrong dimension leaves the output shape unknown (nothing
+        // downstream is checked) rather than guessed.
+        let spec: Box<dyn Spec> = if shape.len() == declared.dims.len() {
+            Box::new(layers::custom::CustomSpec {
+                ty,
+                expr: quote::ToTokens::to_token_stream(&custom.expr),
+                output: TensorType::f32(shape),
+                prefix,
+            })
+        } else {
+            Box::new(layers::Invalid)
         };
         let id = self.layers.len();
         let binding = stmt.tensors.is_none().then(|| stmt.name.clone());
         self.layers.push(PendingLayer {
             field: stmt.name.clone(),
             explicit_name: binding.as_ref().map(Ident::to_string),
-            spec: Box::new(spec),
+            spec,
             types: None,
             nodes: Vec::new(),
+            first_call: Default::default(),
             binding,
         });
         match &stmt.tensors {
@@ -270,20 +408,30 @@ impl Builder<'_> {
     /// `let y = reduce_sum(x, axis = 1);`: an operation written as a
     /// function of its input tensor, which becomes a parameterless layer.
     fn op_call(&mut self, stmt: &LetStmt) {
-        if let Some(tensors) = &stmt.tensors {
-            let message = format!("`{}` is a function of tensors: write `{}(x, …)`", stmt.callee, stmt.callee);
-            self.errors.push(tensors, message);
-        }
         let mut args = ArgReader::new(stmt, &mut self.errors);
         let has_positional = stmt.args.iter().any(|a| matches!(a, Arg::Positional(_)));
         let tensors: Option<Vec<Ident>> = args.tensors().map(|v| v.into_iter().cloned().collect());
         let explicit_name = args.string("name");
         let spec = layers::configure(stmt, args).expect("operations are known kinds");
-        if !has_positional {
-            self.errors
-                .push(&stmt.callee, format!("`{}` needs its input tensor(s) as the first argument", stmt.callee));
-        }
-        let inputs: Vec<Option<usize>> = tensors.unwrap_or_default().iter().map(|t| self.resolve(t)).collect();
+        // A call of the wrong form is one mistake: reported once, and the
+        // name it defines passes silently afterwards.
+        let callee = &stmt.callee;
+        let tensors = match (&stmt.tensors, has_positional, tensors) {
+            (Some(group), _, _) => {
+                self.errors.push(group, format!("`{callee}` is a function of tensors: write `{callee}(x, …)`"));
+                None
+            }
+            (None, false, _) => {
+                self.errors.push(callee, format!("`{callee}` needs its input tensor(s) as the first argument"));
+                None
+            }
+            (None, true, tensors) => tensors, // `None`: reported by `ArgReader::tensors`
+        };
+        let Some(tensors) = tensors else {
+            self.define(&stmt.name, Binding::Unknown);
+            return;
+        };
+        let inputs: Vec<Option<usize>> = tensors.iter().map(|t| self.resolve(t)).collect();
         let mut seen = HashSet::new();
         for (ident, id) in tensors_of(stmt).iter().zip(&inputs) {
             if let Some(id) = id {
@@ -299,6 +447,7 @@ impl Builder<'_> {
             spec,
             types: None,
             nodes: Vec::new(),
+            first_call: Default::default(),
             binding: None,
         });
         self.call(Some(id), inputs, stmt);
@@ -325,6 +474,7 @@ impl Builder<'_> {
     fn resolve(&mut self, name: &Ident) -> Option<usize> {
         match self.names.get(&name.to_string()) {
             Some(Binding::Tensor(id)) => *id,
+            Some(Binding::Unknown) => None,
             Some(Binding::Layer(_)) => {
                 self.errors.push(name, format!("`{name}` is a layer, not a tensor"));
                 None
@@ -334,7 +484,16 @@ impl Builder<'_> {
                 None
             }
             None => {
-                self.errors.push(name, format!("cannot find tensor `{name}` in this model"));
+                let tensors: Vec<&str> = self
+                    .names
+                    .iter()
+                    .filter(|(_, b)| matches!(b, Binding::Tensor(_)))
+                    .map(|(n, _)| n.as_str())
+                    .collect();
+                let hint = crate::errors::nearest(&name.to_string(), tensors)
+                    .map(|near| format!("; did you mean `{near}`?"))
+                    .unwrap_or_default();
+                self.errors.push(name, format!("cannot find tensor `{name}` in this model{hint}"));
                 None
             }
         }
@@ -344,9 +503,9 @@ impl Builder<'_> {
     fn call(&mut self, layer: Option<usize>, inputs: Vec<Option<usize>>, stmt: &LetStmt) {
         let output = self.apply(layer, &inputs, stmt);
         let id = self.tensors.len();
-        if !self.define(&stmt.name, Binding::Tensor(Some(id))) {
+        let Some(ident) = self.bind_tensor(&stmt.name, id) else {
             return;
-        }
+        };
         let producer = match (layer, output.is_some()) {
             (Some(layer), true) => {
                 let node = self.nodes.len();
@@ -357,7 +516,8 @@ impl Builder<'_> {
             }
             _ => None,
         };
-        self.tensors.push((stmt.name.clone(), output, producer));
+        self.tensors.push((ident, output, producer));
+        self.shown.push(stmt.shown.clone().unwrap_or_else(|| format!("`{}`", stmt.name)));
     }
 
     /// Type-checks one call; `None` when anything about it is wrong.
@@ -366,7 +526,7 @@ impl Builder<'_> {
         let mut known = Vec::new();
         for input in inputs {
             let (ident, ty, _) = &self.tensors[(*input)?];
-            known.push((ident.clone(), ty.clone()?));
+            known.push((ident.clone(), ty.clone()?, self.shown[(*input)?].clone()));
         }
         let first_arg = stmt.args.iter().find_map(|a| match a {
             Arg::Positional(e) => Some(quote::ToTokens::to_token_stream(e)),
@@ -374,42 +534,75 @@ impl Builder<'_> {
         });
         let at = match (self.layers[layer].spec.is_merge(), known.first(), first_arg) {
             (true, _, Some(list)) => list,
-            (_, Some((ident, _)), _) => self.input_token(stmt, ident),
+            (_, Some((ident, _, _)), _) => self.input_token(stmt, ident),
             _ => quote::ToTokens::to_token_stream(&stmt.callee),
         };
-        let types: Vec<TensorType> = known.iter().map(|(_, t)| t.clone()).collect();
+        let types: Vec<TensorType> = known.iter().map(|(_, t, _)| t.clone()).collect();
+        let listed = |tensors: &[(TensorType, String)]| {
+            tensors.iter().map(|(t, shown)| format!("{shown} {}", t.shape_str())).collect::<Vec<_>>().join(", ")
+        };
+        let here: Vec<(TensorType, String)> = known.iter().map(|(_, t, s)| (t.clone(), s.clone())).collect();
         let pending = &mut self.layers[layer];
-        if let Some((first_in, _)) = &pending.types {
-            if *first_in != types {
-                let shapes = |ts: &[TensorType]| ts.iter().map(TensorType::shape_str).collect::<Vec<_>>().join(", ");
-                let message = match (first_in.as_slice(), known.as_slice()) {
-                    ([first], [(ident, now)]) => format!(
-                        "layer `{}` was first called on a {} tensor, but `{ident}` is {}; a shared layer needs the same input shape at every call",
-                        pending.field,
-                        first.shape_str(),
-                        now.shape_str()
-                    ),
-                    _ => format!(
-                        "layer `{}` was first called on {}, but here on {}; a shared layer needs the same input shapes at every call",
-                        pending.field,
-                        shapes(first_in),
-                        shapes(&types)
-                    ),
-                };
+        if let Some((first_in, first_out)) = &pending.types {
+            // A later call of a shared layer: its inputs must be the first's.
+            let mut differ = first_in.len() != types.len();
+            let mut pairs = Vec::new();
+            for (first, now) in first_in.iter().zip(&types) {
+                differ |= first.dtype != now.dtype;
+                match agree(&now.shape, &first.shape) {
+                    Agreement::Same => {}
+                    Agreement::Differ => differ = true,
+                    Agreement::Maybe(more) => pairs.extend(more),
+                }
+            }
+            if !differ && !pairs.is_empty() {
+                let (first_reads, first_makes) = &pending.first_call;
+                let mut message = vec![Piece::Text(format!("layer `{}` is called here on ", pending.field))];
+                for (i, (t, shown)) in here.iter().enumerate() {
+                    message.push(Piece::Text(format!("{}{shown} ", if i > 0 { ", " } else { "" })));
+                    message.extend(shape_pieces(&t.shape));
+                }
+                message.push(Piece::Text(format!(", but its first call (making {first_makes}) was on ")));
+                for (i, (t, shown)) in first_reads.iter().enumerate() {
+                    message.push(Piece::Text(format!("{}{shown} ", if i > 0 { ", " } else { "" })));
+                    message.extend(shape_pieces(&t.shape));
+                }
+                message.push(Piece::Text("; a shared layer needs the same input shape at every call".into()));
+                let span = syn::spanned::Spanned::span(&at);
+                self.errors.deferred.push((span, Deferred::equal(&pairs, message)));
+            }
+            if !differ {
+                return Some(first_out.clone());
+            }
+            {
+                // Both call sites, each named by the tensors it reads and defines.
+                let (first_reads, first_makes) = &pending.first_call;
+                let message = format!(
+                    "layer `{}` is called here on {}, but its first call (making {first_makes}) was on {}; \
+                     a shared layer needs the same input shape at every call",
+                    pending.field,
+                    listed(&here),
+                    listed(first_reads),
+                );
                 self.errors.push(at, message);
                 return None;
             }
         }
-        let names: Vec<String> = known.iter().map(|(i, _)| i.to_string()).collect();
+        let names: Vec<String> = known.iter().map(|(_, _, shown)| shown.clone()).collect();
         let described: Vec<(&TensorType, &str)> = types.iter().zip(&names).map(|(t, n)| (t, n.as_str())).collect();
         match pending.spec.infer(&described) {
             Ok(out) => {
+                let span = syn::spanned::Spanned::span(&at);
+                let deferred = pending.spec.deferred(&described);
+                self.errors.deferred.extend(deferred.into_iter().map(|check| (span, check)));
+                let pending = &mut self.layers[layer];
                 pending.types = Some((types, out.clone()));
+                pending.first_call = (here, stmt.shown.clone().unwrap_or_else(|| format!("`{}`", stmt.name)));
                 Some(out)
             }
             Err(error) if error.message.is_empty() => None, // already reported
             Err(error) => {
-                let blamed = error.argument.and_then(|name| named_arg(stmt, name));
+                let blamed = error.argument.and_then(|name| argument(stmt, name, error.position));
                 match blamed {
                     Some(expr) => self.errors.push(expr, error.message),
                     None => self.errors.push(at, error.message),
@@ -468,9 +661,16 @@ impl Builder<'_> {
         }
         if self.errors.is_empty() {
             for (id, (ident, _, _)) in self.tensors.iter().enumerate() {
-                if !live.contains(&id) {
-                    self.errors.push(ident, format!("`{ident}` is never used; use it or make it an `output`"));
+                if live.contains(&id) {
+                    continue;
                 }
+                let shown = &self.shown[id];
+                let message = if self.inputs.contains(&id) {
+                    format!("input {shown} is never used; feed it to a layer or remove it")
+                } else {
+                    format!("{shown} is never used; use it or make it an `output`")
+                };
+                self.errors.push(ident, message);
             }
         }
         for layer in &self.layers {
@@ -480,7 +680,7 @@ impl Builder<'_> {
         }
     }
 
-    fn finish(self) -> syn::Result<Graph> {
+    fn finish(mut self) -> syn::Result<Graph> {
         self.errors.finish()?;
         let mut taken: HashSet<String> = self.layers.iter().filter_map(|l| l.explicit_name.clone()).collect();
         taken.extend(self.tensors.iter().filter(|t| t.2.is_none()).map(|t| t.0.to_string()));
@@ -514,6 +714,7 @@ impl Builder<'_> {
             tensors,
             layers,
             nodes: self.nodes,
+            deferred: std::mem::take(&mut self.errors.deferred),
         })
     }
 }
@@ -535,12 +736,21 @@ fn tensors_of(stmt: &LetStmt) -> Vec<Ident> {
     }
 }
 
-/// The value of keyword argument `name` in `stmt`.
-fn named_arg<'s>(stmt: &'s LetStmt, name: &str) -> Option<&'s Expr> {
-    stmt.args.iter().find_map(|a| match a {
+/// The value of argument `name` in `stmt`, given by keyword or as the
+/// `position`-th positional argument.
+fn argument<'s>(stmt: &'s LetStmt, name: &str, position: Option<usize>) -> Option<&'s Expr> {
+    let named = stmt.args.iter().find_map(|a| match a {
         Arg::Named { name: n, value } if n == name => Some(value),
         _ => None,
-    })
+    });
+    let positional = || {
+        let mut positionals = stmt.args.iter().filter_map(|a| match a {
+            Arg::Positional(value) => Some(value),
+            Arg::Named { .. } => None,
+        });
+        positionals.nth(position?)
+    };
+    named.or_else(positional)
 }
 
 /// `MyLayer` → `my_layer` (Keras's automatic names for a class).

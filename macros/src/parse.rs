@@ -22,7 +22,7 @@ use crate::kw;
 use proc_macro2::Span;
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
-use syn::{bracketed, parenthesized, Attribute, Expr, Ident, LitInt, Token, Visibility};
+use syn::{bracketed, parenthesized, Attribute, Expr, Ident, Token, Visibility};
 
 /// The whole `model! { … }` body.
 pub struct ModelDef {
@@ -43,7 +43,8 @@ pub enum Stmt {
 pub struct InputStmt {
     pub name: Ident,
     pub elem: Ident,
-    pub dims: Vec<LitInt>,
+    /// Sizes: integers or Rust constant expressions (`MAXLEN`).
+    pub dims: Vec<Expr>,
 }
 
 /// `let name = callee(args)(tensors);` or `let name = callee(args);`.
@@ -58,11 +59,15 @@ pub struct LetStmt {
     /// Parentheses of the first group, for errors about the whole call.
     pub args_span: Span,
     pub tensors: Option<Punctuated<Ident, Token![,]>>,
+    /// How errors name the tensor this line defines when the user never
+    /// wrote its name (a link inside a `=>` chain); `None`: `` `name` ``.
+    pub shown: Option<String>,
 }
 
 pub struct Declared {
     pub bracket: syn::token::Bracket,
-    pub dims: Vec<LitInt>,
+    /// Sizes: integers or Rust constant expressions (`MAXLEN`).
+    pub dims: Vec<Expr>,
 }
 
 pub struct Custom {
@@ -73,6 +78,32 @@ pub struct Custom {
 pub enum Arg {
     Named { name: Ident, value: Expr },
     Positional(Expr),
+}
+
+/// The model's attributes, visibility and name, read even when its body
+/// has a syntax error.
+pub struct ModelHead {
+    pub attrs: Vec<Attribute>,
+    pub vis: Visibility,
+    pub name: Ident,
+}
+
+impl Parse for ModelHead {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let attrs = input.call(Attribute::parse_outer)?;
+        let vis = input.parse()?;
+        input.parse::<Token![struct]>()?;
+        let name = input.parse()?;
+        // The rest (the body with its error) is not needed.
+        input.step(|cursor| {
+            let mut rest = *cursor;
+            while let Some((_, next)) = rest.token_tree() {
+                rest = next;
+            }
+            Ok(((), rest))
+        })?;
+        Ok(ModelHead { attrs, vis, name })
+    }
 }
 
 impl Parse for ModelDef {
@@ -106,7 +137,7 @@ impl Parse for Stmt {
             bracketed!(shape in input);
             let elem = shape.parse()?;
             shape.parse::<Token![;]>()?;
-            let dims = Punctuated::<LitInt, Token![,]>::parse_separated_nonempty(&shape)?;
+            let dims = Punctuated::<Expr, Token![,]>::parse_separated_nonempty(&shape)?;
             input.parse::<Token![;]>()?;
             Ok(Stmt::Input(InputStmt { name, elem, dims: dims.into_iter().collect() }))
         } else if lookahead.peek(Token![let]) {
@@ -116,7 +147,7 @@ impl Parse for Stmt {
                 input.parse::<Token![:]>()?;
                 let dims;
                 let bracket = bracketed!(dims in input);
-                let dims = Punctuated::<LitInt, Token![,]>::parse_separated_nonempty(&dims)?;
+                let dims = Punctuated::<Expr, Token![,]>::parse_separated_nonempty(&dims)?;
                 Some(Declared { bracket, dims: dims.into_iter().collect() })
             } else {
                 None
@@ -153,6 +184,7 @@ impl Parse for Stmt {
                     args: Punctuated::new(),
                     args_span: parens.span.join(),
                     tensors,
+                    shown: None,
                 })));
             }
             let args;
@@ -174,6 +206,7 @@ impl Parse for Stmt {
                 args,
                 args_span: parens.span.join(),
                 tensors,
+                shown: None,
             })))
         } else if lookahead.peek(kw::output) {
             input.parse::<kw::output>()?;
@@ -216,10 +249,22 @@ fn parse_chain(input: ParseStream) -> syn::Result<Vec<LetStmt>> {
     input.parse::<Token![;]>()?;
     let count = links.len();
     let mut stmts = Vec::new();
+    let callees: Vec<String> = links.iter().map(|(c, _, _)| c.to_string()).collect();
     for (k, (callee, args, args_span)) in links.into_iter().enumerate() {
-        let out = if k + 1 == count { name.clone() } else { Ident::new(&format!("{name}__{}", k + 1), callee.span()) };
+        let last = k + 1 == count;
+        let out = if last { name.clone() } else { Ident::new(&format!("{name}__{}", k + 1), callee.span()) };
+        // The user never wrote `y__1`: errors describe the link instead.
+        let shown = (!last).then(|| {
+            let same = callees.iter().filter(|c| **c == callees[k]).count();
+            let nth = callees[..=k].iter().filter(|c| **c == callees[k]).count();
+            let ordinal = if same > 1 { format!("{} ", ordinal(nth)) } else { String::new() };
+            format!("the output of the {ordinal}`{callee}` in the chain of `{name}`")
+        });
         let mut tensors = Punctuated::new();
-        tensors.push(previous.clone());
+        // A link's input that the user never named is spanned on this
+        // link, so an error about it points at the layer that reads it.
+        let input = if k == 0 { previous.clone() } else { Ident::new(&previous.to_string(), callee.span()) };
+        tensors.push(input);
         stmts.push(LetStmt {
             name: out.clone(),
             declared: None,
@@ -228,10 +273,23 @@ fn parse_chain(input: ParseStream) -> syn::Result<Vec<LetStmt>> {
             args,
             args_span,
             tensors: Some(tensors),
+            shown,
         });
         previous = out;
     }
     Ok(stmts)
+}
+
+/// `1st`, `2nd`, `3rd`, `4th`, …
+fn ordinal(n: usize) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (1, 11) | (2, 12) | (3, 13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
 }
 
 impl Parse for Arg {

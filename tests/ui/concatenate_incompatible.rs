@@ -1,3 +1,4 @@
+// mistakes: 1
 kiln::model! {
     struct M {
         input a: [f32; 4, 8];

@@ -1,3 +1,4 @@
+// mistakes: 1
 use kiln::layers::{Ctx, InputGrad, Layer};
 
 /// Doubles 8 features (so its real output shape is [8]).

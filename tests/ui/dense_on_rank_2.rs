@@ -1,3 +1,4 @@
+// mistakes: 1
 kiln::model! {
     struct M {
         input embedded: [f32; 16, 64];

@@ -1,9 +1,10 @@
+// mistakes: 1 (tensor names may be rebound, a layer's name may not)
 kiln::model! {
     struct M {
         input x: [f32; 8];
-        let h = Dense(4)(x);
-        let h = Dense(2)(h);
-        output h;
+        let shared = Dense(4);
+        let shared = shared(x);
+        output shared;
     }
 }
 

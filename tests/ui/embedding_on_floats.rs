@@ -1,3 +1,4 @@
+// mistakes: 1
 kiln::model! {
     struct M {
         input x: [f32; 16];

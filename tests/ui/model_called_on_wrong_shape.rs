@@ -1,3 +1,4 @@
+// mistakes: 1
 kiln::model! {
     pub struct Inner {
         input x: [f32; 6];

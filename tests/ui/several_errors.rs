@@ -1,3 +1,4 @@
+// mistakes: 3
 kiln::model! {
     struct M {
         input x: [f32; 8];

@@ -29,14 +29,16 @@ pub(super) enum Storage<'s> {
 
 impl Gen<'_> {
     /// Bytes of every activation one sample produces (inputs excluded).
-    fn activation_bytes(&self) -> usize {
+    /// `None` when a size is a constant only rustc evaluates.
+    fn activation_bytes(&self) -> Option<usize> {
         let g = self.graph;
-        g.nodes.iter().map(|n| g.tensors[n.output].ty.len() * 4).sum()
+        g.nodes.iter().map(|n| g.tensors[n.output].ty.len().known().map(|len| len * 4)).sum()
     }
 
     /// Whether `predict_one` keeps its activations on the stack.
     pub(super) fn one_sample_on_stack(&self) -> bool {
-        self.activation_bytes() <= STACK_LIMIT
+        // Sizes given as constants: the heap scratch, which fits any size.
+        self.activation_bytes().is_some_and(|bytes| bytes <= STACK_LIMIT)
     }
 
     /// `<Name>OneSample`: heap buffers for one sample's activations, so
@@ -55,7 +57,10 @@ impl Gen<'_> {
             fields.push(quote!(#v: ::std::vec::Vec<#elem>,));
             inits.push(quote!(#v: ::std::vec![#zero; #len],));
         }
-        let bytes = self.activation_bytes();
+        let bytes = match self.activation_bytes() {
+            Some(bytes) => bytes.to_string(),
+            None => "its".to_string(),
+        };
         let doc = format!(
             "One sample's activations for [`{name}::predict_one_with`] ({bytes} bytes on the heap): \
              create one per thread and reuse it, predictions then allocate nothing."

@@ -8,8 +8,9 @@
 use crate::graph::Graph;
 use crate::layers::DType;
 use crate::parse::ModelDef;
+use crate::size::{shape_pieces, Deferred, Piece, Size};
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote, quote_spanned};
+use quote::{format_ident, quote};
 use syn::Ident;
 
 mod inference;
@@ -33,32 +34,32 @@ pub fn expand(def: &ModelDef, graph: &Graph) -> TokenStream {
         let ctor = l.spec.constructor(&l.inputs, &l.output);
         quote!(#field: #ctor,)
     });
-    let length_checks = graph.layers.iter().map(|l| {
+    // Built-in layers' types carry the inferred lengths by construction;
+    // a user's type (`custom`) is checked against its line here.
+    let length_checks = graph.layers.iter().filter(|l| l.spec.is_custom()).map(|l| {
         let ty = gen.layer_type(l);
-        let (i, o) = (l.inputs.iter().map(|t| t.len()).sum::<usize>(), l.output.len());
+        let (i, o) = (Size::sum(l.inputs.iter().map(|t| t.len()).collect::<Vec<_>>().iter()), l.output.len());
         let span = l.field.span();
-        if l.spec.is_merge() {
-            let message = format!("`{}` must output {o} values per sample ({})", l.keras_name, l.output.shape_str());
-            quote_spanned! {span=>
-                const _: () = ::core::assert!(<#ty as ::kiln::__private::Merge>::OUTPUT_LEN == #o, #message);
-            }
-        } else {
-            let out_message = format!(
-                "the layer type of `{}` does not output {} ({o} values per sample) as its line declares",
-                l.keras_name,
-                l.output.shape_str()
-            );
-            let in_message = format!(
-                "the layer type of `{}` does not read {} ({i} values per sample), the shape of its input",
-                l.keras_name,
-                l.inputs.first().map(|t| t.shape_str()).unwrap_or_default()
-            );
-            quote_spanned! {span=>
-                const _: () = ::core::assert!(<#ty as ::kiln::__private::Layer>::OUTPUT_LEN == #o, #out_message);
-                const _: () = ::core::assert!(<#ty as ::kiln::__private::Layer>::INPUT_LEN == #i, #in_message);
-            }
-        }
+        // Named as the user wrote them: the type, and the call's tensors.
+        let type_name = ty.to_string().replace(' ', "");
+        let node = &graph.nodes[l.nodes[0]];
+        let made = &graph.tensors[node.output].ident;
+        let read = node.inputs.first().map(|&t| graph.tensors[t].ident.to_string()).unwrap_or_default();
+        let out_len = Size::Expr(quote!(<#ty as ::kiln::__private::Layer>::OUTPUT_LEN), "OUTPUT_LEN".into());
+        let in_len = Size::Expr(quote!(<#ty as ::kiln::__private::Layer>::INPUT_LEN), "INPUT_LEN".into());
+        let mut out_message = vec![Piece::Text(format!("`{type_name}` outputs ")), Piece::Value(out_len.clone())];
+        out_message.push(Piece::Text(format!(" values per sample, but the line of `{made}` declares ")));
+        out_message.extend(shape_pieces(&l.output.shape));
+        out_message.extend([Piece::Text(" (".into()), Piece::Value(o.clone()), Piece::Text(" values)".into())]);
+        let mut in_message = vec![Piece::Text(format!("`{type_name}` reads ")), Piece::Value(in_len.clone())];
+        in_message.push(Piece::Text(format!(" values per sample, but its input `{read}` is ")));
+        in_message.extend(l.inputs.first().map(|t| shape_pieces(&t.shape)).unwrap_or_default());
+        in_message.extend([Piece::Text(" (".into()), Piece::Value(i.clone()), Piece::Text(" values)".into())]);
+        let out_check = Deferred::equal(&[(out_len, o)], out_message).tokens(span);
+        let in_check = Deferred::equal(&[(in_len, i)], in_message).tokens(span);
+        quote!(#out_check #in_check)
     });
+    let deferred = graph.deferred.iter().map(|(span, check)| check.tokens(*span));
 
     let input_types: Vec<TokenStream> = graph.inputs.iter().map(|&i| graph.tensors[i].ty.rust_type()).collect();
     let output_types: Vec<TokenStream> = graph.outputs.iter().map(|&o| graph.tensors[o].ty.rust_type()).collect();
@@ -207,6 +208,7 @@ pub fn expand(def: &ModelDef, graph: &Graph) -> TokenStream {
         }
 
         #(#length_checks)*
+        #(#deferred)*
 
         #one_sample
 
@@ -324,12 +326,23 @@ pub fn expand(def: &ModelDef, graph: &Graph) -> TokenStream {
     }
 }
 
-/// Emitted after errors so the user's other code still sees the type.
-pub fn fallback(def: &ModelDef) -> TokenStream {
-    let (attrs, vis, name) = (&def.attrs, &def.vis, &def.name);
+/// Emitted for a model with errors: the errors, and `Name` as a type
+/// alias whose definition holds them. rustc reports each `compile_error!`
+/// once and treats the alias as an erroneous type, which silences every
+/// later error about code using it (`Name::new(42).compile(…)`), so each
+/// mistake gives one error. (A unit struct instead made each use an
+/// unrelated "no function `new`" error.) Only doc attributes are kept:
+/// `#[derive]` cannot apply to an alias.
+pub fn fallback(attrs: &[syn::Attribute], vis: &syn::Visibility, name: &Ident, error: &syn::Error) -> TokenStream {
+    let docs = attrs.iter().filter(|a| a.path().is_ident("doc"));
+    let errors = error.to_compile_error();
+    let invalid = format_ident!("__{}HasErrors", name);
     quote! {
-        #(#attrs)*
-        #vis struct #name;
+        #[doc(hidden)]
+        #[allow(non_camel_case_types)]
+        #vis struct #invalid<const N: usize>;
+        #(#docs)*
+        #vis type #name = #invalid<{ #errors 0 }>;
     }
 }
 

@@ -11,12 +11,12 @@ impl Gen<'_> {
         let mut rows = Vec::new();
         for &i in &g.inputs {
             let t = &g.tensors[i];
-            let (name, shape) = (t.ident.to_string(), t.ty.keras_str());
+            let (name, shape) = (t.ident.to_string(), t.ty.keras_tokens());
             rows.push(quote! {
                 ::kiln::summary::SummaryRow {
                     name: #name.into(),
                     kind: "InputLayer".into(),
-                    output_shape: #shape.into(),
+                    output_shape: #shape,
                     trainable: 0,
                     non_trainable: 0,
                     connected_to: ::std::vec::Vec::new(),
@@ -27,7 +27,7 @@ impl Gen<'_> {
         order.sort_by_key(|&l| g.layers[l].nodes.first().copied());
         for l in order {
             let layer = &g.layers[l];
-            let (name, field, shape) = (&layer.keras_name, &layer.field, layer.output.keras_str());
+            let (name, field, shape) = (&layer.keras_name, &layer.field, layer.output.keras_tokens());
             let connected: Vec<String> =
                 layer.nodes.iter().flat_map(|&n| g.nodes[n].inputs.iter().map(|&t| self.inbound_name(t))).collect();
             let (count, kind) = if layer.spec.is_merge() {
@@ -43,7 +43,7 @@ impl Gen<'_> {
                 ::kiln::summary::SummaryRow {
                     name: #name.into(),
                     kind: #kind.into(),
-                    output_shape: #shape.into(),
+                    output_shape: #shape,
                     trainable,
                     non_trainable,
                     connected_to: ::std::vec![#(::std::string::String::from(#connected)),*],

@@ -44,6 +44,10 @@ impl Spec for CustomSpec {
     fn checks_ids(&self) -> bool {
         true
     }
+
+    fn is_custom(&self) -> bool {
+        true
+    }
 }
 
 /// `MyLayer` from `MyLayer::new(…)`: the path before the last segment,

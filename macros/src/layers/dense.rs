@@ -2,7 +2,7 @@
 //! on a rank-1 float tensor `[n]` → `[units]`.
 
 use super::{
-    activation_tokens, expect_float_vector, initializer_tokens, one, ShapeError, Spec, TensorType, ACTIVATIONS,
+    activation_tokens, expect_float_vector, initializer_tokens, one, ShapeError, Size, Spec, TensorType, ACTIVATIONS,
     INITIALIZERS,
 };
 use crate::args::ArgReader;
@@ -11,7 +11,7 @@ use proc_macro2::TokenStream;
 use quote::quote;
 
 pub struct DenseSpec {
-    units: usize,
+    units: Size,
     activation: &'static str,
     use_bias: bool,
     kernel_initializer: &'static str,
@@ -19,15 +19,29 @@ pub struct DenseSpec {
 }
 
 impl DenseSpec {
-    pub fn configure(stmt: &LetStmt, args: &mut ArgReader<'_>) -> Self {
-        let units = args.positive_int("units", Some(0), stmt).unwrap_or(1);
+    /// `None` (the error recorded) when `units` is missing or wrong: the
+    /// layer's output shape is then unknown, and nothing downstream is checked.
+    pub fn configure(stmt: &LetStmt, args: &mut ArgReader<'_>) -> Option<Self> {
+        let units = args.positive_int("units", Some(0), stmt);
         let activation = ACTIVATIONS[args.choice("activation", Some(1), "activation", ACTIVATIONS, 0)];
         let use_bias = args.bool("use_bias", true);
         let glorot = INITIALIZERS.iter().position(|i| *i == "glorot_uniform").unwrap_or(0);
         let kernel_initializer =
             INITIALIZERS[args.choice("kernel_initializer", None, "initializer", INITIALIZERS, glorot)];
         let bias_initializer = INITIALIZERS[args.choice("bias_initializer", None, "initializer", INITIALIZERS, 0)];
-        DenseSpec { units, activation, use_bias, kernel_initializer, bias_initializer }
+        if units == Some(Size::Known(1)) && activation == "softmax" {
+            // Softmax normalizes over the units: over one unit it is 1.0
+            // whatever the input, and its gradient is zero.
+            let message = "`Dense(1, activation = softmax)` always outputs 1.0 (softmax over one unit); \
+                           for one probability use `activation = sigmoid`, or give as many units as classes";
+            let at = args.find("activation").or_else(|| args.positional(1));
+            match at {
+                Some(expr) => args.error(expr, message),
+                None => args.error(&stmt.callee, message),
+            }
+            return None;
+        }
+        Some(DenseSpec { units: units?, activation, use_bias, kernel_initializer, bias_initializer })
     }
 
     pub const ARGS: &'static [&'static str] =
@@ -50,7 +64,7 @@ impl Spec for DenseSpec {
     fn infer(&self, inputs: &[(&TensorType, &str)]) -> Result<TensorType, ShapeError> {
         let (input, name) = one("Dense", inputs)?;
         expect_float_vector("Dense", input, name)?;
-        Ok(TensorType::f32(vec![self.units]))
+        Ok(TensorType::f32(vec![self.units.clone()]))
     }
 
     fn field_type(&self, inputs: &[TensorType], output: &TensorType) -> TokenStream {

@@ -1,26 +1,27 @@
 //! `Embedding(input_dim, output_dim, embeddings_initializer)` on integer
 //! ids `[T]` → `[T, output_dim]`.
 
-use super::{initializer_tokens, one, DType, ShapeError, Spec, TensorType, INITIALIZERS};
+use super::{initializer_tokens, one, DType, ShapeError, Size, Spec, TensorType, INITIALIZERS};
 use crate::args::ArgReader;
 use crate::parse::LetStmt;
 use proc_macro2::TokenStream;
 use quote::quote;
 
 pub struct EmbeddingSpec {
-    input_dim: usize,
-    output_dim: usize,
+    input_dim: Size,
+    output_dim: Size,
     initializer: &'static str,
 }
 
 impl EmbeddingSpec {
-    pub fn configure(stmt: &LetStmt, args: &mut ArgReader<'_>) -> Self {
-        let input_dim = args.positive_int("input_dim", Some(0), stmt).unwrap_or(1);
-        let output_dim = args.positive_int("output_dim", Some(1), stmt).unwrap_or(1);
+    /// `None` (the error recorded) when a dimension is missing or wrong.
+    pub fn configure(stmt: &LetStmt, args: &mut ArgReader<'_>) -> Option<Self> {
+        let input_dim = args.positive_int("input_dim", Some(0), stmt);
+        let output_dim = args.positive_int("output_dim", Some(1), stmt);
         let uniform = INITIALIZERS.iter().position(|i| *i == "random_uniform").unwrap_or(0);
         let initializer =
             INITIALIZERS[args.choice("embeddings_initializer", None, "initializer", INITIALIZERS, uniform)];
-        EmbeddingSpec { input_dim, output_dim, initializer }
+        Some(EmbeddingSpec { input_dim: input_dim?, output_dim: output_dim?, initializer })
     }
 
     pub const ARGS: &'static [&'static str] = &["input_dim", "output_dim", "embeddings_initializer", "name"];
@@ -43,22 +44,22 @@ impl Spec for EmbeddingSpec {
         let (input, name) = one("Embedding", inputs)?;
         if input.dtype != DType::U32 {
             return Err(format!(
-                "`Embedding` needs integer ids, but `{name}` holds floats {}; declare the input as `[u32; …]`",
+                "`Embedding` needs integer ids, but {name} holds floats {}; declare the input as `[u32; …]`",
                 input.shape_str()
             )
             .into());
         }
         if input.shape.len() != 1 {
             return Err(
-                format!("`Embedding` needs a rank-1 sequence of ids, but `{name}` is {}", input.shape_str()).into()
+                format!("`Embedding` needs a rank-1 sequence of ids, but {name} is {}", input.shape_str()).into()
             );
         }
-        Ok(TensorType::f32(vec![input.shape[0], self.output_dim]))
+        Ok(TensorType::f32(vec![input.shape[0].clone(), self.output_dim.clone()]))
     }
 
     fn field_type(&self, inputs: &[TensorType], _: &TensorType) -> TokenStream {
         let input = &inputs[0];
-        let (v, d, t) = (self.input_dim, self.output_dim, input.shape[0]);
+        let (v, d, t) = (&self.input_dim, &self.output_dim, &input.shape[0]);
         quote!(::kiln::layers::Embedding<#v, #d, #t>)
     }
 

@@ -3,9 +3,10 @@
 //! `subtract`, `multiply`, `average`, `maximum`, `minimum` (Keras's
 //! `keras.layers.concatenate` and friends). Axes count the batch axis.
 
-use super::{DType, ShapeError, Spec, TensorType};
+use super::{DType, ShapeError, Size, Spec, TensorType};
 use crate::args::ArgReader;
 use crate::parse::LetStmt;
+use crate::size::{agree, shape_pieces, Agreement, Deferred, Piece};
 use proc_macro2::TokenStream;
 use quote::quote;
 
@@ -17,13 +18,10 @@ pub struct MergeSpec {
 }
 
 impl MergeSpec {
-    pub fn configure(op: &'static str, stmt: &LetStmt, args: &mut ArgReader<'_>) -> Self {
-        let axis = if op == "concatenate" && args.find("axis").is_some() {
-            args.int("axis", None, stmt).unwrap_or(-1)
-        } else {
-            -1
-        };
-        MergeSpec { op, axis }
+    /// `None` (the error recorded) when `axis` is not an integer.
+    pub fn configure(op: &'static str, stmt: &LetStmt, args: &mut ArgReader<'_>) -> Option<Self> {
+        let axis = if op == "concatenate" && args.find("axis").is_some() { args.int("axis", None, stmt)? } else { -1 };
+        Some(MergeSpec { op, axis })
     }
 
     pub fn args(op: &str) -> &'static [&'static str] {
@@ -54,16 +52,35 @@ impl MergeSpec {
     }
 
     /// `outer` and each input's block width for `Concatenate::new`.
-    fn blocks(&self, inputs: &[TensorType]) -> (usize, Vec<usize>) {
+    fn blocks(&self, inputs: &[TensorType]) -> (Size, Vec<Size>) {
         let axis = self.sample_axis(inputs[0].shape.len()).unwrap_or(0);
-        let outer = inputs[0].shape[..axis].iter().product();
-        let widths = inputs.iter().map(|t| t.shape[axis..].iter().product()).collect();
+        let outer = Size::product(&inputs[0].shape[..axis]);
+        let widths = inputs.iter().map(|t| Size::product(&t.shape[axis..])).collect();
         (outer, widths)
+    }
+
+    /// The dimensions each input must share with the first: all of them
+    /// for element-wise merges, all but the axis for `concatenate`.
+    fn compared(&self, t: &TensorType, axis: Option<usize>) -> Vec<Size> {
+        t.shape.iter().enumerate().filter(|(d, _)| Some(*d) != axis).map(|(_, s)| s.clone()).collect()
+    }
+
+    /// The failure message of a merge's shape check.
+    fn mismatch(&self, inputs: &[(&TensorType, &str)]) -> String {
+        if self.op == "concatenate" {
+            format!(
+                "`concatenate` along axis {} needs tensors that agree on every other axis, but got {}",
+                self.axis,
+                list(inputs)
+            )
+        } else {
+            format!("`{}` needs tensors of one shape, but got {}", self.op, list(inputs))
+        }
     }
 }
 
 fn list(names: &[(&TensorType, &str)]) -> String {
-    names.iter().map(|(t, n)| format!("`{n}` {}", t.shape_str())).collect::<Vec<_>>().join(", ")
+    names.iter().map(|(t, n)| format!("{n} {}", t.shape_str())).collect::<Vec<_>>().join(", ")
 }
 
 impl Spec for MergeSpec {
@@ -99,8 +116,8 @@ impl Spec for MergeSpec {
             if first.dtype != DType::F32 {
                 return Err(format!("`{op}` needs float tensors, but got integer ids: {}", list(inputs)).into());
             }
-            if inputs.iter().any(|(t, _)| t.shape != first.shape) {
-                return Err(format!("`{op}` needs tensors of one shape, but got {}", list(inputs)).into());
+            if inputs.iter().any(|(t, _)| matches!(agree(&t.shape, &first.shape), Agreement::Differ)) {
+                return Err(self.mismatch(inputs).into());
             }
             return Ok(first.clone());
         }
@@ -110,22 +127,40 @@ impl Spec for MergeSpec {
                 "`concatenate` axis {} is out of range for rank-{rank} tensors (axes count the batch axis)",
                 self.axis
             );
-            return Err(ShapeError { message, argument: Some("axis") });
+            return Err(ShapeError { message, argument: Some("axis"), position: None });
         };
         let compatible = inputs.iter().all(|(t, _)| {
-            t.shape.len() == rank && t.shape.iter().zip(&first.shape).enumerate().all(|(d, (a, b))| d == axis || a == b)
+            t.shape.len() == rank
+                && !matches!(agree(&self.compared(t, Some(axis)), &self.compared(first, Some(axis))), Agreement::Differ)
         });
         if !compatible {
-            return Err(format!(
-                "`concatenate` along axis {} needs tensors that agree on every other axis, but got {}",
-                self.axis,
-                list(inputs)
-            )
-            .into());
+            return Err(self.mismatch(inputs).into());
         }
         let mut shape = first.shape.clone();
-        shape[axis] = inputs.iter().map(|(t, _)| t.shape[axis]).sum();
+        shape[axis] = Size::sum(inputs.iter().map(|(t, _)| &t.shape[axis]));
         Ok(TensorType { dtype: first.dtype, shape })
+    }
+
+    fn deferred(&self, inputs: &[(&TensorType, &str)]) -> Vec<Deferred> {
+        let (first, _) = inputs[0];
+        let axis = if self.op == "concatenate" { self.sample_axis(first.shape.len()) } else { None };
+        let mut pairs = Vec::new();
+        for (t, _) in &inputs[1..] {
+            if let Agreement::Maybe(more) = agree(&self.compared(t, axis), &self.compared(first, axis)) {
+                pairs.extend(more);
+            }
+        }
+        if pairs.is_empty() {
+            return Vec::new();
+        }
+        // The message names every input's shape with its constants' values.
+        let mut message = vec![Piece::Text(self.mismatch(&[]).trim_end_matches(", but got ").to_string())];
+        message.push(Piece::Text(", but got ".into()));
+        for (i, (t, name)) in inputs.iter().enumerate() {
+            message.push(Piece::Text(format!("{}{name} ", if i > 0 { ", " } else { "" })));
+            message.extend(shape_pieces(&t.shape));
+        }
+        vec![Deferred::equal(&pairs, message)]
     }
 
     fn field_type(&self, _: &[TensorType], output: &TensorType) -> TokenStream {

@@ -14,6 +14,8 @@ mod time_distributed;
 
 use crate::args::ArgReader;
 use crate::parse::LetStmt;
+use crate::size::Deferred;
+pub use crate::size::Size;
 use proc_macro2::TokenStream;
 
 /// Element type of a tensor.
@@ -23,33 +25,46 @@ pub enum DType {
     U32,
 }
 
-/// A tensor's per-sample type: element and static shape (no batch axis).
+/// A tensor's per-sample type: element and static shape (no batch axis),
+/// whose sizes may be Rust constant expressions (see [`Size`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TensorType {
     pub dtype: DType,
-    pub shape: Vec<usize>,
+    pub shape: Vec<Size>,
 }
 
 impl TensorType {
-    pub fn f32(shape: Vec<usize>) -> Self {
+    pub fn f32(shape: Vec<Size>) -> Self {
         TensorType { dtype: DType::F32, shape }
     }
 
     /// Scalars per sample.
-    pub fn len(&self) -> usize {
-        self.shape.iter().product()
+    pub fn len(&self) -> Size {
+        Size::product(&self.shape)
     }
 
-    /// `[16, 64]`.
+    /// `[16, 64]`, or `[MAXLEN, 64]`.
     pub fn shape_str(&self) -> String {
-        let dims: Vec<String> = self.shape.iter().map(|d| d.to_string()).collect();
+        let dims: Vec<String> = self.shape.iter().map(Size::text).collect();
         format!("[{}]", dims.join(", "))
     }
 
     /// Keras's output-shape column: `(None, 16, 64)`.
     pub fn keras_str(&self) -> String {
-        let dims: Vec<String> = self.shape.iter().map(|d| d.to_string()).collect();
+        let dims: Vec<String> = self.shape.iter().map(Size::text).collect();
         format!("(None, {})", dims.join(", "))
+    }
+
+    /// Keras's output-shape column as an expression of type `String`,
+    /// with the values of constant sizes written in by the program.
+    pub fn keras_tokens(&self) -> TokenStream {
+        if self.shape.iter().all(|d| d.known().is_some()) {
+            let text = self.keras_str();
+            return quote::quote!(::std::string::String::from(#text));
+        }
+        let pattern = format!("(None, {})", vec!["{}"; self.shape.len()].join(", "));
+        let dims = &self.shape;
+        quote::quote!(::std::format!(#pattern, #(#dims),*))
     }
 
     /// The element type's tokens.
@@ -67,15 +82,17 @@ impl TensorType {
 }
 
 /// A shape error: its message, and the argument to blame when the input
-/// tensor is not the culprit (`axis = 3`).
+/// tensor is not the culprit (`axis = 3`): its keyword, and its position
+/// when it may be given positionally (`reduce_sum(x, 3)`).
 pub struct ShapeError {
     pub message: String,
     pub argument: Option<&'static str>,
+    pub position: Option<usize>,
 }
 
 impl From<String> for ShapeError {
     fn from(message: String) -> Self {
-        ShapeError { message, argument: None }
+        ShapeError { message, argument: None, position: None }
     }
 }
 
@@ -87,8 +104,9 @@ pub trait Spec {
     fn name_prefix(&self) -> &str;
     /// Whether the layer has weights (decides which gradients flow).
     fn has_params(&self) -> bool;
-    /// The output type for the given inputs (type and tensor name each),
-    /// or the shape error.
+    /// The output type for the given inputs, or the shape error. Each
+    /// input comes with how errors name it: `` `x` `` (with the
+    /// backticks), or a description such as "each step of `x`".
     fn infer(&self, inputs: &[(&TensorType, &str)]) -> Result<TensorType, ShapeError>;
     /// The field's type, with the layer's dimensions as const generics.
     fn field_type(&self, inputs: &[TensorType], output: &TensorType) -> TokenStream;
@@ -97,6 +115,16 @@ pub trait Spec {
     /// Whether the layer reads several tensors (`kiln::layers::Merge`)
     /// rather than one (`kiln::layers::Layer`).
     fn is_merge(&self) -> bool {
+        false
+    }
+    /// Checks of `infer` that involve constant sizes the macro cannot
+    /// evaluate (`add` of `[MAXLEN]` and `[20]`), for rustc to make.
+    fn deferred(&self, _inputs: &[(&TensorType, &str)]) -> Vec<Deferred> {
+        Vec::new()
+    }
+    /// Whether the layer is a user's type (`custom(…)`), whose lengths the
+    /// generated code must check against the line's shapes.
+    fn is_custom(&self) -> bool {
         false
     }
     /// Whether ids reaching the layer from a model input must be checked
@@ -110,6 +138,18 @@ pub trait Spec {
 pub const KNOWN: &[&str] =
     &["Activation", "Dense", "Embedding", "Flatten", "GRU", "LSTM", "SimpleRNN", "TimeDistributed"];
 
+/// "unknown layer `Dens`; did you mean `Dense`?" (`extra`: layers the
+/// model has bound, which may be what a misspelling meant).
+pub fn unknown_layer(name: &str, extra: &[&str]) -> String {
+    let mut all: Vec<&str> = KNOWN.to_vec();
+    all.extend(reduce::OPS.iter().chain(merge::OPS));
+    all.extend(extra);
+    match crate::errors::nearest(name, all.iter().copied()) {
+        Some(near) => format!("unknown layer `{name}`; did you mean `{near}`?"),
+        None => format!("unknown layer `{name}`; known layers: {}", KNOWN.join(", ")),
+    }
+}
+
 /// Operations written as functions of tensors (`reduce_sum(x, axis = 1)`,
 /// `concatenate([a, b])`) rather than as layers applied to tensors.
 pub fn is_op(name: &str) -> bool {
@@ -120,26 +160,26 @@ pub fn is_op(name: &str) -> bool {
 /// is unknown. Unknown keywords are reported here too.
 pub fn configure(stmt: &LetStmt, mut args: ArgReader<'_>) -> Option<Box<dyn Spec>> {
     let (spec, known): (Box<dyn Spec>, &[&str]) = match stmt.callee.to_string().as_str() {
-        "Dense" => (Box::new(dense::DenseSpec::configure(stmt, &mut args)), dense::DenseSpec::ARGS),
+        "Dense" => (valid(dense::DenseSpec::configure(stmt, &mut args)), dense::DenseSpec::ARGS),
         "Activation" => {
-            (Box::new(activation::ActivationSpec::configure(stmt, &mut args)), activation::ActivationSpec::ARGS)
+            (valid(activation::ActivationSpec::configure(stmt, &mut args)), activation::ActivationSpec::ARGS)
         }
         "Flatten" => (Box::new(flatten::FlattenSpec::configure(&mut args)), flatten::FlattenSpec::ARGS),
-        "TimeDistributed" => match time_distributed::TimeDistributedSpec::configure(stmt, &mut args) {
-            Some(spec) => (Box::new(spec), time_distributed::TimeDistributedSpec::ARGS),
-            None => (Box::new(Invalid), time_distributed::TimeDistributedSpec::ARGS),
-        },
-        "Embedding" => (Box::new(embedding::EmbeddingSpec::configure(stmt, &mut args)), embedding::EmbeddingSpec::ARGS),
+        "TimeDistributed" => (
+            valid(time_distributed::TimeDistributedSpec::configure(stmt, &mut args)),
+            time_distributed::TimeDistributedSpec::ARGS,
+        ),
+        "Embedding" => (valid(embedding::EmbeddingSpec::configure(stmt, &mut args)), embedding::EmbeddingSpec::ARGS),
         "LSTM" => recurrent_spec(recurrent::Kind::Lstm, stmt, &mut args),
         "GRU" => recurrent_spec(recurrent::Kind::Gru, stmt, &mut args),
         "SimpleRNN" => recurrent_spec(recurrent::Kind::SimpleRnn, stmt, &mut args),
         op if reduce::OPS.contains(&op) => {
             let op = reduce::OPS.iter().find(|o| **o == op).copied().unwrap_or("reduce_sum");
-            (Box::new(reduce::ReduceSpec::configure(op, stmt, &mut args)), reduce::ReduceSpec::ARGS)
+            (valid(reduce::ReduceSpec::configure(op, stmt, &mut args)), reduce::ReduceSpec::ARGS)
         }
         op if merge::OPS.contains(&op) => {
             let op = merge::OPS.iter().find(|o| **o == op).copied().unwrap_or("add");
-            (Box::new(merge::MergeSpec::configure(op, stmt, &mut args)), merge::MergeSpec::args(op))
+            (valid(merge::MergeSpec::configure(op, stmt, &mut args)), merge::MergeSpec::args(op))
         }
         _ => return None,
     };
@@ -147,9 +187,19 @@ pub fn configure(stmt: &LetStmt, mut args: ArgReader<'_>) -> Option<Box<dyn Spec
     Some(spec)
 }
 
+/// The configured spec, or [`Invalid`] when its arguments were wrong (the
+/// errors are recorded): a shape that depends on a wrong argument is
+/// unknown, so nothing downstream of it is checked or reported.
+fn valid<S: Spec + 'static>(spec: Option<S>) -> Box<dyn Spec> {
+    match spec {
+        Some(spec) => Box::new(spec),
+        None => Box::new(Invalid),
+    }
+}
+
 /// A layer whose arguments were wrong (the errors are recorded): its
-/// calls produce no further errors.
-struct Invalid;
+/// calls produce no further errors, and its output has no known shape.
+pub struct Invalid;
 
 impl Spec for Invalid {
     fn keras_type(&self) -> &'static str {
@@ -162,7 +212,7 @@ impl Spec for Invalid {
         false
     }
     fn infer(&self, _: &[(&TensorType, &str)]) -> Result<TensorType, ShapeError> {
-        Err(ShapeError { message: String::new(), argument: None })
+        Err(ShapeError { message: String::new(), argument: None, position: None })
     }
     fn field_type(&self, _: &[TensorType], _: &TensorType) -> TokenStream {
         TokenStream::new()
@@ -177,7 +227,7 @@ fn recurrent_spec(
     stmt: &LetStmt,
     args: &mut ArgReader<'_>,
 ) -> (Box<dyn Spec>, &'static [&'static str]) {
-    (Box::new(recurrent::RecurrentSpec::configure(kind, stmt, args)), recurrent::RecurrentSpec::args(kind))
+    (valid(recurrent::RecurrentSpec::configure(kind, stmt, args)), recurrent::RecurrentSpec::args(kind))
 }
 
 /// Keras's activation names (see `kiln::activations::Activation::ALL`).
@@ -214,14 +264,39 @@ pub const INITIALIZERS: &[&str] = &[
     "identity",
 ];
 
-/// Tokens for the runtime activation named `name` (validated against [`ACTIVATIONS`]).
+/// The runtime activation named `name` (one of [`ACTIVATIONS`]) as its
+/// enum variant, resolved here rather than looked up by name at run time.
 pub fn activation_tokens(name: &str) -> TokenStream {
-    quote::quote!(::kiln::__private::activation(#name))
+    let variant = quote::format_ident!("{}", camel(name));
+    quote::quote!(::kiln::activations::Activation::#variant)
 }
 
-/// Tokens for the runtime initializer named `name` (validated against [`INITIALIZERS`]).
+/// The runtime initializer named `name` (one of [`INITIALIZERS`]) as its
+/// enum value with Keras's default arguments (as `Initializer::ALL` lists
+/// them; `tests/dsl.rs` builds a model with every name).
 pub fn initializer_tokens(name: &str) -> TokenStream {
-    quote::quote!(::kiln::__private::initializer(#name))
+    let path = quote::quote!(::kiln::initializers::Initializer);
+    match name {
+        "constant" => quote::quote!(#path::Constant(0.0)),
+        "random_uniform" => quote::quote!(#path::RandomUniform { min: -0.05, max: 0.05 }),
+        "random_normal" => quote::quote!(#path::RandomNormal { mean: 0.0, stddev: 0.05 }),
+        "truncated_normal" => quote::quote!(#path::TruncatedNormal { mean: 0.0, stddev: 0.05 }),
+        "orthogonal" => quote::quote!(#path::Orthogonal { gain: 1.0 }),
+        other => {
+            let variant = quote::format_ident!("{}", camel(other));
+            quote::quote!(#path::#variant)
+        }
+    }
+}
+
+/// `hard_sigmoid` → `HardSigmoid`.
+fn camel(name: &str) -> String {
+    name.split('_')
+        .map(|part| {
+            let mut chars = part.chars();
+            chars.next().map(|c| c.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
+        })
+        .collect()
 }
 
 /// The single input of a one-input layer, or the arity error.
@@ -236,7 +311,7 @@ pub fn one<'a>(kind: &str, inputs: &[(&'a TensorType, &'a str)]) -> Result<(&'a 
 pub fn expect_float_vector(kind: &str, input: &TensorType, name: &str) -> Result<(), ShapeError> {
     expect_float(kind, input, name)?;
     if input.shape.len() != 1 {
-        return Err(format!("`{kind}` needs a rank-1 input, but `{name}` is {}", input.shape_str()).into());
+        return Err(format!("`{kind}` needs a rank-1 input, but {name} is {}", input.shape_str()).into());
     }
     Ok(())
 }
@@ -245,7 +320,7 @@ pub fn expect_float_vector(kind: &str, input: &TensorType, name: &str) -> Result
 pub fn expect_float(kind: &str, input: &TensorType, name: &str) -> Result<(), ShapeError> {
     if input.dtype != DType::F32 {
         return Err(format!(
-            "`{kind}` needs float input, but `{name}` holds integer ids {}; map ids to vectors with `Embedding` first",
+            "`{kind}` needs float input, but {name} holds integer ids {}; map ids to vectors with `Embedding` first",
             input.shape_str()
         )
         .into());

@@ -4,7 +4,8 @@
 //! tensor → `[units]`, or `[timesteps, units]` with `return_sequences`.
 
 use super::{
-    activation_tokens, expect_float, initializer_tokens, one, ShapeError, Spec, TensorType, ACTIVATIONS, INITIALIZERS,
+    activation_tokens, expect_float, initializer_tokens, one, ShapeError, Size, Spec, TensorType, ACTIVATIONS,
+    INITIALIZERS,
 };
 use crate::args::ArgReader;
 use crate::parse::LetStmt;
@@ -20,7 +21,7 @@ pub enum Kind {
 
 pub struct RecurrentSpec {
     kind: Kind,
-    units: usize,
+    units: Size,
     return_sequences: bool,
     activation: &'static str,
     recurrent_activation: &'static str,
@@ -36,8 +37,9 @@ fn index_of(list: &[&str], name: &str) -> usize {
 }
 
 impl RecurrentSpec {
-    pub fn configure(kind: Kind, stmt: &LetStmt, args: &mut ArgReader<'_>) -> Self {
-        let units = args.positive_int("units", Some(0), stmt).unwrap_or(1);
+    /// `None` (the error recorded) when `units` is missing or wrong.
+    pub fn configure(kind: Kind, stmt: &LetStmt, args: &mut ArgReader<'_>) -> Option<Self> {
+        let units = args.positive_int("units", Some(0), stmt);
         let return_sequences = args.bool("return_sequences", false);
         let activation_arg = |args: &mut ArgReader<'_>, name: &str, default: &str| {
             let i = args.choice(name, None, "activation", ACTIVATIONS, usize::MAX);
@@ -64,9 +66,9 @@ impl RecurrentSpec {
         let recurrent_initializer = init(args, "recurrent_initializer", "orthogonal");
         let bias_initializer = init(args, "bias_initializer", "zeros");
         let unit_forget_bias = kind == Kind::Lstm && args.bool("unit_forget_bias", true);
-        RecurrentSpec {
+        Some(RecurrentSpec {
             kind,
-            units,
+            units: units?,
             return_sequences,
             activation,
             recurrent_activation,
@@ -75,7 +77,7 @@ impl RecurrentSpec {
             recurrent_initializer,
             bias_initializer,
             unit_forget_bias,
-        }
+        })
     }
 
     pub fn args(kind: Kind) -> &'static [&'static str] {
@@ -126,18 +128,22 @@ impl Spec for RecurrentSpec {
         expect_float(kind, input, name)?;
         if input.shape.len() != 2 {
             return Err(format!(
-                "`{kind}` needs a rank-2 input [timesteps, features], but `{name}` is {}",
+                "`{kind}` needs a rank-2 input [timesteps, features], but {name} is {}",
                 input.shape_str()
             )
             .into());
         }
-        let shape = if self.return_sequences { vec![input.shape[0], self.units] } else { vec![self.units] };
+        let shape = if self.return_sequences {
+            vec![input.shape[0].clone(), self.units.clone()]
+        } else {
+            vec![self.units.clone()]
+        };
         Ok(TensorType::f32(shape))
     }
 
     fn field_type(&self, inputs: &[TensorType], _: &TensorType) -> TokenStream {
         let input = &inputs[0];
-        let (t, d, u, seq) = (input.shape[0], input.shape[1], self.units, self.return_sequences);
+        let (t, d, u, seq) = (&input.shape[0], &input.shape[1], &self.units, self.return_sequences);
         match self.kind {
             Kind::SimpleRnn => quote!(::kiln::layers::SimpleRnn<#d, #u, #t, #seq>),
             Kind::Lstm => quote!(::kiln::layers::Lstm<#d, #u, #t, #seq>),

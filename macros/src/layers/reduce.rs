@@ -3,7 +3,7 @@
 //! TensorFlow, `axis` counts the batch axis (`axis = 1` is the first axis
 //! of a sample; negative values count from the end).
 
-use super::{expect_float, one, ShapeError, Spec, TensorType};
+use super::{expect_float, one, ShapeError, Size, Spec, TensorType};
 use crate::args::ArgReader;
 use crate::parse::LetStmt;
 use proc_macro2::TokenStream;
@@ -17,9 +17,10 @@ pub struct ReduceSpec {
 pub const OPS: &[&str] = &["reduce_sum", "reduce_mean", "reduce_max"];
 
 impl ReduceSpec {
-    pub fn configure(op: &'static str, stmt: &LetStmt, args: &mut ArgReader<'_>) -> Self {
-        let axis = args.int("axis", Some(1), stmt).unwrap_or(1);
-        ReduceSpec { op, axis }
+    /// `None` (the error recorded) when `axis` is missing or not an integer.
+    pub fn configure(op: &'static str, stmt: &LetStmt, args: &mut ArgReader<'_>) -> Option<Self> {
+        let axis = args.int("axis", Some(1), stmt)?;
+        Some(ReduceSpec { op, axis })
     }
 
     pub const ARGS: &'static [&'static str] = &["axis", "name"];
@@ -30,16 +31,16 @@ impl ReduceSpec {
         let axis = if self.axis < 0 { self.axis + rank } else { self.axis };
         if axis == 0 {
             let message = format!("`{}` cannot reduce over the batch axis (axis 0)", self.op);
-            return Err(ShapeError { message, argument: Some("axis") });
+            return Err(ShapeError { message, argument: Some("axis"), position: Some(1) });
         }
         if !(0..rank).contains(&axis) {
             let message = format!(
-                "`{}` axis {} is out of range for `{name}` of shape {} (axes count the batch axis, as in TensorFlow)",
+                "`{}` axis {} is out of range for {name} of shape {} (axes count the batch axis, as in TensorFlow)",
                 self.op,
                 self.axis,
                 input.keras_str()
             );
-            return Err(ShapeError { message, argument: Some("axis") });
+            return Err(ShapeError { message, argument: Some("axis"), position: Some(1) });
         }
         Ok(axis as usize - 1)
     }
@@ -65,8 +66,8 @@ impl Spec for ReduceSpec {
         let mut shape = input.shape.clone();
         shape.remove(axis);
         if shape.is_empty() {
-            let message = format!("`{}` would leave `{name}` with no axis; kiln's tensors keep at least one", self.op);
-            return Err(ShapeError { message, argument: Some("axis") });
+            let message = format!("`{}` would leave {name} with no axis; kiln's tensors keep at least one", self.op);
+            return Err(ShapeError { message, argument: Some("axis"), position: Some(1) });
         }
         Ok(TensorType::f32(shape))
     }
@@ -80,9 +81,9 @@ impl Spec for ReduceSpec {
     fn constructor(&self, inputs: &[TensorType], _: &TensorType) -> TokenStream {
         let input = &inputs[0];
         let axis = self.sample_axis(input, "").unwrap_or(0);
-        let outer: usize = input.shape[..axis].iter().product();
-        let inner: usize = input.shape[axis + 1..].iter().product();
-        let len = input.shape[axis];
+        let outer = Size::product(&input.shape[..axis]);
+        let inner = Size::product(&input.shape[axis + 1..]);
+        let len = &input.shape[axis];
         let op = match self.op {
             "reduce_sum" => quote!(Sum),
             "reduce_mean" => quote!(Mean),

@@ -56,6 +56,7 @@ impl TimeDistributedSpec {
             args: inner_args,
             args_span: call.paren_token.span.join(),
             tensors: None,
+            shown: None,
         };
         let nested = args.nested(&inner_stmt);
         match super::configure(&inner_stmt, nested) {
@@ -65,7 +66,7 @@ impl TimeDistributedSpec {
                 None
             }
             None => {
-                args.error(&callee, format!("unknown layer `{callee}`; known layers: {}", super::KNOWN.join(", ")));
+                args.error(&callee, super::unknown_layer(&callee.to_string(), &[]));
                 None
             }
         }
@@ -99,20 +100,21 @@ impl Spec for TimeDistributedSpec {
         let (input, name) = one("TimeDistributed", inputs)?;
         if input.shape.len() < 2 {
             return Err(format!(
-                "`TimeDistributed` needs a [timesteps, …] input of rank 2 or more, but `{name}` is {}",
+                "`TimeDistributed` needs a [timesteps, …] input of rank 2 or more, but {name} is {}",
                 input.shape_str()
             )
             .into());
         }
         let step = step_type(input);
-        let out = self.inner.infer(&[(&step, name)])?;
-        let mut shape = vec![input.shape[0]];
+        let steps = format!("each step of {name}");
+        let out = self.inner.infer(&[(&step, &steps)])?;
+        let mut shape = vec![input.shape[0].clone()];
         shape.extend(out.shape);
         Ok(TensorType { dtype: out.dtype, shape })
     }
 
     fn field_type(&self, inputs: &[TensorType], output: &TensorType) -> TokenStream {
-        let steps = inputs[0].shape[0];
+        let steps = &inputs[0].shape[0];
         let step_out = TensorType { dtype: output.dtype, shape: output.shape[1..].to_vec() };
         let inner = self.inner.field_type(&[step_type(&inputs[0])], &step_out);
         quote!(::kiln::layers::TimeDistributed<#inner, #steps>)

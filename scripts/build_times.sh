@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Measures the two build times of issue 9 in a private target directory:
+#   1. a clean `cargo build --release --example text_classifier`
+#      (dependencies already downloaded: run once with network first);
+#   2. an edit-and-rebuild: the example's source touched, built again
+#      (the model! is expanded and the example recompiled and linked).
+# Usage: scripts/build_times.sh [runs]   (default 3; prints each run and the median)
+# Wall times mean something only on an otherwise idle machine (the load
+# average is printed too); CPU time (user + system, all of cargo's
+# children) depends much less on other work and compares two versions
+# fairly on a busy machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs="${1:-3}"
+target="${CARGO_TARGET_DIR_BUILD_TIMES:-target/build-times}"
+export CARGO_TARGET_DIR="$target"
+cargo fetch --quiet
+
+seconds() { # runs "$@", prints "wall cpu": wall-clock and user+system seconds (children included)
+  local start end cpu
+  start=$(date +%s.%N)
+  cpu=$( { TIMEFORMAT='%U %S'; time "$@" >/dev/null 2>&1; } 2>&1 | awk '{print $1 + $2}')
+  end=$(date +%s.%N)
+  echo "$(echo "$end - $start" | bc) $cpu"
+}
+
+median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+
+clean=(); rebuild=()
+for i in $(seq "$runs"); do
+  rm -rf "$target"
+  clean+=("$(seconds cargo build --release --example text_classifier)")
+  touch examples/text_classifier.rs
+  rebuild+=("$(seconds cargo build --release --example text_classifier)")
+  echo "run $i: clean ${clean[-1]% *} s wall (${clean[-1]#* } s CPU), edit-and-rebuild ${rebuild[-1]% *} s wall (${rebuild[-1]#* } s CPU)"
+done
+wall() { for r in "$@"; do echo "${r% *}"; done | median; }
+cpu() { for r in "$@"; do echo "${r#* }"; done | median; }
+echo "median clean build:        $(wall "${clean[@]}") s wall, $(cpu "${clean[@]}") s CPU"
+echo "median edit-and-rebuild:   $(wall "${rebuild[@]}") s wall, $(cpu "${rebuild[@]}") s CPU"
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg), cores: $(nproc)"

@@ -1,0 +1,11 @@
+// mistakes: 1
+kiln::model! {
+    struct M {
+        input x: [f32; 4];
+        input x: [f32; 8];
+        let h = Dense(4)(x);
+        output h;
+    }
+}
+
+fn main() {}

@@ -1,0 +1,12 @@
+// mistakes: 1
+kiln::model! {
+    struct M {
+        input x: [f32; 4];
+        let d = Dense(4);
+        let d = Dense(2);
+        let y = d(x);
+        output y;
+    }
+}
+
+fn main() {}

@@ -1,0 +1,10 @@
+// mistakes: 1
+kiln::model! {
+    struct M {
+        input x: [f32; 4];
+        let h = x(4)(x);
+        output h;
+    }
+}
+
+fn main() {}
