@@ -130,7 +130,9 @@ one_model_per_initializer!(
     he_normal,
     lecun_uniform,
     lecun_normal,
-    orthogonal
+    orthogonal,
+    variance_scaling,
+    identity
 );
 
 /// The macro writes each initializer as its enum value (no lookup by name

@@ -181,7 +181,7 @@ impl StandardScaler {
 
 /// `data` must be whole rows of `features` values.
 fn check_rows(len: usize, features: usize) -> Result<()> {
-    if len % features != 0 {
+    if !len.is_multiple_of(features) {
         return Err(Error::InvalidArgument {
             name: "data",
             reason: format!("holds {len} values, which is not a whole number of rows of {features} features"),

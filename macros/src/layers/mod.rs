@@ -282,6 +282,12 @@ pub fn initializer_tokens(name: &str) -> TokenStream {
         "random_normal" => quote::quote!(#path::RandomNormal { mean: 0.0, stddev: 0.05 }),
         "truncated_normal" => quote::quote!(#path::TruncatedNormal { mean: 0.0, stddev: 0.05 }),
         "orthogonal" => quote::quote!(#path::Orthogonal { gain: 1.0 }),
+        "variance_scaling" => quote::quote!(#path::VarianceScaling {
+            scale: 1.0,
+            mode: ::kiln::initializers::Mode::FanIn,
+            distribution: ::kiln::initializers::Distribution::TruncatedNormal,
+        }),
+        "identity" => quote::quote!(#path::Identity { gain: 1.0 }),
         other => {
             let variant = quote::format_ident!("{}", camel(other));
             quote::quote!(#path::#variant)
