@@ -135,7 +135,10 @@ pub mod prelude {
     pub use crate::metrics::Metric;
     pub use crate::network::Network;
     pub use crate::optimizers::{Adagrad, Adam, Optimizer, RmsProp, Sgd};
-    pub use crate::train::{Callback, Compile, Control, History, Logs, Model};
+    pub use crate::train::{
+        Callback, CallbackContext, Compile, CsvLogger, EarlyStopping, History, LambdaCallback, LearningRateScheduler,
+        Logs, Mode, Model, ModelCheckpoint, ReduceLrOnPlateau, TerminateOnNan,
+    };
 }
 
 /// Items generated code refers to; not a stable API.
