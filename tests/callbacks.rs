@@ -569,3 +569,89 @@ fn lambda_callback_runs_its_closures() {
     assert_eq!(ends, [(0, true), (1, true)]);
     assert_eq!(batches, 4);
 }
+
+// ---------------------------------------------------------------------------
+// History: CSV, JSON and learning-curve plots.
+// ---------------------------------------------------------------------------
+
+fn sample_history() -> History {
+    let mut history = History::default();
+    let rows = [(0.9, 0.5, 1.0, 0.45), (0.6, 0.7, 0.8, 0.6), (0.45, 0.8, 0.7, 0.65), (0.4, 0.85, 0.72, 0.66)];
+    for (epoch, (loss, acc, val_loss, val_acc)) in rows.into_iter().enumerate() {
+        let mut logs = Logs::default();
+        logs.set("loss", loss);
+        logs.set("accuracy", acc);
+        logs.set("val_loss", val_loss);
+        logs.set("val_accuracy", val_acc);
+        history.record(epoch, &logs);
+    }
+    history
+}
+
+#[test]
+fn history_saves_to_csv_and_json() {
+    let mut history = sample_history();
+    // A callback's entry that starts later (ReduceLROnPlateau's `learning_rate` after a resume).
+    let mut logs = Logs::default();
+    for (name, value) in [("loss", 0.35), ("accuracy", 0.9), ("val_loss", 0.71), ("val_accuracy", 0.67)] {
+        logs.set(name, value);
+    }
+    logs.set("learning_rate", 0.01);
+    history.record(4, &logs);
+    // Values as Python prints the float32 values (repr of the widened float).
+    let csv = history.to_csv();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "epoch,loss,accuracy,val_loss,val_accuracy,learning_rate");
+    assert_eq!(lines[1], "0,0.8999999761581421,0.5,1.0,0.44999998807907104,");
+    assert_eq!(
+        lines[5],
+        "4,0.3499999940395355,0.8999999761581421,0.7099999785423279,0.6700000166893005,0.009999999776482582"
+    );
+    let json = history.to_json();
+    assert!(
+        json.starts_with(
+            "{\"epoch\": [0, 1, 2, 3, 4], \"history\": {\"loss\": [0.8999999761581421, 0.6000000238418579, "
+        ),
+        "{json}"
+    );
+    assert!(json.ends_with("\"learning_rate\": [null, null, null, null, 0.009999999776482582]}}"), "{json}");
+    let dir = temp_dir("history");
+    history.save_csv(dir.join("h.csv")).unwrap();
+    history.save_json(dir.join("h.json")).unwrap();
+    assert_eq!(std::fs::read_to_string(dir.join("h.csv")).unwrap(), csv);
+    assert_eq!(std::fs::read_to_string(dir.join("h.json")).unwrap(), json);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn history_draws_learning_curves_to_png_and_svg() {
+    let history = sample_history();
+    let dir = temp_dir("plot");
+    let path = dir.join("curves.png");
+    history.plot_png(&path, (900, 400)).unwrap();
+    let decoder = png::Decoder::new(std::fs::File::open(&path).unwrap());
+    let mut reader = decoder.read_info().unwrap();
+    let mut pixels = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut pixels).unwrap();
+    assert_eq!((info.width, info.height), (900, 400));
+    let pixels = &pixels[..info.buffer_size()];
+    // Mostly white background, with the training (blue) and validation (orange) lines drawn.
+    let rgb: Vec<&[u8]> = pixels.chunks_exact(3).collect();
+    let count = |c: [u8; 3]| rgb.iter().filter(|p| **p == c).count();
+    assert!(count([255, 255, 255]) > rgb.len() / 2);
+    assert!(count([31, 119, 180]) > 200, "training lines");
+    assert!(count([255, 127, 14]) > 200, "validation lines");
+    // The SVG has both panels' titles, axis labels and legends.
+    let svg = history.to_svg((900, 400)).unwrap();
+    for text in [">\nloss\n<", ">\naccuracy\n<", ">\nepoch\n<", ">\ntraining\n<", ">\nvalidation\n<"] {
+        assert!(svg.contains(text), "{text} in the SVG");
+    }
+    history.plot_svg(dir.join("curves.svg"), (900, 400)).unwrap();
+    assert!(History::default().to_png((900, 400)).is_err(), "nothing to plot");
+    assert!(history.to_png((10, 10)).is_err(), "too small");
+    if std::env::var_os("KILN_KEEP_PLOTS").is_none() {
+        std::fs::remove_dir_all(dir).unwrap();
+    } else {
+        println!("plots in {}", dir.display());
+    }
+}

@@ -122,11 +122,13 @@ impl History {
         let rows = panels.len().div_ceil(cols);
         let areas = root.split_evenly((rows, cols));
         // Epochs one-based on x, as Keras prints them ("Epoch 1/10").
-        let xs: Vec<i64> = self.epochs.iter().map(|&e| e as i64 + 1).collect();
+        let xs: Vec<f64> = self.epochs.iter().map(|&e| e as f64 + 1.0).collect();
         let (first, last) = (xs[0], *xs.last().expect("checked non-empty"));
-        let x_range = if first == last { first - 1..last + 1 } else { first..last };
+        // A margin so the end points' markers are not cut by the axes.
+        let pad = (0.03 * (last - first)).max(0.25);
+        let x_range = first - pad..last + pad;
         for (panel, area) in panels.iter().zip(&areas) {
-            let points = |values: &[f32]| -> Vec<(i64, f64)> {
+            let points = |values: &[f32]| -> Vec<(f64, f64)> {
                 (0..xs.len())
                     .filter_map(|row| self.value_at(values, row).map(|v| (xs[row], f64::from(v))))
                     .filter(|(_, v)| v.is_finite())
@@ -157,6 +159,8 @@ impl History {
                 .x_desc("epoch")
                 .y_desc(panel.name)
                 .x_labels(xs.len().clamp(2, 10))
+                // Epochs are whole numbers: label only whole ticks.
+                .x_label_formatter(&|x| if (x - x.round()).abs() < 1e-6 { format!("{x:.0}") } else { String::new() })
                 .y_labels(6)
                 .label_style((FONT, 13))
                 .axis_desc_style((FONT, 14))
@@ -172,9 +176,13 @@ impl History {
                     .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
                 chart.draw_series(series.iter().map(|&p| Circle::new(p, 3, color.filled())))?;
             }
+            // The legend where the curves are not: below them when they rise.
+            let rising =
+                train.first().zip(train.last()).or(val.first().zip(val.last())).is_some_and(|(a, b)| b.1 > a.1);
+            let position = if rising { SeriesLabelPosition::LowerRight } else { SeriesLabelPosition::UpperRight };
             chart
                 .configure_series_labels()
-                .position(SeriesLabelPosition::UpperRight)
+                .position(position)
                 .background_style(WHITE.mix(0.85))
                 .border_style(BLACK.mix(0.4))
                 .label_font((FONT, 13))
