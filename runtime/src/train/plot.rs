@@ -176,10 +176,29 @@ impl History {
                     .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
                 chart.draw_series(series.iter().map(|&p| Circle::new(p, 3, color.filled())))?;
             }
-            // The legend where the curves are not: below them when they rise.
-            let rising =
-                train.first().zip(train.last()).or(val.first().zip(val.last())).is_some_and(|(a, b)| b.1 > a.1);
-            let position = if rising { SeriesLabelPosition::LowerRight } else { SeriesLabelPosition::UpperRight };
+            // The legend in the corner with the fewest points under it.
+            let (x0, x1) = (x_range.start, x_range.end);
+            let crowd = |right: bool, top: bool| {
+                train
+                    .iter()
+                    .chain(&val)
+                    .filter(|(x, y)| {
+                        let (u, v) = ((x - x0) / (x1 - x0), (y - lo) / (hi - lo));
+                        (if right { u > 0.6 } else { u < 0.4 }) && (if top { v > 0.7 } else { v < 0.3 })
+                    })
+                    .count()
+            };
+            let corners = [
+                (SeriesLabelPosition::UpperRight, true, true),
+                (SeriesLabelPosition::LowerRight, true, false),
+                (SeriesLabelPosition::UpperLeft, false, true),
+                (SeriesLabelPosition::LowerLeft, false, false),
+            ];
+            let position = corners
+                .into_iter()
+                .min_by_key(|&(_, right, top)| crowd(right, top))
+                .map(|(p, _, _)| p)
+                .expect("four corners");
             chart
                 .configure_series_labels()
                 .position(position)
