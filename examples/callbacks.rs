@@ -2,7 +2,8 @@
 //! `epoch:N begin` / `epoch:N end` on the text classifier, a
 //! LambdaCallback, then a digits classifier trained with EarlyStopping
 //! (restoring the best weights), ModelCheckpoint (best only),
-//! ReduceLROnPlateau, CSVLogger, and its learning curves drawn to a PNG.
+//! ReduceLROnPlateau, CSVLogger, TensorBoard, and its learning curves drawn
+//! to a PNG.
 //!
 //! ```text
 //! cargo run --release --example callbacks
@@ -95,6 +96,7 @@ fn main() -> kiln::Result<()> {
         .save_weights_only(true);
     let mut reduce_lr = ReduceLrOnPlateau::new().factor(0.5).patience(2).verbose(1);
     let mut csv = CsvLogger::new(path("training.log"));
+    let mut tensorboard = TensorBoard::new(run.join("logs"));
     let history = model
         .fit(&x_train, &y_train)
         .epochs(100)
@@ -105,6 +107,7 @@ fn main() -> kiln::Result<()> {
         .callback(&mut checkpoint)
         .callback(&mut reduce_lr)
         .callback(&mut csv)
+        .callback(&mut tensorboard)
         .run()?;
     let epochs = history.epochs.len();
     println!(
@@ -123,6 +126,7 @@ fn main() -> kiln::Result<()> {
     history.save_csv(path("history.csv"))?;
     history.save_json(path("history.json"))?;
     println!("csv log: {}", path("training.log"));
+    println!("tensorboard --logdir {}", run.join("logs").display());
     println!("learning curves: {png}");
     Ok(())
 }

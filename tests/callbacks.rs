@@ -655,3 +655,160 @@ fn history_draws_learning_curves_to_png_and_svg() {
         println!("plots in {}", dir.display());
     }
 }
+
+// ---------------------------------------------------------------------------
+// TensorBoard: the files hold what Keras's hold.
+// ---------------------------------------------------------------------------
+
+/// A protobuf field: (number, varint value or bytes).
+fn proto_fields(mut data: &[u8]) -> Vec<(u64, Result<u64, &[u8]>)> {
+    fn varint(data: &mut &[u8]) -> u64 {
+        let (mut v, mut shift) = (0u64, 0);
+        loop {
+            let b = data[0];
+            *data = &data[1..];
+            v |= u64::from(b & 0x7f) << shift;
+            shift += 7;
+            if b < 0x80 {
+                return v;
+            }
+        }
+    }
+    let mut fields = Vec::new();
+    while !data.is_empty() {
+        let key = varint(&mut data);
+        let value = match key & 7 {
+            0 => Ok(varint(&mut data)),
+            1 => {
+                let (v, rest) = data.split_at(8);
+                data = rest;
+                Err(v)
+            }
+            2 => {
+                let len = varint(&mut data) as usize;
+                let (v, rest) = data.split_at(len);
+                data = rest;
+                Err(v)
+            }
+            5 => {
+                let (v, rest) = data.split_at(4);
+                data = rest;
+                Err(v)
+            }
+            w => panic!("wire type {w}"),
+        };
+        fields.push((key >> 3, value));
+    }
+    fields
+}
+
+/// Every scalar in a TensorBoard log directory as `run tag step value`
+/// (TensorBoard's reader's view, as tests/fixtures/tensorboard_read.py prints it),
+/// checking each record's length and data checksums (masked CRC-32C).
+fn read_scalars(log_dir: &Path) -> Vec<String> {
+    let mask = |crc: u32| crc.rotate_right(15).wrapping_add(0xa282_ead8);
+    let mut rows = Vec::new();
+    for run in ["train", "validation"] {
+        for entry in std::fs::read_dir(log_dir.join(run)).unwrap() {
+            let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+            let mut rest = bytes.as_slice();
+            while !rest.is_empty() {
+                let len = u64::from_le_bytes(rest[..8].try_into().unwrap()) as usize;
+                assert_eq!(u32::from_le_bytes(rest[8..12].try_into().unwrap()), mask(crc32c::crc32c(&rest[..8])));
+                let data = &rest[12..12 + len];
+                assert_eq!(
+                    u32::from_le_bytes(rest[12 + len..16 + len].try_into().unwrap()),
+                    mask(crc32c::crc32c(data))
+                );
+                rest = &rest[16 + len..];
+                let event = proto_fields(data);
+                let step = event.iter().find(|f| f.0 == 2).map_or(0, |f| f.1.unwrap());
+                for (_, summary) in event.iter().filter(|f| f.0 == 5) {
+                    for (_, value) in proto_fields(summary.unwrap_err()).into_iter().filter(|f| f.0 == 1) {
+                        let value = proto_fields(value.unwrap_err());
+                        let tag = std::str::from_utf8(value.iter().find(|f| f.0 == 1).unwrap().1.unwrap_err()).unwrap();
+                        let tensor = proto_fields(value.iter().find(|f| f.0 == 8).expect("a tensor").1.unwrap_err());
+                        // float_val (5) or tensor_content (4): four little-endian bytes.
+                        let raw = tensor.iter().find(|f| f.0 == 5 || f.0 == 4).expect("a value").1.unwrap_err();
+                        let v = f32::from_le_bytes(raw.try_into().unwrap());
+                        rows.push(format!("{run} {tag} {step} {}", python_float(v)));
+                    }
+                }
+            }
+        }
+    }
+    rows.sort();
+    rows
+}
+
+/// Python's repr of a float32 widened to a float: for these values (no
+/// exponent), the shortest round-trip digits, as Rust's `{:?}` prints them.
+fn python_float(v: f32) -> String {
+    format!("{:?}", f64::from(v))
+}
+
+#[test]
+fn tensorboard_writes_what_keras_writes() {
+    let expected: Vec<String> = include_str!("fixtures/tensorboard_keras.txt")
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(str::to_string)
+        .collect();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    // The reader agrees with TensorBoard's on the files Keras wrote (checked in).
+    assert_eq!(read_scalars(&fixtures.join("tensorboard_keras")), expected);
+
+    // The same scripted run through kiln's callback.
+    let dir = temp_dir("tensorboard");
+    let mut tensorboard = TensorBoard::new(&dir).update_freq(kiln::train::UpdateFreq::Batches(1));
+    let mut m = model();
+    {
+        let mut ctx = CallbackContext::new(&mut m);
+        let cb: &mut dyn Callback<Tiny> = &mut tensorboard;
+        let logs_of = |pairs: [(&str, f64); 2]| {
+            let mut logs = Logs::default();
+            for (k, v) in pairs {
+                logs.set(k, v as f32);
+            }
+            logs
+        };
+        cb.on_train_begin(&mut ctx).unwrap();
+        for epoch in 0..3 {
+            let e = epoch as f64;
+            cb.on_epoch_begin(epoch, &mut ctx).unwrap();
+            for batch in 0..2 {
+                let b = batch as f64;
+                let logs = logs_of([("loss", 1.0 / (2.0 * e + b + 1.0)), ("accuracy", 0.25 * b + 0.1 * e)]);
+                cb.on_train_batch_begin(batch, &mut ctx).unwrap();
+                cb.on_train_batch_end(batch, &logs, &mut ctx).unwrap();
+            }
+            let val = logs_of([("loss", 0.9 - 0.2 * e), ("accuracy", 0.5 + 0.125 * e)]);
+            cb.on_test_begin(&mut ctx).unwrap();
+            cb.on_test_end(&val, &mut ctx).unwrap();
+            let mut logs = logs_of([("loss", 1.0 / (2.0 * e + 2.0)), ("accuracy", 0.25 + 0.1 * e)]);
+            for (k, v) in val.iter() {
+                logs.set(&format!("val_{k}"), v);
+            }
+            cb.on_epoch_end(epoch, &mut logs, &mut ctx).unwrap();
+        }
+        cb.on_train_end(&Logs::default(), &mut ctx).unwrap();
+    }
+    assert!(tensorboard.train_file().unwrap().starts_with(dir.join("train")));
+    assert!(tensorboard.validation_file().unwrap().starts_with(dir.join("validation")));
+    assert_eq!(read_scalars(&dir), expected);
+
+    // TensorBoard's own reader, when a Python with `tensorboard` is named.
+    if let Some(python) = std::env::var_os("KILN_TENSORBOARD_PYTHON") {
+        let out = std::process::Command::new(python)
+            .arg(fixtures.join("tensorboard_read.py"))
+            .arg(&dir)
+            .output()
+            .expect("python runs");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let rows: Vec<String> = String::from_utf8(out.stdout).unwrap().lines().map(str::to_string).collect();
+        assert_eq!(rows, expected, "TensorBoard's reader on kiln's files");
+    } else {
+        println!("KILN_TENSORBOARD_PYTHON not set: TensorBoard's own reader not run");
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -359,6 +359,12 @@ fn example_callbacks() {
     let log = std::fs::read_to_string(path("csv log: ")).unwrap();
     assert_eq!(log.lines().next(), Some("epoch,accuracy,learning_rate,loss,val_accuracy,val_loss"));
     assert_eq!(log.lines().count(), epochs + 1);
+    // TensorBoard: Keras's layout, a training and a validation run.
+    let logs = path("tensorboard --logdir ");
+    for run in ["train", "validation"] {
+        let files: Vec<_> = std::fs::read_dir(logs.join(run)).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert!(files.len() == 1 && files[0].to_string_lossy().starts_with("events.out.tfevents."), "{files:?}");
+    }
     // The learning curves: a PNG of the requested size.
     let png_path = path("learning curves: ");
     let reader = png::Decoder::new(std::fs::File::open(&png_path).unwrap()).read_info().unwrap();

@@ -137,7 +137,7 @@ pub mod prelude {
     pub use crate::optimizers::{Adagrad, Adam, Optimizer, RmsProp, Sgd};
     pub use crate::train::{
         Callback, CallbackContext, Compile, CsvLogger, EarlyStopping, History, LambdaCallback, LearningRateScheduler,
-        Logs, Mode, Model, ModelCheckpoint, ReduceLrOnPlateau, TerminateOnNan,
+        Logs, Mode, Model, ModelCheckpoint, ReduceLrOnPlateau, TensorBoard, TerminateOnNan,
     };
 }
 

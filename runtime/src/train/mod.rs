@@ -30,7 +30,7 @@ mod progress;
 
 pub use callbacks::{
     Callback, CallbackContext, CsvLogger, EarlyStopping, FitParams, LambdaCallback, LearningRateScheduler, Mode,
-    ModelCheckpoint, ReduceLrOnPlateau, SaveFreq, TerminateOnNan,
+    ModelCheckpoint, ReduceLrOnPlateau, SaveFreq, TensorBoard, TerminateOnNan, UpdateFreq,
 };
 pub use checkpoint::{CHECKPOINT_FORMAT, CHECKPOINT_VERSION};
 pub use fit::Fit;

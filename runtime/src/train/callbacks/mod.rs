@@ -14,6 +14,7 @@ mod format;
 mod lambda;
 mod learning_rate;
 mod model_checkpoint;
+mod tensorboard;
 mod terminate_on_nan;
 
 pub use csv_logger::CsvLogger;
@@ -21,6 +22,7 @@ pub use early_stopping::EarlyStopping;
 pub use lambda::LambdaCallback;
 pub use learning_rate::{LearningRateScheduler, ReduceLrOnPlateau};
 pub use model_checkpoint::{ModelCheckpoint, SaveFreq};
+pub use tensorboard::{TensorBoard, UpdateFreq};
 pub use terminate_on_nan::TerminateOnNan;
 
 pub(crate) use format::python_repr;
