@@ -812,3 +812,25 @@ fn tensorboard_writes_what_keras_writes() {
     }
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// A whole-model ModelCheckpoint written at an epoch's end resumes exactly:
+/// loading epoch 2's file and training on gives the weights and losses of
+/// the uninterrupted run (the file holds the epoch, optimizer state and
+/// shuffling state as they were when the callback ran).
+#[test]
+fn model_checkpoint_files_resume_exactly() {
+    let (x, y) = regression(16);
+    let dir = temp_dir("resume");
+    let mut full = Linear::new(3).compile(Adam::new(0.05), MeanSquaredError, &[]);
+    let mut checkpoint = ModelCheckpoint::new(dir.join("ckpt-{epoch}.kiln").to_str().unwrap());
+    let history = full.fit(&x, &y).epochs(4).batch_size(4).verbose(0).callback(&mut checkpoint).run().unwrap();
+    assert_eq!(checkpoint.saved().len(), 4);
+    let mut resumed = Linear::new(99).compile(Adam::new(0.05), MeanSquaredError, &[]);
+    resumed.load(dir.join("ckpt-2.kiln")).unwrap();
+    assert_eq!(resumed.epoch(), 2);
+    let start = resumed.epoch();
+    let rest = resumed.fit(&x, &y).epochs(4).initial_epoch(start).batch_size(4).verbose(0).run().unwrap();
+    assert_eq!(rest.get("loss").unwrap(), &history.get("loss").unwrap()[2..]);
+    assert_eq!(weights_of(&resumed), weights_of(&full));
+    std::fs::remove_dir_all(dir).unwrap();
+}
