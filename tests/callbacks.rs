@@ -728,10 +728,22 @@ fn read_scalars(log_dir: &Path) -> Vec<String> {
                         let value = proto_fields(value.unwrap_err());
                         let tag = std::str::from_utf8(value.iter().find(|f| f.0 == 1).unwrap().1.unwrap_err()).unwrap();
                         let tensor = proto_fields(value.iter().find(|f| f.0 == 8).expect("a tensor").1.unwrap_err());
-                        // float_val (5) or tensor_content (4): four little-endian bytes.
+                        // float_val (5) or tensor_content (4), little-endian.
                         let raw = tensor.iter().find(|f| f.0 == 5 || f.0 == 4).expect("a value").1.unwrap_err();
-                        let v = f32::from_le_bytes(raw.try_into().unwrap());
-                        rows.push(format!("{run} {tag} {step} {}", python_float(v)));
+                        let dtype = tensor.iter().find(|f| f.0 == 1).unwrap().1.unwrap();
+                        if dtype == 1 {
+                            let v = f32::from_le_bytes(raw.try_into().unwrap());
+                            rows.push(format!("{run} {tag} {step} {}", python_float(v)));
+                        } else {
+                            // DT_DOUBLE: a histogram's [k, 3] buckets.
+                            assert_eq!(dtype, 2);
+                            let values: Vec<String> = raw
+                                .chunks_exact(8)
+                                .map(|b| format!("{:?}", f64::from_le_bytes(b.try_into().unwrap())))
+                                .collect();
+                            let buckets: Vec<String> = values.chunks(3).map(|b| b.join(",")).collect();
+                            rows.push(format!("{run} {tag} {step} h {}", buckets.join(";")));
+                        }
                     }
                 }
             }
@@ -760,7 +772,7 @@ fn tensorboard_writes_what_keras_writes() {
 
     // The same scripted run through kiln's callback.
     let dir = temp_dir("tensorboard");
-    let mut tensorboard = TensorBoard::new(&dir).update_freq(kiln::train::UpdateFreq::Batches(1));
+    let mut tensorboard = TensorBoard::new(&dir).update_freq(kiln::train::UpdateFreq::Batches(1)).histogram_freq(2);
     let mut m = model();
     {
         let mut ctx = CallbackContext::new(&mut m);
@@ -789,6 +801,8 @@ fn tensorboard_writes_what_keras_writes() {
             for (k, v) in val.iter() {
                 logs.set(&format!("val_{k}"), v);
             }
+            // The script's weights: kernel [0.5 + 0.1·epoch, −1.25] (float32), bias 0.3.
+            ctx.set_weights(&[vec![(0.5 + 0.1 * e) as f32, -1.25], vec![0.3]]).unwrap();
             cb.on_epoch_end(epoch, &mut logs, &mut ctx).unwrap();
         }
         cb.on_train_end(&Logs::default(), &mut ctx).unwrap();

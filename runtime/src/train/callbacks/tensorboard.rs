@@ -35,7 +35,10 @@ pub enum UpdateFreq {
 /// step `epoch` (validation names without `val_`; the optimizer's
 /// `epoch_learning_rate` in the training run), each evaluation's logs as
 /// `evaluation_<name>_vs_iterations` at step `optimizer.iterations`, and
-/// with [`UpdateFreq::Batches`] the running `batch_<name>` values.
+/// with [`UpdateFreq::Batches`] the running `batch_<name>` values. With
+/// `histogram_freq(n)`, every `n` epochs each weight's histogram
+/// (`<weight path>/histogram`, 30 buckets, as `tf.summary.histogram`
+/// makes them) goes to the training run.
 ///
 /// ```no_run
 /// use kiln::train::TensorBoard;
@@ -46,6 +49,7 @@ pub enum UpdateFreq {
 pub struct TensorBoard {
     log_dir: PathBuf,
     update_freq: UpdateFreq,
+    histogram_freq: usize,
     train: Option<EventWriter>,
     validation: Option<EventWriter>,
     global_train_batch: u64,
@@ -57,6 +61,7 @@ impl TensorBoard {
         TensorBoard {
             log_dir: log_dir.as_ref().to_path_buf(),
             update_freq: UpdateFreq::Epoch,
+            histogram_freq: 0,
             train: None,
             validation: None,
             global_train_batch: 0,
@@ -66,6 +71,12 @@ impl TensorBoard {
     /// Per epoch (default) or every `n` batches too.
     pub fn update_freq(mut self, freq: UpdateFreq) -> Self {
         self.update_freq = freq;
+        self
+    }
+
+    /// Weight histograms every `epochs` epochs (0, the default: none).
+    pub fn histogram_freq(mut self, epochs: usize) -> Self {
+        self.histogram_freq = epochs;
         self
     }
 
@@ -140,6 +151,14 @@ impl<N: Network> Callback<N> for TensorBoard {
         }
         // Keras sets `learning_rate` from the optimizer (after any logged one).
         writer.scalar("epoch_learning_rate", learning_rate, step)?;
+        if self.histogram_freq > 0 && epoch % self.histogram_freq == 0 {
+            let paths = ctx.network().param_paths();
+            let mut values = Vec::new();
+            ctx.network().params(&mut |p| values.push(p.value.iter().map(|&v| f64::from(v)).collect::<Vec<_>>()));
+            for (path, data) in paths.iter().zip(&values) {
+                writer.histogram(&format!("{}/histogram", path.replace(':', "_")), data, step)?;
+            }
+        }
         writer.flush()?;
         if logs.iter().any(|(n, _)| n.starts_with("val_")) {
             let writer = Self::writer(&mut self.validation, self.log_dir.join("validation"))?;
@@ -220,6 +239,39 @@ impl EventWriter {
         self.record(&event)
     }
 
+    /// A histogram of `data`, as `tf.summary.histogram` writes it: a
+    /// `[30, 3]` float64 tensor of `(left edge, right edge, count)`.
+    fn histogram(&mut self, tag: &str, data: &[f64], step: i64) -> Result<()> {
+        let buckets = buckets(data, HISTOGRAM_BUCKETS);
+        let mut plugin_data = Vec::new();
+        put_bytes(&mut plugin_data, 1, b"histograms");
+        let mut metadata = Vec::new();
+        put_bytes(&mut metadata, 1, &plugin_data);
+        put_varint_field(&mut metadata, 4, 2); // DATA_CLASS_TENSOR
+        let mut shape = Vec::new();
+        for size in [buckets.len() as u64, 3] {
+            let mut dim = Vec::new();
+            put_varint_field(&mut dim, 1, size);
+            put_bytes(&mut shape, 2, &dim);
+        }
+        let content: Vec<u8> = buckets.iter().flatten().flat_map(|v| v.to_le_bytes()).collect();
+        let mut tensor = Vec::new();
+        put_varint_field(&mut tensor, 1, 2); // DT_DOUBLE
+        put_bytes(&mut tensor, 2, &shape);
+        put_bytes(&mut tensor, 4, &content); // tensor_content
+        let mut summary_value = Vec::new();
+        put_bytes(&mut summary_value, 1, tag.as_bytes());
+        put_bytes(&mut summary_value, 8, &tensor);
+        put_bytes(&mut summary_value, 9, &metadata);
+        let mut summary = Vec::new();
+        put_bytes(&mut summary, 1, &summary_value);
+        let mut event = Vec::new();
+        put_double(&mut event, 1, wall_time());
+        put_varint_field(&mut event, 2, step as u64);
+        put_bytes(&mut event, 5, &summary);
+        self.record(&event)
+    }
+
     fn record(&mut self, data: &[u8]) -> Result<()> {
         let length = (data.len() as u64).to_le_bytes();
         let mut bytes = Vec::with_capacity(data.len() + 16);
@@ -233,6 +285,39 @@ impl EventWriter {
     fn flush(&mut self) -> Result<()> {
         self.file.flush().map_err(|source| Error::Io { path: self.path.clone(), source })
     }
+}
+
+/// `tf.summary.histogram`'s default bucket count.
+const HISTOGRAM_BUCKETS: usize = 30;
+
+/// TensorBoard's `summary_v2._buckets`: `k` equal-width buckets from the
+/// minimum to the maximum (edges by TF's `linspace`, the last edge the
+/// maximum, a value's bucket `floor((x − min) / width)` clamped to the
+/// last); a single distinct value puts every count in the last bucket.
+fn buckets(data: &[f64], k: usize) -> Vec<[f64; 3]> {
+    if data.is_empty() {
+        return vec![[0.0; 3]; k];
+    }
+    let min = data.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = data.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let range = max - min;
+    if range == 0.0 {
+        let mut rows = vec![[max, max, 0.0]; k];
+        if let Some(last) = rows.last_mut() {
+            last[2] = data.len() as f64;
+        }
+        return rows;
+    }
+    let width = range / k as f64;
+    let mut counts = vec![0.0; k];
+    for &x in data {
+        let index = ((x - min) / width).floor() as usize;
+        counts[index.min(k - 1)] += 1.0;
+    }
+    // TF's LinSpace: start + i · (stop − start) / (num − 1).
+    let step = range / k as f64;
+    let edges: Vec<f64> = (0..=k).map(|i| if i == k { max } else { min + step * i as f64 }).collect();
+    (0..k).map(|i| [edges[i], edges[i + 1], counts[i]]).collect()
 }
 
 fn wall_time() -> f64 {
