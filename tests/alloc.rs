@@ -194,7 +194,43 @@ fn allocation_claims() {
         training_steps_after_the_first_allocate_nothing();
         sequence_models_allocate_nothing_after_the_first_step();
         multi_input_multi_output_steps_allocate_nothing();
+        fit_steps_allocate_nothing();
     }
+}
+
+/// A callback that reads every batch's logs.
+struct ReadsLogs(f32);
+
+impl<N: Network> Callback<N> for ReadsLogs {
+    fn on_train_batch_end(&mut self, _: usize, logs: &Logs, _: &mut CallbackContext<'_, N>) -> kiln::Result<()> {
+        self.0 += logs.get("loss").unwrap_or(0.0);
+        Ok(())
+    }
+}
+
+/// `fit`'s steps allocate nothing, with verbose 0, without callbacks and
+/// with one reading the batch logs: an epoch of 12 steps allocates exactly
+/// what an epoch of 4 steps does (its per-epoch logs, history, buffers).
+fn fit_steps_allocate_nothing() {
+    let x = images(64);
+    let y: Vec<u32> = (0..64).map(|i| i % 10).collect();
+    let mut model = Mlp::new(0).compile(Sgd::new(0.01), SparseCategoricalCrossentropy, &[Metric::Accuracy]);
+    let fit = |model: &mut Model<Mlp>, steps: usize, callback: Option<&mut ReadsLogs>| {
+        let f = model.fit(&x, &y).epochs(1).batch_size(16).steps_per_epoch(steps).verbose(0);
+        match callback {
+            Some(c) => f.callback(c).run().unwrap(),
+            None => f.run().unwrap(),
+        }
+    };
+    fit(&mut model, 4, None); // sizes the workspace and the optimizer's slots
+    let (calls4, bytes4, _) = allocations(|| fit(&mut model, 4, None));
+    let (calls12, bytes12, _) = allocations(|| fit(&mut model, 12, None));
+    assert_eq!((calls12, bytes12), (calls4, bytes4), "fit's steps allocated without callbacks");
+    let mut reader = ReadsLogs(0.0);
+    let (calls4, bytes4, _) = allocations(|| fit(&mut model, 4, Some(&mut reader)));
+    let (calls12, bytes12, _) = allocations(|| fit(&mut model, 12, Some(&mut reader)));
+    assert_eq!((calls12, bytes12), (calls4, bytes4), "fit's steps allocated with a callback");
+    assert!(reader.0 > 0.0);
 }
 
 fn counting_allocator_sees_allocations() {

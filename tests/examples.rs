@@ -328,3 +328,50 @@ fn example_mixed() {
     assert!(loss <= 1.02 * variance, "loss {loss} vs the target's variance {variance}");
     assert!(logged(&out, "loss")[0] > 2.0 * variance, "the first epoch starts above the mean's loss");
 }
+
+#[test]
+fn example_callbacks() {
+    let out = run("callbacks");
+    // The tutorial's HelloWorldCallback: a begin and an end line per epoch, in order.
+    let hello: Vec<&str> = out.lines().filter(|l| l.starts_with("epoch:")).collect();
+    let expected: Vec<String> = (0..5).flat_map(|e| [format!("epoch:{e} begin"), format!("epoch:{e} end")]).collect();
+    assert_eq!(hello, expected);
+    // Six samples in batches of 4 are 2 batches per epoch, 5 epochs.
+    assert!(out.contains("lambda: 10 batches seen"), "{out}");
+    // EarlyStopping(patience = 5, min_delta = 0): training stops 5 epochs
+    // after the best one (or runs all 100 epochs), and the best epoch's
+    // weights are restored.
+    let line = out.lines().find(|l| l.starts_with("trained ")).expect("a trained line");
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let (epochs, best): (usize, usize) = (words[1].parse().unwrap(), words[5].parse().unwrap());
+    assert!(epochs == best + 5 || epochs == 100, "{line}");
+    assert!(out.contains(&format!("Restoring model weights from the end of the best epoch: {best}.")), "{out}");
+    // ModelCheckpoint(save_best_only): the last file written is the best epoch's.
+    let path = |prefix: &str| -> PathBuf {
+        let line = out.lines().find(|l| l.starts_with(prefix)).unwrap_or_else(|| panic!("no `{prefix}` line"));
+        PathBuf::from(&line[prefix.len()..])
+    };
+    let best_file = path("best weights saved to ");
+    let name = best_file.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(name.starts_with(&format!("best.{best:02}-")), "{name}");
+    assert!(best_file.exists());
+    // CSVLogger: a header and one row per epoch.
+    let log = std::fs::read_to_string(path("csv log: ")).unwrap();
+    assert_eq!(log.lines().next(), Some("epoch,accuracy,learning_rate,loss,val_accuracy,val_loss"));
+    assert_eq!(log.lines().count(), epochs + 1);
+    // TensorBoard: Keras's layout, a training and a validation run.
+    let logs = path("tensorboard --logdir ");
+    for run in ["train", "validation"] {
+        let files: Vec<_> = std::fs::read_dir(logs.join(run)).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert!(files.len() == 1 && files[0].to_string_lossy().starts_with("events.out.tfevents."), "{files:?}");
+    }
+    // The learning curves: a PNG of the requested size.
+    let png_path = path("learning curves: ");
+    let reader = png::Decoder::new(std::fs::File::open(&png_path).unwrap()).read_info().unwrap();
+    assert_eq!((reader.info().width, reader.info().height), (1000, 700));
+    // The digits MLP generalizes as in the digits example (kiln's seeded run: 96.9 %).
+    let line = out.lines().find(|l| l.starts_with("held-out test accuracy: ")).expect("accuracy line");
+    let acc: f32 = line.rsplit(' ').next().unwrap().trim_end_matches('%').parse().unwrap();
+    assert!(acc >= 95.0, "{line}");
+    std::fs::remove_dir_all(png_path.parent().unwrap()).unwrap();
+}

@@ -62,25 +62,30 @@ struct Recorder {
     events: Vec<String>,
 }
 
-impl Callback for Recorder {
-    fn on_train_begin(&mut self, _: &mut Control) {
+impl<N: Network> Callback<N> for Recorder {
+    fn on_train_begin(&mut self, _: &mut CallbackContext<'_, N>) -> kiln::Result<()> {
         self.events.push("train_begin".into());
+        Ok(())
     }
-    fn on_epoch_begin(&mut self, epoch: usize, _: &mut Control) {
+    fn on_epoch_begin(&mut self, epoch: usize, _: &mut CallbackContext<'_, N>) -> kiln::Result<()> {
         self.events.push(format!("epoch_begin {epoch}"));
+        Ok(())
     }
-    fn on_batch_end(&mut self, batch: usize, loss: f32, _: &mut Control) {
-        assert!(loss.is_finite());
+    fn on_train_batch_end(&mut self, batch: usize, logs: &Logs, _: &mut CallbackContext<'_, N>) -> kiln::Result<()> {
+        assert!(logs.get("loss").is_some_and(f32::is_finite));
         self.events.push(format!("batch_end {batch}"));
+        Ok(())
     }
-    fn on_epoch_end(&mut self, epoch: usize, logs: &Logs, control: &mut Control) {
+    fn on_epoch_end(&mut self, epoch: usize, logs: &mut Logs, ctx: &mut CallbackContext<'_, N>) -> kiln::Result<()> {
         assert!(logs.get("loss").is_some());
         self.events.push(format!("epoch_end {epoch}"));
-        control.learning_rate /= 2.0;
-        control.stop_training = epoch == 1;
+        ctx.set_learning_rate(ctx.learning_rate() / 2.0)?;
+        ctx.set_stop_training(epoch == 1);
+        Ok(())
     }
-    fn on_train_end(&mut self, _: &Logs, _: &mut Control) {
+    fn on_train_end(&mut self, _: &Logs, _: &mut CallbackContext<'_, N>) -> kiln::Result<()> {
         self.events.push("train_end".into());
+        Ok(())
     }
 }
 

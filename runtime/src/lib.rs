@@ -141,7 +141,10 @@ pub mod prelude {
         Adadelta, Adagrad, Adam, AdamW, Adamax, CosineDecay, ExponentialDecay, Lion, Nadam, Optimizer,
         PiecewiseConstantDecay, RmsProp, Sgd,
     };
-    pub use crate::train::{Callback, Compile, Control, History, Logs, Model};
+    pub use crate::train::{
+        Callback, CallbackContext, Compile, CsvLogger, EarlyStopping, History, LambdaCallback, LearningRateScheduler,
+        Logs, Mode, Model, ModelCheckpoint, ReduceLrOnPlateau, TensorBoard, TerminateOnNan,
+    };
 }
 
 /// Items generated code refers to; not a stable API.

@@ -1,6 +1,6 @@
 //! `fit`: the epoch loop, configured with Keras's argument names.
 
-use super::callbacks::{Callback, Control};
+use super::callbacks::{each, Callback, FitParams};
 use super::history::{History, Logs};
 use super::progress::Progress;
 use super::{batches, Model};
@@ -25,7 +25,7 @@ pub struct Fit<'a, N: Network, Y: SampleSet> {
     sample_weight: Option<&'a [f32]>,
     class_weight: Option<&'a [f32]>,
     steps_per_epoch: Option<usize>,
-    callbacks: Vec<&'a mut dyn Callback>,
+    callbacks: Vec<&'a mut dyn Callback<N>>,
 }
 
 impl<'a, N: Network, Y: SampleSet> Fit<'a, N, Y> {
@@ -119,9 +119,17 @@ impl<'a, N: Network, Y: SampleSet> Fit<'a, N, Y> {
         self
     }
 
-    /// Adds a callback.
-    pub fn callback(mut self, callback: &'a mut dyn Callback) -> Self {
+    /// Adds a callback; callbacks run in the order they were added, then
+    /// the progress bar and the `History` (as in Keras, they see what the
+    /// callbacks added to the logs, such as `learning_rate`).
+    pub fn callback(mut self, callback: &'a mut dyn Callback<N>) -> Self {
         self.callbacks.push(callback);
+        self
+    }
+
+    /// Adds several callbacks (Keras's `callbacks=[…]`).
+    pub fn callbacks(mut self, callbacks: impl IntoIterator<Item = &'a mut dyn Callback<N>>) -> Self {
+        self.callbacks.extend(callbacks);
         self
     }
 
@@ -187,21 +195,29 @@ impl<'a, N: Network, Y: SampleSet> Fit<'a, N, Y> {
         };
 
         let model = &mut *self.model;
+        let callbacks = &mut self.callbacks[..];
+        let params = FitParams { epochs: self.epochs, steps, verbose: self.verbose };
         let mut order: Vec<usize> = (0..n_train).collect();
         let mut cursor = 0;
         let mut history = History::default();
         let mut progress = Progress::new(self.verbose);
-        let mut control = Control { stop_training: false, learning_rate: model.optimizer.learning_rate() };
+        // The last epoch's logs (for `on_train_end`) and the running logs of
+        // a batch, reused so batches allocate nothing.
         let mut logs = Logs::default();
-        self.callbacks.iter_mut().for_each(|c| c.on_train_begin(&mut control));
+        let mut batch_logs = Logs::default();
+        model.stop_training = false;
+        each(callbacks, model, params, |c, ctx| c.on_train_begin(ctx))?;
 
         for epoch in self.initial_epoch..self.epochs {
-            self.callbacks.iter_mut().for_each(|c| c.on_epoch_begin(epoch, &mut control));
-            model.optimizer.set_learning_rate(control.learning_rate);
-            model.optimizer.validate()?;
             model.reset_metrics();
+            each(callbacks, model, params, |c, ctx| c.on_epoch_begin(epoch, ctx))?;
+            model.optimizer.validate()?;
             progress.begin_epoch(epoch, self.epochs, steps);
             for step in 0..steps {
+                if !callbacks.is_empty() {
+                    each(callbacks, model, params, |c, ctx| c.on_train_batch_begin(step, ctx))?;
+                    model.optimizer.validate()?;
+                }
                 if cursor == 0 && self.shuffle {
                     // Each pass shuffles 0..n afresh, so the order depends
                     // only on the generator's state (which checkpoints keep).
@@ -229,36 +245,59 @@ impl<'a, N: Network, Y: SampleSet> Fit<'a, N, Y> {
                 if let Some(w) = &weights {
                     b.weights.extend(indices.iter().map(|&i| w[i]));
                 }
-                self.callbacks.iter_mut().for_each(|c| c.on_batch_begin(step, &mut control));
                 let sample_weights = weights.as_ref().map(|_| b.weights.as_slice());
                 let result = model.step_on(N::Input::view(&b.x), &b.y, sample_weights, take);
                 model.batch = b;
-                let loss = result.map_err(|e| match e {
+                let result = result.map_err(|e| match e {
                     Error::NonFiniteLoss { loss, .. } => Error::NonFiniteLoss { loss, epoch, batch: step },
                     Error::NonFiniteGradient { parameter, index, .. } => {
                         Error::NonFiniteGradient { parameter, index, epoch, batch: step }
                     }
                     e => e,
-                })?;
-                self.callbacks.iter_mut().for_each(|c| c.on_batch_end(step, loss, &mut control));
-                model.optimizer.set_learning_rate(control.learning_rate);
-                model.optimizer.validate()?;
+                });
+                match result {
+                    Ok(_) if callbacks.is_empty() => {}
+                    Ok(_) => {
+                        model.fill_logs(&mut batch_logs);
+                        each(callbacks, model, params, |c, ctx| c.on_train_batch_end(step, &batch_logs, ctx))?;
+                        model.optimizer.validate()?;
+                    }
+                    // A refused step: callbacks see its loss (TerminateOnNan
+                    // stops on it); unless one stops training, it is an error.
+                    Err(e @ (Error::NonFiniteLoss { .. } | Error::NonFiniteGradient { .. }))
+                        if !callbacks.is_empty() =>
+                    {
+                        model.fill_logs(&mut batch_logs);
+                        if let Error::NonFiniteLoss { loss, .. } = e {
+                            batch_logs.set("loss", loss);
+                        }
+                        each(callbacks, model, params, |c, ctx| c.on_train_batch_end(step, &batch_logs, ctx))?;
+                        if !model.stop_training {
+                            return Err(e);
+                        }
+                    }
+                    Err(e) => return Err(e),
+                }
+                if model.stop_training {
+                    break;
+                }
                 if progress.wants_update(step + 1) {
                     let running: Vec<(String, f32)> = model.metric_results().collect();
                     progress.update(step + 1, &running);
                 }
             }
             logs = Logs::default();
-            for (name, value) in model.metric_results() {
-                logs.set(&name, value);
-            }
+            model.fill_logs(&mut logs);
             let val_logs = match &validation {
-                Some((nv, vx, vt)) => Some(model.evaluate_flat(*vx, vt, None, 0, *nv, self.batch_size)?),
+                Some((nv, vx, vt)) => {
+                    Some(model.evaluate_flat(*vx, vt, None, 0, *nv, self.batch_size, callbacks, params)?)
+                }
                 None if n_val > 0 => {
                     // As Keras splits `sample_weight` with the data, the held-out
                     // part is weighted by it (class weights apply to training only).
                     let (vx, vy) = (N::Input::range(x_all, n_train, n), &y_all);
-                    Some(model.evaluate_flat(vx, vy, user_weights.as_deref(), n_train, n, self.batch_size)?)
+                    let w = user_weights.as_deref();
+                    Some(model.evaluate_flat(vx, vy, w, n_train, n, self.batch_size, callbacks, params)?)
                 }
                 None => None,
             };
@@ -267,16 +306,17 @@ impl<'a, N: Network, Y: SampleSet> Fit<'a, N, Y> {
                     logs.set(&format!("val_{name}"), value);
                 }
             }
+            model.epoch = epoch + 1;
+            each(callbacks, model, params, |c, ctx| c.on_epoch_end(epoch, &mut logs, ctx))?;
+            model.optimizer.validate()?;
+            // Keras appends the progress bar and the History after the user's callbacks.
             progress.end_epoch(&logs);
             history.record(epoch, &logs);
-            model.epoch = epoch + 1;
-            self.callbacks.iter_mut().for_each(|c| c.on_epoch_end(epoch, &logs, &mut control));
-            model.optimizer.set_learning_rate(control.learning_rate);
-            if control.stop_training {
+            if model.stop_training {
                 break;
             }
         }
-        self.callbacks.iter_mut().for_each(|c| c.on_train_end(&logs, &mut control));
+        each(callbacks, model, params, |c, ctx| c.on_train_end(&logs, ctx))?;
         Ok(history)
     }
 

@@ -25,12 +25,17 @@ mod callbacks;
 mod checkpoint;
 mod fit;
 mod history;
+mod plot;
 mod progress;
 
-pub use callbacks::{Callback, Control};
+pub use callbacks::{
+    Callback, CallbackContext, CsvLogger, EarlyStopping, FitParams, LambdaCallback, LearningRateScheduler, Mode,
+    ModelCheckpoint, ReduceLrOnPlateau, SaveFreq, TensorBoard, TerminateOnNan, UpdateFreq,
+};
 pub use checkpoint::{CHECKPOINT_FORMAT, CHECKPOINT_VERSION};
 pub use fit::Fit;
 pub use history::{History, Logs};
+pub use progress::ProgbarLogger;
 
 use crate::error::{Error, Result};
 use crate::losses::{output_loss, Loss};
@@ -87,6 +92,10 @@ pub struct Model<N: Network> {
     rng: ChaCha8Rng,
     /// Epochs `fit` has completed (restored by checkpoints).
     epoch: usize,
+    /// Keras's `model.stop_training`, set by callbacks.
+    stop_training: bool,
+    /// `<output>_loss` per output, built once so batch logs allocate nothing.
+    output_loss_names: Vec<String>,
 }
 
 /// One gathered batch: inputs, per-output `f32` targets, sample weights.
@@ -115,6 +124,8 @@ impl<N: Network> Model<N> {
             batch: BatchBuffers { x: Default::default(), y: vec![Vec::new(); outputs], weights: Vec::new() },
             rng: ChaCha8Rng::seed_from_u64(0x5eed),
             epoch: 0,
+            stop_training: false,
+            output_loss_names: Vec::new(),
         };
         model.rebuild_metrics();
         model
@@ -132,6 +143,7 @@ impl<N: Network> Model<N> {
         // name is taken becomes `weighted_<name>`; other clashes get `_1`, `_2`, ….
         let names = self.network.output_names();
         let outputs = self.losses.len();
+        self.output_loss_names = names.iter().map(|n| format!("{n}_loss")).collect();
         let prefix = |o: usize| if outputs > 1 { format!("{}_", names[o]) } else { String::new() };
         let mut counters = std::collections::HashMap::<String, usize>::new();
         let mut entries = Vec::new();
@@ -322,6 +334,32 @@ impl<N: Network> Model<N> {
         std::iter::once(("loss".to_string(), self.loss_mean.result())).chain(per_output).chain(metrics)
     }
 
+    /// Writes the running loss and metrics into `logs` (allocating nothing
+    /// once `logs` holds every name).
+    fn fill_logs(&self, logs: &mut Logs) {
+        logs.set("loss", self.loss_mean.result());
+        if self.losses.len() > 1 {
+            for (name, mean) in self.output_loss_names.iter().zip(&self.output_loss) {
+                logs.set(name, mean.result());
+            }
+        }
+        for (o, k, name) in &self.metric_names {
+            logs.set(name, self.metrics[*o][*k].result());
+        }
+    }
+
+    /// Whether the logged quantity `name` (without `val_`) is better when
+    /// higher: `loss` and the per-output losses go down, each metric its own
+    /// way (Keras's metric `_direction`); `None` for a name the model does
+    /// not log.
+    pub(crate) fn metric_goes_up(&self, name: &str) -> Option<bool> {
+        if name == "loss" || (self.losses.len() > 1 && self.output_loss_names.iter().any(|n| n == name)) {
+            return Some(false);
+        }
+        let kinds: Vec<Metric> = self.metric_kinds.iter().chain(&self.weighted_metric_kinds).copied().collect();
+        self.metric_names.iter().find(|(_, _, n)| n == name).map(|(_, k, _)| higher_is_better(kinds[*k]))
+    }
+
     /// Starts the running loss and metrics over.
     pub fn reset_metrics(&mut self) {
         self.loss_mean.reset();
@@ -344,9 +382,36 @@ impl<N: Network> Model<N> {
         y: Y::Batch<'_>,
         batch_size: usize,
     ) -> Result<Logs> {
+        self.evaluate_set_with::<Y>(x, y, batch_size, &mut [])
+    }
+
+    /// [`Model::evaluate`], calling `callbacks`' `on_test_*` hooks
+    /// (Keras's `evaluate(callbacks=…)`).
+    pub fn evaluate_with_callbacks<'a, X, B>(
+        &mut self,
+        x: X,
+        y: B,
+        batch_size: usize,
+        callbacks: &mut [&mut dyn Callback<N>],
+    ) -> Result<Logs>
+    where
+        X: BatchOf<'a, Set = N::Input>,
+        B: BatchOf<'a>,
+    {
+        self.evaluate_set_with::<B::Set>(x.into_batch(), y.into_batch(), batch_size, callbacks)
+    }
+
+    fn evaluate_set_with<Y: SampleSet>(
+        &mut self,
+        x: <N::Input as SampleSet>::Batch<'_>,
+        y: Y::Batch<'_>,
+        batch_size: usize,
+        callbacks: &mut [&mut dyn Callback<N>],
+    ) -> Result<Logs> {
         let (n, x, targets) = self.prepare::<Y>(x, y, "evaluate")?;
         check_batch_size(batch_size)?;
-        self.evaluate_flat(x, &targets, None, 0, n, batch_size)
+        let params = FitParams { epochs: 1, steps: n.div_ceil(batch_size), verbose: 0 };
+        self.evaluate_flat(x, &targets, None, 0, n, batch_size, callbacks, params)
     }
 
     /// Checks `x` and `y` (counts, shapes, finiteness, ids, targets) and
@@ -374,7 +439,8 @@ impl<N: Network> Model<N> {
 
     /// Evaluates samples `start..end` of flat inputs `x` (already sliced to
     /// them, and checked) against full per-output `targets` and optional
-    /// full-length sample `weights`.
+    /// full-length sample `weights`, calling `callbacks`' `on_test_*` hooks.
+    #[allow(clippy::too_many_arguments)]
     fn evaluate_flat(
         &mut self,
         x: InputFlat<'_, N>,
@@ -383,14 +449,19 @@ impl<N: Network> Model<N> {
         start: usize,
         end: usize,
         batch_size: usize,
+        callbacks: &mut [&mut dyn Callback<N>],
+        params: FitParams,
     ) -> Result<Logs> {
         let n = end - start;
+        callbacks::each(callbacks, self, params, |c, ctx| c.on_test_begin(ctx))?;
+        let mut batch_logs = Logs::default();
         let unweighted = self.metric_kinds.len();
         let saved = (std::mem::take(&mut self.metrics), self.loss_mean, self.output_loss.clone());
         self.rebuild_metrics();
         self.loss_mean.reset();
         self.output_loss.iter_mut().for_each(Mean::reset);
-        for (b0, b1) in batches(n, batch_size)? {
+        for (b, (b0, b1)) in batches(n, batch_size)?.enumerate() {
+            callbacks::each(callbacks, self, params, |c, ctx| c.on_test_batch_begin(b, ctx))?;
             let m = b1 - b0;
             let ws = workspace(&self.network, &mut self.workspace, batch_size.min(n));
             self.network.forward(ws, N::Input::range(x, b0, b1), m, false);
@@ -408,12 +479,15 @@ impl<N: Network> Model<N> {
                 }
             }
             self.loss_mean.update(total as f64, m as f64);
+            if !callbacks.is_empty() {
+                self.fill_logs(&mut batch_logs);
+                callbacks::each(callbacks, self, params, |c, ctx| c.on_test_batch_end(b, &batch_logs, ctx))?;
+            }
         }
         let mut logs = Logs::default();
-        for (name, value) in self.metric_results() {
-            logs.set(&name, value);
-        }
+        self.fill_logs(&mut logs);
         (self.metrics, self.loss_mean, self.output_loss) = saved;
+        callbacks::each(callbacks, self, params, |c, ctx| c.on_test_end(&logs, ctx))?;
         Ok(logs)
     }
 
@@ -428,6 +502,31 @@ impl<N: Network> Model<N> {
     /// [`Error::InvalidArgument`] for a zero `batch_size`.
     pub fn predict<'a, X: BatchOf<'a, Set = N::Input>>(&mut self, x: X, batch_size: usize) -> Result<Vec<N::Output>> {
         predict_with(&self.network, &mut self.workspace, x.into_batch(), batch_size)
+    }
+
+    /// [`Model::predict`], calling `callbacks`' `on_predict_*` hooks
+    /// (Keras's `predict(callbacks=…)`).
+    pub fn predict_with_callbacks<'a, X: BatchOf<'a, Set = N::Input>>(
+        &mut self,
+        x: X,
+        batch_size: usize,
+        callbacks: &mut [&mut dyn Callback<N>],
+    ) -> Result<Vec<N::Output>> {
+        let x = x.into_batch();
+        let n = N::Input::samples(x)?;
+        let xf = N::Input::flatten(x);
+        check_batch_size(batch_size)?;
+        check_inputs(&self.network, xf)?;
+        let params = FitParams { epochs: 1, steps: n.div_ceil(batch_size), verbose: 0 };
+        callbacks::each(callbacks, self, params, |c, ctx| c.on_predict_begin(ctx))?;
+        let mut result = Vec::with_capacity(n);
+        for (b, (start, end)) in batches(n, batch_size)?.enumerate() {
+            callbacks::each(callbacks, self, params, |c, ctx| c.on_predict_batch_begin(b, ctx))?;
+            predict_batch(&self.network, &mut self.workspace, xf, start, end, batch_size.min(n), &mut result);
+            callbacks::each(callbacks, self, params, |c, ctx| c.on_predict_batch_end(b, ctx))?;
+        }
+        callbacks::each(callbacks, self, params, |c, ctx| c.on_predict_end(ctx))?;
+        Ok(result)
     }
 
     /// The index of the largest value of the first output, per sample
@@ -571,6 +670,20 @@ impl<N: Network> std::ops::DerefMut for Model<N> {
     }
 }
 
+/// Keras's metric `_direction`: accuracies go up, losses used as metrics go down.
+fn higher_is_better(metric: Metric) -> bool {
+    match metric {
+        Metric::Accuracy | Metric::BinaryAccuracy | Metric::CategoricalAccuracy | Metric::SparseCategoricalAccuracy => {
+            true
+        }
+        Metric::MeanSquaredError
+        | Metric::MeanAbsoluteError
+        | Metric::BinaryCrossentropy
+        | Metric::CategoricalCrossentropy
+        | Metric::SparseCategoricalCrossentropy => false,
+    }
+}
+
 /// The workspace, rebuilt only when a larger batch arrives.
 fn workspace<'w, N: Network>(network: &N, slot: &'w mut Option<N::Workspace>, batch: usize) -> &'w mut N::Workspace {
     if slot.as_ref().is_none_or(|w| N::capacity(w) < batch) {
@@ -689,22 +802,35 @@ pub(crate) fn predict_with<N: Network>(
     let xf = N::Input::flatten(x);
     check_batch_size(batch_size)?;
     check_inputs(network, xf)?;
-    let outputs = <N::Output as SampleSet>::COUNT;
     let mut result = Vec::with_capacity(n);
     for (start, end) in batches(n, batch_size)? {
-        let m = end - start;
-        let ws = workspace(network, slot, batch_size.min(n));
-        network.forward(ws, N::Input::range(xf, start, end), m, false);
-        let all: Vec<Vec<f32>> = (0..outputs).map(|o| N::output_and_grad(ws, o, m).0.to_vec()).collect();
-        let mut members: Vec<&[f32]> = Vec::with_capacity(outputs);
-        for s in 0..m {
-            members.clear();
-            for (o, values) in all.iter().enumerate() {
-                let len = <N::Output as SampleSet>::member_len(o);
-                members.push(&values[s * len..(s + 1) * len]);
-            }
-            result.push(N::Output::from_members(&members));
-        }
+        predict_batch(network, slot, xf, start, end, batch_size.min(n), &mut result);
     }
     Ok(result)
+}
+
+/// Predicts samples `start..end` of checked flat inputs, appending to `result`.
+fn predict_batch<N: Network>(
+    network: &N,
+    slot: &mut Option<N::Workspace>,
+    xf: InputFlat<'_, N>,
+    start: usize,
+    end: usize,
+    capacity: usize,
+    result: &mut Vec<N::Output>,
+) {
+    let outputs = <N::Output as SampleSet>::COUNT;
+    let m = end - start;
+    let ws = workspace(network, slot, capacity);
+    network.forward(ws, N::Input::range(xf, start, end), m, false);
+    let all: Vec<Vec<f32>> = (0..outputs).map(|o| N::output_and_grad(ws, o, m).0.to_vec()).collect();
+    let mut members: Vec<&[f32]> = Vec::with_capacity(outputs);
+    for s in 0..m {
+        members.clear();
+        for (o, values) in all.iter().enumerate() {
+            let len = <N::Output as SampleSet>::member_len(o);
+            members.push(&values[s * len..(s + 1) * len]);
+        }
+        result.push(N::Output::from_members(&members));
+    }
 }

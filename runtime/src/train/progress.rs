@@ -1,7 +1,10 @@
 //! Keras's progress output: `verbose = 1` draws a progress bar per epoch,
 //! `verbose = 2` prints one line per epoch, `0` prints nothing.
 
+use super::callbacks::{Callback, CallbackContext};
 use super::history::Logs;
+use crate::error::Result;
+use crate::network::Network;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
@@ -110,6 +113,44 @@ fn per_step_str(seconds: f64) -> String {
         format!("{:.0}ms/step", seconds * 1e3)
     } else {
         format!("{:.0}us/step", seconds * 1e6)
+    }
+}
+
+/// Keras's `ProgbarLogger`: the progress output `fit` prints for
+/// `verbose` 1 (a bar per epoch) or 2 (a line per epoch), as a callback.
+///
+/// `fit` draws it itself from its `verbose` argument (after the other
+/// callbacks, so it shows what they log); add one to `fit(…).verbose(0)`
+/// to place it yourself, or to `evaluate_with_callbacks`.
+pub struct ProgbarLogger {
+    progress: Progress,
+    running: Vec<(String, f32)>,
+}
+
+impl ProgbarLogger {
+    /// `verbose`: 1 a progress bar, 2 one line per epoch, 0 nothing.
+    pub fn new(verbose: u8) -> Self {
+        ProgbarLogger { progress: Progress::new(verbose), running: Vec::new() }
+    }
+}
+
+impl<N: Network> Callback<N> for ProgbarLogger {
+    fn on_epoch_begin(&mut self, epoch: usize, ctx: &mut CallbackContext<'_, N>) -> Result<()> {
+        let params = ctx.params();
+        self.progress.begin_epoch(epoch, params.epochs, params.steps);
+        Ok(())
+    }
+    fn on_train_batch_end(&mut self, batch: usize, logs: &Logs, _: &mut CallbackContext<'_, N>) -> Result<()> {
+        if self.progress.wants_update(batch + 1) {
+            self.running.clear();
+            self.running.extend(logs.iter().map(|(n, v)| (n.to_string(), v)));
+            self.progress.update(batch + 1, &self.running);
+        }
+        Ok(())
+    }
+    fn on_epoch_end(&mut self, _: usize, logs: &mut Logs, _: &mut CallbackContext<'_, N>) -> Result<()> {
+        self.progress.end_epoch(logs);
+        Ok(())
     }
 }
 
