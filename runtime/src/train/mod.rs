@@ -26,6 +26,7 @@ mod checkpoint;
 mod fit;
 mod history;
 mod progress;
+mod reduce;
 
 pub use callbacks::{Callback, Control};
 pub use checkpoint::{CHECKPOINT_FORMAT, CHECKPOINT_VERSION};
@@ -87,6 +88,10 @@ pub struct Model<N: Network> {
     rng: ChaCha8Rng,
     /// Epochs `fit` has completed (restored by checkpoints).
     epoch: usize,
+    /// Data-parallel training's collective ([`Model::distributed`]).
+    collective: Option<Box<dyn crate::distribute::Collective>>,
+    /// The fused all-reduce buffer, reused from step to step.
+    reduce_buffer: Vec<f32>,
 }
 
 /// One gathered batch: inputs, per-output `f32` targets, sample weights.
@@ -115,6 +120,8 @@ impl<N: Network> Model<N> {
             batch: BatchBuffers { x: Default::default(), y: vec![Vec::new(); outputs], weights: Vec::new() },
             rng: ChaCha8Rng::seed_from_u64(0x5eed),
             epoch: 0,
+            collective: None,
+            reduce_buffer: Vec::new(),
         };
         model.rebuild_metrics();
         model
@@ -522,6 +529,11 @@ impl<N: Network> Model<N> {
 
     /// Forward, losses, backward and update on one batch of flat data.
     fn step_on(&mut self, x: InputFlat<'_, N>, y: &[Vec<f32>], weights: Option<&[f32]>, n: usize) -> Result<f32> {
+        // Data-parallel hook: the same step with one all-reduce of the
+        // gradients before the checks and the update (train/reduce.rs).
+        if self.collective.is_some() {
+            return self.step_reduced(x, y, weights, n);
+        }
         let ws = workspace(&self.network, &mut self.workspace, n);
         self.network.forward(ws, x, n, true);
         let mut total = 0.0;
