@@ -51,10 +51,12 @@ fn params(model: &Model<Net>) -> Vec<f32> {
     all
 }
 
-/// Kills rank 1 (SIGABRT, as a crash would) before batch 3 of epoch 1.
+/// Kills rank 1 (SIGABRT, as a crash would) before batch 3 of epoch 1,
+/// or makes it hang there (`hang`).
 struct Crash {
     rank: usize,
     epoch: usize,
+    hang: bool,
 }
 
 impl Callback for Crash {
@@ -63,6 +65,9 @@ impl Callback for Crash {
     }
     fn on_batch_begin(&mut self, batch: usize, _: &mut Control) {
         if self.rank == 1 && self.epoch == 1 && batch == 3 {
+            if self.hang {
+                std::thread::sleep(std::time::Duration::from_secs(60));
+            }
             std::process::abort();
         }
     }
@@ -77,7 +82,9 @@ fn worker() -> kiln::Result<()> {
     let Ok(dir) = std::env::var("KILN_MPI_WORKER") else { return Ok(()) };
     let dir = PathBuf::from(dir);
     let crashing = std::env::var("KILN_MPI_CRASH").is_ok();
-    let strategy = MultiWorkerMirroredStrategy::new()?.with_timeout(std::time::Duration::from_secs(60));
+    let hang = std::env::var("KILN_MPI_CRASH").is_ok_and(|v| v == "hang");
+    let timeout = std::time::Duration::from_secs(if hang { 2 } else { 60 });
+    let strategy = MultiWorkerMirroredStrategy::new()?.with_timeout(timeout);
     let mut model = model();
     let checkpoint = dir.join("checkpoint");
     if strategy.is_chief() && checkpoint.exists() {
@@ -85,7 +92,7 @@ fn worker() -> kiln::Result<()> {
     }
     let mut model = strategy.distribute(model)?;
     let (x, y) = data();
-    let mut crash = Crash { rank: strategy.rank(), epoch: 0 };
+    let mut crash = Crash { rank: strategy.rank(), epoch: 0, hang };
     let mut log = String::new();
     for epoch in model.epoch()..EPOCHS {
         let mut fit = model.fit(&x, &y).batch_size(BATCH).epochs(epoch + 1).initial_epoch(epoch).verbose(0);
@@ -104,26 +111,32 @@ fn worker() -> kiln::Result<()> {
     Ok(())
 }
 
-/// Runs the worker on 2 ranks; returns whether mpirun succeeded.
-fn mpirun(dir: &Path, crash: bool) -> bool {
+/// Runs the worker on 2 ranks (it must succeed).
+fn mpirun(dir: &Path) {
+    run_job(dir, None);
+}
+
+/// Runs the worker on 2 ranks over loopback, rank 1 crashing (`abort`) or
+/// hanging (`hang`) as `crash` says; a job meant to succeed must.
+fn run_job(dir: &Path, crash: Option<&str>) -> std::process::Output {
     let mut command = Command::new("mpirun");
     command.args(["--allow-run-as-root", "--oversubscribe", "-n", "2", "--mca", "btl", "self,tcp"]);
     command.args(["--mca", "btl_tcp_if_include", "lo", "--mca", "oob_tcp_if_include", "lo"]);
     command.arg(std::env::current_exe().unwrap());
-    command.args(["--exact", "worker", "--ignored", "--test-threads", "1", "--quiet"]);
+    command.args(["--exact", "worker", "--ignored", "--test-threads", "1", "--quiet", "--nocapture"]);
     command.env("KILN_MPI_WORKER", dir);
-    if crash {
-        command.env("KILN_MPI_CRASH", "1");
+    if let Some(how) = crash {
+        command.env("KILN_MPI_CRASH", how);
     }
     let output = command.output().expect("mpirun (openmpi-bin) must be installed");
-    if !output.status.success() && !crash {
+    if !output.status.success() && crash.is_none() {
         panic!(
             "mpirun failed:\n{}\n{}",
             String::from_utf8_lossy(&output.stdout),
             String::from_utf8_lossy(&output.stderr)
         );
     }
-    output.status.success()
+    output
 }
 
 fn temp_dir(name: &str) -> PathBuf {
@@ -155,7 +168,7 @@ fn single_process() -> (Vec<f32>, Vec<(f32, f32)>) {
 #[test]
 fn two_ranks_train_like_one_process_with_the_global_batch() {
     let dir = temp_dir("equal");
-    mpirun(&dir, false);
+    mpirun(&dir);
     let mut trained = model();
     trained.load(dir.join("final")).unwrap();
     let (expected, expected_logs) = single_process();
@@ -186,16 +199,20 @@ fn two_ranks_train_like_one_process_with_the_global_batch() {
 #[test]
 fn a_rank_killed_mid_epoch_ends_the_job_and_the_restart_resumes_exactly() {
     let uninterrupted = temp_dir("whole");
-    mpirun(&uninterrupted, false);
+    mpirun(&uninterrupted);
     let dir = temp_dir("crash");
-    assert!(!mpirun(&dir, true), "the job must fail when rank 1 dies");
+    let output = run_job(&dir, Some("abort"));
+    assert!(!output.status.success(), "the job must fail when rank 1 dies");
+    // mpirun ends rank 0 (waiting in the all-reduce) and names the dead rank.
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("process rank 1") && stderr.contains("exited on signal 6"), "{stderr}");
     // Epoch 0 was checkpointed, epoch 1 was not finished.
     let mut checkpointed = model();
     checkpointed.load(dir.join("checkpoint")).unwrap();
     assert_eq!(checkpointed.epoch(), 1);
     assert!(!dir.join("final").exists());
     // The same command again resumes from the checkpoint.
-    mpirun(&dir, false);
+    mpirun(&dir);
     let (mut a, mut b) = (model(), model());
     a.load(uninterrupted.join("final")).unwrap();
     b.load(dir.join("final")).unwrap();
@@ -205,4 +222,17 @@ fn a_rank_killed_mid_epoch_ends_the_job_and_the_restart_resumes_exactly() {
     assert_eq!(history(&dir, 0), history(&uninterrupted, 0)[1..]);
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&uninterrupted);
+}
+
+#[test]
+fn a_hung_rank_ends_the_job_after_the_timeout_instead_of_hanging() {
+    let dir = temp_dir("hang");
+    let start = std::time::Instant::now();
+    let output = run_job(&dir, Some("hang"));
+    let (elapsed, stderr) = (start.elapsed(), String::from_utf8_lossy(&output.stderr));
+    assert!(!output.status.success());
+    // Rank 1 sleeps 60 s; rank 0 gives up after its 2 s timeout.
+    assert!(elapsed.as_secs() < 30, "the job took {elapsed:?}");
+    assert!(stderr.contains("rank 0 of 2: a step's gradient all-reduce did not complete within 2s"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
