@@ -18,7 +18,7 @@
 //! - every rank applies the same optimizer step to the same weights, and
 //!   logs the global loss and metrics. Only rank 0 prints progress.
 //!
-//! The MPI backend is [`MultiWorkerMirroredStrategy`] (cargo feature `mpi`).
+//! The MPI backend is `MultiWorkerMirroredStrategy` (cargo feature `mpi`).
 //! [`Collective`] is the interface training uses, so other transports (or
 //! an in-process one for tests) plug in the same way.
 

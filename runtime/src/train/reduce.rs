@@ -14,7 +14,7 @@ impl<N: Network> Model<N> {
     /// takes rank 0's whole training state (weights, optimizer, epochs,
     /// shuffling generator), then every `fit` / `train_on_batch` step
     /// trains on this rank's part of the global batch and reduces over all
-    /// ranks. Prefer [`crate::distribute::MultiWorkerMirroredStrategy::distribute`].
+    /// ranks. With MPI, prefer `MultiWorkerMirroredStrategy::distribute` (feature `mpi`).
     ///
     /// # Errors
     /// The collective's error, or the error of loading rank 0's state.
