@@ -132,6 +132,15 @@ pub enum Error {
         /// Zero-based batch within the epoch.
         batch: usize,
     },
+    /// Data-parallel training failed on this rank: a collective did not
+    /// complete in time (another rank died or hangs), or MPI reported an error.
+    #[error("distributed training failed on rank {rank}: {reason}")]
+    Distributed {
+        /// This process's rank.
+        rank: usize,
+        /// What happened.
+        reason: String,
+    },
     /// A data file could not be read.
     #[error("cannot read {path}: {source}")]
     Io {

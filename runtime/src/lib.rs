@@ -50,6 +50,7 @@ extern crate self as kiln;
 pub mod activations;
 pub mod data;
 pub mod datasets;
+pub mod distribute;
 pub mod error;
 pub mod gemm;
 pub mod initializers;

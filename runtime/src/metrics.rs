@@ -126,6 +126,17 @@ impl Mean {
     pub fn reset(&mut self) {
         *self = Mean::default();
     }
+
+    /// `(Σ value·weight, Σ weight)`: the state data-parallel training sums over ranks.
+    pub(crate) fn parts(&self) -> (f64, f64) {
+        (self.total, self.weight)
+    }
+
+    /// Adds a state's `(Σ value·weight, Σ weight)` (from [`Mean::parts`]).
+    pub(crate) fn add_parts(&mut self, total: f64, weight: f64) {
+        self.total += total;
+        self.weight += weight;
+    }
 }
 
 /// A metric with its running state.
@@ -141,6 +152,11 @@ impl MetricState {
     /// State for `metric` (resolved against `loss` and the output length).
     pub fn new(metric: Metric, loss: &dyn Loss, outputs: usize) -> Self {
         MetricState { metric, resolved: metric.resolve(loss, outputs), mean: Mean::default() }
+    }
+
+    /// The running mean (for data-parallel training's reduction).
+    pub(crate) fn mean_mut(&mut self) -> &mut Mean {
+        &mut self.mean
     }
 
     /// Accumulates a batch.

@@ -200,7 +200,8 @@ impl<'a, N: Network, Y: SampleSet> Fit<'a, N, Y> {
         let mut order: Vec<usize> = (0..n_train).collect();
         let mut cursor = 0;
         let mut history = History::default();
-        let mut progress = Progress::new(self.verbose);
+        // Data-parallel: only rank 0 prints.
+        let mut progress = Progress::new(if model.replica().0 == 0 { self.verbose } else { 0 });
         // The last epoch's logs (for `on_train_end`) and the running logs of
         // a batch, reused so batches allocate nothing.
         let mut logs = Logs::default();
@@ -225,7 +226,8 @@ impl<'a, N: Network, Y: SampleSet> Fit<'a, N, Y> {
                     order.shuffle(&mut model.rng);
                 }
                 let take = self.batch_size.min(n_train - cursor);
-                let indices = &order[cursor..cursor + take];
+                // Data-parallel: this rank's part of the global batch.
+                let indices = model.shard_of(&order[cursor..cursor + take]);
                 cursor = (cursor + take) % n_train;
 
                 let mut b = std::mem::replace(
@@ -246,7 +248,7 @@ impl<'a, N: Network, Y: SampleSet> Fit<'a, N, Y> {
                     b.weights.extend(indices.iter().map(|&i| w[i]));
                 }
                 let sample_weights = weights.as_ref().map(|_| b.weights.as_slice());
-                let result = model.step_on(N::Input::view(&b.x), &b.y, sample_weights, take);
+                let result = model.step_on(N::Input::view(&b.x), &b.y, sample_weights, indices.len());
                 model.batch = b;
                 let result = result.map_err(|e| match e {
                     Error::NonFiniteLoss { loss, .. } => Error::NonFiniteLoss { loss, epoch, batch: step },

@@ -27,6 +27,7 @@ mod fit;
 mod history;
 mod plot;
 mod progress;
+mod reduce;
 
 pub use callbacks::{
     Callback, CallbackContext, CsvLogger, EarlyStopping, FitParams, LambdaCallback, LearningRateScheduler, Mode,
@@ -96,6 +97,10 @@ pub struct Model<N: Network> {
     stop_training: bool,
     /// `<output>_loss` per output, built once so batch logs allocate nothing.
     output_loss_names: Vec<String>,
+    /// Data-parallel training's collective ([`Model::distributed`]).
+    collective: Option<Box<dyn crate::distribute::Collective>>,
+    /// The fused all-reduce buffer, reused from step to step.
+    reduce_buffer: Vec<f32>,
 }
 
 /// One gathered batch: inputs, per-output `f32` targets, sample weights.
@@ -126,6 +131,8 @@ impl<N: Network> Model<N> {
             epoch: 0,
             stop_training: false,
             output_loss_names: Vec::new(),
+            collective: None,
+            reduce_buffer: Vec::new(),
         };
         model.rebuild_metrics();
         model
@@ -621,6 +628,11 @@ impl<N: Network> Model<N> {
 
     /// Forward, losses, backward and update on one batch of flat data.
     fn step_on(&mut self, x: InputFlat<'_, N>, y: &[Vec<f32>], weights: Option<&[f32]>, n: usize) -> Result<f32> {
+        // Data-parallel hook: the same step with one all-reduce of the
+        // gradients before the checks and the update (train/reduce.rs).
+        if self.collective.is_some() {
+            return self.step_reduced(x, y, weights, n);
+        }
         let ws = workspace(&self.network, &mut self.workspace, n);
         self.network.forward(ws, x, n, true);
         let mut total = 0.0;
