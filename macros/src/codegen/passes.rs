@@ -96,34 +96,25 @@ impl Gen<'_> {
                 let input = node.inputs[0];
                 let (x, c, dx) = (self.value_slice(input), cache_field(id), dx_for(input));
                 let (z, act, flag) = logit_fields(o);
+                // With a linear final activation the forward pass wrote the
+                // output itself, and `backward_logits` is `backward`.
                 calls.push(quote! {
-                    if ws.#act == ::kiln::activations::Activation::Linear {
-                        ::kiln::__private::Layer::backward(
-                            &mut self.#field,
-                            #x,
-                            &ws.#v[..batch * #len],
-                            &mut ws.#g[..batch * #len],
-                            #dx,
-                            batch,
-                            &mut ws.#c,
-                            &mut ws.__ctx,
-                        );
-                    } else {
-                        if !ws.#flag {
-                            ws.#act.backward_in_place(&ws.#v[..batch * #len], &mut ws.#g[..batch * #len], #len);
-                        }
-                        ws.#flag = false;
-                        ::kiln::__private::Layer::backward_logits(
-                            &mut self.#field,
-                            #x,
-                            &ws.#z[..batch * #len],
-                            &mut ws.#g[..batch * #len],
-                            #dx,
-                            batch,
-                            &mut ws.#c,
-                            &mut ws.__ctx,
-                        );
+                    let __linear = ws.#act == ::kiln::activations::Activation::Linear;
+                    if !__linear && !ws.#flag {
+                        ws.#act.backward_in_place(&ws.#v[..batch * #len], &mut ws.#g[..batch * #len], #len);
                     }
+                    ws.#flag = false;
+                    let __logits = if __linear { &ws.#v[..batch * #len] } else { &ws.#z[..batch * #len] };
+                    ::kiln::__private::Layer::backward_logits(
+                        &mut self.#field,
+                        #x,
+                        __logits,
+                        &mut ws.#g[..batch * #len],
+                        #dx,
+                        batch,
+                        &mut ws.#c,
+                        &mut ws.__ctx,
+                    );
                 });
             } else {
                 let input = node.inputs[0];
