@@ -51,15 +51,39 @@ pub fn num_threads() -> usize {
     }
 }
 
-/// The number of parts to cut `work` multiply–adds of a compute-bound
-/// product into: below ~1M per part (tens of µs on one core) a
-/// hand-off is not worth it.
-pub(crate) fn parts_for(work: usize) -> usize {
-    parts_for_work(work, 1 << 20)
+// The split policy: every threshold that decides whether a second thread
+// pays lives here, set from the crossover measurement in `tests::crossover`
+// (numbers and method in docs/DESIGN.md, "Threads").
+
+/// Multiply–adds per part below which a blocked product (`sgemm`) stays on
+/// one thread.
+const GEMM_MIN_PER_PART: usize = 1 << 20;
+
+/// Values of `W` per part below which a one-sample product (`vec_mat`)
+/// stays on one thread.
+const VEC_MAT_MIN_PER_PART: usize = 1 << 16;
+
+/// Multiply–adds per part below which a recurrence stays on one thread.
+const SAMPLES_MIN_PER_PART: usize = 1 << 21;
+
+/// Parts for `C[m×n] = A[m×k]·B[k×n]`.
+pub(crate) fn gemm_parts(m: usize, n: usize, k: usize) -> usize {
+    parts_for_work(m * n * k, GEMM_MIN_PER_PART)
+}
+
+/// Parts for one sample's `y[n] = x[k]·W[k×n]` (split by columns, at least
+/// 64 per part).
+pub(crate) fn vec_mat_parts(k: usize, n: usize) -> usize {
+    parts_for_work(k * n, VEC_MAT_MIN_PER_PART).min(n / 64).max(1)
+}
+
+/// Parts for a recurrence over `batch` samples costing `work` multiply–adds.
+pub(crate) fn sample_parts(batch: usize, work: usize) -> usize {
+    parts_for_work(work, SAMPLES_MIN_PER_PART).min(batch).max(1)
 }
 
 /// The number of parts to cut `work` into, at least `min_per_part` each.
-pub(crate) fn parts_for_work(work: usize, min_per_part: usize) -> usize {
+fn parts_for_work(work: usize, min_per_part: usize) -> usize {
     num_threads().min(work / min_per_part).max(1)
 }
 
@@ -356,5 +380,88 @@ mod tests {
             helped.load(Ordering::SeqCst)
         });
         runs_again_correctly();
+    }
+
+    /// Where a second thread pays: each kernel at each size in 1 part and
+    /// in 2 parts (2 threads on), alternating in many short rounds so both
+    /// see the same load; per-call medians over all rounds, and how many
+    /// rounds 2 parts won. Measurement, not a check:
+    /// `cargo test --release --lib crossover -- --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn crossover() {
+        use crate::gemm::{sgemm_in_parts, vec_mat_in_parts, Mat, Scratch};
+        set_num_threads(2);
+        let rounds: usize = std::env::var("ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(30);
+        let quantile = |t: &mut Vec<f64>, q: f64| {
+            t.sort_by(f64::total_cmp);
+            t[((t.len() - 1) as f64 * q).round() as usize]
+        };
+        // Per-call seconds of `f(parts)` for parts 1 and 2, interleaved.
+        let measure = |label: String, work: usize, f: &mut dyn FnMut(usize)| {
+            let calls = (2_000_000 / work.max(1)).clamp(3, 200);
+            let (mut all, mut wins) = ([Vec::new(), Vec::new()], 0);
+            for _ in 0..rounds {
+                let mut med = [0.0; 2];
+                for (i, parts) in [1, 2].into_iter().enumerate() {
+                    f(parts);
+                    let mut t: Vec<f64> = (0..calls)
+                        .map(|_| {
+                            let s = Instant::now();
+                            f(parts);
+                            s.elapsed().as_secs_f64() * 1e6
+                        })
+                        .collect();
+                    med[i] = quantile(&mut t, 0.5);
+                    all[i].extend(t);
+                }
+                wins += usize::from(med[1] < med[0]);
+            }
+            let [one, two] = &mut all;
+            let (m1, m2) = (quantile(one, 0.5), quantile(two, 0.5));
+            println!(
+                "{label:<28} {work:>10} | 1 part {m1:>9.2} µs [{:>8.2}] | 2 parts {m2:>9.2} µs [{:>8.2}] | 1/2 {:>5.2}x | 2 won {wins}/{rounds}",
+                quantile(one, 0.1),
+                quantile(two, 0.1),
+                m1 / m2
+            );
+        };
+        let gemm: &[(usize, usize, usize)] = &[
+            (128, 10, 100),
+            (64, 256, 64),
+            (128, 100, 300),
+            (128, 300, 100),
+            (256, 256, 64),
+            (128, 128, 128),
+            (1024, 10, 100),
+            (256, 256, 128),
+            (256, 256, 256),
+            (1024, 256, 64),
+            (128, 300, 784),
+            (784, 300, 128),
+            (1024, 100, 300),
+            (1024, 300, 784),
+        ];
+        for &(m, n, k) in gemm {
+            let a: Vec<f32> = (0..m * k).map(|i| (i % 7) as f32 * 0.1).collect();
+            let b: Vec<f32> = (0..k * n).map(|i| (i % 5) as f32 * 0.1).collect();
+            let mut c = vec![0.0; m * n];
+            let mut scratch = Scratch::default();
+            measure(format!("sgemm {m}x{n}x{k}"), m * n * k, &mut |parts| {
+                let (a, b) = (Mat::row_major(&a, k), Mat::row_major(&b, n));
+                sgemm_in_parts(parts, m, n, k, a, b, &mut c, n, &mut scratch);
+            });
+        }
+        let vec_mat: &[(usize, usize)] =
+            &[(64, 256), (300, 100), (256, 256), (784, 300), (512, 512), (1024, 1024), (2048, 2048)];
+        for &(k, n) in vec_mat {
+            let x: Vec<f32> = (0..k).map(|i| (i % 7) as f32 * 0.1).collect();
+            let w: Vec<f32> = (0..k * n).map(|i| (i % 5) as f32 * 0.1).collect();
+            let mut y = vec![0.0; n];
+            measure(format!("vec_mat {k}x{n}"), k * n, &mut |parts| {
+                vec_mat_in_parts(parts, &x, &w, &mut y);
+            });
+        }
+        set_num_threads(1);
     }
 }
