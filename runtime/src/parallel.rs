@@ -30,6 +30,8 @@ const IDLE: u32 = 0;
 const POSTED: u32 = 1;
 const DONE: u32 = 2;
 const PANICKED: u32 = 3;
+/// A helper has taken the posted job (the poster can no longer revoke it).
+const RUNNING: u32 = 4;
 
 static THREADS: AtomicUsize = AtomicUsize::new(0);
 
@@ -137,6 +139,11 @@ fn helper_loop(slot: Arc<Slot>, index: usize) {
                 thread::park_timeout(Duration::from_millis(100));
             }
         }
+        // Take the job, unless the poster revoked it first (it ran every
+        // part itself while this thread was not scheduled).
+        if slot.state.compare_exchange(POSTED, RUNNING, Ordering::Acquire, Ordering::Relaxed).is_err() {
+            continue;
+        }
         // SAFETY: see `Slot`; the job stays valid until we publish DONE or PANICKED.
         let job = unsafe { (*slot.job.get()).expect("a posted job") };
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe { (*job)(index) }));
@@ -166,9 +173,14 @@ struct Posted<'p> {
 }
 
 impl Posted<'_> {
-    /// Waits for every posted helper; keeps the first panic payload.
+    /// Revokes the job from every helper that has not taken it yet and
+    /// waits for the others; keeps the first panic payload.
     fn wait(&mut self) {
         for helper in self.helpers.iter().take(self.count) {
+            // A helper that never took the job will not: it finds IDLE.
+            if helper.slot.state.compare_exchange(POSTED, IDLE, Ordering::Relaxed, Ordering::Relaxed).is_ok() {
+                continue;
+            }
             let mut spins = 0u32;
             loop {
                 match helper.slot.state.load(Ordering::Acquire) {
@@ -203,13 +215,21 @@ impl Drop for Posted<'_> {
     }
 }
 
-/// Runs `f(0)`, …, `f(parts − 1)`, part 0 on the calling thread and the
-/// others on helpers when the pool is free (otherwise all on the caller).
+/// Runs `f(0)`, …, `f(parts − 1)`, each part once, on the calling thread
+/// and on helpers when the pool is free (otherwise all on the caller).
 ///
-/// If a part panics, `run` still waits for every other part before it
-/// unwinds (the closure is borrowed), frees the pool for later calls, and
-/// then resumes the panic: the caller's own, or else the first helper's
-/// with its original payload.
+/// Parts are claimed from a shared counter by whichever thread is ready
+/// first, and the caller claims parts until none is left, then revokes the
+/// job from helpers that have not started: a helper descheduled by other
+/// work on a busy machine costs nothing unless it has already claimed a
+/// part, so a split product is not held up by a thread that never ran.
+/// Which thread runs a part does not change its result (parts write
+/// disjoint outputs in a fixed order).
+///
+/// If a part panics, `run` still waits for every part that started before
+/// it unwinds (the closure is borrowed), frees the pool for later calls,
+/// and then resumes the panic: the caller's own, or else the first
+/// helper's with its original payload. Parts not yet claimed then never run.
 pub(crate) fn run(parts: usize, f: &(dyn Fn(usize) + Sync)) {
     let pool = pool();
     if parts <= 1 || pool.busy.swap(true, Ordering::Acquire) {
@@ -231,11 +251,21 @@ pub(crate) fn run(parts: usize, f: &(dyn Fn(usize) + Sync)) {
         }
     }
     let count = helpers.len().min(parts - 1);
+    // Declared before `posted`, so they outlive its wait on unwinding too.
+    let next = AtomicUsize::new(0);
+    let claim = |_helper: usize| loop {
+        let part = next.fetch_add(1, Ordering::Relaxed);
+        if part >= parts {
+            break;
+        }
+        f(part);
+    };
+    let claim: &(dyn Fn(usize) + Sync) = &claim;
     let mut posted = Posted { pool, helpers, count: 0, panic: None };
-    // SAFETY: erasing the lifetime is sound because `posted` waits, also
-    // when a part on this thread unwinds, until every helper has finished
-    // with the job.
-    let job: Job = unsafe { std::mem::transmute::<&(dyn Fn(usize) + Sync), &'static (dyn Fn(usize) + Sync)>(f) };
+    // SAFETY: erasing the lifetime is sound because `posted` revokes or
+    // waits for, also when a part on this thread unwinds, every helper's
+    // use of the job.
+    let job: Job = unsafe { std::mem::transmute::<&(dyn Fn(usize) + Sync), &'static (dyn Fn(usize) + Sync)>(claim) };
     for helper in posted.helpers.iter().take(count) {
         // SAFETY: the helper is IDLE, so it does not read `job` now.
         unsafe { *helper.slot.job.get() = Some(job) };
@@ -243,8 +273,7 @@ pub(crate) fn run(parts: usize, f: &(dyn Fn(usize) + Sync)) {
         helper.thread.unpark();
         posted.count += 1;
     }
-    f(0);
-    (count + 1..parts).for_each(f);
+    claim(0);
     posted.wait();
     let panic = posted.panic.take();
     drop(posted);
@@ -321,6 +350,10 @@ mod tests {
             let squares: Vec<AtomicUsize> = (0..3).map(|_| AtomicUsize::new(0)).collect();
             let helped = AtomicBool::new(false);
             run(3, &|p| {
+                if p == 0 {
+                    // Whoever runs part 0 is busy while another thread claims the rest.
+                    thread::sleep(Duration::from_millis(5));
+                }
                 squares[p].fetch_add(p * p + 1, Ordering::Relaxed);
                 if p > 0 && on_helper() {
                     helped.store(true, Ordering::Relaxed);
@@ -343,6 +376,8 @@ mod tests {
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 run(3, &|p| {
                     if p == 0 {
+                        // Long enough for a helper to claim the other parts.
+                        thread::sleep(Duration::from_millis(5));
                         panic!("part 0 fails");
                     }
                     started.fetch_add(1, Ordering::SeqCst);
@@ -351,12 +386,13 @@ mod tests {
                 })
             }));
             assert_eq!(message(&result.expect_err("part 0 panicked")), "part 0 fails");
-            if started.load(Ordering::SeqCst) == 0 {
-                return false; // the pool was busy: everything ran here, and stopped at part 0
+            let started = started.load(Ordering::SeqCst);
+            if started == 0 {
+                return false; // no other part ran (pool busy, or part 0 came first and stopped the rest)
             }
             // The old `run` unwound at once, leaving the helpers to use
             // `started`/`finished` after this frame was gone: 0 had finished here.
-            assert_eq!(finished.load(Ordering::SeqCst), 2, "run unwound before its helpers finished");
+            assert_eq!(finished.load(Ordering::SeqCst), started, "run unwound before its helpers finished");
             true
         });
         // The old `run` left `busy` set: every later call ran on one thread.
@@ -369,6 +405,9 @@ mod tests {
             let helped = AtomicBool::new(false);
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 run(3, &|p| {
+                    if p == 0 {
+                        thread::sleep(Duration::from_millis(5));
+                    }
                     if p == 2 {
                         helped.store(on_helper(), Ordering::SeqCst);
                         panic!("part 2 fails");
