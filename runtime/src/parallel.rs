@@ -54,19 +54,32 @@ pub fn num_threads() -> usize {
 }
 
 // The split policy: every threshold that decides whether a second thread
-// pays lives here, set from the crossover measurement in `tests::crossover`
-// (numbers and method in docs/DESIGN.md, "Threads").
+// pays lives here, set from `tests::crossover` (1 part against 2, two
+// threads on, interleaved rounds; table and method in docs/DESIGN.md,
+// "Threads"). A split pays only if the helper is on a core when the job is
+// posted; on the shared 2-vCPU machine it often is not, and then the caller
+// runs every part itself (3–9% slower than one unsplit product: each part
+// packs its own panels), or, worse, the helper is preempted inside its part
+// and the caller waits a scheduler slice (text training b64 ran 4× slower
+// at 2 threads with 16.7M-multiply–add products split). So a size splits
+// only where no measured round lost in the median.
 
 /// Multiply–adds per part below which a blocked product (`sgemm`) stays on
-/// one thread.
-const GEMM_MIN_PER_PART: usize = 1 << 20;
+/// one thread: 64M, so of the benchmark shapes only MLP inference at batch
+/// 1024 (1024×300×784, 241M, 1.03–2.05× in three runs) splits; 1M–31M
+/// products gained 1.6–1.9× with the helper on a core but lost 3–9% in
+/// runs where it was not.
+const GEMM_MIN_PER_PART: usize = 1 << 26;
 
 /// Values of `W` per part below which a one-sample product (`vec_mat`)
-/// stays on one thread.
-const VEC_MAT_MIN_PER_PART: usize = 1 << 16;
+/// stays on one thread: never. 784×300 (the MLP's first layer) ran
+/// 0.94–0.95× split in two of three runs, 2048×2048 0.54× in one.
+const VEC_MAT_MIN_PER_PART: usize = usize::MAX;
 
-/// Multiply–adds per part below which a recurrence stays on one thread.
-const SAMPLES_MIN_PER_PART: usize = 1 << 21;
+/// Work per part below which a recurrence stays on one thread: never, until
+/// measured (no benchmark row reached the former 2M, and the callers pass
+/// gate values, not multiply–adds, as `work`).
+const SAMPLES_MIN_PER_PART: usize = usize::MAX;
 
 /// Parts for `C[m×n] = A[m×k]·B[k×n]`.
 pub(crate) fn gemm_parts(m: usize, n: usize, k: usize) -> usize {
@@ -79,7 +92,8 @@ pub(crate) fn vec_mat_parts(k: usize, n: usize) -> usize {
     parts_for_work(k * n, VEC_MAT_MIN_PER_PART).min(n / 64).max(1)
 }
 
-/// Parts for a recurrence over `batch` samples costing `work` multiply–adds.
+/// Parts for a recurrence over `batch` samples costing `work` (see
+/// [`SAMPLES_MIN_PER_PART`]).
 pub(crate) fn sample_parts(batch: usize, work: usize) -> usize {
     parts_for_work(work, SAMPLES_MIN_PER_PART).min(batch).max(1)
 }
@@ -421,6 +435,53 @@ mod tests {
         runs_again_correctly();
     }
 
+    /// Whoever runs which part, a split product has the bits of the
+    /// unsplit one (the policy rarely splits, so `tests/threads.rs` alone
+    /// would not reach these paths), and the unsplit one is the f64 product.
+    #[test]
+    fn forced_splits_give_the_bits_of_one_part() {
+        use crate::gemm::{sgemm_in_parts, vec_mat_in_parts, Mat, Scratch};
+        set_num_threads(3);
+        let (m, n, k) = (70, 45, 37);
+        let a: Vec<f32> = (0..m * k).map(|i| ((i * 37) % 101) as f32 / 50.0 - 1.0).collect();
+        let b: Vec<f32> = (0..k * n).map(|i| ((i * 53) % 97) as f32 / 48.0 - 1.0).collect();
+        let mut scratch = Scratch::default();
+        let product = |parts: usize, scratch: &mut Scratch| {
+            let mut c = vec![0.0; m * n];
+            sgemm_in_parts(parts, m, n, k, Mat::row_major(&a, k), Mat::row_major(&b, n), &mut c, n, scratch);
+            c
+        };
+        let one = product(1, &mut scratch);
+        for r in 0..m {
+            for j in 0..n {
+                let exact: f64 = (0..k).map(|i| f64::from(a[r * k + i]) * f64::from(b[i * n + j])).sum();
+                assert!((f64::from(one[r * n + j]) - exact).abs() <= 1e-5 * (1.0 + exact.abs()), "C[{r},{j}]");
+            }
+        }
+        for parts in [2, 3, 5] {
+            for _ in 0..20 {
+                assert_eq!(product(parts, &mut scratch), one, "sgemm in {parts} parts");
+            }
+        }
+        let (k, n) = (300, 200);
+        let w: Vec<f32> = (0..k * n).map(|i| ((i * 29) % 89) as f32 / 44.0 - 1.0).collect();
+        let x: Vec<f32> = (0..k).map(|i| ((i * 13) % 31) as f32 / 15.0 - 1.0).collect();
+        let mut one = vec![0.0; n];
+        vec_mat_in_parts(1, &x, &w, &mut one);
+        for (j, &y) in one.iter().enumerate() {
+            let exact: f64 = (0..k).map(|i| f64::from(x[i]) * f64::from(w[i * n + j])).sum();
+            assert!((f64::from(y) - exact).abs() <= 1e-5 * (1.0 + exact.abs()), "y[{j}]");
+        }
+        for parts in [2, 3] {
+            for _ in 0..20 {
+                let mut y = vec![0.0; n];
+                vec_mat_in_parts(parts, &x, &w, &mut y);
+                assert_eq!(y, one, "vec_mat in {parts} parts");
+            }
+        }
+        set_num_threads(1);
+    }
+
     /// Where a second thread pays: each kernel at each size in 1 part and
     /// in 2 parts (2 threads on), alternating in many short rounds so both
     /// see the same load; per-call medians over all rounds, and how many
@@ -436,13 +497,16 @@ mod tests {
             t.sort_by(f64::total_cmp);
             t[((t.len() - 1) as f64 * q).round() as usize]
         };
-        // Per-call seconds of `f(parts)` for parts 1 and 2, interleaved.
+        // Per-call µs of `f(parts)` for parts 1, 2 (and 4 for large work),
+        // interleaved in rounds; medians [p10–p90] over all calls.
         let measure = |label: String, work: usize, f: &mut dyn FnMut(usize)| {
             let calls = (2_000_000 / work.max(1)).clamp(3, 200);
-            let (mut all, mut wins) = ([Vec::new(), Vec::new()], 0);
+            let counts: &[usize] = if work >= 1 << 24 { &[1, 2, 4] } else { &[1, 2] };
+            let mut all = vec![Vec::new(); counts.len()];
+            let mut wins = 0;
             for _ in 0..rounds {
-                let mut med = [0.0; 2];
-                for (i, parts) in [1, 2].into_iter().enumerate() {
+                let mut med = [0.0; 3];
+                for (i, &parts) in counts.iter().enumerate() {
                     f(parts);
                     let mut t: Vec<f64> = (0..calls)
                         .map(|_| {
@@ -456,16 +520,20 @@ mod tests {
                 }
                 wins += usize::from(med[1] < med[0]);
             }
-            let [one, two] = &mut all;
-            let (m1, m2) = (quantile(one, 0.5), quantile(two, 0.5));
-            println!(
-                "{label:<28} {work:>10} | 1 part {m1:>9.2} µs [{:>8.2}] | 2 parts {m2:>9.2} µs [{:>8.2}] | 1/2 {:>5.2}x | 2 won {wins}/{rounds}",
-                quantile(one, 0.1),
-                quantile(two, 0.1),
-                m1 / m2
-            );
+            print!("{label:<22} {work:>10}");
+            let one = quantile(&mut all[0], 0.5);
+            for (i, &parts) in counts.iter().enumerate() {
+                let m = quantile(&mut all[i], 0.5);
+                let (lo, hi) = (quantile(&mut all[i], 0.1), quantile(&mut all[i], 0.9));
+                print!(" | {parts}: {m:>8.2} [{lo:>7.2}–{hi:<8.2}] {:>4.2}x", one / m);
+            }
+            println!(" | 2 won {wins}/{rounds}");
         };
         let gemm: &[(usize, usize, usize)] = &[
+            (32, 32, 32),
+            (64, 32, 32),
+            (64, 64, 32),
+            (64, 64, 64),
             (128, 10, 100),
             (64, 256, 64),
             (128, 100, 300),
@@ -491,8 +559,19 @@ mod tests {
                 sgemm_in_parts(parts, m, n, k, a, b, &mut c, n, &mut scratch);
             });
         }
-        let vec_mat: &[(usize, usize)] =
-            &[(64, 256), (300, 100), (256, 256), (784, 300), (512, 512), (1024, 1024), (2048, 2048)];
+        let vec_mat: &[(usize, usize)] = &[
+            (32, 128),
+            (64, 128),
+            (128, 128),
+            (64, 256),
+            (300, 100),
+            (100, 300),
+            (256, 256),
+            (784, 300),
+            (512, 512),
+            (1024, 1024),
+            (2048, 2048),
+        ];
         for &(k, n) in vec_mat {
             let x: Vec<f32> = (0..k).map(|i| (i % 7) as f32 * 0.1).collect();
             let w: Vec<f32> = (0..k * n).map(|i| (i % 5) as f32 * 0.1).collect();
