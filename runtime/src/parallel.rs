@@ -1,15 +1,20 @@
 //! A small fork–join pool that splits one large product across cores.
 //!
 //! kiln runs on one thread unless asked (`set_num_threads`, or the
-//! `KILN_THREADS` environment variable): on small models a second thread
-//! costs more in wake-ups than it saves. With `n > 1` threads, `n − 1`
-//! helper threads are started once; a product big enough to pay for the
-//! hand-off is cut into `n` parts, the caller computes part 0 and waits
-//! for the helpers. Helpers spin briefly between jobs (a training step
-//! issues products back to back), then park.
+//! `KILN_THREADS` environment variable). Even then, a product is split
+//! only where a measured size threshold says a second thread pays (the
+//! split policy below: on the 2-vCPU machine it was measured on, only
+//! products of at least 64M multiply–adds per part); smaller ones run on
+//! the calling thread exactly as with one thread. With `n > 1` threads,
+//! `n − 1` helper threads are started on the first split; parts are
+//! claimed by whichever thread is ready, the caller runs every part no
+//! helper has claimed and never waits for a helper that has not started.
+//! Helpers spin briefly between jobs (a training step issues products back
+//! to back), then park.
 //!
 //! Posting a job allocates nothing: the job is a reference to a closure on
-//! the caller's stack, valid because the caller waits for every part.
+//! the caller's stack, valid because the caller revokes it from helpers that have not taken it
+//! and waits for those that have.
 //!
 //! ```
 //! kiln::parallel::set_num_threads(2);
@@ -35,7 +40,9 @@ const RUNNING: u32 = 4;
 
 static THREADS: AtomicUsize = AtomicUsize::new(0);
 
-/// Sets how many threads large products use (like `torch.set_num_threads`).
+/// Sets how many threads large products may use (like
+/// `torch.set_num_threads`): an upper bound; each product uses as many as
+/// its size pays for under the split policy, often one.
 pub fn set_num_threads(threads: usize) {
     THREADS.store(threads.max(1), Ordering::Relaxed);
 }
@@ -66,14 +73,14 @@ pub fn num_threads() -> usize {
 
 /// Multiply–adds per part below which a blocked product (`sgemm`) stays on
 /// one thread: 64M, so of the benchmark shapes only MLP inference at batch
-/// 1024 (1024×300×784, 241M, 1.03–2.05× in three runs) splits; 1M–31M
+/// 1024 (1024×300×784, 241M, 1.03–2.05× in four runs) splits; 1M–31M
 /// products gained 1.6–1.9× with the helper on a core but lost 3–9% in
 /// runs where it was not.
 const GEMM_MIN_PER_PART: usize = 1 << 26;
 
 /// Values of `W` per part below which a one-sample product (`vec_mat`)
 /// stays on one thread: never. 784×300 (the MLP's first layer) ran
-/// 0.94–0.95× split in two of three runs, 2048×2048 0.54× in one.
+/// 0.94–0.95× split in three runs, 2048×2048 0.54× in one.
 const VEC_MAT_MIN_PER_PART: usize = usize::MAX;
 
 /// Work per part below which a recurrence stays on one thread: never, until
