@@ -3,8 +3,8 @@
 //! kiln runs on one thread unless asked (`set_num_threads`, or the
 //! `KILN_THREADS` environment variable). Even then, a product is split
 //! only where a measured size threshold says a second thread pays (the
-//! split policy below: on the 2-vCPU machine it was measured on, only
-//! products of at least 64M multiply–adds per part); smaller ones run on
+//! split policy below; on the shared 2-vCPU machine it was measured on, no
+//! size paid in every round, so for now nothing splits); others run on
 //! the calling thread exactly as with one thread. With `n > 1` threads,
 //! `n − 1` helper threads are started on the first split; parts are
 //! claimed by whichever thread is ready, the caller runs every part no
@@ -69,14 +69,17 @@ pub fn num_threads() -> usize {
 // packs its own panels), or, worse, the helper is preempted inside its part
 // and the caller waits a scheduler slice (text training b64 ran 4× slower
 // at 2 threads with 16.7M-multiply–add products split). So a size splits
-// only where no measured round lost in the median.
+// only where no measured round lost in the median, kernel and benchmark row.
 
 /// Multiply–adds per part below which a blocked product (`sgemm`) stays on
-/// one thread: 64M, so of the benchmark shapes only MLP inference at batch
-/// 1024 (1024×300×784, 241M, 1.03–2.05× in four runs) splits; 1M–31M
+/// one thread: never, as measured on the shared 2-vCPU machine. 1M–31M
 /// products gained 1.6–1.9× with the helper on a core but lost 3–9% in
-/// runs where it was not.
-const GEMM_MIN_PER_PART: usize = 1 << 26;
+/// runs where it was not; the largest benchmark product (1024×300×784,
+/// 241M, 1.03–2.05× per call in four runs) still made MLP inference at
+/// batch 1024 slower at 2 threads in 3 of 4 rounds (a helper preempted
+/// inside its part). A quiet machine would pay from ~1M per part (run 1 of
+/// the table); lower this only with a crossover run that shows no loss.
+const GEMM_MIN_PER_PART: usize = usize::MAX;
 
 /// Values of `W` per part below which a one-sample product (`vec_mat`)
 /// stays on one thread: never. 784×300 (the MLP's first layer) ran
