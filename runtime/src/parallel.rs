@@ -1,15 +1,20 @@
 //! A small fork–join pool that splits one large product across cores.
 //!
 //! kiln runs on one thread unless asked (`set_num_threads`, or the
-//! `KILN_THREADS` environment variable): on small models a second thread
-//! costs more in wake-ups than it saves. With `n > 1` threads, `n − 1`
-//! helper threads are started once; a product big enough to pay for the
-//! hand-off is cut into `n` parts, the caller computes part 0 and waits
-//! for the helpers. Helpers spin briefly between jobs (a training step
-//! issues products back to back), then park.
+//! `KILN_THREADS` environment variable). Even then, a product is split
+//! only where a measured size threshold says a second thread pays (the
+//! split policy below; on the shared 2-vCPU machine it was measured on, no
+//! size paid in every round, so for now nothing splits); others run on
+//! the calling thread exactly as with one thread. With `n > 1` threads,
+//! `n − 1` helper threads are started on the first split; parts are
+//! claimed by whichever thread is ready, the caller runs every part no
+//! helper has claimed and never waits for a helper that has not started.
+//! Helpers spin briefly between jobs (a training step issues products back
+//! to back), then park.
 //!
 //! Posting a job allocates nothing: the job is a reference to a closure on
-//! the caller's stack, valid because the caller waits for every part.
+//! the caller's stack, valid because the caller revokes it from helpers that have not taken it
+//! and waits for those that have.
 //!
 //! ```
 //! kiln::parallel::set_num_threads(2);
@@ -30,10 +35,14 @@ const IDLE: u32 = 0;
 const POSTED: u32 = 1;
 const DONE: u32 = 2;
 const PANICKED: u32 = 3;
+/// A helper has taken the posted job (the poster can no longer revoke it).
+const RUNNING: u32 = 4;
 
 static THREADS: AtomicUsize = AtomicUsize::new(0);
 
-/// Sets how many threads large products use (like `torch.set_num_threads`).
+/// Sets how many threads large products may use (like
+/// `torch.set_num_threads`): an upper bound; each product uses as many as
+/// its size pays for under the split policy, often one.
 pub fn set_num_threads(threads: usize) {
     THREADS.store(threads.max(1), Ordering::Relaxed);
 }
@@ -51,15 +60,56 @@ pub fn num_threads() -> usize {
     }
 }
 
-/// The number of parts to cut `work` multiply–adds of a compute-bound
-/// product into: below ~1M per part (tens of µs on one core) a
-/// hand-off is not worth it.
-pub(crate) fn parts_for(work: usize) -> usize {
-    parts_for_work(work, 1 << 20)
+// The split policy: every threshold that decides whether a second thread
+// pays lives here, set from `tests::crossover` (1 part against 2, two
+// threads on, interleaved rounds; table and method in docs/DESIGN.md,
+// "Threads"). A split pays only if the helper is on a core when the job is
+// posted; on the shared 2-vCPU machine it often is not, and then the caller
+// runs every part itself (3–9% slower than one unsplit product: each part
+// packs its own panels), or, worse, the helper is preempted inside its part
+// and the caller waits a scheduler slice (text training b64 ran 4× slower
+// at 2 threads with 16.7M-multiply–add products split). So a size splits
+// only where no measured round lost in the median, kernel and benchmark row.
+
+/// Multiply–adds per part below which a blocked product (`sgemm`) stays on
+/// one thread: never, as measured on the shared 2-vCPU machine. 1M–31M
+/// products gained 1.6–1.9× with the helper on a core but lost 3–9% in
+/// runs where it was not; the largest benchmark product (1024×300×784,
+/// 241M, 1.03–2.05× per call in four runs) still made MLP inference at
+/// batch 1024 slower at 2 threads in 3 of 4 rounds (a helper preempted
+/// inside its part). A quiet machine would pay from ~1M per part (run 1 of
+/// the table); lower this only with a crossover run that shows no loss.
+const GEMM_MIN_PER_PART: usize = usize::MAX;
+
+/// Values of `W` per part below which a one-sample product (`vec_mat`)
+/// stays on one thread: never. 784×300 (the MLP's first layer) ran
+/// 0.94–0.95× split in three runs, 2048×2048 0.54× in one.
+const VEC_MAT_MIN_PER_PART: usize = usize::MAX;
+
+/// Work per part below which a recurrence stays on one thread: never, until
+/// measured (no benchmark row reached the former 2M, and the callers pass
+/// gate values, not multiply–adds, as `work`).
+const SAMPLES_MIN_PER_PART: usize = usize::MAX;
+
+/// Parts for `C[m×n] = A[m×k]·B[k×n]`.
+pub(crate) fn gemm_parts(m: usize, n: usize, k: usize) -> usize {
+    parts_for_work(m * n * k, GEMM_MIN_PER_PART)
+}
+
+/// Parts for one sample's `y[n] = x[k]·W[k×n]` (split by columns, at least
+/// 64 per part).
+pub(crate) fn vec_mat_parts(k: usize, n: usize) -> usize {
+    parts_for_work(k * n, VEC_MAT_MIN_PER_PART).min(n / 64).max(1)
+}
+
+/// Parts for a recurrence over `batch` samples costing `work` (see
+/// [`SAMPLES_MIN_PER_PART`]).
+pub(crate) fn sample_parts(batch: usize, work: usize) -> usize {
+    parts_for_work(work, SAMPLES_MIN_PER_PART).min(batch).max(1)
 }
 
 /// The number of parts to cut `work` into, at least `min_per_part` each.
-pub(crate) fn parts_for_work(work: usize, min_per_part: usize) -> usize {
+fn parts_for_work(work: usize, min_per_part: usize) -> usize {
     num_threads().min(work / min_per_part).max(1)
 }
 
@@ -113,6 +163,11 @@ fn helper_loop(slot: Arc<Slot>, index: usize) {
                 thread::park_timeout(Duration::from_millis(100));
             }
         }
+        // Take the job, unless the poster revoked it first (it ran every
+        // part itself while this thread was not scheduled).
+        if slot.state.compare_exchange(POSTED, RUNNING, Ordering::Acquire, Ordering::Relaxed).is_err() {
+            continue;
+        }
         // SAFETY: see `Slot`; the job stays valid until we publish DONE or PANICKED.
         let job = unsafe { (*slot.job.get()).expect("a posted job") };
         let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| unsafe { (*job)(index) }));
@@ -142,9 +197,14 @@ struct Posted<'p> {
 }
 
 impl Posted<'_> {
-    /// Waits for every posted helper; keeps the first panic payload.
+    /// Revokes the job from every helper that has not taken it yet and
+    /// waits for the others; keeps the first panic payload.
     fn wait(&mut self) {
         for helper in self.helpers.iter().take(self.count) {
+            // A helper that never took the job will not: it finds IDLE.
+            if helper.slot.state.compare_exchange(POSTED, IDLE, Ordering::Relaxed, Ordering::Relaxed).is_ok() {
+                continue;
+            }
             let mut spins = 0u32;
             loop {
                 match helper.slot.state.load(Ordering::Acquire) {
@@ -179,13 +239,21 @@ impl Drop for Posted<'_> {
     }
 }
 
-/// Runs `f(0)`, …, `f(parts − 1)`, part 0 on the calling thread and the
-/// others on helpers when the pool is free (otherwise all on the caller).
+/// Runs `f(0)`, …, `f(parts − 1)`, each part once, on the calling thread
+/// and on helpers when the pool is free (otherwise all on the caller).
 ///
-/// If a part panics, `run` still waits for every other part before it
-/// unwinds (the closure is borrowed), frees the pool for later calls, and
-/// then resumes the panic: the caller's own, or else the first helper's
-/// with its original payload.
+/// Parts are claimed from a shared counter by whichever thread is ready
+/// first, and the caller claims parts until none is left, then revokes the
+/// job from helpers that have not started: a helper descheduled by other
+/// work on a busy machine costs nothing unless it has already claimed a
+/// part, so a split product is not held up by a thread that never ran.
+/// Which thread runs a part does not change its result (parts write
+/// disjoint outputs in a fixed order).
+///
+/// If a part panics, `run` still waits for every part that started before
+/// it unwinds (the closure is borrowed), frees the pool for later calls,
+/// and then resumes the panic: the caller's own, or else the first
+/// helper's with its original payload. Parts not yet claimed then never run.
 pub(crate) fn run(parts: usize, f: &(dyn Fn(usize) + Sync)) {
     let pool = pool();
     if parts <= 1 || pool.busy.swap(true, Ordering::Acquire) {
@@ -207,11 +275,21 @@ pub(crate) fn run(parts: usize, f: &(dyn Fn(usize) + Sync)) {
         }
     }
     let count = helpers.len().min(parts - 1);
+    // Declared before `posted`, so they outlive its wait on unwinding too.
+    let next = AtomicUsize::new(0);
+    let claim = |_helper: usize| loop {
+        let part = next.fetch_add(1, Ordering::Relaxed);
+        if part >= parts {
+            break;
+        }
+        f(part);
+    };
+    let claim: &(dyn Fn(usize) + Sync) = &claim;
     let mut posted = Posted { pool, helpers, count: 0, panic: None };
-    // SAFETY: erasing the lifetime is sound because `posted` waits, also
-    // when a part on this thread unwinds, until every helper has finished
-    // with the job.
-    let job: Job = unsafe { std::mem::transmute::<&(dyn Fn(usize) + Sync), &'static (dyn Fn(usize) + Sync)>(f) };
+    // SAFETY: erasing the lifetime is sound because `posted` revokes or
+    // waits for, also when a part on this thread unwinds, every helper's
+    // use of the job.
+    let job: Job = unsafe { std::mem::transmute::<&(dyn Fn(usize) + Sync), &'static (dyn Fn(usize) + Sync)>(claim) };
     for helper in posted.helpers.iter().take(count) {
         // SAFETY: the helper is IDLE, so it does not read `job` now.
         unsafe { *helper.slot.job.get() = Some(job) };
@@ -219,8 +297,7 @@ pub(crate) fn run(parts: usize, f: &(dyn Fn(usize) + Sync)) {
         helper.thread.unpark();
         posted.count += 1;
     }
-    f(0);
-    (count + 1..parts).for_each(f);
+    claim(0);
     posted.wait();
     let panic = posted.panic.take();
     drop(posted);
@@ -297,6 +374,10 @@ mod tests {
             let squares: Vec<AtomicUsize> = (0..3).map(|_| AtomicUsize::new(0)).collect();
             let helped = AtomicBool::new(false);
             run(3, &|p| {
+                if p == 0 {
+                    // Whoever runs part 0 is busy while another thread claims the rest.
+                    thread::sleep(Duration::from_millis(5));
+                }
                 squares[p].fetch_add(p * p + 1, Ordering::Relaxed);
                 if p > 0 && on_helper() {
                     helped.store(true, Ordering::Relaxed);
@@ -319,6 +400,8 @@ mod tests {
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 run(3, &|p| {
                     if p == 0 {
+                        // Long enough for a helper to claim the other parts.
+                        thread::sleep(Duration::from_millis(5));
                         panic!("part 0 fails");
                     }
                     started.fetch_add(1, Ordering::SeqCst);
@@ -327,12 +410,13 @@ mod tests {
                 })
             }));
             assert_eq!(message(&result.expect_err("part 0 panicked")), "part 0 fails");
-            if started.load(Ordering::SeqCst) == 0 {
-                return false; // the pool was busy: everything ran here, and stopped at part 0
+            let started = started.load(Ordering::SeqCst);
+            if started == 0 {
+                return false; // no other part ran (pool busy, or part 0 came first and stopped the rest)
             }
             // The old `run` unwound at once, leaving the helpers to use
             // `started`/`finished` after this frame was gone: 0 had finished here.
-            assert_eq!(finished.load(Ordering::SeqCst), 2, "run unwound before its helpers finished");
+            assert_eq!(finished.load(Ordering::SeqCst), started, "run unwound before its helpers finished");
             true
         });
         // The old `run` left `busy` set: every later call ran on one thread.
@@ -345,6 +429,9 @@ mod tests {
             let helped = AtomicBool::new(false);
             let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 run(3, &|p| {
+                    if p == 0 {
+                        thread::sleep(Duration::from_millis(5));
+                    }
                     if p == 2 {
                         helped.store(on_helper(), Ordering::SeqCst);
                         panic!("part 2 fails");
@@ -356,5 +443,153 @@ mod tests {
             helped.load(Ordering::SeqCst)
         });
         runs_again_correctly();
+    }
+
+    /// Whoever runs which part, a split product has the bits of the
+    /// unsplit one (the policy rarely splits, so `tests/threads.rs` alone
+    /// would not reach these paths), and the unsplit one is the f64 product.
+    #[test]
+    fn forced_splits_give_the_bits_of_one_part() {
+        use crate::gemm::{sgemm_in_parts, vec_mat_in_parts, Mat, Scratch};
+        set_num_threads(3);
+        let (m, n, k) = (70, 45, 37);
+        let a: Vec<f32> = (0..m * k).map(|i| ((i * 37) % 101) as f32 / 50.0 - 1.0).collect();
+        let b: Vec<f32> = (0..k * n).map(|i| ((i * 53) % 97) as f32 / 48.0 - 1.0).collect();
+        let mut scratch = Scratch::default();
+        let product = |parts: usize, scratch: &mut Scratch| {
+            let mut c = vec![0.0; m * n];
+            sgemm_in_parts(parts, m, n, k, Mat::row_major(&a, k), Mat::row_major(&b, n), &mut c, n, scratch);
+            c
+        };
+        let one = product(1, &mut scratch);
+        for r in 0..m {
+            for j in 0..n {
+                let exact: f64 = (0..k).map(|i| f64::from(a[r * k + i]) * f64::from(b[i * n + j])).sum();
+                assert!((f64::from(one[r * n + j]) - exact).abs() <= 1e-5 * (1.0 + exact.abs()), "C[{r},{j}]");
+            }
+        }
+        for parts in [2, 3, 5] {
+            for _ in 0..20 {
+                assert_eq!(product(parts, &mut scratch), one, "sgemm in {parts} parts");
+            }
+        }
+        let (k, n) = (300, 200);
+        let w: Vec<f32> = (0..k * n).map(|i| ((i * 29) % 89) as f32 / 44.0 - 1.0).collect();
+        let x: Vec<f32> = (0..k).map(|i| ((i * 13) % 31) as f32 / 15.0 - 1.0).collect();
+        let mut one = vec![0.0; n];
+        vec_mat_in_parts(1, &x, &w, &mut one);
+        for (j, &y) in one.iter().enumerate() {
+            let exact: f64 = (0..k).map(|i| f64::from(x[i]) * f64::from(w[i * n + j])).sum();
+            assert!((f64::from(y) - exact).abs() <= 1e-5 * (1.0 + exact.abs()), "y[{j}]");
+        }
+        for parts in [2, 3] {
+            for _ in 0..20 {
+                let mut y = vec![0.0; n];
+                vec_mat_in_parts(parts, &x, &w, &mut y);
+                assert_eq!(y, one, "vec_mat in {parts} parts");
+            }
+        }
+        set_num_threads(1);
+    }
+
+    /// Where a second thread pays: each kernel at each size in 1 part and
+    /// in 2 parts (2 threads on), alternating in many short rounds so both
+    /// see the same load; per-call medians over all rounds, and how many
+    /// rounds 2 parts won. Measurement, not a check:
+    /// `cargo test --release --lib crossover -- --ignored --nocapture`.
+    #[test]
+    #[ignore]
+    fn crossover() {
+        use crate::gemm::{sgemm_in_parts, vec_mat_in_parts, Mat, Scratch};
+        set_num_threads(2);
+        let rounds: usize = std::env::var("ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(30);
+        let quantile = |t: &mut Vec<f64>, q: f64| {
+            t.sort_by(f64::total_cmp);
+            t[((t.len() - 1) as f64 * q).round() as usize]
+        };
+        // Per-call µs of `f(parts)` for parts 1, 2 (and 4 for large work),
+        // interleaved in rounds; medians [p10–p90] over all calls.
+        let measure = |label: String, work: usize, f: &mut dyn FnMut(usize)| {
+            let calls = (2_000_000 / work.max(1)).clamp(3, 200);
+            let counts: &[usize] = if work >= 1 << 24 { &[1, 2, 4] } else { &[1, 2] };
+            let mut all = vec![Vec::new(); counts.len()];
+            let mut wins = 0;
+            for _ in 0..rounds {
+                let mut med = [0.0; 3];
+                for (i, &parts) in counts.iter().enumerate() {
+                    f(parts);
+                    let mut t: Vec<f64> = (0..calls)
+                        .map(|_| {
+                            let s = Instant::now();
+                            f(parts);
+                            s.elapsed().as_secs_f64() * 1e6
+                        })
+                        .collect();
+                    med[i] = quantile(&mut t, 0.5);
+                    all[i].extend(t);
+                }
+                wins += usize::from(med[1] < med[0]);
+            }
+            print!("{label:<22} {work:>10}");
+            let one = quantile(&mut all[0], 0.5);
+            for (i, &parts) in counts.iter().enumerate() {
+                let m = quantile(&mut all[i], 0.5);
+                let (lo, hi) = (quantile(&mut all[i], 0.1), quantile(&mut all[i], 0.9));
+                print!(" | {parts}: {m:>8.2} [{lo:>7.2}–{hi:<8.2}] {:>4.2}x", one / m);
+            }
+            println!(" | 2 won {wins}/{rounds}");
+        };
+        let gemm: &[(usize, usize, usize)] = &[
+            (32, 32, 32),
+            (64, 32, 32),
+            (64, 64, 32),
+            (64, 64, 64),
+            (128, 10, 100),
+            (64, 256, 64),
+            (128, 100, 300),
+            (128, 300, 100),
+            (256, 256, 64),
+            (128, 128, 128),
+            (1024, 10, 100),
+            (256, 256, 128),
+            (256, 256, 256),
+            (1024, 256, 64),
+            (128, 300, 784),
+            (784, 300, 128),
+            (1024, 100, 300),
+            (1024, 300, 784),
+        ];
+        for &(m, n, k) in gemm {
+            let a: Vec<f32> = (0..m * k).map(|i| (i % 7) as f32 * 0.1).collect();
+            let b: Vec<f32> = (0..k * n).map(|i| (i % 5) as f32 * 0.1).collect();
+            let mut c = vec![0.0; m * n];
+            let mut scratch = Scratch::default();
+            measure(format!("sgemm {m}x{n}x{k}"), m * n * k, &mut |parts| {
+                let (a, b) = (Mat::row_major(&a, k), Mat::row_major(&b, n));
+                sgemm_in_parts(parts, m, n, k, a, b, &mut c, n, &mut scratch);
+            });
+        }
+        let vec_mat: &[(usize, usize)] = &[
+            (32, 128),
+            (64, 128),
+            (128, 128),
+            (64, 256),
+            (300, 100),
+            (100, 300),
+            (256, 256),
+            (784, 300),
+            (512, 512),
+            (1024, 1024),
+            (2048, 2048),
+        ];
+        for &(k, n) in vec_mat {
+            let x: Vec<f32> = (0..k).map(|i| (i % 7) as f32 * 0.1).collect();
+            let w: Vec<f32> = (0..k * n).map(|i| (i % 5) as f32 * 0.1).collect();
+            let mut y = vec![0.0; n];
+            measure(format!("vec_mat {k}x{n}"), k * n, &mut |parts| {
+                vec_mat_in_parts(parts, &x, &w, &mut y);
+            });
+        }
+        set_num_threads(1);
     }
 }

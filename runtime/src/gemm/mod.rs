@@ -25,6 +25,8 @@ mod vector;
 
 pub use small::small_gemm;
 
+#[cfg(test)]
+pub(crate) use vector::vec_mat_in_parts;
 pub use vector::{add_row_vector, axpy, column_sums_into, vec_mat, vec_mat_strided, vec_mat_transposed};
 
 /// Rows of A handled by one call of the AVX2 and portable micro-kernels.
@@ -133,9 +135,50 @@ pub fn sgemm(
     if !check_operands(m, n, k, &a, &b, c, ldc, accumulate) {
         return;
     }
+    // SAFETY: `check_operands` bounded all three operands.
+    unsafe { sgemm_checked(crate::parallel::gemm_parts(m, n, k), m, n, k, a, b, c, ldc, accumulate, scratch) }
+}
+
+/// [`sgemm`] cut into `parts` parts whatever the policy says (to measure
+/// where a split pays: `parallel.rs`'s crossover bench).
+#[cfg(test)]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn sgemm_in_parts(
+    parts: usize,
+    m: usize,
+    n: usize,
+    k: usize,
+    a: Mat<'_>,
+    b: Mat<'_>,
+    c: &mut [f32],
+    ldc: usize,
+    scratch: &mut Scratch,
+) {
+    if check_operands(m, n, k, &a, &b, c, ldc, false) {
+        // SAFETY: `check_operands` bounded all three operands.
+        unsafe { sgemm_checked(parts, m, n, k, a, b, c, ldc, false, scratch) }
+    }
+}
+
+/// [`sgemm`] after `check_operands`, in `parts` parts.
+///
+/// # Safety
+/// `check_operands` must have accepted the operands.
+#[allow(clippy::too_many_arguments)]
+unsafe fn sgemm_checked(
+    parts: usize,
+    m: usize,
+    n: usize,
+    k: usize,
+    a: Mat<'_>,
+    b: Mat<'_>,
+    c: &mut [f32],
+    ldc: usize,
+    accumulate: bool,
+    scratch: &mut Scratch,
+) {
     let out = OutPtr(c.as_mut_ptr());
     let isa = crate::simd::isa();
-    let parts = crate::parallel::parts_for(m * n * k);
     if parts == 1 {
         // SAFETY: `check_operands` bounded all three operands.
         unsafe { gemm_serial(isa, m, n, k, a, b, out.0, ldc, accumulate, scratch) };

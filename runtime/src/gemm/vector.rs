@@ -3,14 +3,19 @@
 
 /// `y[n] = x[k] · W[k×n]` with `W` row-major: `y` is a sum of rows of `W`.
 ///
-/// With several threads (see [`crate::parallel`]) and a large `W`, the
-/// columns are split between them: each core then streams only its part of
-/// `W`, which may fit in its own L2 cache.
+/// With several threads the columns can be split between them (each core
+/// streams only its part of `W`), where [`crate::parallel`]'s split policy
+/// says it pays; as measured so far it never does (see `VEC_MAT_MIN_PER_PART`).
 pub fn vec_mat(x: &[f32], w: &[f32], y: &mut [f32]) {
+    assert_eq!(w.len(), x.len() * y.len(), "vec_mat: W is not k×n");
+    vec_mat_in_parts(crate::parallel::vec_mat_parts(x.len(), y.len()), x, w, y);
+}
+
+/// [`vec_mat`] with its columns cut into `parts` parts (the policy's
+/// choice, or a forced one when measuring where a split pays).
+pub(crate) fn vec_mat_in_parts(parts: usize, x: &[f32], w: &[f32], y: &mut [f32]) {
     let n = y.len();
     assert_eq!(w.len(), x.len() * n, "vec_mat: W is not k×n");
-    // Memory-bound: worth splitting from ~64k multiply–adds (256 KB of W).
-    let parts = crate::parallel::parts_for_work(w.len(), 1 << 16).min(n / 64).max(1);
     let isa = crate::simd::isa();
     if parts == 1 {
         vec_mat_columns(isa, x, w, n, y);

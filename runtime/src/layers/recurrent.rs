@@ -201,7 +201,7 @@ pub(crate) fn for_sample_ranges(
     scratch: &mut Scratch,
     f: &(dyn Fn(usize, usize, &mut Scratch) + Sync),
 ) {
-    let parts = crate::parallel::parts_for_work(work, 1 << 21).min(batch).max(1);
+    let parts = crate::parallel::sample_parts(batch, work);
     if parts == 1 {
         return f(0, batch, scratch);
     }
