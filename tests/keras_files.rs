@@ -304,3 +304,50 @@ fn unreadable_files_are_typed_errors() {
     let missing = load_keras_weights(&mut Mlp::new(1), fixture("no-such.keras")).unwrap_err();
     assert!(matches!(missing, Error::Io { .. }), "{missing:?}");
 }
+
+/// A variable stored as float64 is a typed error naming it.
+#[test]
+fn a_float64_variable_is_a_dtype_error() {
+    // tests/fixtures/keras_bad_files.py rewrote the first kernel as float64.
+    let mut net = Mlp::new(1);
+    let before = values(&net);
+    let p = problem(load_keras_weights(&mut net, fixture("mlp_float64.weights.h5")));
+    assert!(
+        matches!(&p, FileProblem::Dtype { tensor, found } if tensor == "layers/dense/vars/0" && found.contains("size: 8")),
+        "{p:?}"
+    );
+    assert_eq!(values(&net), before);
+}
+
+kiln::model! {
+    struct TextClassifier {
+        input tokens: [u32; 16];
+        let embedded = Embedding(4, 64)(tokens);
+        let encoding = LSTM(64)(embedded);
+        let prob = Dense(units = 1, activation = sigmoid)(encoding);
+        output prob;
+    }
+}
+
+/// A compiled, trained model's `.keras` also holds Adam's state (an
+/// `optimizer` group in its weights file), which is not the model's and
+/// is left out.
+#[test]
+fn a_trained_models_archive_with_optimizer_state() {
+    // The tutorial's six strings as ids ('0' → 0, '1' → 1, other → 2, padded with 3).
+    let texts = ["00001", "001000101", "001011101110", "0101010100", "0113410101010", "01210101011"];
+    let mut net = TextClassifier::new(5);
+    load_keras_weights(&mut net, fixture("text_classifier.keras")).unwrap();
+    for (text, want) in texts.iter().zip(keras::TEXT_CLASSIFIER_Y) {
+        let mut ids = [3u32; 16];
+        for (slot, c) in ids.iter_mut().zip(text.chars()) {
+            *slot = match c {
+                '0' => 0,
+                '1' => 1,
+                _ => 2,
+            };
+        }
+        let got = net.predict_one(&ids).unwrap()[0] as f64;
+        assert!((got - want).abs() < 1e-5, "{text}: {got} vs Keras {want}");
+    }
+}
