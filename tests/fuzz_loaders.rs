@@ -179,14 +179,17 @@ fn interesting(rng: &mut ChaCha8Rng, len: usize) -> u64 {
     }
 }
 
-/// A position, half of the time in the first KiB (headers, superblocks).
+/// A position: 40% in the first KiB (safetensors and zip headers, HDF5's
+/// superblock and root group), 20% in the last 256 bytes (a zip's central
+/// directory and end record), else anywhere.
 fn position(rng: &mut ChaCha8Rng, len: usize) -> usize {
     if len == 0 {
-        0
-    } else if rng.gen_bool(0.5) {
-        rng.gen_range(0..len.min(1024))
-    } else {
-        rng.gen_range(0..len)
+        return 0;
+    }
+    match rng.gen_range(0..10) {
+        0..=3 => rng.gen_range(0..len.min(1024)),
+        4 | 5 => rng.gen_range(len.saturating_sub(256)..len),
+        _ => rng.gen_range(0..len),
     }
 }
 
