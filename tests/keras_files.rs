@@ -351,3 +351,25 @@ fn a_trained_models_archive_with_optimizer_state() {
         assert!((got - want).abs() < 1e-5, "{text}: {got} vs Keras {want}");
     }
 }
+
+/// The weights member of an archive is read only up to what a weights
+/// file of the model can hold (its values and an optimizer's, a few times
+/// over, plus HDF5's bookkeeping), before any of it is allocated.
+#[test]
+fn an_archive_member_larger_than_the_model_allows_is_refused() {
+    use std::io::Write;
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
+    zip.start_file("model.weights.h5", options).unwrap();
+    // 64 MB of zeros deflate to 64 KB: a small file claiming a large member.
+    zip.write_all(&vec![0u8; 64 << 20]).unwrap();
+    let bytes = zip.finish().unwrap().into_inner();
+    assert!(bytes.len() < 1 << 20);
+    let mut net = Mlp::new(1);
+    let p = load_keras_weights_from_bytes(&mut net, &bytes).unwrap_err();
+    // Mlp: 131 values in 4 tensors: at most 16·131 + 64 KiB·20 = 1,312,816 bytes.
+    assert!(
+        matches!(&p, FileProblem::KerasFile(m) if m.contains("claims 67108864 bytes") && m.contains("(1312816)")),
+        "{p:?}"
+    );
+}
