@@ -375,3 +375,25 @@ fn example_callbacks() {
     assert!(acc >= 95.0, "{line}");
     std::fs::remove_dir_all(png_path.parent().unwrap()).unwrap();
 }
+
+/// `from_keras`: the tutorials' text classifier trained in Keras and saved
+/// as `.keras` predicts in kiln what Keras predicted
+/// (tests/fixtures/keras_files.py wrote the file and Keras's predictions).
+#[test]
+fn example_from_keras() {
+    mod keras {
+        #![allow(dead_code)]
+        include!("fixtures/keras_files.rs");
+    }
+    let out = run("from_keras");
+    assert_eq!(total_params(&out, "text_classifier"), 33_345);
+    let block = &out[out.find("\ntext ").expect("a table of predictions")..];
+    let lines: Vec<&str> = block.lines().skip(2).take(6).collect();
+    let texts = ["00001", "001000101", "001011101110", "0101010100", "0113410101010", "01210101011"];
+    for ((line, text), want) in lines.iter().zip(texts).zip(keras::TEXT_CLASSIFIER_Y) {
+        let mut parts = line.split_whitespace();
+        assert_eq!(parts.next(), Some(text), "{block}");
+        let got: f64 = parts.next().unwrap().parse().unwrap();
+        assert!((got - want).abs() < 1e-5, "{text}: kiln {got}, Keras {want}");
+    }
+}

@@ -21,12 +21,20 @@
 //! generator's state and the architecture (the summary's layer table),
 //! which must match the model it is loaded into. See
 //! [`crate::train::Model::save`].
+//!
+//! # Keras 3 files
+//! [`load_keras_weights`] reads the weights of a model saved by Keras 3
+//! (`model.save("m.keras")` or `model.save_weights("m.weights.h5")`) into
+//! the kiln model of the same architecture; see `keras.rs` for how layers
+//! are matched.
 
 mod atomic;
+mod keras;
 mod tensors;
 pub(crate) mod weights;
 
 pub use atomic::write_atomically;
+pub use keras::{load_keras_archive_bytes, load_keras_h5_bytes, load_keras_weights, load_keras_weights_from_bytes};
 pub use tensors::{TensorFile, FORMAT_KEY, VERSION_KEY};
 pub use weights::{
     load_weights, load_weights_from_bytes, save_weights, weights_to_bytes, WEIGHTS_FORMAT, WEIGHTS_VERSION,
@@ -117,5 +125,28 @@ pub enum FileProblem {
         expected: String,
         /// The file's.
         found: String,
+    },
+    /// A Keras file (`.keras` archive or `.weights.h5`) that cannot be
+    /// read: not a zip or HDF5 file, truncated or corrupt bytes, or not laid
+    /// out as Keras 3 writes weights.
+    #[error("not a readable Keras 3 file: {0}")]
+    KerasFile(String),
+    /// The model has a layer with parameters that the Keras file lacks.
+    #[error("the file has no layer `{layer}` (the model's layer with parameters of shapes {expected:?}); its layers with weights are {available:?}")]
+    MissingLayer {
+        /// The layer's name (`outer/inner` for a layer of a nested model).
+        layer: String,
+        /// The shapes of the layer's parameters.
+        expected: Vec<Vec<usize>>,
+        /// The names of the file's layers that have weights.
+        available: Vec<String>,
+    },
+    /// The Keras file has a layer with weights that the model lacks.
+    #[error("the file's layer `{layer}` ({variables} variables) matches no layer of the model")]
+    UnexpectedLayer {
+        /// The file's layer name.
+        layer: String,
+        /// How many variables it holds.
+        variables: usize,
     },
 }
