@@ -626,13 +626,10 @@ impl<N: Network> Model<N> {
         Ok(())
     }
 
-    /// Forward, losses, backward and update on one batch of flat data.
-    fn step_on(&mut self, x: InputFlat<'_, N>, y: &[Vec<f32>], weights: Option<&[f32]>, n: usize) -> Result<f32> {
-        // Data-parallel hook: the same step with one all-reduce of the
-        // gradients before the checks and the update (train/reduce.rs).
-        if self.collective.is_some() {
-            return self.step_reduced(x, y, weights, n);
-        }
+    /// The training forward pass and every output's loss, each output's
+    /// gradient written for `backward`; leaves the per-output losses in
+    /// `step_losses` and returns the loss-weighted total.
+    fn forward_and_losses(&mut self, x: InputFlat<'_, N>, y: &[Vec<f32>], weights: Option<&[f32]>, n: usize) -> f32 {
         let ws = workspace(&self.network, &mut self.workspace, n);
         self.network.forward(ws, x, n, true);
         let mut total = 0.0;
@@ -643,9 +640,21 @@ impl<N: Network> Model<N> {
             total += w * value;
             self.step_losses.push(value);
         }
+        total
+    }
+
+    /// Forward, losses, backward and update on one batch of flat data.
+    fn step_on(&mut self, x: InputFlat<'_, N>, y: &[Vec<f32>], weights: Option<&[f32]>, n: usize) -> Result<f32> {
+        // Data-parallel hook: the same step with one all-reduce of the
+        // gradients before the checks and the update (train/reduce.rs).
+        if self.collective.is_some() {
+            return self.step_reduced(x, y, weights, n);
+        }
+        let total = self.forward_and_losses(x, y, weights, n);
         if !total.is_finite() {
             return Err(Error::NonFiniteLoss { loss: total, epoch: 0, batch: 0 });
         }
+        let ws = workspace(&self.network, &mut self.workspace, n);
         self.network.backward(ws, x, n);
         // A step from a NaN or infinite gradient would poison the weights
         // and the optimizer's moments: refuse it before anything changes.

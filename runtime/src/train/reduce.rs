@@ -5,7 +5,6 @@
 use super::{non_finite_gradient, workspace, Model};
 use crate::distribute::Collective;
 use crate::error::{Error, Result};
-use crate::losses::output_loss;
 use crate::network::{InputFlat, Network};
 use crate::optimizers;
 
@@ -73,16 +72,10 @@ impl<N: Network> Model<N> {
         buf.push(local);
         buf.push(0.0); // n·total, filled below
         if n > 0 {
-            let ws = workspace(&self.network, &mut self.workspace, n);
-            self.network.forward(ws, x, n, true);
-            let mut total = 0.0;
-            for (o, loss) in self.losses.iter().enumerate() {
-                let w = self.loss_weights[o];
-                let value = output_loss(&**loss, N::output_buffers(ws, o, n), &y[o], weights, true, n, w);
-                total += w * value;
-                buf.push(local * value);
-            }
+            let total = self.forward_and_losses(x, y, weights, n);
+            buf.extend(self.step_losses.iter().map(|value| local * value));
             buf[1] = local * total;
+            let ws = workspace(&self.network, &mut self.workspace, n);
             for (o, states) in self.metrics.iter().enumerate() {
                 let (out, _) = N::output_and_grad(ws, o, n);
                 for (k, state) in states.iter().enumerate() {
@@ -131,11 +124,7 @@ impl<N: Network> Model<N> {
         }
         let mut at = 2 + outputs;
         let metric_parts = &buf[at..];
-        let mut m = 0;
-        for states in &self.metrics {
-            m += states.len();
-        }
-        at += 2 * m;
+        at += 2 * self.metrics.iter().map(Vec::len).sum::<usize>();
         let mut grads = buf[at..].iter();
         self.network.visit_params(&mut |p| {
             if p.trainable {
