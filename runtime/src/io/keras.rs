@@ -31,7 +31,7 @@
 
 use super::weights::set_weights;
 use super::FileProblem;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::network::Network;
 use hdf5_reader::group::Group;
 use hdf5_reader::{Dataset, Datatype, Hdf5File, OpenOptions};
@@ -64,9 +64,7 @@ const MAX_GROUPS: usize = 100_000;
 /// # Ok::<(), kiln::Error>(())
 /// ```
 pub fn load_keras_weights<N: Network + ?Sized>(network: &mut N, path: impl AsRef<Path>) -> Result<()> {
-    let path = path.as_ref();
-    let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
-    load_keras_weights_from_bytes(network, &bytes).map_err(|problem| Error::File { path: path.to_path_buf(), problem })
+    super::read_file(path.as_ref(), |bytes| load_keras_weights_from_bytes(network, bytes))
 }
 
 /// [`load_keras_weights`] from the bytes of a `.keras` archive or of a

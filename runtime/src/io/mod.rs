@@ -40,6 +40,17 @@ pub use weights::{
     load_weights, load_weights_from_bytes, save_weights, weights_to_bytes, WEIGHTS_FORMAT, WEIGHTS_VERSION,
 };
 
+/// Reads `path` and hands its bytes to `parse`: a read failure is
+/// [`crate::Error::Io`], a problem `parse` finds is [`crate::Error::File`],
+/// both naming the file. (Every loader's file entry point.)
+pub(crate) fn read_file<T>(
+    path: &std::path::Path,
+    parse: impl FnOnce(&[u8]) -> Result<T, FileProblem>,
+) -> crate::Result<T> {
+    let bytes = std::fs::read(path).map_err(|source| crate::Error::Io { path: path.to_path_buf(), source })?;
+    parse(&bytes).map_err(|problem| crate::Error::File { path: path.to_path_buf(), problem })
+}
+
 #[allow(unused_imports)] // linked from the docs above
 use crate::network::Network;
 

@@ -72,7 +72,5 @@ pub fn load_weights_from_bytes<N: Network + ?Sized>(network: &mut N, bytes: &[u8
 /// checked, no tensor missing or left over. On any problem the network is
 /// unchanged and the error names the tensor.
 pub fn load_weights<N: Network + ?Sized>(network: &mut N, path: impl AsRef<Path>) -> Result<()> {
-    let path = path.as_ref();
-    let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
-    load_weights_from_bytes(network, &bytes).map_err(|problem| Error::File { path: path.to_path_buf(), problem })
+    super::read_file(path.as_ref(), |bytes| load_weights_from_bytes(network, bytes))
 }

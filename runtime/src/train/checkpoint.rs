@@ -57,9 +57,7 @@ impl<N: Network> Model<N> {
     /// differing layer) and its optimizer be of the same kind; on any
     /// problem the model is unchanged.
     pub fn load(&mut self, path: impl AsRef<Path>) -> Result<()> {
-        let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
-        self.load_checkpoint_bytes(&bytes).map_err(|problem| Error::File { path: path.to_path_buf(), problem })
+        crate::io::read_file(path.as_ref(), |bytes| self.load_checkpoint_bytes(bytes))
     }
 
     /// Epochs trained so far (Keras's `initial_epoch` for a resumed `fit`).
