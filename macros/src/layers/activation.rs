@@ -1,10 +1,17 @@
 //! `Activation(name)`: any float tensor, same shape out.
 
-use super::{activation_tokens, expect_float, one, ShapeError, Size, Spec, TensorType, ACTIVATIONS};
+use super::{activation_tokens, boxed, expect_float, one, Kind, ShapeError, Size, Spec, TensorType, ACTIVATIONS};
 use crate::args::ArgReader;
 use crate::parse::LetStmt;
 use proc_macro2::TokenStream;
 use quote::quote;
+
+pub const KINDS: &[Kind] = &[Kind {
+    name: "Activation",
+    args: ActivationSpec::ARGS,
+    configure: |_, stmt, args| boxed(ActivationSpec::configure(stmt, args)),
+    is_op: false,
+}];
 
 pub struct ActivationSpec {
     activation: &'static str,

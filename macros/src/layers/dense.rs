@@ -2,13 +2,20 @@
 //! on a rank-1 float tensor `[n]` → `[units]`.
 
 use super::{
-    activation_tokens, expect_float_vector, initializer_tokens, one, ShapeError, Size, Spec, TensorType, ACTIVATIONS,
-    INITIALIZERS,
+    activation_tokens, boxed, expect_float_vector, initializer_tokens, one, Kind, ShapeError, Size, Spec, TensorType,
+    ACTIVATIONS, INITIALIZERS,
 };
 use crate::args::ArgReader;
 use crate::parse::LetStmt;
 use proc_macro2::TokenStream;
 use quote::quote;
+
+pub const KINDS: &[Kind] = &[Kind {
+    name: "Dense",
+    args: DenseSpec::ARGS,
+    configure: |_, stmt, args| boxed(DenseSpec::configure(stmt, args)),
+    is_op: false,
+}];
 
 pub struct DenseSpec {
     units: Size,

@@ -1,11 +1,18 @@
 //! `Embedding(input_dim, output_dim, embeddings_initializer)` on integer
 //! ids `[T]` → `[T, output_dim]`.
 
-use super::{initializer_tokens, one, DType, ShapeError, Size, Spec, TensorType, INITIALIZERS};
+use super::{boxed, initializer_tokens, one, DType, Kind, ShapeError, Size, Spec, TensorType, INITIALIZERS};
 use crate::args::ArgReader;
 use crate::parse::LetStmt;
 use proc_macro2::TokenStream;
 use quote::quote;
+
+pub const KINDS: &[Kind] = &[Kind {
+    name: "Embedding",
+    args: EmbeddingSpec::ARGS,
+    configure: |_, stmt, args| boxed(EmbeddingSpec::configure(stmt, args)),
+    is_op: false,
+}];
 
 pub struct EmbeddingSpec {
     input_dim: Size,

@@ -1,9 +1,16 @@
 //! `Flatten()`: a float tensor `[d1, d2, …]` → `[d1·d2·…]`.
 
-use super::{expect_float, one, ShapeError, Spec, TensorType};
+use super::{boxed, expect_float, one, Kind, ShapeError, Spec, TensorType};
 use crate::args::ArgReader;
 use proc_macro2::TokenStream;
 use quote::quote;
+
+pub const KINDS: &[Kind] = &[Kind {
+    name: "Flatten",
+    args: FlattenSpec::ARGS,
+    configure: |_, _, args| boxed(Some(FlattenSpec::configure(args))),
+    is_op: false,
+}];
 
 pub struct FlattenSpec;
 

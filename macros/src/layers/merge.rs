@@ -3,14 +3,27 @@
 //! `subtract`, `multiply`, `average`, `maximum`, `minimum` (Keras's
 //! `keras.layers.concatenate` and friends). Axes count the batch axis.
 
-use super::{DType, ShapeError, Size, Spec, TensorType};
+use super::{boxed, DType, Kind, ShapeError, Size, Spec, TensorType};
 use crate::args::ArgReader;
 use crate::parse::LetStmt;
 use crate::size::{agree, shape_pieces, Agreement, Deferred, Piece};
 use proc_macro2::TokenStream;
 use quote::quote;
 
-pub const OPS: &[&str] = &["concatenate", "add", "subtract", "multiply", "average", "maximum", "minimum"];
+/// `concatenate` and the element-wise merges.
+pub const KINDS: &[Kind] = &[
+    op("concatenate", &["axis", "name"]),
+    op("add", &["name"]),
+    op("subtract", &["name"]),
+    op("multiply", &["name"]),
+    op("average", &["name"]),
+    op("maximum", &["name"]),
+    op("minimum", &["name"]),
+];
+
+const fn op(name: &'static str, args: &'static [&'static str]) -> Kind {
+    Kind { name, args, configure: |op, stmt, args| boxed(MergeSpec::configure(op, stmt, args)), is_op: true }
+}
 
 pub struct MergeSpec {
     op: &'static str,
@@ -22,14 +35,6 @@ impl MergeSpec {
     pub fn configure(op: &'static str, stmt: &LetStmt, args: &mut ArgReader<'_>) -> Option<Self> {
         let axis = if op == "concatenate" && args.find("axis").is_some() { args.int("axis", None, stmt)? } else { -1 };
         Some(MergeSpec { op, axis })
-    }
-
-    pub fn args(op: &str) -> &'static [&'static str] {
-        if op == "concatenate" {
-            &["axis", "name"]
-        } else {
-            &["name"]
-        }
     }
 
     fn keras(&self) -> (&'static str, &'static str) {

@@ -1,6 +1,7 @@
 //! One spec per layer kind: its arguments, its shape rule and the Rust
 //! type and constructor it becomes. Adding a layer to the DSL is one file
-//! here plus one runtime file implementing `kiln::layers::Layer`.
+//! here (exporting `KINDS`) plus its line in [`REGISTRY`], and one runtime
+//! file implementing `kiln::layers::Layer` (recipe: `docs/ADDING_A_LAYER.md`).
 
 mod activation;
 pub mod custom;
@@ -134,67 +135,76 @@ pub trait Spec {
     }
 }
 
-/// The layer kinds `model!` knows, for "unknown layer" errors.
-pub const KNOWN: &[&str] =
-    &["Activation", "Dense", "Embedding", "Flatten", "GRU", "LSTM", "SimpleRNN", "TimeDistributed"];
+/// How one layer kind (or operation) written in `model!` is read.
+///
+/// Every layer file exports its kinds as `pub const KINDS: &[Kind]`, and
+/// [`REGISTRY`] lists the files: adding a layer to the DSL is its file
+/// plus one line there.
+pub struct Kind {
+    /// The name as written: `Dense`, `LSTM`, `concatenate`.
+    pub name: &'static str,
+    /// The keywords it accepts (for "unknown keyword" errors).
+    pub args: &'static [&'static str],
+    /// Reads the arguments; `None` (the errors recorded) when they are wrong.
+    pub configure: fn(&'static str, &LetStmt, &mut ArgReader<'_>) -> Option<Box<dyn Spec>>,
+    /// Written as a function of tensors (`concatenate([a, b])`,
+    /// `reduce_sum(x, axis = 1)`) rather than as a layer applied to them.
+    pub is_op: bool,
+}
+
+/// Boxes a configured spec (helper for the `configure` functions).
+pub fn boxed<S: Spec + 'static>(spec: Option<S>) -> Option<Box<dyn Spec>> {
+    spec.map(|s| Box::new(s) as Box<dyn Spec>)
+}
+
+/// Every layer kind and operation the DSL knows, file by file.
+const REGISTRY: &[&[Kind]] = &[
+    activation::KINDS,
+    dense::KINDS,
+    embedding::KINDS,
+    flatten::KINDS,
+    recurrent::KINDS,
+    time_distributed::KINDS,
+    reduce::KINDS,
+    merge::KINDS,
+];
+
+fn kinds() -> impl Iterator<Item = &'static Kind> {
+    REGISTRY.iter().flat_map(|file| file.iter())
+}
+
+fn kind(name: &str) -> Option<&'static Kind> {
+    kinds().find(|k| k.name == name)
+}
 
 /// "unknown layer `Dens`; did you mean `Dense`?" (`extra`: layers the
 /// model has bound, which may be what a misspelling meant).
 pub fn unknown_layer(name: &str, extra: &[&str]) -> String {
-    let mut all: Vec<&str> = KNOWN.to_vec();
-    all.extend(reduce::OPS.iter().chain(merge::OPS));
+    let mut all: Vec<&str> = kinds().map(|k| k.name).collect();
     all.extend(extra);
     match crate::errors::nearest(name, all.iter().copied()) {
         Some(near) => format!("unknown layer `{name}`; did you mean `{near}`?"),
-        None => format!("unknown layer `{name}`; known layers: {}", KNOWN.join(", ")),
+        None => {
+            let mut known: Vec<&str> = kinds().filter(|k| !k.is_op).map(|k| k.name).collect();
+            known.sort_unstable();
+            format!("unknown layer `{name}`; known layers: {}", known.join(", "))
+        }
     }
 }
 
 /// Operations written as functions of tensors (`reduce_sum(x, axis = 1)`,
 /// `concatenate([a, b])`) rather than as layers applied to tensors.
 pub fn is_op(name: &str) -> bool {
-    reduce::OPS.contains(&name) || merge::OPS.contains(&name)
+    kind(name).is_some_and(|k| k.is_op)
 }
 
 /// Reads the arguments of layer kind `stmt.callee`; `None` when the kind
 /// is unknown. Unknown keywords are reported here too.
 pub fn configure(stmt: &LetStmt, mut args: ArgReader<'_>) -> Option<Box<dyn Spec>> {
-    let (spec, known): (Box<dyn Spec>, &[&str]) = match stmt.callee.to_string().as_str() {
-        "Dense" => (valid(dense::DenseSpec::configure(stmt, &mut args)), dense::DenseSpec::ARGS),
-        "Activation" => {
-            (valid(activation::ActivationSpec::configure(stmt, &mut args)), activation::ActivationSpec::ARGS)
-        }
-        "Flatten" => (Box::new(flatten::FlattenSpec::configure(&mut args)), flatten::FlattenSpec::ARGS),
-        "TimeDistributed" => (
-            valid(time_distributed::TimeDistributedSpec::configure(stmt, &mut args)),
-            time_distributed::TimeDistributedSpec::ARGS,
-        ),
-        "Embedding" => (valid(embedding::EmbeddingSpec::configure(stmt, &mut args)), embedding::EmbeddingSpec::ARGS),
-        "LSTM" => recurrent_spec(recurrent::Kind::Lstm, stmt, &mut args),
-        "GRU" => recurrent_spec(recurrent::Kind::Gru, stmt, &mut args),
-        "SimpleRNN" => recurrent_spec(recurrent::Kind::SimpleRnn, stmt, &mut args),
-        op if reduce::OPS.contains(&op) => {
-            let op = reduce::OPS.iter().find(|o| **o == op).copied().unwrap_or("reduce_sum");
-            (valid(reduce::ReduceSpec::configure(op, stmt, &mut args)), reduce::ReduceSpec::ARGS)
-        }
-        op if merge::OPS.contains(&op) => {
-            let op = merge::OPS.iter().find(|o| **o == op).copied().unwrap_or("add");
-            (valid(merge::MergeSpec::configure(op, stmt, &mut args)), merge::MergeSpec::args(op))
-        }
-        _ => return None,
-    };
-    args.finish(known);
+    let kind = kind(&stmt.callee.to_string())?;
+    let spec = (kind.configure)(kind.name, stmt, &mut args).unwrap_or_else(|| Box::new(Invalid));
+    args.finish(kind.args);
     Some(spec)
-}
-
-/// The configured spec, or [`Invalid`] when its arguments were wrong (the
-/// errors are recorded): a shape that depends on a wrong argument is
-/// unknown, so nothing downstream of it is checked or reported.
-fn valid<S: Spec + 'static>(spec: Option<S>) -> Box<dyn Spec> {
-    match spec {
-        Some(spec) => Box::new(spec),
-        None => Box::new(Invalid),
-    }
 }
 
 /// A layer whose arguments were wrong (the errors are recorded): its
@@ -220,14 +230,6 @@ impl Spec for Invalid {
     fn constructor(&self, _: &[TensorType], _: &TensorType) -> TokenStream {
         TokenStream::new()
     }
-}
-
-fn recurrent_spec(
-    kind: recurrent::Kind,
-    stmt: &LetStmt,
-    args: &mut ArgReader<'_>,
-) -> (Box<dyn Spec>, &'static [&'static str]) {
-    (valid(recurrent::RecurrentSpec::configure(kind, stmt, args)), recurrent::RecurrentSpec::args(kind))
 }
 
 /// Keras's activation names (see `kiln::activations::Activation::ALL`).

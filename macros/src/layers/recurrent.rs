@@ -4,23 +4,44 @@
 //! tensor → `[units]`, or `[timesteps, units]` with `return_sequences`.
 
 use super::{
-    activation_tokens, expect_float, initializer_tokens, one, ShapeError, Size, Spec, TensorType, ACTIVATIONS,
-    INITIALIZERS,
+    activation_tokens, boxed, expect_float, initializer_tokens, one, Kind, ShapeError, Size, Spec, TensorType,
+    ACTIVATIONS, INITIALIZERS,
 };
 use crate::args::ArgReader;
 use crate::parse::LetStmt;
 use proc_macro2::TokenStream;
 use quote::quote;
 
+pub const KINDS: &[Kind] = &[
+    Kind {
+        name: "LSTM",
+        args: RecurrentSpec::args(Cell::Lstm),
+        configure: |_, s, a| boxed(RecurrentSpec::configure(Cell::Lstm, s, a)),
+        is_op: false,
+    },
+    Kind {
+        name: "GRU",
+        args: RecurrentSpec::args(Cell::Gru),
+        configure: |_, s, a| boxed(RecurrentSpec::configure(Cell::Gru, s, a)),
+        is_op: false,
+    },
+    Kind {
+        name: "SimpleRNN",
+        args: RecurrentSpec::args(Cell::SimpleRnn),
+        configure: |_, s, a| boxed(RecurrentSpec::configure(Cell::SimpleRnn, s, a)),
+        is_op: false,
+    },
+];
+
 #[derive(Clone, Copy, PartialEq)]
-pub enum Kind {
+pub enum Cell {
     SimpleRnn,
     Lstm,
     Gru,
 }
 
 pub struct RecurrentSpec {
-    kind: Kind,
+    kind: Cell,
     units: Size,
     return_sequences: bool,
     activation: &'static str,
@@ -38,7 +59,7 @@ fn index_of(list: &[&str], name: &str) -> usize {
 
 impl RecurrentSpec {
     /// `None` (the error recorded) when `units` is missing or wrong.
-    pub fn configure(kind: Kind, stmt: &LetStmt, args: &mut ArgReader<'_>) -> Option<Self> {
+    pub fn configure(kind: Cell, stmt: &LetStmt, args: &mut ArgReader<'_>) -> Option<Self> {
         let units = args.positive_int("units", Some(0), stmt);
         let return_sequences = args.bool("return_sequences", false);
         let activation_arg = |args: &mut ArgReader<'_>, name: &str, default: &str| {
@@ -65,7 +86,7 @@ impl RecurrentSpec {
         let kernel_initializer = init(args, "kernel_initializer", "glorot_uniform");
         let recurrent_initializer = init(args, "recurrent_initializer", "orthogonal");
         let bias_initializer = init(args, "bias_initializer", "zeros");
-        let unit_forget_bias = kind == Kind::Lstm && args.bool("unit_forget_bias", true);
+        let unit_forget_bias = kind == Cell::Lstm && args.bool("unit_forget_bias", true);
         Some(RecurrentSpec {
             kind,
             units: units?,
@@ -80,7 +101,7 @@ impl RecurrentSpec {
         })
     }
 
-    pub fn args(kind: Kind) -> &'static [&'static str] {
+    pub const fn args(kind: Cell) -> &'static [&'static str] {
         // LSTM's arguments are the others' plus `unit_forget_bias`, kept last.
         const LSTM: &[&str] = &[
             "units",
@@ -95,8 +116,8 @@ impl RecurrentSpec {
             "unit_forget_bias",
         ];
         match kind {
-            Kind::Lstm => LSTM,
-            Kind::Gru | Kind::SimpleRnn => &LSTM[..LSTM.len() - 1],
+            Cell::Lstm => LSTM,
+            Cell::Gru | Cell::SimpleRnn => LSTM.split_last().expect("LSTM has arguments").1,
         }
     }
 }
@@ -104,17 +125,17 @@ impl RecurrentSpec {
 impl Spec for RecurrentSpec {
     fn keras_type(&self) -> &'static str {
         match self.kind {
-            Kind::SimpleRnn => "SimpleRNN",
-            Kind::Lstm => "LSTM",
-            Kind::Gru => "GRU",
+            Cell::SimpleRnn => "SimpleRNN",
+            Cell::Lstm => "LSTM",
+            Cell::Gru => "GRU",
         }
     }
 
     fn name_prefix(&self) -> &'static str {
         match self.kind {
-            Kind::SimpleRnn => "simple_rnn",
-            Kind::Lstm => "lstm",
-            Kind::Gru => "gru",
+            Cell::SimpleRnn => "simple_rnn",
+            Cell::Lstm => "lstm",
+            Cell::Gru => "gru",
         }
     }
 
@@ -145,9 +166,9 @@ impl Spec for RecurrentSpec {
         let input = &inputs[0];
         let (t, d, u, seq) = (&input.shape[0], &input.shape[1], &self.units, self.return_sequences);
         match self.kind {
-            Kind::SimpleRnn => quote!(::kiln::layers::SimpleRnn<#d, #u, #t, #seq>),
-            Kind::Lstm => quote!(::kiln::layers::Lstm<#d, #u, #t, #seq>),
-            Kind::Gru => quote!(::kiln::layers::Gru<#d, #u, #t, #seq>),
+            Cell::SimpleRnn => quote!(::kiln::layers::SimpleRnn<#d, #u, #t, #seq>),
+            Cell::Lstm => quote!(::kiln::layers::Lstm<#d, #u, #t, #seq>),
+            Cell::Gru => quote!(::kiln::layers::Gru<#d, #u, #t, #seq>),
         }
     }
 
@@ -170,9 +191,9 @@ impl Spec for RecurrentSpec {
             unit_forget_bias: #unit_forget_bias,
         });
         match self.kind {
-            Kind::SimpleRnn => quote!(::kiln::layers::SimpleRnn::new(#config, &mut __rng)),
-            Kind::Lstm => quote!(::kiln::layers::Lstm::new(#config, &mut __rng)),
-            Kind::Gru => quote!(::kiln::layers::Gru::new(#config, &mut __rng)),
+            Cell::SimpleRnn => quote!(::kiln::layers::SimpleRnn::new(#config, &mut __rng)),
+            Cell::Lstm => quote!(::kiln::layers::Lstm::new(#config, &mut __rng)),
+            Cell::Gru => quote!(::kiln::layers::Gru::new(#config, &mut __rng)),
         }
     }
 }

@@ -3,7 +3,7 @@
 //! TensorFlow, `axis` counts the batch axis (`axis = 1` is the first axis
 //! of a sample; negative values count from the end).
 
-use super::{expect_float, one, ShapeError, Size, Spec, TensorType};
+use super::{boxed, expect_float, one, Kind, ShapeError, Size, Spec, TensorType};
 use crate::args::ArgReader;
 use crate::parse::LetStmt;
 use proc_macro2::TokenStream;
@@ -14,7 +14,17 @@ pub struct ReduceSpec {
     axis: i64,
 }
 
-pub const OPS: &[&str] = &["reduce_sum", "reduce_mean", "reduce_max"];
+/// `reduce_sum`, `reduce_mean`, `reduce_max`.
+pub const KINDS: &[Kind] = &[op("reduce_sum"), op("reduce_mean"), op("reduce_max")];
+
+const fn op(name: &'static str) -> Kind {
+    Kind {
+        name,
+        args: ReduceSpec::ARGS,
+        configure: |op, stmt, args| boxed(ReduceSpec::configure(op, stmt, args)),
+        is_op: true,
+    }
+}
 
 impl ReduceSpec {
     /// `None` (the error recorded) when `axis` is missing or not an integer.

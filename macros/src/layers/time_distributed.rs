@@ -1,12 +1,19 @@
 //! `TimeDistributed(Layer(…))`: the inner layer applied to every step of
 //! a `[T, …]` tensor, giving `[T, …inner output]`.
 
-use super::{one, ShapeError, Spec, TensorType};
+use super::{boxed, one, Kind, ShapeError, Spec, TensorType};
 use crate::args::ArgReader;
 use crate::parse::{Arg, LetStmt};
 use proc_macro2::TokenStream;
 use quote::quote;
 use syn::{Expr, ExprAssign, Token};
+
+pub const KINDS: &[Kind] = &[Kind {
+    name: "TimeDistributed",
+    args: TimeDistributedSpec::ARGS,
+    configure: |_, stmt, args| boxed(TimeDistributedSpec::configure(stmt, args)),
+    is_op: false,
+}];
 
 pub struct TimeDistributedSpec {
     inner: Box<dyn Spec>,
