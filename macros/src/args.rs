@@ -12,6 +12,17 @@ pub struct ArgReader<'a> {
     layer: String,
     args: Vec<(Option<&'a Ident>, &'a Expr, bool)>,
     errors: &'a mut Errors,
+    /// Every argument a spec read, under its Keras keyword (positional
+    /// ones too), in reading order: the layer's Keras config (`to_json`).
+    recorded: Vec<Recorded>,
+}
+
+/// One argument a layer's spec read: its Keras keyword and the expression
+/// written, which `to_json` writes as the config entry `keyword: value`.
+#[derive(Clone)]
+pub struct Recorded {
+    pub keyword: String,
+    pub value: Expr,
 }
 
 impl<'a> ArgReader<'a> {
@@ -31,11 +42,18 @@ impl<'a> ArgReader<'a> {
                 Arg::Positional(value) => args.push((None, value, false)),
             }
         }
-        ArgReader { layer: stmt.callee.to_string(), args, errors }
+        ArgReader { layer: stmt.callee.to_string(), args, errors, recorded: Vec::new() }
     }
 
-    /// The argument given as `name = …` or as the `position`-th positional argument.
-    fn take(&mut self, name: &str, position: Option<usize>) -> Option<&'a Expr> {
+    /// The argument given as `name = …` or as the `position`-th positional
+    /// argument, recorded under `name` for the layer's Keras config.
+    pub fn take(&mut self, name: &str, position: Option<usize>) -> Option<&'a Expr> {
+        let value = self.take_unrecorded(name, position)?;
+        self.recorded.push(Recorded { keyword: name.to_string(), value: value.clone() });
+        Some(value)
+    }
+
+    fn take_unrecorded(&mut self, name: &str, position: Option<usize>) -> Option<&'a Expr> {
         if let Some(index) = self.args.iter().position(|(n, _, used)| !used && n.is_some_and(|n| n == name)) {
             self.args[index].2 = true;
             let (keyword, value) = (self.args[index].0, self.args[index].1);
@@ -165,7 +183,8 @@ impl<'a> ArgReader<'a> {
         let keywords: &[&str] =
             if embedding { &["input_shape", "input_length"] } else { &["input_shape", "input_dim"] };
         for &keyword in keywords {
-            let Some(expr) = self.take(keyword, None) else { continue };
+            // Not recorded: the shape is the input's (its `InputLayer`), not the layer's config.
+            let Some(expr) = self.take_unrecorded(keyword, None) else { continue };
             let dims: Option<Vec<&Expr>> = match (keyword, expr) {
                 ("input_shape", Expr::Tuple(t)) => Some(t.elems.iter().collect()),
                 ("input_shape", Expr::Paren(p)) => Some(vec![&*p.expr]),
@@ -272,8 +291,9 @@ impl<'a> ArgReader<'a> {
         default
     }
 
-    /// Reports keywords no spec asked for and surplus positional arguments.
-    pub fn finish(self, known: &[&str]) {
+    /// Reports keywords no spec asked for and surplus positional arguments;
+    /// returns the arguments read (see [`Recorded`]).
+    pub fn finish(self, known: &[&str]) -> Vec<Recorded> {
         for (name, expr, used) in &self.args {
             if *used {
                 continue;
@@ -286,6 +306,7 @@ impl<'a> ArgReader<'a> {
                 None => self.errors.push(expr, format!("unexpected positional argument to `{}`", self.layer)),
             }
         }
+        self.recorded
     }
 }
 

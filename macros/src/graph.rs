@@ -2,7 +2,7 @@
 //! and the graph checked. Every error is collected; `build` fails once
 //! with all of them.
 
-use crate::args::ArgReader;
+use crate::args::{ArgReader, Recorded};
 use crate::errors::Errors;
 use crate::layers::{self, DType, Spec, TensorType};
 use crate::parse::{Arg, InputStmt, LetStmt, ModelDef, Stmt};
@@ -34,6 +34,8 @@ pub struct LayerInfo {
     /// Keras's layer name, shown by `summary()`.
     pub keras_name: String,
     pub spec: Box<dyn Spec>,
+    /// The arguments its line gave, under Keras's keywords (`to_json`).
+    pub args: Vec<Recorded>,
     pub inputs: Vec<TensorType>,
     pub output: TensorType,
     pub nodes: Vec<usize>,
@@ -61,6 +63,7 @@ struct PendingLayer {
     field: Ident,
     explicit_name: Option<String>,
     spec: Box<dyn Spec>,
+    args: Vec<Recorded>,
     types: Option<(Vec<TensorType>, TensorType)>,
     nodes: Vec<usize>,
     /// The binding (`let d = Dense(..)`), for "never called" errors.
@@ -245,7 +248,7 @@ impl Builder<'_> {
         let mut args = ArgReader::new(stmt, &mut self.errors);
         let explicit_name = args.string("name");
         let declared_input = args.input_declaration(callee == "Embedding");
-        let Some(spec) = layers::configure(stmt, args) else {
+        let Some((spec, recorded)) = layers::configure(stmt, args) else {
             let bound: Vec<String> =
                 self.names.iter().filter(|(_, b)| matches!(b, Binding::Layer(_))).map(|(n, _)| n.clone()).collect();
             let bound: Vec<&str> = bound.iter().map(String::as_str).collect();
@@ -265,6 +268,7 @@ impl Builder<'_> {
                     field: stmt.name.clone(),
                     explicit_name: explicit_name.or_else(|| Some(stmt.name.to_string())),
                     spec,
+                    args: recorded,
                     types: None,
                     nodes: Vec::new(),
                     first_call: Default::default(),
@@ -280,6 +284,7 @@ impl Builder<'_> {
                     field: stmt.name.clone(), // replaced by the Keras name in `finish`
                     explicit_name,
                     spec,
+                    args: recorded,
                     types: None,
                     nodes: Vec::new(),
                     first_call: Default::default(),
@@ -389,6 +394,7 @@ impl Builder<'_> {
             field: stmt.name.clone(),
             explicit_name: binding.as_ref().map(Ident::to_string),
             spec,
+            args: Vec::new(),
             types: None,
             nodes: Vec::new(),
             first_call: Default::default(),
@@ -412,7 +418,7 @@ impl Builder<'_> {
         let has_positional = stmt.args.iter().any(|a| matches!(a, Arg::Positional(_)));
         let tensors: Option<Vec<Ident>> = args.tensors().map(|v| v.into_iter().cloned().collect());
         let explicit_name = args.string("name");
-        let spec = layers::configure(stmt, args).expect("operations are known kinds");
+        let (spec, recorded) = layers::configure(stmt, args).expect("operations are known kinds");
         // A call of the wrong form is one mistake: reported once, and the
         // name it defines passes silently afterwards.
         let callee = &stmt.callee;
@@ -445,6 +451,7 @@ impl Builder<'_> {
             field: stmt.name.clone(),
             explicit_name,
             spec,
+            args: recorded,
             types: None,
             nodes: Vec::new(),
             first_call: Default::default(),
@@ -701,7 +708,15 @@ impl Builder<'_> {
                 Ident::new(&rust_ident(&keras_name), pending.field.span())
             };
             let (inputs, output) = pending.types.expect("a called layer has types");
-            layers.push(LayerInfo { field, keras_name, spec: pending.spec, inputs, output, nodes: pending.nodes });
+            layers.push(LayerInfo {
+                field,
+                keras_name,
+                spec: pending.spec,
+                args: pending.args,
+                inputs,
+                output,
+                nodes: pending.nodes,
+            });
         }
         let tensors = self
             .tensors

@@ -176,6 +176,17 @@ pub enum Error {
         /// Files, directories searched and how to get them.
         reason: String,
     },
+    /// `to_json()` of a model with a layer Keras cannot express as a layer
+    /// (`reduce_sum`, a `custom(…)` layer): no JSON is written.
+    #[error("layer `{layer}` ({kind}) has no Keras layer class, so the model has no Keras config: {reason}")]
+    NotKerasSerializable {
+        /// The layer's name (as `summary()` shows it).
+        layer: String,
+        /// What it is in `model!`.
+        kind: String,
+        /// Why, and what to do instead.
+        reason: String,
+    },
     /// A binary data file (IDX) or a whole file is malformed; there is no
     /// line to point at.
     #[error("{path}: {reason}")]

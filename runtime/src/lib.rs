@@ -55,6 +55,7 @@ pub mod error;
 pub mod gemm;
 pub mod initializers;
 pub mod io;
+pub mod json;
 pub mod layers;
 pub mod losses;
 pub mod metrics;

@@ -2,8 +2,8 @@
 //! file), the batched passes (`passes.rs`: forward, the backward pass in
 //! reverse topological order with gradients summed at fan-out and
 //! parameter gradients accumulated over a shared layer's calls),
-//! one-sample inference and `impl Layer` (`inference.rs`), and `summary()`
-//! (`summary.rs`).
+//! one-sample inference and `impl Layer` (`inference.rs`), `summary()`
+//! (`summary.rs`) and `to_json()` (`keras_json.rs`).
 
 use crate::graph::Graph;
 use crate::layers::DType;
@@ -14,6 +14,7 @@ use quote::{format_ident, quote};
 use syn::Ident;
 
 mod inference;
+mod keras_json;
 mod passes;
 mod summary;
 
@@ -186,6 +187,7 @@ pub fn expand(def: &ModelDef, graph: &Graph) -> TokenStream {
     );
     let one_sample = gen.one_sample_type(vis, name, &scratch);
     let summary = gen.summary(def);
+    let keras_json = gen.keras_json(def);
     let as_layer = gen.as_layer(name, &ws, &scratch);
     let doc_ws = format!("Buffers for a batch of [`{name}`]: activations, gradients, layer caches.");
     let ctor_doc = format!(
@@ -235,6 +237,20 @@ pub fn expand(def: &ModelDef, graph: &Graph) -> TokenStream {
             /// The layer table Keras's `model.summary()` prints.
             #vis fn summary(&self) -> ::kiln::summary::Summary {
                 #summary
+            }
+
+            /// The architecture as Keras 3's model config (`model.to_json()`):
+            /// `keras.models.model_from_json` rebuilds the model from it (the
+            /// weights go in a weights file: `kiln::io::save_weights`). An error
+            /// naming the layer when a layer has no Keras class (`reduce_sum`,
+            /// `custom(…)`).
+            #vis fn to_json(&self) -> ::kiln::Result<::std::string::String> {
+                ::core::result::Result::Ok(::kiln::json::to_string(&#name::to_json_value(self)?))
+            }
+
+            /// [`to_json`](Self::to_json) as a JSON value.
+            #vis fn to_json_value(&self) -> ::kiln::Result<::kiln::json::Value> {
+                #keras_json
             }
         }
 

@@ -20,6 +20,10 @@ impl Spec for CustomSpec {
         "Custom"
     }
 
+    fn not_in_keras(&self) -> Option<String> {
+        Some("a `custom(…)` layer is a Rust type that Keras does not know".into())
+    }
+
     fn name_prefix(&self) -> &str {
         &self.prefix
     }

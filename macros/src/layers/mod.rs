@@ -13,7 +13,7 @@ mod recurrent;
 mod reduce;
 mod time_distributed;
 
-use crate::args::ArgReader;
+use crate::args::{ArgReader, Recorded};
 use crate::parse::LetStmt;
 use crate::size::Deferred;
 pub use crate::size::Size;
@@ -133,6 +133,18 @@ pub trait Spec {
     fn checks_ids(&self) -> bool {
         false
     }
+    /// Why Keras has no layer class for this one (`reduce_sum`), so the
+    /// model's `to_json()` is an error naming the layer; `None` for every
+    /// layer Keras has. Its Keras config is otherwise made without any
+    /// per-layer code: `keras_type()` and the arguments the line gave.
+    fn not_in_keras(&self) -> Option<String> {
+        None
+    }
+    /// A layer nested in this one's config (`TimeDistributed`'s `layer`):
+    /// its spec, the arguments it was given, and the config key.
+    fn nested(&self) -> Option<(&dyn Spec, &[Recorded], &'static str)> {
+        None
+    }
 }
 
 /// How one layer kind (or operation) written in `model!` is read.
@@ -200,11 +212,12 @@ pub fn is_op(name: &str) -> bool {
 
 /// Reads the arguments of layer kind `stmt.callee`; `None` when the kind
 /// is unknown. Unknown keywords are reported here too.
-pub fn configure(stmt: &LetStmt, mut args: ArgReader<'_>) -> Option<Box<dyn Spec>> {
+/// Returns the spec with the arguments it read (its Keras config).
+pub fn configure(stmt: &LetStmt, mut args: ArgReader<'_>) -> Option<(Box<dyn Spec>, Vec<Recorded>)> {
     let kind = kind(&stmt.callee.to_string())?;
     let spec = (kind.configure)(kind.name, stmt, &mut args).unwrap_or_else(|| Box::new(Invalid));
-    args.finish(kind.args);
-    Some(spec)
+    let recorded = args.finish(kind.args);
+    Some((spec, recorded))
 }
 
 /// A layer whose arguments were wrong (the errors are recorded): its

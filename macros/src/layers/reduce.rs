@@ -61,6 +61,10 @@ impl Spec for ReduceSpec {
         "Lambda"
     }
 
+    fn not_in_keras(&self) -> Option<String> {
+        Some(format!("Keras writes `{}` as a `Lambda` of Python code, which a config cannot hold", self.op))
+    }
+
     fn name_prefix(&self) -> &'static str {
         "lambda"
     }

@@ -2,7 +2,7 @@
 //! a `[T, …]` tensor, giving `[T, …inner output]`.
 
 use super::{boxed, one, Kind, ShapeError, Spec, TensorType};
-use crate::args::ArgReader;
+use crate::args::{ArgReader, Recorded};
 use crate::parse::{Arg, LetStmt};
 use proc_macro2::TokenStream;
 use quote::quote;
@@ -17,6 +17,8 @@ pub const KINDS: &[Kind] = &[Kind {
 
 pub struct TimeDistributedSpec {
     inner: Box<dyn Spec>,
+    /// The inner layer's arguments (its Keras config).
+    inner_args: Vec<Recorded>,
 }
 
 impl TimeDistributedSpec {
@@ -67,7 +69,7 @@ impl TimeDistributedSpec {
         };
         let nested = args.nested(&inner_stmt);
         match super::configure(&inner_stmt, nested) {
-            Some(inner) if !inner.is_merge() => Some(TimeDistributedSpec { inner }),
+            Some((inner, inner_args)) if !inner.is_merge() => Some(TimeDistributedSpec { inner, inner_args }),
             Some(_) => {
                 args.error(&callee, "`TimeDistributed` wraps a layer of one input");
                 None
@@ -101,6 +103,14 @@ impl Spec for TimeDistributedSpec {
 
     fn checks_ids(&self) -> bool {
         self.inner.checks_ids()
+    }
+
+    fn not_in_keras(&self) -> Option<String> {
+        self.inner.not_in_keras()
+    }
+
+    fn nested(&self) -> Option<(&dyn Spec, &[Recorded], &'static str)> {
+        Some((&*self.inner, &self.inner_args, "layer"))
     }
 
     fn infer(&self, inputs: &[(&TensorType, &str)]) -> Result<TensorType, ShapeError> {
