@@ -296,3 +296,25 @@ fn arguments_keep_their_keras_keywords_and_values() {
     assert_eq!(json["config"]["layers"][0]["config"]["batch_shape"], Value::Array(vec![Value::Null, 16.into()]));
     assert_eq!(json["config"]["layers"][0]["config"]["dtype"], "int32");
 }
+
+kiln::model! {
+    /// The input's shape declared on the first layer, Keras-style.
+    pub struct Declared {
+        let h = Dense(8, activation = relu, input_dim = 20)(x);
+        let p = Dense(1)(h);
+        output p;
+    }
+}
+
+/// `input_dim = 20` is the input's shape (its `InputLayer`), not an
+/// argument of the `Dense`.
+#[test]
+fn an_input_shape_declared_on_the_first_layer_becomes_the_input_layer() {
+    let json = Declared::new(0).to_json_value().unwrap();
+    let layers = json["config"]["layers"].as_array().unwrap();
+    assert_eq!(layers[0]["class_name"], "InputLayer");
+    assert_eq!(layers[0]["config"]["batch_shape"], Value::Array(vec![Value::Null, 20.into()]));
+    assert_eq!(layers[1]["config"].get("input_dim"), None);
+    assert_eq!(layers[1]["config"]["units"], 8);
+    assert_eq!(json["config"]["input_layers"], Value::Array(vec!["x".into(), 0.into(), 0.into()]));
+}

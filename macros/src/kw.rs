@@ -2,3 +2,4 @@
 
 syn::custom_keyword!(input);
 syn::custom_keyword!(output);
+syn::custom_keyword!(from);

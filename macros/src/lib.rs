@@ -11,10 +11,13 @@
 //!    `backward`, `predict_one`, `summary`, and `impl Layer` for models
 //!    of one input and one output.
 
+extern crate proc_macro;
+
 mod args;
 mod codegen;
 mod errors;
 mod graph;
+mod import;
 mod kw;
 mod layers;
 mod parse;
@@ -25,7 +28,7 @@ use proc_macro::TokenStream;
 /// See `kiln::model!`.
 #[proc_macro]
 pub fn model(input: TokenStream) -> TokenStream {
-    let def = match syn::parse::<parse::ModelDef>(input.clone()) {
+    let mut def = match syn::parse::<parse::ModelDef>(input.clone()) {
         Ok(def) => def,
         Err(error) => {
             // A syntax error: the model's name, if it can be read, still
@@ -36,10 +39,32 @@ pub fn model(input: TokenStream) -> TokenStream {
             };
         }
     };
-    match graph::Graph::build(&def) {
-        Ok(graph) => codegen::expand(&def, &graph).into(),
-        Err(error) => codegen::fallback(&def.attrs, &def.vis, &def.name, &error).into(),
+    // `struct M from "m.keras";`: the statements come from the file, and
+    // the file is a dependency of the expansion (a change rebuilds).
+    let mut dependency = proc_macro2::TokenStream::new();
+    if let Some(source) = def.source.clone() {
+        match import::statements(&source, &def.name) {
+            Ok((stmts, path)) => {
+                def.stmts = stmts;
+                dependency = quote::quote!(
+                    const _: &[u8] = ::core::include_bytes!(#path);
+                );
+            }
+            Err(error) => return codegen::fallback(&def.attrs, &def.vis, &def.name, &error).into(),
+        }
     }
+    let expanded = match graph::Graph::build(&def) {
+        Ok(graph) => codegen::expand(&def, &graph),
+        Err(error) => {
+            // An imported model's errors all point at its path: say which file.
+            let error = match &def.source {
+                Some(source) => import::in_file(error, &source.value()),
+                None => error,
+            };
+            codegen::fallback(&def.attrs, &def.vis, &def.name, &error)
+        }
+    };
+    quote::quote!(#dependency #expanded).into()
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! Syntax of the DSL (no meaning yet):
 //!
 //! ```text
-//! model      := attr* vis "struct" Ident "{" stmt* "}"
+//! model      := attr* vis "struct" Ident ( "{" stmt* "}" | "from" LitStr ";" )
 //! stmt       := "input" Ident ":" "[" elem ";" dim ("," dim)* "]" ";"
 //!             | "let" Ident "=" Ident "(" args ")" ( "(" tensors ")" )? ";"
 //!             | "output" Ident ("," Ident)* ";"
@@ -32,6 +32,9 @@ pub struct ModelDef {
     pub stmts: Vec<Stmt>,
     /// The closing brace, where "no output" is reported.
     pub body_span: Span,
+    /// `struct M from "model.keras";`: the Keras model config the
+    /// statements are imported from (see `crate::import`).
+    pub source: Option<syn::LitStr>,
 }
 
 pub enum Stmt {
@@ -112,6 +115,13 @@ impl Parse for ModelDef {
         let vis = input.parse()?;
         input.parse::<Token![struct]>()?;
         let name = input.parse()?;
+        if input.peek(kw::from) {
+            input.parse::<kw::from>()?;
+            let source: syn::LitStr = input.parse()?;
+            input.parse::<Token![;]>()?;
+            let body_span = source.span();
+            return Ok(ModelDef { attrs, vis, name, stmts: Vec::new(), body_span, source: Some(source) });
+        }
         let body;
         let brace = syn::braced!(body in input);
         let mut stmts = Vec::new();
@@ -122,7 +132,7 @@ impl Parse for ModelDef {
                 stmts.push(body.parse()?);
             }
         }
-        Ok(ModelDef { attrs, vis, name, stmts, body_span: brace.span.close() })
+        Ok(ModelDef { attrs, vis, name, stmts, body_span: brace.span.close(), source: None })
     }
 }
 

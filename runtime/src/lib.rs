@@ -77,6 +77,7 @@ pub use error::{Error, Result};
 ///
 /// ```text
 /// model  := attr* vis "struct" Name "{" stmt* "}"
+///         | attr* vis "struct" Name "from" "path.keras" ";"               // a Keras model, imported
 /// stmt   := "input" name ":" "[" ("f32" | "u32") ";" dim ("," dim)* "]" ";"
 ///         | "let" name "=" Layer "(" args ")" "(" tensor ")" ";"          // apply a new layer
 ///         | "let" name "=" Layer "(" args ")" ";"                         // bind a layer …
@@ -113,7 +114,18 @@ pub use error::{Error, Result};
 /// - `Name::predict_one(&input, …)` on plain arrays, allocation-free (it
 ///   returns a `Result` when ids must be checked against an `Embedding`);
 /// - for one input and one output, `impl Layer for Name`, so the model can
-///   be a layer of another model or run under `TimeDistributed`.
+///   be a layer of another model or run under `TimeDistributed`;
+/// - `Name::to_json()`: the architecture as Keras 3's model config
+///   (`keras.models.model_from_json` rebuilds it).
+///
+/// `struct Name from "path";` imports the architecture of a Keras 3 model
+/// at compile time: the `config.json` of a `.keras` file, or a JSON config
+/// (`model.to_json()`), the path relative to the crate's `Cargo.toml`. The
+/// config becomes the statements above (same checks, errors at the path);
+/// a layer kiln lacks, or an argument kiln does not implement holding
+/// other than Keras's default (`LSTM(dropout = 0.2)`), is a compile error
+/// naming the layer and the argument. Load the weights with
+/// [`io::load_keras_weights`].
 ///
 /// Every mistake in the graph is a compile error pointing at the offending
 /// token, and all of a graph's errors are reported in one build:

@@ -189,6 +189,21 @@ fn kind(name: &str) -> Option<&'static Kind> {
     kinds().find(|k| k.name == name)
 }
 
+/// The kind Keras's class `class` is written as: a layer of that name
+/// (`Dense`), or an operation named in snake case (`Concatenate` →
+/// `concatenate`). Used by compile-time import (`crate::import`).
+pub fn for_keras_class(class: &str) -> Option<&'static Kind> {
+    let snake: String = class
+        .chars()
+        .enumerate()
+        .flat_map(|(i, c)| {
+            let sep = (i > 0 && c.is_uppercase()).then_some('_');
+            sep.into_iter().chain(c.to_lowercase())
+        })
+        .collect();
+    kinds().find(|k| if k.is_op { k.name == snake } else { k.name == class })
+}
+
 /// "unknown layer `Dens`; did you mean `Dense`?" (`extra`: layers the
 /// model has bound, which may be what a misspelling meant).
 pub fn unknown_layer(name: &str, extra: &[&str]) -> String {
