@@ -103,6 +103,20 @@ kiln::model! {
     }
 }
 
+#[allow(dead_code)]
+#[path = "../examples/custom_layer.rs"]
+mod custom_layer;
+
+kiln::model! {
+    /// A user's layer type has no Keras class.
+    pub struct WithCustom {
+        input x: [f32; 4];
+        let s: [4] = custom(custom_layer::Scale::<4>::new())(x);
+        let p = Dense(2)(s);
+        output p;
+    }
+}
+
 fn fixture(file: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/keras_json").join(file)
 }
@@ -273,6 +287,17 @@ fn a_layer_without_a_keras_class_is_an_error_naming_it() {
         Err(kiln::Error::NotKerasSerializable { layer, kind, reason }) => {
             assert_eq!((layer.as_str(), kind.as_str()), ("lambda", "Lambda"));
             assert!(reason.contains("reduce_sum"), "{reason}");
+        }
+        other => panic!("expected NotKerasSerializable, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_custom_layer_is_an_error_naming_it() {
+    match WithCustom::new(0).to_json() {
+        Err(kiln::Error::NotKerasSerializable { layer, reason, .. }) => {
+            assert_eq!(layer, "scale"); // Keras's automatic name for the type `Scale`
+            assert!(reason.contains("custom"), "{reason}");
         }
         other => panic!("expected NotKerasSerializable, got {other:?}"),
     }

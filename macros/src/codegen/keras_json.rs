@@ -220,3 +220,35 @@ pub fn value_tokens(expr: &Expr) -> TokenStream {
         other => quote!(::kiln::json::ToJsonValue::to_json_value(&(#other))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::value_tokens;
+
+    fn converted(source: &str) -> String {
+        value_tokens(&syn::parse_str(source).unwrap()).to_string().replace(' ', "")
+    }
+
+    #[test]
+    fn values_convert_by_their_form() {
+        assert_eq!(converted("relu"), "::kiln::json::Value::from(\"relu\")");
+        assert_eq!(converted("\"same\""), "::kiln::json::Value::from(\"same\")");
+        assert_eq!(converted("true"), "::kiln::json::Value::Bool(true)");
+        assert_eq!(converted("3"), "::kiln::json::Value::from(3i64)");
+        assert_eq!(converted("0.5"), "::kiln::json::Value::from(0.5f64)");
+        // Rust constants are evaluated where the model is built.
+        assert_eq!(converted("VOCAB+2"), "::kiln::json::ToJsonValue::to_json_value(&(VOCAB+2))");
+        assert!(
+            converted("(3, 3)").starts_with("::kiln::json::Value::Array(::std::vec![::kiln::json::Value::from(3i64)")
+        );
+        let l2 = converted("l2(0.01)");
+        assert!(
+            l2.contains(
+                "keras_object(\"keras.regularizers\",\"L2\",::std::vec![(\"l2\",::kiln::json::Value::from(0.01f64))])"
+            ),
+            "{l2}"
+        );
+        let max_norm = converted("max_norm(max_value = 2.0)");
+        assert!(max_norm.contains("\"MaxNorm\""), "{max_norm}");
+    }
+}
