@@ -131,6 +131,30 @@ impl<'a> ArgReader<'a> {
         value
     }
 
+    /// A number literal (`0.5`, `1e-3`, `-2`, `1`), `default` when absent.
+    /// Returns the value with the expression it was read from (for error
+    /// spans); `None` when it is required and missing or not a number
+    /// (the error recorded).
+    pub fn float(
+        &mut self,
+        name: &str,
+        position: Option<usize>,
+        default: Option<f64>,
+        call: &LetStmt,
+    ) -> Option<(f64, Option<&'a Expr>)> {
+        let Some(expr) = self.take(name, position) else {
+            if default.is_none() {
+                self.errors.push_at(call.args_span, format!("`{}` needs the argument `{name}`", self.layer));
+            }
+            return default.map(|d| (d, None));
+        };
+        let value = float_value(expr);
+        if value.is_none() {
+            self.error(expr, format!("`{name}` expects a number, such as `0.5`"));
+        }
+        value.map(|v| (v, Some(expr)))
+    }
+
     /// The first positional argument as tensor names, for operations
     /// written as functions: `reduce_sum(x, axis = 1)` or
     /// `concatenate([a, b])`. `None` (with the error recorded) if it is
@@ -314,6 +338,16 @@ pub fn size_value(expr: &Expr) -> Option<Size> {
     }
     match int_value(expr) {
         Some(v) if v > 0 => Some(Size::Known(v as usize)),
+        _ => None,
+    }
+}
+
+/// The value of a float or integer literal, possibly negated.
+fn float_value(expr: &Expr) -> Option<f64> {
+    match expr {
+        Expr::Lit(ExprLit { lit: Lit::Float(f), .. }) => f.base10_parse().ok(),
+        Expr::Lit(ExprLit { lit: Lit::Int(i), .. }) => i.base10_parse::<i64>().ok().map(|v| v as f64),
+        Expr::Unary(ExprUnary { op: UnOp::Neg(_), expr, .. }) => float_value(expr).map(|v| -v),
         _ => None,
     }
 }

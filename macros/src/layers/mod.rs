@@ -6,9 +6,11 @@
 mod activation;
 pub mod custom;
 mod dense;
+mod dropout;
 mod embedding;
 mod flatten;
 mod merge;
+mod normalization;
 mod recurrent;
 mod reduce;
 mod time_distributed;
@@ -161,6 +163,8 @@ pub fn boxed<S: Spec + 'static>(spec: Option<S>) -> Option<Box<dyn Spec>> {
 const REGISTRY: &[&[Kind]] = &[
     activation::KINDS,
     dense::KINDS,
+    normalization::KINDS,
+    dropout::KINDS,
     embedding::KINDS,
     flatten::KINDS,
     recurrent::KINDS,

@@ -7,10 +7,13 @@
 //! as by the macro; the batch size is a run-time number.
 
 mod activation;
+mod batch_norm;
 mod dense;
+mod dropout;
 mod embedding;
 mod flatten;
 mod gru;
+mod layer_norm;
 mod lstm;
 mod merge;
 mod recurrent;
@@ -19,10 +22,13 @@ mod simple_rnn;
 mod time_distributed;
 
 pub use activation::ActivationLayer;
+pub use batch_norm::{BatchNormalization, BatchNormalizationCache, BatchNormalizationConfig};
 pub use dense::{Dense, DenseConfig};
+pub use dropout::{Dropout, DropoutCache, DropoutKind, GaussianNoise};
 pub use embedding::Embedding;
 pub use flatten::Flatten;
 pub use gru::Gru;
+pub use layer_norm::{LayerNormalization, LayerNormalizationCache, LayerNormalizationConfig};
 pub use lstm::Lstm;
 pub use merge::{Concatenate, ElementWise, Merge, MergeOp};
 pub use recurrent::{RecurrentCache, RecurrentConfig, RecurrentWeights};
