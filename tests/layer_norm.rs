@@ -628,3 +628,18 @@ fn predict_one_equals_predict_and_allocates_nothing() {
         assert_close(&format!("sample {s}"), &one, &batched[s], 1e-6);
     }
 }
+
+/// Keras trained the same model for a few steps and saved its weights
+/// (moving statistics included); loaded into kiln, the model predicts what
+/// Keras predicted (inference: moving statistics, no dropout or noise).
+#[test]
+fn keras_trained_weights_load_and_predict_the_same() {
+    let path = format!("{}/tests/fixtures/keras_norm_small.weights.h5", env!("CARGO_MANIFEST_DIR"));
+    let mut model = Small::new(0);
+    kiln::io::load_keras_weights(&mut model, &path).unwrap();
+    assert_eq!(param(&model.batch_normalization_1, "moving_variance").0, keras::SMALL_BN1_MOVING_VARIANCE);
+    for s in 0..3 {
+        let x: [[f32; 4]; 6] = std::array::from_fn(|t| std::array::from_fn(|c| keras::SMALL_X[s * 24 + t * 4 + c]));
+        assert_close(&format!("sample {s}"), &model.predict_one(&x), &keras::SMALL_PREDICTED[s * 3..s * 3 + 3], 1e-5);
+    }
+}
