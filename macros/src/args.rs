@@ -57,6 +57,11 @@ impl<'a> ArgReader<'a> {
         Some(entry.1)
     }
 
+    /// The argument given as `name = …`, consumed.
+    pub fn take_named(&mut self, name: &str) -> Option<&'a Expr> {
+        self.take(name, None)
+    }
+
     /// The expression given for keyword `name`, without consuming it (for error spans).
     pub fn find(&self, name: &str) -> Option<&'a Expr> {
         self.args.iter().find(|(n, _, _)| n.is_some_and(|n| n == name)).map(|(_, e, _)| *e)

@@ -18,6 +18,7 @@ mod graph;
 mod kw;
 mod layers;
 mod parse;
+mod regularizers;
 mod size;
 
 use proc_macro::TokenStream;

@@ -17,6 +17,7 @@ mod time_distributed;
 
 use crate::args::ArgReader;
 use crate::parse::LetStmt;
+use crate::regularizers::{Regularization, Weight};
 use crate::size::Deferred;
 pub use crate::size::Size;
 use proc_macro2::TokenStream;
@@ -135,6 +136,54 @@ pub trait Spec {
     fn checks_ids(&self) -> bool {
         false
     }
+    /// Keras's `activity_regularizer` of the layer, as a runtime
+    /// `Regularizer` value (see [`Regularized`]).
+    fn activity_regularizer(&self) -> Option<TokenStream> {
+        None
+    }
+}
+
+/// A layer given regularizers or constraints: its spec, with the
+/// constructor setting them on the parameters.
+pub struct Regularized {
+    spec: Box<dyn Spec>,
+    regularization: Regularization,
+}
+
+impl Spec for Regularized {
+    fn keras_type(&self) -> &'static str {
+        self.spec.keras_type()
+    }
+    fn name_prefix(&self) -> &str {
+        self.spec.name_prefix()
+    }
+    fn has_params(&self) -> bool {
+        self.spec.has_params()
+    }
+    fn infer(&self, inputs: &[(&TensorType, &str)]) -> Result<TensorType, ShapeError> {
+        self.spec.infer(inputs)
+    }
+    fn field_type(&self, inputs: &[TensorType], output: &TensorType) -> TokenStream {
+        self.spec.field_type(inputs, output)
+    }
+    fn constructor(&self, inputs: &[TensorType], output: &TensorType) -> TokenStream {
+        self.regularization.wrap_constructor(self.spec.constructor(inputs, output))
+    }
+    fn is_merge(&self) -> bool {
+        self.spec.is_merge()
+    }
+    fn deferred(&self, inputs: &[(&TensorType, &str)]) -> Vec<Deferred> {
+        self.spec.deferred(inputs)
+    }
+    fn is_custom(&self) -> bool {
+        self.spec.is_custom()
+    }
+    fn checks_ids(&self) -> bool {
+        self.spec.checks_ids()
+    }
+    fn activity_regularizer(&self) -> Option<TokenStream> {
+        self.regularization.activity.clone()
+    }
 }
 
 /// How one layer kind (or operation) written in `model!` is read.
@@ -152,6 +201,9 @@ pub struct Kind {
     /// Written as a function of tensors (`concatenate([a, b])`,
     /// `reduce_sum(x, axis = 1)`) rather than as a layer applied to them.
     pub is_op: bool,
+    /// Its weights that take Keras's `<prefix>_regularizer` and
+    /// `<prefix>_constraint` arguments.
+    pub weights: &'static [Weight],
 }
 
 /// Boxes a configured spec (helper for the `configure` functions).
@@ -207,8 +259,19 @@ pub fn is_op(name: &str) -> bool {
 pub fn configure(stmt: &LetStmt, mut args: ArgReader<'_>) -> Option<Box<dyn Spec>> {
     let kind = kind(&stmt.callee.to_string())?;
     let spec = (kind.configure)(kind.name, stmt, &mut args).unwrap_or_else(|| Box::new(Invalid));
-    args.finish(kind.args);
-    Some(spec)
+    if kind.is_op {
+        args.finish(kind.args);
+        return Some(spec);
+    }
+    let regularization = Regularization::read(&mut args, kind.weights);
+    let extra = Regularization::keywords(kind.weights);
+    let known: Vec<&str> = kind.args.iter().copied().chain(extra.iter().map(String::as_str)).collect();
+    args.finish(&known);
+    if regularization.is_empty() {
+        Some(spec)
+    } else {
+        Some(Box::new(Regularized { spec, regularization }))
+    }
 }
 
 /// A layer whose arguments were wrong (the errors are recorded): its

@@ -51,13 +51,21 @@ pub struct Ctx {
     pub training: bool,
     /// Random numbers for stochastic layers.
     pub rng: ChaCha8Rng,
+    /// The activity regularizers' penalty of the last `forward` (the
+    /// generated code adds each regularized layer's `r(output) / batch`).
+    pub activity_penalty: f32,
 }
 
 impl Ctx {
     /// A context whose random stream starts from `seed`.
     pub fn new(seed: u64) -> Self {
         use rand::SeedableRng;
-        Ctx { scratch: Scratch::default(), training: false, rng: ChaCha8Rng::seed_from_u64(seed) }
+        Ctx {
+            scratch: Scratch::default(),
+            training: false,
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            activity_penalty: 0.0,
+        }
     }
 }
 

@@ -467,6 +467,8 @@ impl<N: Network> Model<N> {
         self.rebuild_metrics();
         self.loss_mean.reset();
         self.output_loss.iter_mut().for_each(Mean::reset);
+        // The weights do not change while evaluating: their penalty is one number.
+        let weight_penalty = crate::regularizers::weight_penalties(|f| self.network.params(f));
         for (b, (b0, b1)) in batches(n, batch_size)?.enumerate() {
             callbacks::each(callbacks, self, params, |c, ctx| c.on_test_batch_begin(b, ctx))?;
             let m = b1 - b0;
@@ -485,6 +487,7 @@ impl<N: Network> Model<N> {
                     s.update(out, yt, if k < unweighted { None } else { w }, m);
                 }
             }
+            total += weight_penalty + N::activity_penalty(ws);
             self.loss_mean.update(total as f64, m as f64);
             if !callbacks.is_empty() {
                 self.fill_logs(&mut batch_logs);
@@ -640,7 +643,17 @@ impl<N: Network> Model<N> {
             total += w * value;
             self.step_losses.push(value);
         }
-        total
+        // Keras adds `model.losses` (regularizers) to the loss it reports
+        // and differentiates; their gradients are added by `backward`.
+        total + N::activity_penalty(ws) + crate::regularizers::weight_penalties(|f| self.network.params(f))
+    }
+
+    /// The backward pass of the last training forward, with the weight
+    /// regularizers' gradients added to the parameters' gradients.
+    pub(crate) fn backward(&mut self, x: InputFlat<'_, N>, n: usize) {
+        let ws = workspace(&self.network, &mut self.workspace, n);
+        self.network.backward(ws, x, n);
+        crate::regularizers::add_weight_penalties(|f| self.network.visit_params(f));
     }
 
     /// Forward, losses, backward and update on one batch of flat data.
@@ -654,8 +667,7 @@ impl<N: Network> Model<N> {
         if !total.is_finite() {
             return Err(Error::NonFiniteLoss { loss: total, epoch: 0, batch: 0 });
         }
-        let ws = workspace(&self.network, &mut self.workspace, n);
-        self.network.backward(ws, x, n);
+        self.backward(x, n);
         // A step from a NaN or infinite gradient would poison the weights
         // and the optimizer's moments: refuse it before anything changes.
         if let Some((parameter, index)) = non_finite_gradient(&self.network) {
@@ -664,6 +676,7 @@ impl<N: Network> Model<N> {
         // Only a step that is applied counts in the running loss and metrics.
         // Keras tracks the epoch loss as the batch losses' mean weighted by batch size.
         self.loss_mean.update(total as f64, n as f64);
+        let ws = workspace(&self.network, &mut self.workspace, n);
         let unweighted = self.metric_kinds.len();
         for (o, &value) in self.step_losses.iter().enumerate() {
             self.output_loss[o].update(value as f64, n as f64);
