@@ -17,7 +17,13 @@ pub const KINDS: &[Kind] = &[
 ];
 
 const fn kind(name: &'static str, args: &'static [&'static str]) -> Kind {
-    Kind { name, args, configure: |kind, stmt, args| boxed(NoiseSpec::configure(kind, stmt, args)), is_op: false }
+    Kind {
+        name,
+        args,
+        configure: |kind, stmt, args| boxed(NoiseSpec::configure(kind, stmt, args)),
+        is_op: false,
+        weights: &[],
+    }
 }
 
 const DATA_FORMATS: &[&str] = &["channels_last", "channels_first"];

@@ -6,8 +6,13 @@
 use super::{boxed, expect_float, initializer_tokens, one, Kind, ShapeError, Size, Spec, TensorType, INITIALIZERS};
 use crate::args::ArgReader;
 use crate::parse::LetStmt;
+use crate::regularizers::Weight;
 use proc_macro2::TokenStream;
 use quote::quote;
+
+/// Keras's `gamma_` and `beta_` regularizers and constraints.
+const GAMMA_AND_BETA: &[Weight] =
+    &[Weight { prefix: "gamma", param: "gamma", rank: 1 }, Weight { prefix: "beta", param: "beta", rank: 1 }];
 
 pub const KINDS: &[Kind] = &[
     Kind {
@@ -15,12 +20,14 @@ pub const KINDS: &[Kind] = &[
         args: NormSpec::BATCH_ARGS,
         configure: |_, stmt, args| boxed(NormSpec::configure(true, stmt, args)),
         is_op: false,
+        weights: GAMMA_AND_BETA,
     },
     Kind {
         name: "LayerNormalization",
         args: NormSpec::LAYER_ARGS,
         configure: |_, stmt, args| boxed(NormSpec::configure(false, stmt, args)),
         is_op: false,
+        weights: GAMMA_AND_BETA,
     },
 ];
 
