@@ -9,6 +9,7 @@ mod dense;
 mod embedding;
 mod flatten;
 mod merge;
+mod pool;
 mod recurrent;
 mod reduce;
 mod time_distributed;
@@ -163,6 +164,7 @@ const REGISTRY: &[&[Kind]] = &[
     dense::KINDS,
     embedding::KINDS,
     flatten::KINDS,
+    pool::KINDS,
     recurrent::KINDS,
     time_distributed::KINDS,
     reduce::KINDS,
