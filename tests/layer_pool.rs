@@ -478,3 +478,38 @@ fn weights_round_trip() {
     support::assert_weights_round_trip(&Image::new(3), &mut Image::new(4));
     support::assert_weights_round_trip(&Sequence::new(3), &mut Sequence::new(4));
 }
+
+const STEPS: usize = 9;
+const SIDE: usize = 5;
+
+// Sizes from constants: the output sizes are expressions rustc evaluates.
+kiln::model! {
+    struct Constants {
+        input x: [f32; STEPS, 2];
+        input image: [f32; SIDE, SIDE + 1, 1];
+        let v = MaxPooling1D(pool_size = 4, strides = 2)(x);
+        let s = AveragePooling1D(4, 2, "same")(x);
+        let i = MaxPooling2D((2, 3), padding = "valid")(image);
+        let g = GlobalAveragePooling1D()(v);
+        output v, s, i, g;
+    }
+}
+
+#[test]
+fn sizes_from_constants() {
+    let x: [[f32; 2]; STEPS] = std::array::from_fn(|t| [t as f32, -(t as f32)]);
+    let image: [[[f32; 1]; SIDE + 1]; SIDE] = std::array::from_fn(|r| std::array::from_fn(|c| [(r * 6 + c) as f32]));
+    let (v, s, i, g) = Constants::new(0).predict_one(&x, &image);
+    // ⌊(9 − 4)/2⌋ + 1 = 3 windows from 0, 2, 4; ⌈9/2⌉ = 5 with one padded step before and after.
+    let v: [[f32; 2]; 3] = v;
+    let s: [[f32; 2]; 5] = s;
+    assert_eq!(v, [[3.0, -0.0], [5.0, -2.0], [7.0, -4.0]]);
+    assert_eq!(s.map(|p| p[0]), [1.0, 2.5, 4.5, 6.5, 7.5]);
+    // [5, 6] pooled by (2, 3): ⌊(5 − 2)/2⌋ + 1 = 2 rows, 2 columns; the maximum is each window's last value.
+    let i: [[[f32; 1]; 2]; 2] = i;
+    assert_eq!(i, [[[8.0], [11.0]], [[20.0], [23.0]]]);
+    assert_eq!(g, [5.0, -2.0]);
+    let summary = Constants::new(0).summary();
+    let shapes: Vec<&str> = summary.rows.iter().skip(2).map(|r| r.output_shape.as_str()).collect();
+    assert_eq!(shapes, ["(None, 3, 2)", "(None, 5, 2)", "(None, 2, 2, 1)", "(None, 2)"]);
+}
