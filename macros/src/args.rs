@@ -160,6 +160,37 @@ impl<'a> ArgReader<'a> {
         value.map(|v| (v, Some(expr)))
     }
 
+    /// Keras's int-or-tuple argument (`pool_size = 2`, `pool_size = (2, 3)`,
+    /// `kernel_size = [3, 3]`), as `standardize_tuple` reads it: one integer
+    /// repeated over `dims` axes, or exactly `dims` integers, each at least 1.
+    /// `Ok(None)` when absent; `Err` when wrong (the error is recorded at
+    /// the value).
+    #[allow(clippy::result_unit_err)]
+    pub fn int_or_tuple(&mut self, name: &str, position: Option<usize>, dims: usize) -> Result<Option<Vec<usize>>, ()> {
+        let Some(expr) = self.take(name, position) else { return Ok(None) };
+        let items: Vec<&Expr> = match expr {
+            Expr::Tuple(t) => t.elems.iter().collect(),
+            Expr::Array(a) => a.elems.iter().collect(),
+            Expr::Paren(p) => vec![&*p.expr],
+            single => vec![single],
+        };
+        let single = !matches!(expr, Expr::Tuple(_) | Expr::Array(_));
+        let values: Option<Vec<usize>> =
+            items.iter().map(|e| int_value(e).filter(|v| *v > 0).map(|v| v as usize)).collect();
+        let plural = if dims == 1 { "" } else { "s" };
+        match values {
+            Some(v) if single => Ok(Some(vec![v[0]; dims])),
+            Some(v) if v.len() == dims => Ok(Some(v)),
+            _ => {
+                self.error(
+                    expr,
+                    format!("`{name}` expects a positive integer or a tuple of {dims} positive integer{plural}"),
+                );
+                Err(())
+            }
+        }
+    }
+
     /// The first positional argument as tensor names, for operations
     /// written as functions: `reduce_sum(x, axis = 1)` or
     /// `concatenate([a, b])`. `None` (with the error recorded) if it is

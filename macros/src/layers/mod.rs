@@ -11,6 +11,7 @@ mod embedding;
 mod flatten;
 mod merge;
 mod normalization;
+mod pool;
 mod recurrent;
 mod reduce;
 mod time_distributed;
@@ -219,6 +220,7 @@ const REGISTRY: &[&[Kind]] = &[
     dropout::KINDS,
     embedding::KINDS,
     flatten::KINDS,
+    pool::KINDS,
     recurrent::KINDS,
     time_distributed::KINDS,
     reduce::KINDS,
