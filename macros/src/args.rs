@@ -118,6 +118,60 @@ impl<'a> ArgReader<'a> {
         }
     }
 
+    /// A size per spatial axis, as Keras's `standardize_tuple` reads it
+    /// (`kernel_size = 3` or `(3, 3)`, `strides`, `pool_size`): one
+    /// integer for every axis, or a tuple (or list) of `rank` integers,
+    /// each at least 1. `default` when absent; when `default` is `None`
+    /// the argument is required. `None` when missing or wrong (the error
+    /// is recorded at the argument).
+    pub fn int_or_tuple(
+        &mut self,
+        name: &str,
+        position: Option<usize>,
+        rank: usize,
+        default: Option<usize>,
+        call: &LetStmt,
+    ) -> Option<Vec<usize>> {
+        let Some(expr) = self.take(name, position) else {
+            if default.is_none() {
+                self.errors.push_at(call.args_span, format!("`{}` needs the argument `{name}`", self.layer));
+            }
+            return default.map(|d| vec![d; rank]);
+        };
+        let tuple = if rank == 1 { "`3` or `(3,)`" } else { "`3` or `(3, 3)`" };
+        let expects =
+            format!("`{name}` expects a positive integer or a tuple of {rank} positive integers, such as {tuple}");
+        let elements: Vec<&Expr> = match expr {
+            Expr::Tuple(t) => t.elems.iter().collect(),
+            Expr::Array(a) => a.elems.iter().collect(),
+            Expr::Paren(p) => vec![&*p.expr],
+            single => vec![single],
+        };
+        let single = !matches!(expr, Expr::Tuple(_) | Expr::Array(_));
+        if !single && elements.len() != rank {
+            self.error(expr, format!("{expects}; found {} values", elements.len()));
+            return None;
+        }
+        let mut values = Vec::with_capacity(rank);
+        for element in &elements {
+            match int_value(element) {
+                Some(v) if v >= 1 => values.push(v as usize),
+                Some(v) => {
+                    self.error(element, format!("`{name}` must be at least 1, found {v}"));
+                    return None;
+                }
+                None => {
+                    self.error(element, expects);
+                    return None;
+                }
+            }
+        }
+        if single {
+            values = vec![values[0]; rank];
+        }
+        Some(values)
+    }
+
     /// A required integer, possibly negative (`axis = -1`).
     pub fn int(&mut self, name: &str, position: Option<usize>, call: &LetStmt) -> Option<i64> {
         let Some(expr) = self.take(name, position) else {

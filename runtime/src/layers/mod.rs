@@ -7,6 +7,7 @@
 //! as by the macro; the batch size is a run-time number.
 
 mod activation;
+mod conv;
 mod dense;
 mod embedding;
 mod flatten;
@@ -19,6 +20,7 @@ mod simple_rnn;
 mod time_distributed;
 
 pub use activation::ActivationLayer;
+pub use conv::{conv_output_len, Conv, Conv1d, Conv2d, ConvCache, ConvConfig};
 pub use dense::{Dense, DenseConfig};
 pub use embedding::Embedding;
 pub use flatten::Flatten;
