@@ -598,3 +598,29 @@ fn kernels_start_with_keras_s_glorot_limit() {
         assert!(largest <= l && largest > 0.95 * l, "{shape:?}: largest |w| {largest}, limit {l}");
     }
 }
+
+const STEPS: usize = 12;
+const CHANNELS: usize = 2;
+
+kiln::model! {
+    struct Constant {
+        input x: [f32; STEPS, CHANNELS];
+        let a = Conv1D(3, 4, strides = 3, padding = same)(x);
+        let b = Conv1D(2, 5)(x);
+        let fa = Flatten()(a);
+        let fb = Flatten()(b);
+        let both = concatenate([fa, fb]);
+        output both;
+    }
+}
+
+/// Input sizes written as constants: the output lengths are computed by
+/// rustc from the same rules (same: ⌈12/3⌉ = 4; valid: 12 − 5 + 1 = 8).
+#[test]
+fn constant_input_sizes() {
+    let summary = Constant::new(0).compile(Sgd::new(0.1), MeanSquaredError, &[]).summary();
+    let shapes: Vec<&str> = summary.rows.iter().map(|r| r.output_shape.as_str()).collect();
+    assert!(shapes.contains(&"(None, 4, 3)") && shapes.contains(&"(None, 8, 2)"), "{shapes:?}");
+    let x: [[f32; CHANNELS]; STEPS] = std::array::from_fn(|t| [t as f32 / 12.0, 1.0 - t as f32 / 6.0]);
+    assert_eq!(Constant::new(0).predict_one(&x).len(), 4 * 3 + 8 * 2);
+}

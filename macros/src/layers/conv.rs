@@ -123,7 +123,7 @@ impl ConvSpec {
         match n.known() {
             Some(n) if self.same => Size::Known(n.div_ceil(s)),
             Some(n) => Size::Known((n - span) / s + 1),
-            None if self.same => Size::Expr(quote!(((#n) + #s - 1) / #s), format!("ceil({} / {s})", n.text())),
+            None if self.same => Size::Expr(quote!((#n).div_ceil(#s)), format!("ceil({} / {s})", n.text())),
             // Saturating: a kernel that does not fit is the deferred check's
             // error, not also an overflow in the generated constants.
             None => {

@@ -16,7 +16,7 @@
 
 use super::{ensure_len, Ctx, InputGrad, Layer};
 use crate::activations::Activation;
-use crate::gemm::{add_row_vector, axpy, column_sums_into, sgemm, Mat};
+use crate::gemm::{add_row_vector, axpy, column_sums_into, sgemm, vec_mat, Mat};
 use crate::initializers::Initializer;
 use crate::param::Param;
 use rand::Rng;
@@ -145,6 +145,10 @@ const fn pad_before(n: usize, k: usize, s: usize, d: usize, same: bool) -> usize
 /// sample.
 const COLS_BLOCK: usize = 1 << 18;
 
+/// Largest receptive field (`KH·KW·C` floats, 16 KB) `forward_one` copies
+/// to the stack; larger ones are computed without the copy.
+const PATCH_STACK: usize = 4096;
+
 /// Cache of a convolution: im2col rows and their gradient, reused by every
 /// step (a step allocates only when the batch grows).
 #[derive(Debug, Default)]
@@ -232,17 +236,23 @@ impl<
         for xs in x.chunks_exact(H * W * C).take(samples) {
             for oh in 0..Self::OUT_H {
                 for ow in 0..Self::OUT_W {
-                    let row = rows.next().expect("cols holds every row");
-                    for kh in 0..KH {
-                        let ih = Self::in_row(oh, kh);
-                        for kw in 0..KW {
-                            let dst = &mut row[(kh * KW + kw) * C..][..C];
-                            match (ih, Self::in_col(ow, kw)) {
-                                (Some(ih), Some(iw)) => dst.copy_from_slice(&xs[(ih * W + iw) * C..][..C]),
-                                _ => dst.fill(0.0),
-                            }
-                        }
-                    }
+                    Self::im2col_row(xs, oh, ow, rows.next().expect("cols holds every row"));
+                }
+            }
+        }
+    }
+
+    /// Copies the receptive field of output position `(oh, ow)` of one
+    /// sample `xs` into `row` (`[KH, KW, C]`, zeros in the padding).
+    #[inline(always)]
+    fn im2col_row(xs: &[f32], oh: usize, ow: usize, row: &mut [f32]) {
+        for kh in 0..KH {
+            let ih = Self::in_row(oh, kh);
+            for kw in 0..KW {
+                let dst = &mut row[(kh * KW + kw) * C..][..C];
+                match (ih, Self::in_col(ow, kw)) {
+                    (Some(ih), Some(iw)) => dst.copy_from_slice(&xs[(ih * W + iw) * C..][..C]),
+                    _ => dst.fill(0.0),
                 }
             }
         }
@@ -419,18 +429,29 @@ impl<
         }
     }
 
-    /// Direct convolution into `y`: for each output position, the bias
-    /// plus each in-range input position's channels times its kernel rows.
+    /// One output position at a time: its receptive field is copied into
+    /// a stack buffer and multiplied by the kernel with [`vec_mat`] (whose
+    /// sums stay in registers over all rows), 8× faster than adding each
+    /// input channel's kernel row into `y` (measured: 26×26×32 → 64
+    /// filters, 0.4 vs 3.2 ms). Receptive fields of more than
+    /// [`PATCH_STACK`] values take that direct path, so the stack use stays
+    /// bounded.
     fn forward_one(&self, x: &[f32], y: &mut [f32]) {
         let kernel = &self.kernel.value;
-        crate::simd::dispatch(|| {
-            for oh in 0..Self::OUT_H {
-                for ow in 0..Self::OUT_W {
-                    let out = &mut y[(oh * Self::OUT_W + ow) * F..][..F];
-                    match &self.bias {
-                        Some(b) => out.copy_from_slice(&b.value),
-                        None => out.fill(0.0),
-                    }
+        let y = &mut y[..Self::OUTPUT_LEN];
+        if Self::PATCH <= PATCH_STACK {
+            let mut patch = [0.0f32; PATCH_STACK];
+            let patch = &mut patch[..Self::PATCH];
+            for (position, out) in y.chunks_exact_mut(F).enumerate() {
+                let (oh, ow) = (position / Self::OUT_W, position % Self::OUT_W);
+                Self::im2col_row(x, oh, ow, patch);
+                vec_mat(patch, kernel, out);
+            }
+        } else {
+            crate::simd::dispatch(|| {
+                for (position, out) in y.chunks_exact_mut(F).enumerate() {
+                    let (oh, ow) = (position / Self::OUT_W, position % Self::OUT_W);
+                    out.fill(0.0);
                     for kh in 0..KH {
                         let Some(ih) = Self::in_row(oh, kh) else { continue };
                         for kw in 0..KW {
@@ -443,9 +464,12 @@ impl<
                         }
                     }
                 }
-            }
-        });
-        self.activation.forward_in_place(&mut y[..Self::OUTPUT_LEN], F);
+            });
+        }
+        if let Some(b) = &self.bias {
+            add_row_vector(y, &b.value);
+        }
+        self.activation.forward_in_place(y, F);
     }
 
     fn visit_params(&mut self, f: &mut dyn FnMut(&mut Param)) {
@@ -577,6 +601,11 @@ mod tests {
             5,
         );
         assert_one_sample_matches_batch(&layer(Conv1d::<20, 4, 6, 5, 1, 3, false>::new, Activation::Tanh), 4);
+        // A receptive field of 3·3·512 > PATCH_STACK values: the path without the stack copy.
+        assert_one_sample_matches_batch(
+            &layer(Conv2d::<4, 3, 512, 3, 3, 3, 1, 1, 1, 1, true>::new, Activation::Tanh),
+            2,
+        );
         // Several im2col blocks (one sample's rows are 26·26·9 floats).
         assert_one_sample_matches_batch(
             &layer(Conv2d::<28, 28, 1, 8, 3, 3, 1, 1, 1, 1, false>::new, Activation::Linear),
