@@ -123,6 +123,79 @@ impl<'a> ArgReader<'a> {
         }
     }
 
+    /// A size per spatial axis, as Keras's `standardize_tuple` reads it
+    /// (`kernel_size = 3` or `(3, 3)`, `strides`, `pool_size`): one
+    /// integer for every axis, or a tuple (or list) of `rank` integers,
+    /// each at least 1. `default` when absent; when `default` is `None`
+    /// the argument is required. `None` when missing or wrong (the error
+    /// is recorded at the argument).
+    pub fn int_or_tuple(
+        &mut self,
+        name: &str,
+        position: Option<usize>,
+        rank: usize,
+        default: Option<usize>,
+        call: &LetStmt,
+    ) -> Option<Vec<usize>> {
+        match self.optional_int_or_tuple(name, position, rank) {
+            Ok(Some(values)) => Some(values),
+            Ok(None) => {
+                if default.is_none() {
+                    self.errors.push_at(call.args_span, format!("`{}` needs the argument `{name}`", self.layer));
+                }
+                default.map(|d| vec![d; rank])
+            }
+            Err(()) => None,
+        }
+    }
+
+    /// [`ArgReader::int_or_tuple`] without a default: `Ok(None)` when
+    /// absent (for defaults that depend on other arguments, such as
+    /// pooling's `strides`), `Err` when wrong (the error recorded).
+    #[allow(clippy::result_unit_err)]
+    pub fn optional_int_or_tuple(
+        &mut self,
+        name: &str,
+        position: Option<usize>,
+        rank: usize,
+    ) -> Result<Option<Vec<usize>>, ()> {
+        let Some(expr) = self.take(name, position) else {
+            return Ok(None);
+        };
+        let tuple = if rank == 1 { "`3` or `(3,)`" } else { "`3` or `(3, 3)`" };
+        let expects =
+            format!("`{name}` expects a positive integer or a tuple of {rank} positive integers, such as {tuple}");
+        let elements: Vec<&Expr> = match expr {
+            Expr::Tuple(t) => t.elems.iter().collect(),
+            Expr::Array(a) => a.elems.iter().collect(),
+            Expr::Paren(p) => vec![&*p.expr],
+            single => vec![single],
+        };
+        let single = !matches!(expr, Expr::Tuple(_) | Expr::Array(_));
+        if !single && elements.len() != rank {
+            self.error(expr, format!("{expects}; found {} values", elements.len()));
+            return Err(());
+        }
+        let mut values = Vec::with_capacity(rank);
+        for element in &elements {
+            match int_value(element) {
+                Some(v) if v >= 1 => values.push(v as usize),
+                Some(v) => {
+                    self.error(element, format!("`{name}` must be at least 1, found {v}"));
+                    return Err(());
+                }
+                None => {
+                    self.error(element, expects);
+                    return Err(());
+                }
+            }
+        }
+        if single {
+            values = vec![values[0]; rank];
+        }
+        Ok(Some(values))
+    }
+
     /// A required integer, possibly negative (`axis = -1`).
     pub fn int(&mut self, name: &str, position: Option<usize>, call: &LetStmt) -> Option<i64> {
         let Some(expr) = self.take(name, position) else {
@@ -158,37 +231,6 @@ impl<'a> ArgReader<'a> {
             self.error(expr, format!("`{name}` expects a number, such as `0.5`"));
         }
         value.map(|v| (v, Some(expr)))
-    }
-
-    /// Keras's int-or-tuple argument (`pool_size = 2`, `pool_size = (2, 3)`,
-    /// `kernel_size = [3, 3]`), as `standardize_tuple` reads it: one integer
-    /// repeated over `dims` axes, or exactly `dims` integers, each at least 1.
-    /// `Ok(None)` when absent; `Err` when wrong (the error is recorded at
-    /// the value).
-    #[allow(clippy::result_unit_err)]
-    pub fn int_or_tuple(&mut self, name: &str, position: Option<usize>, dims: usize) -> Result<Option<Vec<usize>>, ()> {
-        let Some(expr) = self.take(name, position) else { return Ok(None) };
-        let items: Vec<&Expr> = match expr {
-            Expr::Tuple(t) => t.elems.iter().collect(),
-            Expr::Array(a) => a.elems.iter().collect(),
-            Expr::Paren(p) => vec![&*p.expr],
-            single => vec![single],
-        };
-        let single = !matches!(expr, Expr::Tuple(_) | Expr::Array(_));
-        let values: Option<Vec<usize>> =
-            items.iter().map(|e| int_value(e).filter(|v| *v > 0).map(|v| v as usize)).collect();
-        let plural = if dims == 1 { "" } else { "s" };
-        match values {
-            Some(v) if single => Ok(Some(vec![v[0]; dims])),
-            Some(v) if v.len() == dims => Ok(Some(v)),
-            _ => {
-                self.error(
-                    expr,
-                    format!("`{name}` expects a positive integer or a tuple of {dims} positive integer{plural}"),
-                );
-                Err(())
-            }
-        }
     }
 
     /// The first positional argument as tensor names, for operations

@@ -4,6 +4,7 @@
 //! file implementing `kiln::layers::Layer` (recipe: `docs/ADDING_A_LAYER.md`).
 
 mod activation;
+mod conv;
 pub mod custom;
 mod dense;
 mod dropout;
@@ -215,6 +216,7 @@ pub fn boxed<S: Spec + 'static>(spec: Option<S>) -> Option<Box<dyn Spec>> {
 /// Every layer kind and operation the DSL knows, file by file.
 const REGISTRY: &[&[Kind]] = &[
     activation::KINDS,
+    conv::KINDS,
     dense::KINDS,
     normalization::KINDS,
     dropout::KINDS,

@@ -110,8 +110,8 @@ impl PoolSpec {
             let keepdims = args.bool("keepdims", false);
             return Some(PoolSpec { class, prefix, max, dims, window: None, keepdims });
         }
-        let pool = args.int_or_tuple("pool_size", Some(0), dims);
-        let strides = args.int_or_tuple("strides", Some(1), dims);
+        let pool = args.optional_int_or_tuple("pool_size", Some(0), dims);
+        let strides = args.optional_int_or_tuple("strides", Some(1), dims);
         let same = args.choice("padding", Some(2), "padding", &["valid", "same"], 0) == 1;
         let pool = match pool.ok()? {
             Some(pool) => pool,

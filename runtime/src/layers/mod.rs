@@ -8,6 +8,7 @@
 
 mod activation;
 mod batch_norm;
+mod conv;
 mod dense;
 mod dropout;
 mod embedding;
@@ -24,6 +25,7 @@ mod time_distributed;
 
 pub use activation::ActivationLayer;
 pub use batch_norm::{BatchNormalization, BatchNormalizationCache, BatchNormalizationConfig};
+pub use conv::{conv_output_len, Conv, Conv1d, Conv2d, ConvCache, ConvConfig};
 pub use dense::{Dense, DenseConfig};
 pub use dropout::{Dropout, DropoutCache, DropoutKind, GaussianNoise};
 pub use embedding::Embedding;
