@@ -9,8 +9,10 @@ mod dense;
 mod embedding;
 mod flatten;
 mod merge;
+mod padding;
 mod recurrent;
 mod reduce;
+mod reshape;
 mod time_distributed;
 
 use crate::args::ArgReader;
@@ -163,6 +165,8 @@ const REGISTRY: &[&[Kind]] = &[
     dense::KINDS,
     embedding::KINDS,
     flatten::KINDS,
+    reshape::KINDS,
+    padding::KINDS,
     recurrent::KINDS,
     time_distributed::KINDS,
     reduce::KINDS,

@@ -13,8 +13,10 @@ mod flatten;
 mod gru;
 mod lstm;
 mod merge;
+mod padding;
 mod recurrent;
 mod reduce;
+mod reshape;
 mod simple_rnn;
 mod time_distributed;
 
@@ -25,8 +27,10 @@ pub use flatten::Flatten;
 pub use gru::Gru;
 pub use lstm::Lstm;
 pub use merge::{Concatenate, ElementWise, Merge, MergeOp};
+pub use padding::{Cropping1D, Cropping2D, UpSampling1D, UpSampling2D, ZeroPadding1D, ZeroPadding2D};
 pub use recurrent::{RecurrentCache, RecurrentConfig, RecurrentWeights};
 pub use reduce::{Reduce, ReduceOp};
+pub use reshape::{Permute, RepeatVector, Reshape};
 pub use simple_rnn::SimpleRnn;
 pub use time_distributed::TimeDistributed;
 
