@@ -257,7 +257,8 @@ fn problem(n: usize, seed: u64) -> (Vec<[f32; 6]>, Vec<[f32; 1]>) {
 fn combined_model_has_keras_summary_and_correct_gradients() {
     let model = Combined::new(3);
     let summary = model.summary();
-    let rows: Vec<(&str, &str)> = summary.rows.iter().map(|r| (r.kind.as_str(), r.output_shape.as_str())).collect();
+    let rows: Vec<(&str, &str, &str)> =
+        summary.rows.iter().map(|r| (r.name.as_str(), r.kind.as_str(), r.output_shape.as_str())).collect();
     assert_eq!(rows, keras::COMBINED_SUMMARY);
     assert_eq!(summary.total_params(), keras::COMBINED_PARAMS);
     let (x, _) = problem(3, 1);
@@ -285,4 +286,41 @@ fn combined_model_trains_predicts_one_sample_and_round_trips() {
     let mut fresh = Combined::new(6);
     support::assert_weights_round_trip(&*model, &mut fresh);
     assert_eq!(fresh.predict_one(&x[1]), model.predict_one(&x[1]));
+}
+
+const ROWS: usize = 4;
+const STEPS: usize = 5;
+
+kiln::model! {
+    /// Sizes from constants: the inferred `-1` and the cropped length are
+    /// expressions rustc evaluates.
+    pub struct FromConstants {
+        input x: [f32; ROWS, 6];
+        let y = x => Reshape((-1, 3)) => Cropping1D((1, 2)) => UpSampling1D(2) => ZeroPadding1D((0, 1));
+        output y;
+    }
+}
+
+kiln::model! {
+    pub struct CropConstant {
+        input x: [f32; STEPS, 2];
+        let y = Cropping1D((1, 2))(x);
+        output y;
+    }
+}
+
+#[test]
+fn sizes_from_constants_are_inferred() {
+    let model = FromConstants::new(0);
+    let shapes: Vec<String> = model.summary().rows.into_iter().map(|r| r.output_shape).collect();
+    assert_eq!(shapes, ["(None, 4, 6)", "(None, 8, 3)", "(None, 5, 3)", "(None, 10, 3)", "(None, 11, 3)"]);
+    let x: [[f32; 6]; ROWS] = std::array::from_fn(|r| std::array::from_fn(|c| (r * 6 + c) as f32));
+    let y = model.predict_one(&x);
+    // Rows 1..6 of the [8, 3] view, each repeated twice, then a zero row.
+    let expected: Vec<[f32; 3]> = (0..11)
+        .map(|t| if t == 10 { [0.0; 3] } else { std::array::from_fn(|c| ((1 + t / 2) * 3 + c) as f32) })
+        .collect();
+    assert_eq!(y.to_vec(), expected);
+    let y = CropConstant::new(0).predict_one(&[[1.0, 2.0], [3.0, 4.0], [5.0, 6.0], [7.0, 8.0], [9.0, 10.0]]);
+    assert_eq!(y, [[3.0, 4.0], [5.0, 6.0]]);
 }
