@@ -76,6 +76,15 @@ impl SpatialSpec {
         }
     }
 
+    /// What the spatial axes hold, for messages.
+    fn units(&self) -> &'static [&'static str] {
+        if self.axes == 1 {
+            &["steps"]
+        } else {
+            &["rows", "columns"]
+        }
+    }
+
     /// Output size along spatial axis `axis` of input size `size`.
     fn out_size(&self, axis: usize, size: &Size) -> Size {
         let [a, b] = self.amounts[axis];
@@ -181,8 +190,7 @@ impl Spec for SpatialSpec {
             .into());
         }
         if self.op == Op::Crop {
-            let units: &[&str] = if self.axes == 1 { &["steps"] } else { &["rows", "columns"] };
-            for ((&[a, b], size), unit) in self.amounts.iter().zip(&input.shape).zip(units) {
+            for ((&[a, b], size), unit) in self.amounts.iter().zip(&input.shape).zip(self.units()) {
                 if let Some(n) = size.known().filter(|&n| a + b >= n) {
                     let message = format!(
                         "`{}` with cropping {} removes {} of the {n} {unit} of {name} {}; it must leave at least one",
@@ -206,9 +214,7 @@ impl Spec for SpatialSpec {
             return Vec::new();
         }
         let mut checks = Vec::new();
-        for axis in 0..self.axes {
-            let [a, b] = self.amounts[axis];
-            let size = &input.shape[axis];
+        for ((&[a, b], size), unit) in self.amounts.iter().zip(&input.shape).zip(self.units()) {
             if size.known().is_some() || a + b == 0 {
                 continue;
             }
@@ -219,7 +225,7 @@ impl Spec for SpatialSpec {
                 a + b
             ))];
             message.push(Piece::Value(size.clone()));
-            message.push(Piece::Text(format!(" along axis {} of {name} ", axis + 1)));
+            message.push(Piece::Text(format!(" {unit} of {name} ")));
             message.extend(shape_pieces(&input.shape));
             message.push(Piece::Text("; it must leave at least one".into()));
             let total = a + b;
