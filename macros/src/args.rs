@@ -34,8 +34,10 @@ impl<'a> ArgReader<'a> {
         ArgReader { layer: stmt.callee.to_string(), args, errors }
     }
 
-    /// The argument given as `name = …` or as the `position`-th positional argument.
-    fn take(&mut self, name: &str, position: Option<usize>) -> Option<&'a Expr> {
+    /// The argument given as `name = …` or as the `position`-th positional
+    /// argument, marked as read (for arguments with a form of their own,
+    /// such as `target_shape = (4, -1)`).
+    pub fn take(&mut self, name: &str, position: Option<usize>) -> Option<&'a Expr> {
         if let Some(index) = self.args.iter().position(|(n, _, used)| !used && n.is_some_and(|n| n == name)) {
             self.args[index].2 = true;
             let (keyword, value) = (self.args[index].0, self.args[index].1);
@@ -231,6 +233,46 @@ impl<'a> ArgReader<'a> {
             self.error(expr, format!("`{name}` expects a number, such as `0.5`"));
         }
         value.map(|v| (v, Some(expr)))
+    }
+
+    /// Keras's "an integer or a tuple of `arity` integers" (`size = 2` or
+    /// `size = (2, 3)`, `padding = 1` or `padding = (1, 2)`): the integers,
+    /// one given alone repeated `arity` times. `default` when absent;
+    /// `None` when wrong (the error recorded: not integers, the wrong
+    /// count, or a value below `min`).
+    pub fn int_or_tuple_min(
+        &mut self,
+        name: &str,
+        position: Option<usize>,
+        arity: usize,
+        min: i64,
+        default: &[i64],
+    ) -> Option<Vec<i64>> {
+        let Some(expr) = self.take(name, position) else {
+            return Some(default.to_vec());
+        };
+        let values = match expr {
+            Expr::Tuple(t) => t.elems.iter().map(int_value).collect::<Option<Vec<i64>>>(),
+            Expr::Paren(p) => int_value(&p.expr).map(|v| vec![v; arity]),
+            single => int_value(single).map(|v| vec![v; arity]),
+        };
+        let expected =
+            if arity == 1 { "an integer".to_string() } else { format!("an integer or a tuple of {arity} integers") };
+        match values {
+            Some(v) if v.len() != arity => {
+                self.error(expr, format!("`{name}` expects {expected}, found {} values", v.len()));
+                None
+            }
+            Some(v) if v.iter().any(|&x| x < min) => {
+                self.error(expr, format!("`{name}` values must be at least {min}"));
+                None
+            }
+            Some(v) => Some(v),
+            None => {
+                self.error(expr, format!("`{name}` expects {expected}"));
+                None
+            }
+        }
     }
 
     /// The first positional argument as tensor names, for operations
@@ -431,7 +473,7 @@ fn float_value(expr: &Expr) -> Option<f64> {
 }
 
 /// The value of an integer literal, possibly negated.
-fn int_value(expr: &Expr) -> Option<i64> {
+pub fn int_value(expr: &Expr) -> Option<i64> {
     match expr {
         Expr::Lit(ExprLit { lit: Lit::Int(i), .. }) => i.base10_parse().ok(),
         Expr::Unary(ExprUnary { op: UnOp::Neg(_), expr, .. }) => int_value(expr).map(|v| -v),

@@ -12,9 +12,11 @@ mod embedding;
 mod flatten;
 mod merge;
 mod normalization;
+mod padding;
 mod pool;
 mod recurrent;
 mod reduce;
+mod reshape;
 mod time_distributed;
 
 use crate::args::ArgReader;
@@ -223,6 +225,8 @@ const REGISTRY: &[&[Kind]] = &[
     embedding::KINDS,
     flatten::KINDS,
     pool::KINDS,
+    reshape::KINDS,
+    padding::KINDS,
     recurrent::KINDS,
     time_distributed::KINDS,
     reduce::KINDS,

@@ -17,9 +17,11 @@ mod gru;
 mod layer_norm;
 mod lstm;
 mod merge;
+mod padding;
 mod pool;
 mod recurrent;
 mod reduce;
+mod reshape;
 mod simple_rnn;
 mod time_distributed;
 
@@ -34,9 +36,11 @@ pub use gru::Gru;
 pub use layer_norm::{LayerNormalization, LayerNormalizationCache, LayerNormalizationConfig};
 pub use lstm::Lstm;
 pub use merge::{Concatenate, ElementWise, Merge, MergeOp};
+pub use padding::{Cropping1D, Cropping2D, UpSampling1D, UpSampling2D, ZeroPadding1D, ZeroPadding2D};
 pub use pool::{GlobalPooling, Padding, PoolMode, Pooling, PoolingCache};
 pub use recurrent::{RecurrentCache, RecurrentConfig, RecurrentWeights};
 pub use reduce::{Reduce, ReduceOp};
+pub use reshape::{Permute, RepeatVector, Reshape};
 pub use simple_rnn::SimpleRnn;
 pub use time_distributed::TimeDistributed;
 
