@@ -76,9 +76,8 @@ fn main() -> kiln::Result<()> {
     let mut model = FashionMlp::new(42).compile(Sgd::new(0.01), SparseCategoricalCrossentropy, &[Metric::Accuracy]);
     println!("{}", model.summary());
     let mut early_stopping = EarlyStopping::new().patience(5).min_delta(1e-3).restore_best_weights(true).verbose(1);
-    let mut checkpoint = ModelCheckpoint::new(&path("fashion_mnist_model.safetensors"))
-        .save_best_only(true)
-        .save_weights_only(true);
+    let mut checkpoint =
+        ModelCheckpoint::new(&path("fashion_mnist_model.safetensors")).save_best_only(true).save_weights_only(true);
     let mut csv = CsvLogger::new(path("training.log"));
     let mut tensorboard = TensorBoard::new(run.join("logs"));
     let (x_train, x_valid) = (&*x_train, &*x_valid);

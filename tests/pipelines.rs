@@ -81,6 +81,12 @@ fn generator_and_dataset_fits_equal_in_memory_fit_bit_for_bit() {
         assert_eq!(weights(from_ds.network()), expected, "prefetch {prefetch}");
         assert_eq!(h2.get("loss"), h0.get("loss"));
     }
+    // A finite dataset with steps_per_epoch: as Keras's EpochIterator, it
+    // starts over once all its batches are read.
+    let ds = Dataset::from_slices(&x, &y).unwrap().batch(8);
+    let mut stepped = model();
+    stepped.fit_from(&ds).steps_per_epoch(7).epochs(3).verbose(0).run().unwrap();
+    assert_eq!(weights(stepped.network()), expected);
     // A repeated dataset read 7 batches per epoch, as the tutorial's `repeat()` + `steps_per_epoch`.
     let ds = Dataset::from_slices(&x, &y).unwrap().batch(8).repeat(None).prefetch(2);
     let mut repeated = model();

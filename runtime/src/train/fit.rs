@@ -786,7 +786,9 @@ impl<N: Network> Model<N> {
     /// A generator is read once, across epochs, so it must yield
     /// `steps_per_epoch × epochs` batches (it usually loops for ever); a
     /// dataset of known size needs no `steps_per_epoch` (each epoch is one
-    /// pass over it). Each batch is one step, whatever its size.
+    /// pass over it). Each batch is one step, whatever its size. In
+    /// data-parallel training each process reads its own stream, so give
+    /// each its own share of the data.
     ///
     /// ```
     /// use kiln::prelude::*;
