@@ -220,7 +220,7 @@ mod tests {
         let mut g = [0.0; 4];
         Regularizer::L1L2 { l1: 0.5, l2: 0.25 }.add_gradient(&x, &mut g, 1.0);
         // 0.5·sign(x) + 0.5·x
-        assert_eq!(g, [1.0, -1.5, 0.0, 1.0]);
+        assert_eq!(g, [1.0, -1.5, 0.0, 2.0]);
     }
 
     /// A Dense kernel [in = 2, out = 3], axis 0: column norms.
