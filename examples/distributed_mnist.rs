@@ -23,8 +23,9 @@
 
 use kiln::datasets::{mnist, to_f32};
 use kiln::distribute::MultiWorkerMirroredStrategy;
+use kiln::io::TensorFile;
 use kiln::prelude::*;
-use kiln::train::SaveFreq;
+use kiln::train::{SaveFreq, CHECKPOINT_FORMAT, CHECKPOINT_VERSION};
 
 kiln::model! {
     /// 28×28 images to ten digit probabilities (the benchmarks' W1 MLP).
@@ -68,10 +69,13 @@ fn main() -> kiln::Result<()> {
     // checkpoint if there is one (rank 0 reads it and hands it on).
     let mut model = strategy.distribute(model)?;
     let ranks = strategy.num_replicas_in_sync();
+    let steps_per_epoch = samples.div_ceil(128);
+    let done = steps_done(&checkpoint, steps_per_epoch);
     if chief {
         println!("{ranks} processes, {samples} training images, global batch 128 ({} per rank)", 128 / ranks);
-        if std::path::Path::new(&checkpoint).exists() {
-            println!("resuming from {checkpoint}");
+        if done > 0 {
+            let (epoch, step) = (done / steps_per_epoch, done % steps_per_epoch);
+            println!("resuming from {checkpoint}: epoch {}, step {step} of {steps_per_epoch}", epoch + 1);
         }
     }
     let start = std::time::Instant::now();
@@ -86,10 +90,10 @@ fn main() -> kiln::Result<()> {
     let seconds = start.elapsed().as_secs_f64();
     // Every rank holds the same weights; rank 0 evaluates and reports.
     if chief {
-        let trained = history.epochs.len();
-        if trained > 0 {
-            let rate = (trained * samples) as f64 / seconds;
-            println!("trained {trained} epoch(s) in {seconds:.1} s: {rate:.0} samples/s over {ranks} ranks");
+        let steps = (epochs * steps_per_epoch).saturating_sub(done);
+        if !history.epochs.is_empty() {
+            let rate = (steps * 128) as f64 / seconds;
+            println!("trained {steps} steps in {seconds:.1} s: {rate:.0} samples/s over {ranks} ranks");
         } else {
             println!("{checkpoint} already holds all {epochs} epochs; delete it to train again");
         }
@@ -98,4 +102,13 @@ fn main() -> kiln::Result<()> {
         println!("test loss {loss:.4}, test accuracy {:.2}%", accuracy * 100.0);
     }
     Ok(())
+}
+
+/// Steps already trained according to the checkpoint at `path` (0 if
+/// none): its epoch, and the `fit_step` that `backup_and_restore` adds.
+fn steps_done(path: &str, steps_per_epoch: usize) -> usize {
+    let Ok(bytes) = std::fs::read(path) else { return 0 };
+    let Ok(file) = TensorFile::parse(&bytes, CHECKPOINT_FORMAT, CHECKPOINT_VERSION) else { return 0 };
+    let number = |key: &str| file.metadata.get(key).and_then(|v| v.parse::<usize>().ok()).unwrap_or(0);
+    number("epoch") * steps_per_epoch + number("fit_step")
 }

@@ -138,7 +138,7 @@ impl<'a, N: Network, Y: SampleSet> Fit<'a, N, Y> {
     /// Keras's `BackupAndRestore`: writes the whole training state to
     /// `path` ([`Model::save`]'s format, atomically, rank 0 only when
     /// data-parallel) after every epoch and, with
-    /// [`SaveFreq::Batches`]`(k)`, after every `k`-th step counted from
+    /// [`SaveFreq::Batches`](crate::train::SaveFreq::Batches)`(k)`, after every `k`-th step counted from
     /// the start of training; if `path` exists when `fit` starts, training
     /// continues from it (weights, optimizer, epoch, the step inside the
     /// epoch, the shuffled order and the epoch's running metrics), so the
