@@ -73,7 +73,7 @@ fn main() -> kiln::Result<()> {
     let done = steps_done(&checkpoint, steps_per_epoch);
     if chief {
         println!("{ranks} processes, {samples} training images, global batch 128 ({} per rank)", 128 / ranks);
-        if done > 0 {
+        if done > 0 && done < epochs * steps_per_epoch {
             let (epoch, step) = (done / steps_per_epoch, done % steps_per_epoch);
             println!("resuming from {checkpoint}: epoch {}, step {step} of {steps_per_epoch}", epoch + 1);
         }
