@@ -37,6 +37,7 @@ pub struct Fit<'a, N: Network, Y: SampleSet> {
     class_weight: Option<&'a [f32]>,
     steps_per_epoch: Option<usize>,
     callbacks: Vec<&'a mut dyn Callback<N>>,
+    backup: Option<super::checkpoint::Backup>,
 }
 
 impl<'a, N: Network, Y: SampleSet> Fit<'a, N, Y> {
@@ -61,6 +62,7 @@ impl<'a, N: Network, Y: SampleSet> Fit<'a, N, Y> {
             class_weight: None,
             steps_per_epoch: None,
             callbacks: Vec::new(),
+            backup: None,
         }
     }
 
@@ -177,6 +179,22 @@ impl<'a, N: Network, Y: SampleSet> Fit<'a, N, Y> {
         self
     }
 
+    /// Keras's `BackupAndRestore`: writes the whole training state to
+    /// `path` ([`Model::save`]'s format, atomically, rank 0 only when
+    /// data-parallel) after every epoch and, with
+    /// [`SaveFreq::Batches`](crate::train::SaveFreq::Batches)`(k)`, after every `k`-th step counted from
+    /// the start of training; if `path` exists when `fit` starts, training
+    /// continues from it (weights, optimizer, epoch, the step inside the
+    /// epoch, the shuffled order and the epoch's running metrics), so the
+    /// weights and logs are bit for bit those of an uninterrupted run.
+    /// Restarting the same command after a crash resumes; after the last
+    /// epoch the file stays, and running the command again trains nothing.
+    /// Callbacks' own state (e.g. `EarlyStopping`'s patience) is not kept.
+    pub fn backup_and_restore(mut self, path: impl Into<std::path::PathBuf>, save_freq: super::SaveFreq) -> Self {
+        self.backup = Some(super::checkpoint::Backup::new(path.into(), save_freq));
+        self
+    }
+
     /// Trains and returns the history of every logged value.
     ///
     /// Every argument is checked before the first step: sample counts and
@@ -245,12 +263,27 @@ impl<'a, N: Network, Y: SampleSet> Fit<'a, N, Y> {
             (None, None) => unreachable!("one data source"),
         };
         let (n_train, n_val) = memory.as_ref().map_or((0, 0), |m| (m.n_train, m.n - m.n_train));
+        if stream.is_some() && self.backup.is_some() {
+            return Err(Error::InvalidArgument {
+                name: "backup_and_restore",
+                reason: "resuming needs in-memory data: a generator or Dataset cannot be rewound to the saved step"
+                    .into(),
+            });
+        }
 
         let model = &mut *self.model;
         let callbacks = &mut self.callbacks[..];
         let params = FitParams { epochs: self.epochs, steps, verbose: self.verbose };
         let mut order: Vec<usize> = (0..n_train).collect();
         let mut cursor = 0;
+        // Backup and restore: the run's shape, the step to start from, and
+        // where the current pass's shuffle started.
+        let shape = (n_train, self.batch_size, steps, self.shuffle);
+        let (mut first_step, mut pass_start) = (0, 0);
+        if let Some(resume) = self.backup.as_ref().map(|b| b.restore(model, shape, &mut order)).transpose()?.flatten() {
+            (self.initial_epoch, first_step, cursor, pass_start) =
+                (resume.epoch, resume.step, resume.cursor, resume.pass_start);
+        }
         let mut history = History::default();
         // Data-parallel: only rank 0 prints.
         let mut progress = Progress::new(if model.replica().0 == 0 { self.verbose } else { 0 });
@@ -262,14 +295,17 @@ impl<'a, N: Network, Y: SampleSet> Fit<'a, N, Y> {
         each(callbacks, model, params, |c, ctx| c.on_train_begin(ctx))?;
 
         for epoch in self.initial_epoch..self.epochs {
-            model.reset_metrics();
+            let first_step = std::mem::take(&mut first_step);
+            if first_step == 0 {
+                model.reset_metrics(); // else restored mid-epoch by the backup
+            }
             each(callbacks, model, params, |c, ctx| c.on_epoch_begin(epoch, ctx))?;
             model.optimizer.validate()?;
             progress.begin_epoch(epoch, self.epochs, steps);
             if let Some(feed) = &mut stream {
                 feed.begin_pass()?;
             }
-            for step in 0..steps {
+            for step in first_step..steps {
                 if !callbacks.is_empty() {
                     each(callbacks, model, params, |c, ctx| c.on_train_batch_begin(step, ctx))?;
                     model.optimizer.validate()?;
@@ -279,6 +315,7 @@ impl<'a, N: Network, Y: SampleSet> Fit<'a, N, Y> {
                         if cursor == 0 && self.shuffle {
                             // Each pass shuffles 0..n afresh, so the order depends
                             // only on the generator's state (which checkpoints keep).
+                            pass_start = model.rng.get_word_pos();
                             order.iter_mut().enumerate().for_each(|(i, o)| *o = i);
                             order.shuffle(&mut model.rng);
                         }
@@ -321,6 +358,9 @@ impl<'a, N: Network, Y: SampleSet> Fit<'a, N, Y> {
                     }
                     Err(e) => return Err(e),
                 }
+                if let Some(backup) = &self.backup {
+                    backup.after_step(model, (epoch, step + 1, steps), (cursor, pass_start), shape)?;
+                }
                 if model.stop_training {
                     break;
                 }
@@ -360,6 +400,9 @@ impl<'a, N: Network, Y: SampleSet> Fit<'a, N, Y> {
             // Keras appends the progress bar and the History after the user's callbacks.
             progress.end_epoch(&logs);
             history.record(epoch, &logs);
+            if let Some(backup) = &self.backup {
+                backup.after_epoch(model, (cursor, pass_start), shape)?;
+            }
             if model.stop_training {
                 break;
             }
