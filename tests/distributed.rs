@@ -1,5 +1,6 @@
 //! Data-parallel training over MPI: 2 ranks on this machine (loopback)
-//! against 1 process, and a rank killed mid-epoch then resumed.
+//! against 1 process, and a rank killed mid-epoch (after a checkpoint
+//! written every 3 steps from inside `fit`) then resumed.
 //!
 //! The test binary re-runs itself under `mpirun -n 2` (the `worker` test,
 //! ignored unless `KILN_MPI_WORKER` is set); needs OpenMPI's `mpirun` and
@@ -9,7 +10,7 @@
 use kiln::distribute::MultiWorkerMirroredStrategy;
 use kiln::network::Network;
 use kiln::prelude::*;
-use kiln::train::{Callback, CallbackContext};
+use kiln::train::{Callback, CallbackContext, SaveFreq};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -52,8 +53,15 @@ fn params(model: &Model<Net>) -> Vec<f32> {
     all
 }
 
-/// Kills rank 1 (SIGABRT, as a crash would) before batch 3 of epoch 1,
-/// or makes it hang there (`hang`).
+/// Rank 0 checkpoints every `EVERY` steps (and each epoch) from inside `fit`.
+const EVERY: usize = 3;
+/// Rank 1 dies before this batch of epoch 1 (global step 14 of 24, 0-based
+/// 13): after the checkpoint of global step 12, epoch 1's 4th step, so the
+/// resume starts mid-epoch with a shuffled order part-consumed.
+const CRASH_BATCH: usize = 5;
+
+/// Kills rank 1 (SIGABRT, as a crash would) before batch `CRASH_BATCH` of
+/// epoch 1, or makes it hang there (`hang`).
 struct Crash {
     rank: usize,
     epoch: usize,
@@ -66,7 +74,7 @@ impl<N: Network> Callback<N> for Crash {
         Ok(())
     }
     fn on_train_batch_begin(&mut self, batch: usize, _: &mut CallbackContext<'_, N>) -> kiln::Result<()> {
-        if self.rank == 1 && self.epoch == 1 && batch == 3 {
+        if self.rank == 1 && self.epoch == 1 && batch == CRASH_BATCH {
             if self.hang {
                 std::thread::sleep(std::time::Duration::from_secs(60));
             }
@@ -76,8 +84,8 @@ impl<N: Network> Callback<N> for Crash {
     }
 }
 
-/// One rank of a job: trains epoch by epoch, rank 0 checkpointing after
-/// each (resuming from the checkpoint if there is one); writes the
+/// One rank of a job: one `fit` call that backs up to `checkpoint` every
+/// `EVERY` steps and each epoch, resuming from it if it exists; writes the
 /// history and, on rank 0, the final model.
 #[test]
 #[ignore = "run under mpirun by the tests below"]
@@ -88,24 +96,23 @@ fn worker() -> kiln::Result<()> {
     let hang = std::env::var("KILN_MPI_CRASH").is_ok_and(|v| v == "hang");
     let timeout = std::time::Duration::from_secs(if hang { 2 } else { 60 });
     let strategy = MultiWorkerMirroredStrategy::new()?.with_timeout(timeout);
-    let mut model = model();
-    let checkpoint = dir.join("checkpoint");
-    if strategy.is_chief() && checkpoint.exists() {
-        model.load(&checkpoint)?; // the others get it from rank 0
-    }
-    let mut model = strategy.distribute(model)?;
+    let mut model = strategy.distribute(model())?;
     let (x, y) = data();
     let mut crash = Crash { rank: strategy.rank(), epoch: 0, hang };
+    let mut fit = model
+        .fit(&x, &y)
+        .batch_size(BATCH)
+        .epochs(EPOCHS)
+        .verbose(0)
+        .backup_and_restore(dir.join("checkpoint"), SaveFreq::Batches(EVERY));
+    if crashing {
+        fit = fit.callback(&mut crash);
+    }
+    let history = fit.run()?;
     let mut log = String::new();
-    for epoch in model.epoch()..EPOCHS {
-        let mut fit = model.fit(&x, &y).batch_size(BATCH).epochs(epoch + 1).initial_epoch(epoch).verbose(0);
-        if crashing {
-            fit = fit.callback(&mut crash);
-        }
-        let history = fit.run()?;
-        let (loss, accuracy) = (history.get("loss").unwrap()[0], history.get("accuracy").unwrap()[0]);
+    for (i, &epoch) in history.epochs.iter().enumerate() {
+        let (loss, accuracy) = (history.get("loss").unwrap()[i], history.get("accuracy").unwrap()[i]);
         log.push_str(&format!("{epoch} {loss} {accuracy}\n"));
-        strategy.save_checkpoint(&model, &checkpoint)?;
     }
     std::fs::write(dir.join(format!("history.{}", strategy.rank())), log).unwrap();
     if strategy.is_chief() {
@@ -209,10 +216,17 @@ fn a_rank_killed_mid_epoch_ends_the_job_and_the_restart_resumes_exactly() {
     // mpirun ends rank 0 (waiting in the all-reduce) and names the dead rank.
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("process rank 1") && stderr.contains("exited on signal 6"), "{stderr}");
-    // Epoch 0 was checkpointed, epoch 1 was not finished.
+    // The last checkpoint is mid-epoch: global step 12 = epoch 1 after 4
+    // of its 8 steps (rank 0 writes it before the all-reduce of step 13,
+    // which rank 1 joins before it dies).
     let mut checkpointed = model();
     checkpointed.load(dir.join("checkpoint")).unwrap();
     assert_eq!(checkpointed.epoch(), 1);
+    let bytes = std::fs::read(dir.join("checkpoint")).unwrap();
+    let file =
+        kiln::io::TensorFile::parse(&bytes, kiln::train::CHECKPOINT_FORMAT, kiln::train::CHECKPOINT_VERSION).unwrap();
+    assert_eq!(file.metadata["fit_step"], "4");
+    assert_eq!(file.metadata["fit_cursor"], (4 * BATCH).to_string());
     assert!(!dir.join("final").exists());
     // The same command again resumes from the checkpoint.
     mpirun(&dir);
@@ -221,7 +235,8 @@ fn a_rank_killed_mid_epoch_ends_the_job_and_the_restart_resumes_exactly() {
     b.load(dir.join("final")).unwrap();
     let (pa, pb) = (params(&a), params(&b));
     assert_eq!(pa.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), pb.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
-    // The resumed run logged epochs 1 and 2 as the whole run did.
+    // The resumed run logged epochs 1 (its running loss and accuracy
+    // restored from the checkpoint) and 2 as the whole run did, bit for bit.
     assert_eq!(history(&dir, 0), history(&uninterrupted, 0)[1..]);
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&uninterrupted);

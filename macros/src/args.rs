@@ -75,6 +75,11 @@ impl<'a> ArgReader<'a> {
         Some(entry.1)
     }
 
+    /// The argument given as `name = …`, consumed.
+    pub fn take_named(&mut self, name: &str) -> Option<&'a Expr> {
+        self.take(name, None)
+    }
+
     /// The expression given for keyword `name`, without consuming it (for error spans).
     pub fn find(&self, name: &str) -> Option<&'a Expr> {
         self.args.iter().find(|(n, _, _)| n.is_some_and(|n| n == name)).map(|(_, e, _)| *e)
@@ -136,6 +141,79 @@ impl<'a> ArgReader<'a> {
         }
     }
 
+    /// A size per spatial axis, as Keras's `standardize_tuple` reads it
+    /// (`kernel_size = 3` or `(3, 3)`, `strides`, `pool_size`): one
+    /// integer for every axis, or a tuple (or list) of `rank` integers,
+    /// each at least 1. `default` when absent; when `default` is `None`
+    /// the argument is required. `None` when missing or wrong (the error
+    /// is recorded at the argument).
+    pub fn int_or_tuple(
+        &mut self,
+        name: &str,
+        position: Option<usize>,
+        rank: usize,
+        default: Option<usize>,
+        call: &LetStmt,
+    ) -> Option<Vec<usize>> {
+        match self.optional_int_or_tuple(name, position, rank) {
+            Ok(Some(values)) => Some(values),
+            Ok(None) => {
+                if default.is_none() {
+                    self.errors.push_at(call.args_span, format!("`{}` needs the argument `{name}`", self.layer));
+                }
+                default.map(|d| vec![d; rank])
+            }
+            Err(()) => None,
+        }
+    }
+
+    /// [`ArgReader::int_or_tuple`] without a default: `Ok(None)` when
+    /// absent (for defaults that depend on other arguments, such as
+    /// pooling's `strides`), `Err` when wrong (the error recorded).
+    #[allow(clippy::result_unit_err)]
+    pub fn optional_int_or_tuple(
+        &mut self,
+        name: &str,
+        position: Option<usize>,
+        rank: usize,
+    ) -> Result<Option<Vec<usize>>, ()> {
+        let Some(expr) = self.take(name, position) else {
+            return Ok(None);
+        };
+        let tuple = if rank == 1 { "`3` or `(3,)`" } else { "`3` or `(3, 3)`" };
+        let expects =
+            format!("`{name}` expects a positive integer or a tuple of {rank} positive integers, such as {tuple}");
+        let elements: Vec<&Expr> = match expr {
+            Expr::Tuple(t) => t.elems.iter().collect(),
+            Expr::Array(a) => a.elems.iter().collect(),
+            Expr::Paren(p) => vec![&*p.expr],
+            single => vec![single],
+        };
+        let single = !matches!(expr, Expr::Tuple(_) | Expr::Array(_));
+        if !single && elements.len() != rank {
+            self.error(expr, format!("{expects}; found {} values", elements.len()));
+            return Err(());
+        }
+        let mut values = Vec::with_capacity(rank);
+        for element in &elements {
+            match int_value(element) {
+                Some(v) if v >= 1 => values.push(v as usize),
+                Some(v) => {
+                    self.error(element, format!("`{name}` must be at least 1, found {v}"));
+                    return Err(());
+                }
+                None => {
+                    self.error(element, expects);
+                    return Err(());
+                }
+            }
+        }
+        if single {
+            values = vec![values[0]; rank];
+        }
+        Ok(Some(values))
+    }
+
     /// A required integer, possibly negative (`axis = -1`).
     pub fn int(&mut self, name: &str, position: Option<usize>, call: &LetStmt) -> Option<i64> {
         let Some(expr) = self.take(name, position) else {
@@ -147,6 +225,70 @@ impl<'a> ArgReader<'a> {
             self.error(expr, format!("`{name}` expects an integer"));
         }
         value
+    }
+
+    /// A number literal (`0.5`, `1e-3`, `-2`, `1`), `default` when absent.
+    /// Returns the value with the expression it was read from (for error
+    /// spans); `None` when it is required and missing or not a number
+    /// (the error recorded).
+    pub fn float(
+        &mut self,
+        name: &str,
+        position: Option<usize>,
+        default: Option<f64>,
+        call: &LetStmt,
+    ) -> Option<(f64, Option<&'a Expr>)> {
+        let Some(expr) = self.take(name, position) else {
+            if default.is_none() {
+                self.errors.push_at(call.args_span, format!("`{}` needs the argument `{name}`", self.layer));
+            }
+            return default.map(|d| (d, None));
+        };
+        let value = float_value(expr);
+        if value.is_none() {
+            self.error(expr, format!("`{name}` expects a number, such as `0.5`"));
+        }
+        value.map(|v| (v, Some(expr)))
+    }
+
+    /// Keras's "an integer or a tuple of `arity` integers" (`size = 2` or
+    /// `size = (2, 3)`, `padding = 1` or `padding = (1, 2)`): the integers,
+    /// one given alone repeated `arity` times. `default` when absent;
+    /// `None` when wrong (the error recorded: not integers, the wrong
+    /// count, or a value below `min`).
+    pub fn int_or_tuple_min(
+        &mut self,
+        name: &str,
+        position: Option<usize>,
+        arity: usize,
+        min: i64,
+        default: &[i64],
+    ) -> Option<Vec<i64>> {
+        let Some(expr) = self.take(name, position) else {
+            return Some(default.to_vec());
+        };
+        let values = match expr {
+            Expr::Tuple(t) => t.elems.iter().map(int_value).collect::<Option<Vec<i64>>>(),
+            Expr::Paren(p) => int_value(&p.expr).map(|v| vec![v; arity]),
+            single => int_value(single).map(|v| vec![v; arity]),
+        };
+        let expected =
+            if arity == 1 { "an integer".to_string() } else { format!("an integer or a tuple of {arity} integers") };
+        match values {
+            Some(v) if v.len() != arity => {
+                self.error(expr, format!("`{name}` expects {expected}, found {} values", v.len()));
+                None
+            }
+            Some(v) if v.iter().any(|&x| x < min) => {
+                self.error(expr, format!("`{name}` values must be at least {min}"));
+                None
+            }
+            Some(v) => Some(v),
+            None => {
+                self.error(expr, format!("`{name}` expects {expected}"));
+                None
+            }
+        }
     }
 
     /// The first positional argument as tensor names, for operations
@@ -339,8 +481,18 @@ pub fn size_value(expr: &Expr) -> Option<Size> {
     }
 }
 
+/// The value of a float or integer literal, possibly negated.
+fn float_value(expr: &Expr) -> Option<f64> {
+    match expr {
+        Expr::Lit(ExprLit { lit: Lit::Float(f), .. }) => f.base10_parse().ok(),
+        Expr::Lit(ExprLit { lit: Lit::Int(i), .. }) => i.base10_parse::<i64>().ok().map(|v| v as f64),
+        Expr::Unary(ExprUnary { op: UnOp::Neg(_), expr, .. }) => float_value(expr).map(|v| -v),
+        _ => None,
+    }
+}
+
 /// The value of an integer literal, possibly negated.
-fn int_value(expr: &Expr) -> Option<i64> {
+pub fn int_value(expr: &Expr) -> Option<i64> {
     match expr {
         Expr::Lit(ExprLit { lit: Lit::Int(i), .. }) => i.base10_parse().ok(),
         Expr::Unary(ExprUnary { op: UnOp::Neg(_), expr, .. }) => int_value(expr).map(|v| -v),

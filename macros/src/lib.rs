@@ -21,6 +21,7 @@ mod import;
 mod kw;
 mod layers;
 mod parse;
+mod regularizers;
 mod size;
 
 use proc_macro::TokenStream;

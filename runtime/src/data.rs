@@ -1,5 +1,12 @@
 //! Loading and preparing data: CSV and IDX files (optionally gzipped),
-//! standardization, train/test splits.
+//! standardization, train/test splits, and input pipelines ([`Dataset`],
+//! generators) for `fit`, `evaluate` and `predict`.
+
+mod pipeline;
+
+pub use pipeline::{
+    Batch, BatchData, BatchStream, Cardinality, Column, Columns, Dataset, DatasetIter, Example, IntoBatches, Rows,
+};
 
 use crate::error::{Error, Result};
 use rand::seq::SliceRandom;

@@ -54,6 +54,13 @@ pub trait Network {
         OutputBuffers { value, grad, logits: None }
     }
 
+    /// The activity regularizers' penalty of the last `forward` (Keras's
+    /// `activity_regularizer`: `r(output) / batch` per regularized layer);
+    /// `backward` adds its gradient. Zero for a model without any.
+    fn activity_penalty(_workspace: &Self::Workspace) -> f32 {
+        0.0
+    }
+
     /// Back-propagates the gradients left in the output-gradient buffers
     /// through the last `forward`, overwriting every parameter's `grad`.
     fn backward(&mut self, workspace: &mut Self::Workspace, x: InputFlat<'_, Self>, batch: usize);

@@ -13,13 +13,25 @@ pub struct Param {
     pub grad: Vec<f32>,
     /// Whether optimizers update it.
     pub trainable: bool,
+    /// Keras's `kernel_regularizer` & co.: a penalty added to the loss.
+    pub regularizer: Option<crate::regularizers::Regularizer>,
+    /// Keras's `kernel_constraint` & co.: applied after each optimizer step.
+    pub constraint: Option<crate::regularizers::Constraint>,
 }
 
 impl Param {
     /// A trainable parameter of the given shape, all zeros.
     pub fn zeros(name: &'static str, shape: &[usize]) -> Self {
         let len = shape.iter().product();
-        Param { name, shape: shape.to_vec(), value: vec![0.0; len], grad: vec![0.0; len], trainable: true }
+        Param {
+            name,
+            shape: shape.to_vec(),
+            value: vec![0.0; len],
+            grad: vec![0.0; len],
+            trainable: true,
+            regularizer: None,
+            constraint: None,
+        }
     }
 
     /// Number of scalars.

@@ -196,29 +196,43 @@ pub fn value_tokens(expr: &Expr) -> TokenStream {
             quote!(::kiln::json::Value::Array(::std::vec![#(#items),*]))
         }
         Expr::Call(call) => {
-            let known = match &*call.func {
-                Expr::Path(p) => p.path.get_ident().and_then(|i| KERAS_OBJECTS.iter().find(|o| i == o.0)),
+            let name = match &*call.func {
+                Expr::Path(p) => p.path.segments.last().map(|s| s.ident.to_string()),
                 _ => None,
             };
-            let Some((_, module, class, params)) = known else {
-                return quote!(::kiln::json::ToJsonValue::to_json_value(&(#expr)));
-            };
-            let mut positional = params.iter();
-            let entries = call.args.iter().filter_map(|arg| match arg {
-                Expr::Assign(a) => {
-                    let key = quote::ToTokens::to_token_stream(&a.left).to_string();
-                    let value = value_tokens(&a.right);
-                    Some(quote!((#key, #value)))
-                }
-                other => positional.next().map(|key| {
-                    let value = value_tokens(other);
-                    quote!((#key, #value))
-                }),
-            });
-            quote!(::kiln::json::keras_object(#module, #class, ::std::vec![#(#entries),*]))
+            let args: Vec<&Expr> = call.args.iter().collect();
+            keras_object(expr, name.as_deref(), &args)
+        }
+        // `regularizers.l2(0.01)`, as Keras code writes it.
+        Expr::MethodCall(m) => {
+            let args: Vec<&Expr> = m.args.iter().collect();
+            keras_object(expr, Some(&m.method.to_string()), &args)
         }
         other => quote!(::kiln::json::ToJsonValue::to_json_value(&(#other))),
     }
+}
+
+/// A regularizer or constraint call (by its snake-case name, as
+/// `l2(0.01)`, or its class name, as `L2(0.01)`) as Keras's serialized
+/// object; any other call is a Rust constant expression.
+fn keras_object(expr: &Expr, name: Option<&str>, args: &[&Expr]) -> TokenStream {
+    let known = name.and_then(|n| KERAS_OBJECTS.iter().find(|o| n == o.0 || n == o.2));
+    let Some((_, module, class, params)) = known else {
+        return quote!(::kiln::json::ToJsonValue::to_json_value(&(#expr)));
+    };
+    let mut positional = params.iter();
+    let entries = args.iter().filter_map(|arg| match arg {
+        Expr::Assign(a) => {
+            let key = quote::ToTokens::to_token_stream(&a.left).to_string();
+            let value = value_tokens(&a.right);
+            Some(quote!((#key, #value)))
+        }
+        other => positional.next().map(|key| {
+            let value = value_tokens(other);
+            quote!((#key, #value))
+        }),
+    });
+    quote!(::kiln::json::keras_object(#module, #class, ::std::vec![#(#entries),*]))
 }
 
 #[cfg(test)]
@@ -250,5 +264,8 @@ mod tests {
         );
         let max_norm = converted("max_norm(max_value = 2.0)");
         assert!(max_norm.contains("\"MaxNorm\""), "{max_norm}");
+        // Keras's class names and `module.name(…)` calls too.
+        assert!(converted("UnitNorm(axis = 0)").contains("\"UnitNorm\""));
+        assert!(converted("regularizers.l1(0.5)").contains("\"L1\""));
     }
 }

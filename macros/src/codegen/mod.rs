@@ -105,6 +105,13 @@ pub fn expand(def: &ModelDef, graph: &Graph) -> TokenStream {
     let ws_inits = gen.workspace_inits();
     let forward = gen.forward();
     let backward = gen.backward();
+    let activity_penalty = gen.has_activity_regularizers().then(|| {
+        quote! {
+            fn activity_penalty(ws: &#ws) -> f32 {
+                ws.__ctx.activity_penalty
+            }
+        }
+    });
     let scratch = format_ident!("{}OneSample", name);
     let predict_one = gen.predict_one(inference::Storage::Stack);
     let predict_one_scratch = gen.predict_one(inference::Storage::Scratch(&scratch));
@@ -308,6 +315,8 @@ pub fn expand(def: &ModelDef, graph: &Graph) -> TokenStream {
                 }
             }
 
+            #activity_penalty
+
             fn backward(&mut self, ws: &mut #ws, x: <#input_set as ::kiln::sample::SampleSet>::Flat<'_>, batch: usize) {
                 ::core::assert!(batch <= ws.__capacity, "batch exceeds the workspace capacity");
                 ::kiln::network::Network::visit_params(self, &mut |p| p.grad.fill(0.0));
@@ -419,7 +428,11 @@ impl<'a> Gen<'a> {
             let Some(node) = tensor.producer else { continue };
             let read_elsewhere = graph.nodes.iter().any(|n| n.inputs.contains(&t))
                 || graph.outputs.iter().filter(|&&other| other == t).count() > 1;
-            if !graph.layers[graph.nodes[node].layer].spec.is_merge() && tensor.ty.shape.len() == 1 && !read_elsewhere {
+            let spec = &graph.layers[graph.nodes[node].layer].spec;
+            // An activity regularizer's gradient is with respect to the
+            // output itself, so its layer keeps the plain path.
+            let plain = spec.is_merge() || spec.activity_regularizer().is_some();
+            if !plain && tensor.ty.shape.len() == 1 && !read_elsewhere {
                 logit_outputs[node] = Some(o);
             }
         }

@@ -35,12 +35,25 @@ impl Gen<'_> {
                 }
             } else {
                 let (x, c) = (self.value_slice(node.inputs[0]), cache_field(id));
+                // Keras's activity regularizer: `r(output) / batch`, added to the loss.
+                let activity = layer.spec.activity_regularizer().map(|r| {
+                    quote! {
+                        ws.__ctx.activity_penalty += (#r).penalty(&ws.#v[..batch * #len]) / batch as f32;
+                    }
+                });
                 quote! {
                     ::kiln::__private::Layer::forward(&self.#field, #x, &mut ws.#v[..batch * #len], batch, &mut ws.#c, &mut ws.__ctx);
+                    #activity
                 }
             }
         });
-        quote!(#(#calls)*)
+        let reset = self.has_activity_regularizers().then(|| quote!(ws.__ctx.activity_penalty = 0.0;));
+        quote!(#reset #(#calls)*)
+    }
+
+    /// Whether any layer has a Keras `activity_regularizer`.
+    pub(super) fn has_activity_regularizers(&self) -> bool {
+        self.graph.layers.iter().any(|l| l.spec.activity_regularizer().is_some())
     }
 
     pub(super) fn backward(&self) -> TokenStream {
@@ -119,6 +132,11 @@ impl Gen<'_> {
             } else {
                 let input = node.inputs[0];
                 let (x, c, dx) = (self.value_slice(input), cache_field(id), dx_for(input));
+                if let Some(r) = layer.spec.activity_regularizer() {
+                    calls.push(quote! {
+                        (#r).add_gradient(&ws.#v[..batch * #len], &mut ws.#g[..batch * #len], 1.0 / batch as f32);
+                    });
+                }
                 calls.push(quote! {
                     ::kiln::__private::Layer::backward(
                         &mut self.#field,

@@ -11,6 +11,7 @@ pub const KINDS: &[Kind] = &[Kind {
     args: ActivationSpec::ARGS,
     configure: |_, stmt, args| boxed(ActivationSpec::configure(stmt, args)),
     is_op: false,
+    weights: &[],
 }];
 
 pub struct ActivationSpec {

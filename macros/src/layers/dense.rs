@@ -7,6 +7,7 @@ use super::{
 };
 use crate::args::ArgReader;
 use crate::parse::LetStmt;
+use crate::regularizers::kernel_and_bias;
 use proc_macro2::TokenStream;
 use quote::quote;
 
@@ -15,6 +16,7 @@ pub const KINDS: &[Kind] = &[Kind {
     args: DenseSpec::ARGS,
     configure: |_, stmt, args| boxed(DenseSpec::configure(stmt, args)),
     is_op: false,
+    weights: &kernel_and_bias(2),
 }];
 
 pub struct DenseSpec {

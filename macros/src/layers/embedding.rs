@@ -4,6 +4,7 @@
 use super::{boxed, initializer_tokens, one, DType, Kind, ShapeError, Size, Spec, TensorType, INITIALIZERS};
 use crate::args::ArgReader;
 use crate::parse::LetStmt;
+use crate::regularizers::Weight;
 use proc_macro2::TokenStream;
 use quote::quote;
 
@@ -12,6 +13,7 @@ pub const KINDS: &[Kind] = &[Kind {
     args: EmbeddingSpec::ARGS,
     configure: |_, stmt, args| boxed(EmbeddingSpec::configure(stmt, args)),
     is_op: false,
+    weights: &[Weight { prefix: "embeddings", param: "embeddings", rank: 2 }],
 }];
 
 pub struct EmbeddingSpec {

@@ -10,6 +10,7 @@ pub const KINDS: &[Kind] = &[Kind {
     args: FlattenSpec::ARGS,
     configure: |_, _, args| boxed(Some(FlattenSpec::configure(args))),
     is_op: false,
+    weights: &[],
 }];
 
 pub struct FlattenSpec;

@@ -22,7 +22,13 @@ pub const KINDS: &[Kind] = &[
 ];
 
 const fn op(name: &'static str, args: &'static [&'static str]) -> Kind {
-    Kind { name, args, configure: |op, stmt, args| boxed(MergeSpec::configure(op, stmt, args)), is_op: true }
+    Kind {
+        name,
+        args,
+        configure: |op, stmt, args| boxed(MergeSpec::configure(op, stmt, args)),
+        is_op: true,
+        weights: &[],
+    }
 }
 
 pub struct MergeSpec {

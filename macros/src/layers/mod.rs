@@ -4,17 +4,24 @@
 //! file implementing `kiln::layers::Layer` (recipe: `docs/ADDING_A_LAYER.md`).
 
 mod activation;
+mod conv;
 pub mod custom;
 mod dense;
+mod dropout;
 mod embedding;
 mod flatten;
 mod merge;
+mod normalization;
+mod padding;
+mod pool;
 mod recurrent;
 mod reduce;
+mod reshape;
 mod time_distributed;
 
 use crate::args::{ArgReader, Recorded};
 use crate::parse::LetStmt;
+use crate::regularizers::{Regularization, Weight};
 use crate::size::Deferred;
 pub use crate::size::Size;
 use proc_macro2::TokenStream;
@@ -145,6 +152,60 @@ pub trait Spec {
     fn nested(&self) -> Option<(&dyn Spec, &[Recorded], &'static str)> {
         None
     }
+    /// Keras's `activity_regularizer` of the layer, as a runtime
+    /// `Regularizer` value (see [`Regularized`]).
+    fn activity_regularizer(&self) -> Option<TokenStream> {
+        None
+    }
+}
+
+/// A layer given regularizers or constraints: its spec, with the
+/// constructor setting them on the parameters.
+pub struct Regularized {
+    spec: Box<dyn Spec>,
+    regularization: Regularization,
+}
+
+impl Spec for Regularized {
+    fn keras_type(&self) -> &'static str {
+        self.spec.keras_type()
+    }
+    fn name_prefix(&self) -> &str {
+        self.spec.name_prefix()
+    }
+    fn has_params(&self) -> bool {
+        self.spec.has_params()
+    }
+    fn infer(&self, inputs: &[(&TensorType, &str)]) -> Result<TensorType, ShapeError> {
+        self.spec.infer(inputs)
+    }
+    fn field_type(&self, inputs: &[TensorType], output: &TensorType) -> TokenStream {
+        self.spec.field_type(inputs, output)
+    }
+    fn constructor(&self, inputs: &[TensorType], output: &TensorType) -> TokenStream {
+        self.regularization.wrap_constructor(self.spec.constructor(inputs, output))
+    }
+    fn is_merge(&self) -> bool {
+        self.spec.is_merge()
+    }
+    fn deferred(&self, inputs: &[(&TensorType, &str)]) -> Vec<Deferred> {
+        self.spec.deferred(inputs)
+    }
+    fn is_custom(&self) -> bool {
+        self.spec.is_custom()
+    }
+    fn checks_ids(&self) -> bool {
+        self.spec.checks_ids()
+    }
+    fn not_in_keras(&self) -> Option<String> {
+        self.spec.not_in_keras()
+    }
+    fn nested(&self) -> Option<(&dyn Spec, &[Recorded], &'static str)> {
+        self.spec.nested()
+    }
+    fn activity_regularizer(&self) -> Option<TokenStream> {
+        self.regularization.activity.clone()
+    }
 }
 
 /// How one layer kind (or operation) written in `model!` is read.
@@ -162,6 +223,9 @@ pub struct Kind {
     /// Written as a function of tensors (`concatenate([a, b])`,
     /// `reduce_sum(x, axis = 1)`) rather than as a layer applied to them.
     pub is_op: bool,
+    /// Its weights that take Keras's `<prefix>_regularizer` and
+    /// `<prefix>_constraint` arguments.
+    pub weights: &'static [Weight],
 }
 
 /// Boxes a configured spec (helper for the `configure` functions).
@@ -172,9 +236,15 @@ pub fn boxed<S: Spec + 'static>(spec: Option<S>) -> Option<Box<dyn Spec>> {
 /// Every layer kind and operation the DSL knows, file by file.
 const REGISTRY: &[&[Kind]] = &[
     activation::KINDS,
+    conv::KINDS,
     dense::KINDS,
+    normalization::KINDS,
+    dropout::KINDS,
     embedding::KINDS,
     flatten::KINDS,
+    pool::KINDS,
+    reshape::KINDS,
+    padding::KINDS,
     recurrent::KINDS,
     time_distributed::KINDS,
     reduce::KINDS,
@@ -231,8 +301,19 @@ pub fn is_op(name: &str) -> bool {
 pub fn configure(stmt: &LetStmt, mut args: ArgReader<'_>) -> Option<(Box<dyn Spec>, Vec<Recorded>)> {
     let kind = kind(&stmt.callee.to_string())?;
     let spec = (kind.configure)(kind.name, stmt, &mut args).unwrap_or_else(|| Box::new(Invalid));
-    let recorded = args.finish(kind.args);
-    Some((spec, recorded))
+    if kind.is_op {
+        let recorded = args.finish(kind.args);
+        return Some((spec, recorded));
+    }
+    let regularization = Regularization::read(&mut args, kind.weights);
+    let extra = Regularization::keywords(kind.weights);
+    let known: Vec<&str> = kind.args.iter().copied().chain(extra.iter().map(String::as_str)).collect();
+    let recorded = args.finish(&known);
+    if regularization.is_empty() {
+        Some((spec, recorded))
+    } else {
+        Some((Box::new(Regularized { spec, regularization }), recorded))
+    }
 }
 
 /// A layer whose arguments were wrong (the errors are recorded): its

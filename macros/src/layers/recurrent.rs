@@ -9,6 +9,7 @@ use super::{
 };
 use crate::args::ArgReader;
 use crate::parse::LetStmt;
+use crate::regularizers::Weight;
 use proc_macro2::TokenStream;
 use quote::quote;
 
@@ -18,19 +19,30 @@ pub const KINDS: &[Kind] = &[
         args: RecurrentSpec::args(Cell::Lstm),
         configure: |_, s, a| boxed(RecurrentSpec::configure(Cell::Lstm, s, a)),
         is_op: false,
+        weights: RECURRENT_WEIGHTS,
     },
     Kind {
         name: "GRU",
         args: RecurrentSpec::args(Cell::Gru),
         configure: |_, s, a| boxed(RecurrentSpec::configure(Cell::Gru, s, a)),
         is_op: false,
+        weights: RECURRENT_WEIGHTS,
     },
     Kind {
         name: "SimpleRNN",
         args: RecurrentSpec::args(Cell::SimpleRnn),
         configure: |_, s, a| boxed(RecurrentSpec::configure(Cell::SimpleRnn, s, a)),
         is_op: false,
+        weights: RECURRENT_WEIGHTS,
     },
+];
+
+/// Keras's `kernel_`, `recurrent_` and `bias_` regularizers and constraints.
+/// (GRU's bias is `[2, 3U]`; an `axis` beyond rank 1 is checked at run time for it.)
+const RECURRENT_WEIGHTS: &[Weight] = &[
+    Weight { prefix: "kernel", param: "kernel", rank: 2 },
+    Weight { prefix: "recurrent", param: "recurrent_kernel", rank: 2 },
+    Weight { prefix: "bias", param: "bias", rank: 1 },
 ];
 
 #[derive(Clone, Copy, PartialEq)]

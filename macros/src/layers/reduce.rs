@@ -23,6 +23,7 @@ const fn op(name: &'static str) -> Kind {
         args: ReduceSpec::ARGS,
         configure: |op, stmt, args| boxed(ReduceSpec::configure(op, stmt, args)),
         is_op: true,
+        weights: &[],
     }
 }
 

@@ -13,6 +13,7 @@ pub const KINDS: &[Kind] = &[Kind {
     args: TimeDistributedSpec::ARGS,
     configure: |_, stmt, args| boxed(TimeDistributedSpec::configure(stmt, args)),
     is_op: false,
+    weights: &[],
 }];
 
 pub struct TimeDistributedSpec {

@@ -104,11 +104,18 @@ impl MultiWorkerMirroredStrategy {
     /// [`Error::Distributed`] if the broadcast fails, or the error of
     /// loading rank 0's state (a different model type on some rank).
     pub fn distribute<N: Network>(&self, model: Model<N>) -> Result<Model<N>> {
+        model.distributed(self.collective())
+    }
+
+    /// A handle on the job's collectives, for reductions of one's own
+    /// (custom metrics) or to time the all-reduce alone. Every rank must
+    /// make the same calls in the same order, and not while another thread
+    /// trains (MPI is initialized `Serialized`).
+    pub fn collective(&self) -> Box<dyn Collective> {
         let world = self.world();
         let (rank, size) = (world.rank() as usize, world.size() as usize);
         let env = Arc::clone(&self.env);
-        let collective = MpiCollective { world, rank, size, _env: env, timeout: self.timeout, recv: Vec::new() };
-        model.distributed(Box::new(collective))
+        Box::new(MpiCollective { world, rank, size, _env: env, timeout: self.timeout, recv: Vec::new() })
     }
 
     /// Rank 0 saves `model`'s checkpoint ([`Model::save`], atomic); every

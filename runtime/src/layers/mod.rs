@@ -7,26 +7,40 @@
 //! as by the macro; the batch size is a run-time number.
 
 mod activation;
+mod batch_norm;
+mod conv;
 mod dense;
+mod dropout;
 mod embedding;
 mod flatten;
 mod gru;
+mod layer_norm;
 mod lstm;
 mod merge;
+mod padding;
+mod pool;
 mod recurrent;
 mod reduce;
+mod reshape;
 mod simple_rnn;
 mod time_distributed;
 
 pub use activation::ActivationLayer;
+pub use batch_norm::{BatchNormalization, BatchNormalizationCache, BatchNormalizationConfig};
+pub use conv::{conv_output_len, Conv, Conv1d, Conv2d, ConvCache, ConvConfig};
 pub use dense::{Dense, DenseConfig};
+pub use dropout::{Dropout, DropoutCache, DropoutKind, GaussianNoise};
 pub use embedding::Embedding;
 pub use flatten::Flatten;
 pub use gru::Gru;
+pub use layer_norm::{LayerNormalization, LayerNormalizationCache, LayerNormalizationConfig};
 pub use lstm::Lstm;
 pub use merge::{Concatenate, ElementWise, Merge, MergeOp};
+pub use padding::{Cropping1D, Cropping2D, UpSampling1D, UpSampling2D, ZeroPadding1D, ZeroPadding2D};
+pub use pool::{GlobalPooling, Padding, PoolMode, Pooling, PoolingCache};
 pub use recurrent::{RecurrentCache, RecurrentConfig, RecurrentWeights};
 pub use reduce::{Reduce, ReduceOp};
+pub use reshape::{Permute, RepeatVector, Reshape};
 pub use simple_rnn::SimpleRnn;
 pub use time_distributed::TimeDistributed;
 
@@ -45,13 +59,21 @@ pub struct Ctx {
     pub training: bool,
     /// Random numbers for stochastic layers.
     pub rng: ChaCha8Rng,
+    /// The activity regularizers' penalty of the last `forward` (the
+    /// generated code adds each regularized layer's `r(output) / batch`).
+    pub activity_penalty: f32,
 }
 
 impl Ctx {
     /// A context whose random stream starts from `seed`.
     pub fn new(seed: u64) -> Self {
         use rand::SeedableRng;
-        Ctx { scratch: Scratch::default(), training: false, rng: ChaCha8Rng::seed_from_u64(seed) }
+        Ctx {
+            scratch: Scratch::default(),
+            training: false,
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            activity_penalty: 0.0,
+        }
     }
 }
 

@@ -470,6 +470,10 @@ pub fn step(optimizer: &mut dyn Optimizer, mut visit: impl FnMut(&mut dyn FnMut(
             if clipped {
                 std::mem::swap(&mut p.grad, &mut scratch);
             }
+            // Keras's optimizer projects a constrained variable right after its update.
+            if let Some(constraint) = &p.constraint {
+                constraint.apply(&mut p.value, &p.shape);
+            }
         }
         index += 1;
     });

@@ -34,7 +34,7 @@ pub use callbacks::{
     ModelCheckpoint, ReduceLrOnPlateau, SaveFreq, TensorBoard, TerminateOnNan, UpdateFreq,
 };
 pub use checkpoint::{CHECKPOINT_FORMAT, CHECKPOINT_VERSION};
-pub use fit::Fit;
+pub use fit::{Evaluate, Fit};
 pub use history::{History, Logs};
 pub use progress::ProgbarLogger;
 
@@ -462,40 +462,69 @@ impl<N: Network> Model<N> {
         let n = end - start;
         callbacks::each(callbacks, self, params, |c, ctx| c.on_test_begin(ctx))?;
         let mut batch_logs = Logs::default();
-        let unweighted = self.metric_kinds.len();
-        let saved = (std::mem::take(&mut self.metrics), self.loss_mean, self.output_loss.clone());
-        self.rebuild_metrics();
-        self.loss_mean.reset();
-        self.output_loss.iter_mut().for_each(Mean::reset);
+        let saved = self.begin_evaluation();
         for (b, (b0, b1)) in batches(n, batch_size)?.enumerate() {
             callbacks::each(callbacks, self, params, |c, ctx| c.on_test_batch_begin(b, ctx))?;
-            let m = b1 - b0;
-            let ws = workspace(&self.network, &mut self.workspace, batch_size.min(n));
-            self.network.forward(ws, N::Input::range(x, b0, b1), m, false);
-            let mut total = 0.0;
-            for (o, loss) in self.losses.iter().enumerate() {
-                let len = loss.target_len(<N::Output as SampleSet>::member_len(o));
-                let yt = &targets[o][(start + b0) * len..(start + b1) * len];
-                let w = weights.map(|w| &w[start + b0..start + b1]);
-                let value = output_loss(&**loss, N::output_buffers(ws, o, m), yt, w, false, m, 1.0);
-                let (out, _) = N::output_and_grad(ws, o, m);
-                total += self.loss_weights[o] * value;
-                self.output_loss[o].update(value as f64, m as f64);
-                for (k, s) in self.metrics[o].iter_mut().enumerate() {
-                    s.update(out, yt, if k < unweighted { None } else { w }, m);
-                }
-            }
-            self.loss_mean.update(total as f64, m as f64);
+            let w = weights.map(|w| &w[start + b0..start + b1]);
+            self.test_batch(N::Input::range(x, b0, b1), targets, start + b0, w, b1 - b0, batch_size.min(n));
             if !callbacks.is_empty() {
                 self.fill_logs(&mut batch_logs);
                 callbacks::each(callbacks, self, params, |c, ctx| c.on_test_batch_end(b, &batch_logs, ctx))?;
             }
         }
+        let logs = self.end_evaluation(saved);
+        callbacks::each(callbacks, self, params, |c, ctx| c.on_test_end(&logs, ctx))?;
+        Ok(logs)
+    }
+
+    /// Sets the running loss and metrics aside for an evaluation (which
+    /// starts them from zero) and returns them for [`Model::end_evaluation`].
+    fn begin_evaluation(&mut self) -> (Vec<Vec<MetricState>>, Mean, Vec<Mean>) {
+        let saved = (std::mem::take(&mut self.metrics), self.loss_mean, self.output_loss.clone());
+        self.rebuild_metrics();
+        self.loss_mean.reset();
+        self.output_loss.iter_mut().for_each(Mean::reset);
+        saved
+    }
+
+    /// The evaluation's logs; the running values from before it are back.
+    fn end_evaluation(&mut self, saved: (Vec<Vec<MetricState>>, Mean, Vec<Mean>)) -> Logs {
         let mut logs = Logs::default();
         self.fill_logs(&mut logs);
         (self.metrics, self.loss_mean, self.output_loss) = saved;
-        callbacks::each(callbacks, self, params, |c, ctx| c.on_test_end(&logs, ctx))?;
-        Ok(logs)
+        logs
+    }
+
+    /// Evaluates one batch of `m` checked samples `x` against samples
+    /// `first..first + m` of the per-output `targets`, adding to the
+    /// running loss and metrics. `capacity` sizes the workspace.
+    fn test_batch(
+        &mut self,
+        x: InputFlat<'_, N>,
+        targets: &[Vec<f32>],
+        first: usize,
+        w: Option<&[f32]>,
+        m: usize,
+        capacity: usize,
+    ) {
+        let unweighted = self.metric_kinds.len();
+        let ws = workspace(&self.network, &mut self.workspace, capacity.max(m));
+        self.network.forward(ws, x, m, false);
+        let mut total = 0.0;
+        for (o, loss) in self.losses.iter().enumerate() {
+            let len = loss.target_len(<N::Output as SampleSet>::member_len(o));
+            let yt = &targets[o][first * len..(first + m) * len];
+            let value = output_loss(&**loss, N::output_buffers(ws, o, m), yt, w, false, m, 1.0);
+            let (out, _) = N::output_and_grad(ws, o, m);
+            total += self.loss_weights[o] * value;
+            self.output_loss[o].update(value as f64, m as f64);
+            for (k, s) in self.metrics[o].iter_mut().enumerate() {
+                s.update(out, yt, if k < unweighted { None } else { w }, m);
+            }
+        }
+        // Keras's test loss includes `model.losses` (regularizers) too.
+        total += N::activity_penalty(ws) + crate::regularizers::weight_penalties(|f| self.network.params(f));
+        self.loss_mean.update(total as f64, m as f64);
     }
 
     /// Keras's `predict`: outputs for every sample, computed in batches.
@@ -574,6 +603,13 @@ impl<N: Network> Model<N> {
         if n == 0 {
             return Err(Error::NoData(work));
         }
+        self.check_target_shapes::<Y>()?;
+        Ok(n)
+    }
+
+    /// Checks that the targets `Y` have one member per output, each of the
+    /// length its loss and metrics read.
+    fn check_target_shapes<Y: SampleSet>(&self) -> Result<()> {
         if Y::COUNT != self.losses.len() {
             return Err(Error::InvalidArgument {
                 name: "y",
@@ -604,7 +640,7 @@ impl<N: Network> Model<N> {
                 });
             }
         }
-        Ok(n)
+        Ok(())
     }
 
     /// Checks that inputs and targets are finite and ids are in range.
@@ -640,7 +676,17 @@ impl<N: Network> Model<N> {
             total += w * value;
             self.step_losses.push(value);
         }
-        total
+        // Keras adds `model.losses` (regularizers) to the loss it reports
+        // and differentiates; their gradients are added by `backward`.
+        total + N::activity_penalty(ws) + crate::regularizers::weight_penalties(|f| self.network.params(f))
+    }
+
+    /// The backward pass of the last training forward, with the weight
+    /// regularizers' gradients added to the parameters' gradients.
+    pub(crate) fn backward(&mut self, x: InputFlat<'_, N>, n: usize) {
+        let ws = workspace(&self.network, &mut self.workspace, n);
+        self.network.backward(ws, x, n);
+        crate::regularizers::add_weight_penalties(|f| self.network.visit_params(f));
     }
 
     /// Forward, losses, backward and update on one batch of flat data.
@@ -654,8 +700,7 @@ impl<N: Network> Model<N> {
         if !total.is_finite() {
             return Err(Error::NonFiniteLoss { loss: total, epoch: 0, batch: 0 });
         }
-        let ws = workspace(&self.network, &mut self.workspace, n);
-        self.network.backward(ws, x, n);
+        self.backward(x, n);
         // A step from a NaN or infinite gradient would poison the weights
         // and the optimizer's moments: refuse it before anything changes.
         if let Some((parameter, index)) = non_finite_gradient(&self.network) {
@@ -664,6 +709,7 @@ impl<N: Network> Model<N> {
         // Only a step that is applied counts in the running loss and metrics.
         // Keras tracks the epoch loss as the batch losses' mean weighted by batch size.
         self.loss_mean.update(total as f64, n as f64);
+        let ws = workspace(&self.network, &mut self.workspace, n);
         let unweighted = self.metric_kinds.len();
         for (o, &value) in self.step_losses.iter().enumerate() {
             self.output_loss[o].update(value as f64, n as f64);

@@ -29,12 +29,17 @@ impl Progress {
     }
 
     pub fn begin_epoch(&mut self, epoch: usize, epochs: usize, steps: usize) {
-        self.steps = steps;
-        self.epoch_start = Instant::now();
-        self.last_draw = None;
+        self.begin_steps(steps);
         if self.verbose > 0 {
             println!("Epoch {}/{}", epoch + 1, epochs);
         }
+    }
+
+    /// Starts a bar of `steps` without an `Epoch` header (`evaluate`).
+    pub fn begin_steps(&mut self, steps: usize) {
+        self.steps = steps;
+        self.epoch_start = Instant::now();
+        self.last_draw = None;
     }
 
     /// Whether [`Progress::update`] would draw after step `done` (so the

@@ -89,7 +89,7 @@ impl<N: Network> Model<N> {
             }
             // After the loss, so a non-finite loss still reaches the
             // reduction (every rank must join it) and is refused there.
-            self.network.backward(ws, x, n);
+            self.backward(x, n);
             self.network.params(&mut |p| {
                 if p.trainable {
                     buf.extend(p.grad.iter().map(|g| g * local));

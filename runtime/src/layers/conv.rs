@@ -1,0 +1,615 @@
+//! `Conv1D` and `Conv2D` (channels last): `y = activation(conv(x, K) + b)`,
+//! with the kernel in Keras's layout `[kh, kw, in, filters]` (`Conv1D`:
+//! `[k, in, filters]`), so weight files and Keras imports match Keras 3.
+//!
+//! One generic type, [`Conv`], holds both: a `Conv1D` over `[steps,
+//! channels]` is a `Conv2D` over `[1, steps, channels]` with a kernel of
+//! height 1, and `[k, in, filters]` is `[1, k, in, filters]` in memory.
+//!
+//! Batches are computed as one matrix product per block of samples
+//! (im2col): each output position's receptive field is copied into a row
+//! of a `[positions, kh·kw·in]` matrix (zeros where it overlaps the
+//! padding), which the shared SGEMM multiplies by the kernel seen as a
+//! `[kh·kw·in, filters]` matrix. The backward pass rebuilds the same rows
+//! (a copy, cheap next to the product) rather than keeping them, so the
+//! cache stays bounded by one block whatever the batch.
+
+use super::{ensure_len, Ctx, InputGrad, Layer};
+use crate::activations::Activation;
+use crate::gemm::{add_row_vector, axpy, column_sums_into, sgemm, vec_mat, Mat};
+use crate::initializers::Initializer;
+use crate::param::Param;
+use rand::Rng;
+
+/// Keras's convolution arguments that are not sizes (the sizes are the
+/// type's const generics).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ConvConfig {
+    /// Applied to `conv(x, K) + b`; default `linear`.
+    pub activation: Activation,
+    /// Whether the layer has a bias; default `true`.
+    pub use_bias: bool,
+    /// Default `glorot_uniform` (fans of a conv kernel: `kh·kw·in` and `kh·kw·filters`).
+    pub kernel_initializer: Initializer,
+    /// Default `zeros`.
+    pub bias_initializer: Initializer,
+}
+
+impl Default for ConvConfig {
+    fn default() -> Self {
+        ConvConfig {
+            activation: Activation::Linear,
+            use_bias: true,
+            kernel_initializer: Initializer::GlorotUniform,
+            bias_initializer: Initializer::Zeros,
+        }
+    }
+}
+
+/// Keras's `Conv2D` with `data_format = "channels_last"`: input
+/// `[H, W, C]`, `F` filters of `KH × KW`, strides `SH × SW`, dilation
+/// `DH × DW`, `padding = "same"` when `SAME` (else `"valid"`).
+pub type Conv2d<
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const F: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const DH: usize,
+    const DW: usize,
+    const SAME: bool,
+> = Conv<2, H, W, C, F, KH, KW, SH, SW, DH, DW, SAME>;
+
+/// Keras's `Conv1D` (channels last): input `[L, C]`, `F` filters of
+/// length `K`, stride `S`, dilation `D`, `padding = "same"` when `SAME`.
+pub type Conv1d<
+    const L: usize,
+    const C: usize,
+    const F: usize,
+    const K: usize,
+    const S: usize,
+    const D: usize,
+    const SAME: bool,
+> = Conv<1, 1, L, C, F, 1, K, 1, S, 1, D, SAME>;
+
+/// A convolution over `[H, W, C]` samples (see [`Conv2d`], [`Conv1d`];
+/// `RANK` is 1 or 2 and decides only Keras's name and kernel shape).
+///
+/// ```
+/// use kiln::layers::{Conv2d, ConvConfig, Layer};
+/// use rand::SeedableRng;
+/// let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+/// // 3×3 input, one channel, one 2×2 filter, valid padding → 2×2 output.
+/// let mut conv = Conv2d::<3, 3, 1, 1, 2, 2, 1, 1, 1, 1, false>::new(ConvConfig::default(), &mut rng);
+/// conv.kernel.value.copy_from_slice(&[1.0, 0.0, 0.0, -1.0]); // x[i][j] − x[i+1][j+1]
+/// let mut y = [0.0; 4];
+/// conv.forward_one(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0], &mut y);
+/// assert_eq!(y, [-4.0; 4]);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Conv<
+    const RANK: usize,
+    const H: usize,
+    const W: usize,
+    const C: usize,
+    const F: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const DH: usize,
+    const DW: usize,
+    const SAME: bool,
+> {
+    /// `[KH, KW, C, F]` (`Conv1D`: `[KW, C, F]`), row-major.
+    pub kernel: Param,
+    /// `[F]`, absent when `use_bias = false`.
+    pub bias: Option<Param>,
+    /// The fused activation, over each position's `F` channels.
+    pub activation: Activation,
+}
+
+/// Output length of one axis: Keras's `compute_conv_output_shape`
+/// (`valid`: `⌊(n − d·(k−1) − 1)/s⌋ + 1`; `same`: `⌈n/s⌉`). 0 when a valid
+/// kernel does not fit (the macro reports that before any type is built).
+pub const fn conv_output_len(n: usize, k: usize, s: usize, d: usize, same: bool) -> usize {
+    if s == 0 || k == 0 {
+        return 0;
+    }
+    let span = d * (k - 1) + 1;
+    if same {
+        n.div_ceil(s)
+    } else if n >= span {
+        (n - span) / s + 1
+    } else {
+        0
+    }
+}
+
+/// Padding before the first element of one axis: TensorFlow's `SAME`
+/// split, `⌊total/2⌋` before and the odd one after (bottom / right).
+const fn pad_before(n: usize, k: usize, s: usize, d: usize, same: bool) -> usize {
+    let out = conv_output_len(n, k, s, d, same);
+    if !same || out == 0 {
+        return 0;
+    }
+    let needed = (out - 1) * s + d * (k - 1) + 1;
+    needed.saturating_sub(n) / 2
+}
+
+/// Floats of im2col rows built at once: a block of samples whose rows fill
+/// about 1 MB (stays in L2 between the copy and the product), at least one
+/// sample.
+const COLS_BLOCK: usize = 1 << 18;
+
+/// Largest receptive field (`KH·KW·C` floats, 16 KB) `forward_one` copies
+/// to the stack; larger ones are computed without the copy.
+const PATCH_STACK: usize = 4096;
+
+/// Cache of a convolution: im2col rows and their gradient, reused by every
+/// step (a step allocates only when the batch grows).
+#[derive(Debug, Default)]
+pub struct ConvCache {
+    cols: Vec<f32>,
+    dcols: Vec<f32>,
+}
+
+impl<
+        const RANK: usize,
+        const H: usize,
+        const W: usize,
+        const C: usize,
+        const F: usize,
+        const KH: usize,
+        const KW: usize,
+        const SH: usize,
+        const SW: usize,
+        const DH: usize,
+        const DW: usize,
+        const SAME: bool,
+    > Conv<RANK, H, W, C, F, KH, KW, SH, SW, DH, DW, SAME>
+{
+    /// Output height.
+    pub const OUT_H: usize = conv_output_len(H, KH, SH, DH, SAME);
+    /// Output width.
+    pub const OUT_W: usize = conv_output_len(W, KW, SW, DW, SAME);
+    const PAD_TOP: usize = pad_before(H, KH, SH, DH, SAME);
+    const PAD_LEFT: usize = pad_before(W, KW, SW, DW, SAME);
+    /// Values of one receptive field (one im2col row).
+    const PATCH: usize = KH * KW * C;
+    /// A 1×1 kernel with stride 1 reads each input position as it is:
+    /// the input already is the im2col matrix.
+    const POINTWISE: bool = KH == 1 && KW == 1 && SH == 1 && SW == 1;
+    const VALID: () = {
+        assert!(RANK == 1 || RANK == 2, "Conv: RANK must be 1 or 2");
+        assert!(RANK == 2 || (H == 1 && KH == 1 && SH == 1 && DH == 1), "Conv1d: the height axis must be 1");
+        assert!(KH >= 1 && KW >= 1 && SH >= 1 && SW >= 1 && DH >= 1 && DW >= 1, "Conv: sizes must be at least 1");
+    };
+
+    /// Keras's kernel shape: `[KH, KW, C, F]`, or `[KW, C, F]` for `Conv1D`.
+    pub fn kernel_shape() -> Vec<usize> {
+        if RANK == 1 {
+            vec![KW, C, F]
+        } else {
+            vec![KH, KW, C, F]
+        }
+    }
+
+    /// A layer initialized as `config` says, drawing from `rng` (kernel,
+    /// then bias, as Keras builds them).
+    pub fn new(config: ConvConfig, rng: &mut impl Rng) -> Self {
+        #[allow(clippy::let_unit_value)]
+        let () = Self::VALID;
+        let shape = Self::kernel_shape();
+        let mut kernel = Param::zeros("kernel", &shape);
+        config.kernel_initializer.fill(&mut kernel.value, &shape, rng);
+        let bias = config.use_bias.then(|| {
+            let mut b = Param::zeros("bias", &[F]);
+            config.bias_initializer.fill(&mut b.value, &[F], rng);
+            b
+        });
+        Conv { kernel, bias, activation: config.activation }
+    }
+
+    /// Input row of output row `o` and kernel row `k`, `None` in the padding.
+    #[inline(always)]
+    fn in_row(o: usize, k: usize) -> Option<usize> {
+        (o * SH + k * DH).checked_sub(Self::PAD_TOP).filter(|&i| i < H)
+    }
+
+    #[inline(always)]
+    fn in_col(o: usize, k: usize) -> Option<usize> {
+        (o * SW + k * DW).checked_sub(Self::PAD_LEFT).filter(|&i| i < W)
+    }
+
+    /// Samples per im2col block.
+    fn block() -> usize {
+        (COLS_BLOCK / (Self::OUT_H * Self::OUT_W * Self::PATCH).max(1)).max(1)
+    }
+
+    /// Writes the im2col rows of `samples` samples of `x` into `cols`.
+    fn im2col(x: &[f32], samples: usize, cols: &mut [f32]) {
+        let mut rows = cols.chunks_exact_mut(Self::PATCH);
+        for xs in x.chunks_exact(H * W * C).take(samples) {
+            for oh in 0..Self::OUT_H {
+                for ow in 0..Self::OUT_W {
+                    Self::im2col_row(xs, oh, ow, rows.next().expect("cols holds every row"));
+                }
+            }
+        }
+    }
+
+    /// Copies the receptive field of output position `(oh, ow)` of one
+    /// sample `xs` into `row` (`[KH, KW, C]`, zeros in the padding).
+    #[inline(always)]
+    fn im2col_row(xs: &[f32], oh: usize, ow: usize, row: &mut [f32]) {
+        for kh in 0..KH {
+            let ih = Self::in_row(oh, kh);
+            for kw in 0..KW {
+                let dst = &mut row[(kh * KW + kw) * C..][..C];
+                match (ih, Self::in_col(ow, kw)) {
+                    (Some(ih), Some(iw)) => dst.copy_from_slice(&xs[(ih * W + iw) * C..][..C]),
+                    _ => dst.fill(0.0),
+                }
+            }
+        }
+    }
+
+    /// Adds the im2col-row gradients `dcols` back onto the input positions
+    /// they were copied from (the transpose of [`Self::im2col`]).
+    fn col2im_add(dcols: &[f32], samples: usize, dx: &mut [f32]) {
+        let mut rows = dcols.chunks_exact(Self::PATCH);
+        for dxs in dx.chunks_exact_mut(H * W * C).take(samples) {
+            for oh in 0..Self::OUT_H {
+                for ow in 0..Self::OUT_W {
+                    let row = rows.next().expect("dcols holds every row");
+                    for kh in 0..KH {
+                        let Some(ih) = Self::in_row(oh, kh) else { continue };
+                        for kw in 0..KW {
+                            let Some(iw) = Self::in_col(ow, kw) else { continue };
+                            let src = &row[(kh * KW + kw) * C..][..C];
+                            let dst = &mut dxs[(ih * W + iw) * C..][..C];
+                            dst.iter_mut().zip(src).for_each(|(d, s)| *d += s);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl<
+        const RANK: usize,
+        const H: usize,
+        const W: usize,
+        const C: usize,
+        const F: usize,
+        const KH: usize,
+        const KW: usize,
+        const SH: usize,
+        const SW: usize,
+        const DH: usize,
+        const DW: usize,
+        const SAME: bool,
+    > Layer for Conv<RANK, H, W, C, F, KH, KW, SH, SW, DH, DW, SAME>
+{
+    type In = f32;
+    type Cache = ConvCache;
+    const INPUT_LEN: usize = H * W * C;
+    const OUTPUT_LEN: usize = Self::OUT_H * Self::OUT_W * F;
+
+    fn keras_type(&self) -> &'static str {
+        if RANK == 1 {
+            "Conv1D"
+        } else {
+            "Conv2D"
+        }
+    }
+
+    /// # Shapes
+    /// `x`: `[batch, H, W, C]`, `y`: `[batch, OUT_H, OUT_W, F]`.
+    fn forward(&self, x: &[f32], y: &mut [f32], batch: usize, cache: &mut ConvCache, ctx: &mut Ctx) {
+        self.forward_logits(x, y, batch, cache, ctx);
+        self.activation.forward_in_place(y, F);
+    }
+
+    fn backward(
+        &mut self,
+        x: &[f32],
+        y: &[f32],
+        dy: &mut [f32],
+        dx: Option<InputGrad<'_>>,
+        batch: usize,
+        cache: &mut ConvCache,
+        ctx: &mut Ctx,
+    ) {
+        self.activation.backward_in_place(y, dy, F);
+        self.backward_logits(x, y, dy, dx, batch, cache, ctx);
+    }
+
+    /// The activation is applied over each position's `F` channels (a
+    /// softmax normalizes over the filters, as Keras's last-axis softmax).
+    fn output_activation(&self) -> Activation {
+        self.activation
+    }
+
+    /// `z = im2col(x) · K + b`, block of samples by block.
+    fn forward_logits(&self, x: &[f32], z: &mut [f32], batch: usize, cache: &mut ConvCache, ctx: &mut Ctx) {
+        let (input_len, output_len) = (Self::INPUT_LEN, Self::OUTPUT_LEN);
+        let positions = Self::OUT_H * Self::OUT_W;
+        let block = Self::block();
+        let mut start = 0;
+        while start < batch {
+            let n = block.min(batch - start);
+            let xs = &x[start * input_len..(start + n) * input_len];
+            let zs = &mut z[start * output_len..(start + n) * output_len];
+            let a: &[f32] = if Self::POINTWISE {
+                xs
+            } else {
+                let cols = ensure_len(&mut cache.cols, n * positions * Self::PATCH);
+                Self::im2col(xs, n, cols);
+                cols
+            };
+            let (am, km) = (Mat::row_major(a, Self::PATCH), Mat::row_major(&self.kernel.value, F));
+            sgemm(n * positions, F, Self::PATCH, am, km, zs, F, false, &mut ctx.scratch);
+            start += n;
+        }
+        if let Some(b) = &self.bias {
+            add_row_vector(&mut z[..batch * output_len], &b.value);
+        }
+    }
+
+    /// `∂K += im2col(x)ᵀ · dz`, `∂b += Σ dz` over samples and positions,
+    /// `dx (+)= col2im(dz · Kᵀ)`.
+    fn backward_logits(
+        &mut self,
+        x: &[f32],
+        _: &[f32],
+        dz: &mut [f32],
+        dx: Option<InputGrad<'_>>,
+        batch: usize,
+        cache: &mut ConvCache,
+        ctx: &mut Ctx,
+    ) {
+        let (input_len, output_len) = (Self::INPUT_LEN, Self::OUTPUT_LEN);
+        let positions = Self::OUT_H * Self::OUT_W;
+        let dz = &dz[..batch * output_len];
+        let mut dx = dx;
+        if let Some(g) = &mut dx {
+            if !g.accumulate && !Self::POINTWISE {
+                // col2im adds; the gradient of padding-skipped and
+                // stride-skipped positions stays zero.
+                g.grad[..batch * input_len].fill(0.0);
+            }
+        }
+        let block = Self::block();
+        let mut start = 0;
+        while start < batch {
+            let n = block.min(batch - start);
+            let rows = n * positions;
+            let xs = &x[start * input_len..(start + n) * input_len];
+            let dzs = &dz[start * output_len..(start + n) * output_len];
+            let a: &[f32] = if Self::POINTWISE {
+                xs
+            } else {
+                let cols = ensure_len(&mut cache.cols, rows * Self::PATCH);
+                Self::im2col(xs, n, cols);
+                cols
+            };
+            let dzm = Mat::row_major(dzs, F);
+            sgemm(
+                Self::PATCH,
+                F,
+                rows,
+                Mat::transposed(a, Self::PATCH),
+                dzm,
+                &mut self.kernel.grad,
+                F,
+                true,
+                &mut ctx.scratch,
+            );
+            if let Some(g) = &mut dx {
+                let kt = Mat::transposed(&self.kernel.value, F);
+                let dxs = &mut g.grad[start * input_len..(start + n) * input_len];
+                if Self::POINTWISE {
+                    sgemm(rows, Self::PATCH, F, dzm, kt, dxs, Self::PATCH, g.accumulate, &mut ctx.scratch);
+                } else {
+                    let dcols = ensure_len(&mut cache.dcols, rows * Self::PATCH);
+                    sgemm(rows, Self::PATCH, F, dzm, kt, dcols, Self::PATCH, false, &mut ctx.scratch);
+                    Self::col2im_add(dcols, n, dxs);
+                }
+            }
+            start += n;
+        }
+        if let Some(b) = &mut self.bias {
+            column_sums_into(dz, &mut b.grad);
+        }
+    }
+
+    /// One output position at a time: its receptive field is copied into
+    /// a stack buffer and multiplied by the kernel with [`vec_mat`] (whose
+    /// sums stay in registers over all rows), 8× faster than adding each
+    /// input channel's kernel row into `y` (measured: 26×26×32 → 64
+    /// filters, 0.4 vs 3.2 ms). Receptive fields of more than
+    /// [`PATCH_STACK`] values take that direct path, so the stack use stays
+    /// bounded.
+    fn forward_one(&self, x: &[f32], y: &mut [f32]) {
+        let kernel = &self.kernel.value;
+        let y = &mut y[..Self::OUTPUT_LEN];
+        if Self::PATCH <= PATCH_STACK {
+            let mut patch = [0.0f32; PATCH_STACK];
+            let patch = &mut patch[..Self::PATCH];
+            for (position, out) in y.chunks_exact_mut(F).enumerate() {
+                let (oh, ow) = (position / Self::OUT_W, position % Self::OUT_W);
+                Self::im2col_row(x, oh, ow, patch);
+                vec_mat(patch, kernel, out);
+            }
+        } else {
+            crate::simd::dispatch(|| {
+                for (position, out) in y.chunks_exact_mut(F).enumerate() {
+                    let (oh, ow) = (position / Self::OUT_W, position % Self::OUT_W);
+                    out.fill(0.0);
+                    for kh in 0..KH {
+                        let Some(ih) = Self::in_row(oh, kh) else { continue };
+                        for kw in 0..KW {
+                            let Some(iw) = Self::in_col(ow, kw) else { continue };
+                            let xp = &x[(ih * W + iw) * C..][..C];
+                            let kp = &kernel[(kh * KW + kw) * C * F..][..C * F];
+                            for (&xv, krow) in xp.iter().zip(kp.chunks_exact(F)) {
+                                axpy(xv, krow, out);
+                            }
+                        }
+                    }
+                }
+            });
+        }
+        if let Some(b) = &self.bias {
+            add_row_vector(y, &b.value);
+        }
+        self.activation.forward_in_place(y, F);
+    }
+
+    fn visit_params(&mut self, f: &mut dyn FnMut(&mut Param)) {
+        f(&mut self.kernel);
+        if let Some(b) = &mut self.bias {
+            f(b);
+        }
+    }
+
+    fn params(&self, f: &mut dyn FnMut(&Param)) {
+        f(&self.kernel);
+        if let Some(b) = &self.bias {
+            f(b);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{assert_one_sample_matches_batch, check_layer_gradients};
+    use rand::SeedableRng;
+
+    fn config(activation: Activation) -> ConvConfig {
+        ConvConfig {
+            activation,
+            bias_initializer: Initializer::RandomUniform { min: -0.5, max: 0.5 },
+            ..ConvConfig::default()
+        }
+    }
+
+    fn layer<L>(make: impl FnOnce(ConvConfig, &mut rand_chacha::ChaCha8Rng) -> L, activation: Activation) -> L {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        make(config(activation), &mut rng)
+    }
+
+    #[test]
+    fn output_lengths_follow_keras() {
+        // valid: ⌊(n − d(k−1) − 1)/s⌋ + 1; same: ⌈n/s⌉.
+        assert_eq!(conv_output_len(28, 3, 1, 1, false), 26);
+        assert_eq!(conv_output_len(7, 3, 2, 1, false), 3);
+        assert_eq!(conv_output_len(8, 3, 1, 2, false), 4);
+        assert_eq!(conv_output_len(7, 3, 2, 1, true), 4);
+        assert_eq!(conv_output_len(2, 3, 1, 1, false), 0);
+        // same, k = 4, s = 1: 3 padded values, 1 before and 2 after (TF's split).
+        assert_eq!(pad_before(5, 4, 1, 1, true), 1);
+        // same, n = 6, k = 3, s = 2: out 3, needs 7, 1 padded value, after.
+        assert_eq!(pad_before(6, 3, 2, 1, true), 0);
+        assert_eq!(pad_before(7, 3, 2, 1, true), 1);
+    }
+
+    #[test]
+    fn kernel_shapes_and_names_are_keras_s() {
+        let c2 = layer(Conv2d::<5, 5, 2, 3, 3, 3, 1, 1, 1, 1, false>::new, Activation::Linear);
+        assert_eq!((c2.kernel.shape.as_slice(), c2.keras_type()), (&[3, 3, 2, 3][..], "Conv2D"));
+        let c1 = layer(Conv1d::<6, 2, 4, 3, 1, 1, true>::new, Activation::Linear);
+        assert_eq!((c1.kernel.shape.as_slice(), c1.keras_type()), (&[3, 2, 4][..], "Conv1D"));
+        assert_eq!(<Conv1d<6, 2, 4, 3, 1, 1, true> as Layer>::OUTPUT_LEN, 24);
+    }
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        check_layer_gradients(&mut layer(Conv2d::<5, 4, 2, 3, 3, 2, 1, 1, 1, 1, false>::new, Activation::Linear), 2);
+        check_layer_gradients(&mut layer(Conv2d::<5, 6, 2, 3, 3, 3, 2, 2, 1, 1, true>::new, Activation::Tanh), 2);
+        check_layer_gradients(&mut layer(Conv2d::<6, 5, 1, 2, 2, 3, 1, 1, 2, 2, true>::new, Activation::Sigmoid), 1);
+        check_layer_gradients(&mut layer(Conv2d::<3, 3, 4, 5, 1, 1, 1, 1, 1, 1, false>::new, Activation::Linear), 3);
+        check_layer_gradients(&mut layer(Conv2d::<4, 4, 2, 3, 2, 2, 1, 1, 1, 1, true>::new, Activation::Softmax), 2);
+        check_layer_gradients(&mut layer(Conv1d::<9, 2, 3, 3, 1, 2, false>::new, Activation::Linear), 2);
+        check_layer_gradients(&mut layer(Conv1d::<7, 3, 2, 4, 2, 1, true>::new, Activation::Relu), 3);
+    }
+
+    #[test]
+    fn gradients_accumulate_into_the_input_gradient() {
+        // A shared input: the second consumer adds to what the first wrote.
+        let mut conv = layer(Conv2d::<4, 4, 1, 2, 3, 3, 1, 1, 1, 1, true>::new, Activation::Linear);
+        let x = crate::testing::test_values(16, 2);
+        let mut y = vec![0.0; 32];
+        let (mut cache, mut ctx) = (ConvCache::default(), Ctx::new(0));
+        conv.forward(&x, &mut y, 1, &mut cache, &mut ctx);
+        let mut once = vec![0.0; 16];
+        conv.backward(
+            &x,
+            &y,
+            &mut [1.0; 32],
+            Some(InputGrad { grad: &mut once, accumulate: false }),
+            1,
+            &mut cache,
+            &mut ctx,
+        );
+        let mut twice = once.clone();
+        conv.backward(
+            &x,
+            &y,
+            &mut [1.0; 32],
+            Some(InputGrad { grad: &mut twice, accumulate: true }),
+            1,
+            &mut cache,
+            &mut ctx,
+        );
+        // Equal up to the rounding of adding in another order.
+        for (a, b) in once.iter().zip(&twice) {
+            assert!((2.0 * a - b).abs() <= 1e-6 * a.abs().max(1.0), "{a} twice is not {b}");
+        }
+    }
+
+    /// Hand-computed: 3×3 input 1..9, 2×2 kernel [[1, 2], [3, 4]], bias 1,
+    /// same padding (one zero row below, one zero column right):
+    /// y[0][0] = 1·1 + 2·2 + 4·3 + 5·4 + 1 = 38, y[2][2] = 9·1 + 1 = 10.
+    #[test]
+    fn same_padding_pads_bottom_right_by_hand() {
+        let mut conv = layer(Conv2d::<3, 3, 1, 1, 2, 2, 1, 1, 1, 1, true>::new, Activation::Linear);
+        conv.kernel.value.copy_from_slice(&[1.0, 2.0, 3.0, 4.0]);
+        conv.bias.as_mut().unwrap().value[0] = 1.0;
+        let x: Vec<f32> = (1..=9).map(|v| v as f32).collect();
+        let mut y = [0.0; 9];
+        conv.forward_one(&x, &mut y);
+        // y[0][2] = 3·1 + 6·3 + 1 = 22 (the zero column), y[1][2] = 6 + 9·3 + 1 = 34.
+        let expected = [38.0, 48.0, 22.0, 68.0, 78.0, 34.0, 24.0, 27.0, 10.0];
+        assert_eq!(y, expected);
+        let mut batch = [0.0; 9];
+        conv.forward(&x, &mut batch, 1, &mut ConvCache::default(), &mut Ctx::new(0));
+        assert_eq!(batch, expected);
+    }
+
+    #[test]
+    fn batched_forward_agrees_with_one_sample_forward() {
+        assert_one_sample_matches_batch(
+            &layer(Conv2d::<9, 8, 3, 17, 3, 3, 2, 2, 1, 1, true>::new, Activation::Relu),
+            5,
+        );
+        assert_one_sample_matches_batch(&layer(Conv1d::<20, 4, 6, 5, 1, 3, false>::new, Activation::Tanh), 4);
+        // A receptive field of 3·3·512 > PATCH_STACK values: the path without the stack copy.
+        assert_one_sample_matches_batch(
+            &layer(Conv2d::<4, 3, 512, 3, 3, 3, 1, 1, 1, 1, true>::new, Activation::Tanh),
+            2,
+        );
+        // Several im2col blocks (one sample's rows are 26·26·9 floats).
+        assert_one_sample_matches_batch(
+            &layer(Conv2d::<28, 28, 1, 8, 3, 3, 1, 1, 1, 1, false>::new, Activation::Linear),
+            50,
+        );
+    }
+}

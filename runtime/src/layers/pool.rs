@@ -1,0 +1,550 @@
+//! Keras's pooling layers, channels last: `MaxPooling1D/2D`,
+//! `AveragePooling1D/2D` ([`Pooling`]) and `GlobalMaxPooling1D/2D`,
+//! `GlobalAveragePooling1D/2D` ([`GlobalPooling`]). No parameters.
+//!
+//! A 1-D sample `[steps, channels]` is handled as a 2-D one
+//! `[1, steps, channels]`, so both ranks share one kernel.
+//!
+//! Numerics follow Keras on TensorFlow (`tf.nn.max_pool`, `tf.nn.avg_pool`,
+//! `tf.reduce_max`, `tf.reduce_mean`):
+//! - `padding = "same"` pads `total = max((out − 1)·stride + pool − n, 0)`
+//!   positions, `total / 2` before and the rest after; padded positions
+//!   never win a maximum and are not counted by an average (the average
+//!   divides by the number of real elements in the window).
+//! - Max pooling sends a window's gradient to its first maximum in
+//!   row-major scan order (TensorFlow's `MaxPoolGrad`); the arg-max indices
+//!   are kept in [`PoolingCache`] by `forward` for `backward`.
+//! - Global max pooling is `reduce_max`, whose gradient TensorFlow shares
+//!   equally among tied maxima.
+//!
+//! One deliberate difference: a NaN in a window makes its maximum NaN
+//! (TensorFlow's CPU kernel skips NaN), since kiln never hides a NaN.
+
+use super::{Ctx, InputGrad, Layer};
+use crate::{Error, Result};
+
+/// Maximum or average.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PoolMode {
+    /// `MaxPooling*` / `GlobalMaxPooling*`.
+    Max,
+    /// `AveragePooling*` / `GlobalAveragePooling*`.
+    Average,
+}
+
+/// Keras's `padding` argument of the pooling layers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Padding {
+    /// `"valid"`: windows lie inside the input; `out = ⌊(n − pool) / stride⌋ + 1`.
+    Valid,
+    /// `"same"`: `out = ⌈n / stride⌉`, the input padded evenly (the extra one after).
+    Same,
+}
+
+/// What max pooling's `forward` leaves for `backward`: for each output
+/// value of the batch, the index (within its sample) of the input value
+/// that won. Grown on the first batch, then reused (no allocation after).
+#[derive(Clone, Debug, Default)]
+pub struct PoolingCache {
+    argmax: Vec<u32>,
+}
+
+/// `MaxPooling1D/2D` or `AveragePooling1D/2D` over `N` input values per
+/// sample, writing `M`.
+///
+/// ```
+/// use kiln::layers::{Layer, Padding, PoolMode, Pooling};
+/// // [4, 1] → MaxPooling1D(pool_size = 2) → [2, 1]
+/// let pool = Pooling::<4, 2>::new(PoolMode::Max, Padding::Valid, &[4, 1], &[2], &[2]);
+/// let mut y = [0.0; 2];
+/// pool.forward_one(&[1.0, 3.0, -2.0, -5.0], &mut y);
+/// assert_eq!(y, [3.0, -2.0]);
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct Pooling<const N: usize, const M: usize> {
+    mode: PoolMode,
+    keras_type: &'static str,
+    /// Spatial input size, rows then columns (rows = 1 for 1-D).
+    input: [usize; 2],
+    channels: usize,
+    pool: [usize; 2],
+    strides: [usize; 2],
+    /// Spatial output size.
+    output: [usize; 2],
+    /// Padding before the first row and column.
+    pad: [usize; 2],
+}
+
+/// Checks that a sample of shape `input` (spatial sizes then channels)
+/// has `n` values and returns its spatial sizes as rows, columns.
+fn spatial(input: &[usize], n: usize, layer: &str) -> Result<([usize; 2], usize)> {
+    let invalid = |reason: String| Err(Error::InvalidArgument { name: "input_shape", reason });
+    let (rows, cols, channels) = match *input {
+        [steps, c] => (1, steps, c),
+        [r, w, c] => (r, w, c),
+        _ => return invalid(format!("{layer} needs a rank-2 or rank-3 sample shape, got {input:?}")),
+    };
+    if rows * cols * channels != n || n == 0 {
+        return invalid(format!("{layer}: a sample of shape {input:?} does not hold {n} positive-size values"));
+    }
+    Ok(([rows, cols], channels))
+}
+
+impl<const N: usize, const M: usize> Pooling<N, M> {
+    /// A pooling layer over samples of shape `input` (`[steps, channels]` or
+    /// `[rows, cols, channels]`), with one `pool_size` and one stride per
+    /// spatial axis.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] naming `input_shape`, `pool_size` or
+    /// `strides` when the sizes are inconsistent: ranks differ, a size is
+    /// zero, a `"valid"` pool is larger than the input, or the shapes do
+    /// not hold `N` and `M` values.
+    pub fn try_new(
+        mode: PoolMode,
+        padding: Padding,
+        input: &[usize],
+        pool_size: &[usize],
+        strides: &[usize],
+    ) -> Result<Self> {
+        let dims = input.len().saturating_sub(1);
+        let keras_type = match (mode, dims) {
+            (PoolMode::Max, 1) => "MaxPooling1D",
+            (PoolMode::Max, _) => "MaxPooling2D",
+            (PoolMode::Average, 1) => "AveragePooling1D",
+            (PoolMode::Average, _) => "AveragePooling2D",
+        };
+        let (size, channels) = spatial(input, N, keras_type)?;
+        let two = |name: &'static str, v: &[usize]| -> Result<[usize; 2]> {
+            if v.len() != dims || v.contains(&0) {
+                let reason =
+                    format!("{keras_type} needs {dims} positive size(s) for a sample of shape {input:?}, got {v:?}");
+                return Err(Error::InvalidArgument { name, reason });
+            }
+            Ok(if dims == 1 { [1, v[0]] } else { [v[0], v[1]] })
+        };
+        let (pool, strides) = (two("pool_size", pool_size)?, two("strides", strides)?);
+        let mut output = [0; 2];
+        let mut pad = [0; 2];
+        for a in 0..2 {
+            let (n, p, s) = (size[a], pool[a], strides[a]);
+            match padding {
+                Padding::Valid if p > n => {
+                    let reason =
+                        format!("{keras_type}: pool_size {pool_size:?} is larger than the sample {input:?} with padding \"valid\"");
+                    return Err(Error::InvalidArgument { name: "pool_size", reason });
+                }
+                Padding::Valid => output[a] = (n - p) / s + 1,
+                Padding::Same => {
+                    output[a] = n.div_ceil(s);
+                    pad[a] = ((output[a] - 1) * s + p).saturating_sub(n) / 2;
+                }
+            }
+        }
+        if output[0] * output[1] * channels != M {
+            let reason = format!(
+                "{keras_type}: a sample of shape {input:?} pools to {} values, not {M}",
+                output[0] * output[1] * channels
+            );
+            return Err(Error::InvalidArgument { name: "input_shape", reason });
+        }
+        if N > u32::MAX as usize {
+            let reason = format!("{keras_type}: samples of more than {} values are not supported", u32::MAX);
+            return Err(Error::InvalidArgument { name: "input_shape", reason });
+        }
+        Ok(Pooling { mode, keras_type, input: size, channels, pool, strides, output, pad })
+    }
+
+    /// [`Pooling::try_new`] for sizes known to be consistent (the `model!`
+    /// macro checks them at compile time).
+    ///
+    /// # Panics
+    /// When [`Pooling::try_new`] returns an error.
+    pub fn new(mode: PoolMode, padding: Padding, input: &[usize], pool_size: &[usize], strides: &[usize]) -> Self {
+        match Self::try_new(mode, padding, input, pool_size, strides) {
+            Ok(layer) => layer,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// The window of output position `o` along axis `a`, clipped to the
+    /// input: `start..end`.
+    fn window(&self, a: usize, o: usize) -> (usize, usize) {
+        let start = (o * self.strides[a]) as isize - self.pad[a] as isize;
+        let end = (start + self.pool[a] as isize).min(self.input[a] as isize);
+        (start.max(0) as usize, end as usize)
+    }
+
+    /// One sample: `x` → `y`, recording each maximum's input index in
+    /// `argmax` when given.
+    fn sample_forward(&self, x: &[f32], y: &mut [f32], mut argmax: Option<&mut [u32]>) {
+        let (c, cols) = (self.channels, self.input[1]);
+        for oi in 0..self.output[0] {
+            let (r0, r1) = self.window(0, oi);
+            for oj in 0..self.output[1] {
+                let (c0, c1) = self.window(1, oj);
+                let at = (oi * self.output[1] + oj) * c;
+                let out = &mut y[at..at + c];
+                match self.mode {
+                    PoolMode::Average => {
+                        out.fill(0.0);
+                        for r in r0..r1 {
+                            for col in c0..c1 {
+                                let i = (r * cols + col) * c;
+                                out.iter_mut().zip(&x[i..i + c]).for_each(|(o, v)| *o += v);
+                            }
+                        }
+                        // Padded positions do not count (TensorFlow's `avg_pool`).
+                        let count = ((r1 - r0) * (c1 - c0)) as f32;
+                        out.iter_mut().for_each(|o| *o /= count);
+                    }
+                    PoolMode::Max => {
+                        let first = (r0 * cols + c0) * c;
+                        out.copy_from_slice(&x[first..first + c]);
+                        let mut arg = argmax.as_deref_mut().map(|a| &mut a[at..at + c]);
+                        if let Some(arg) = arg.as_deref_mut() {
+                            arg.iter_mut().enumerate().for_each(|(k, a)| *a = (first + k) as u32);
+                        }
+                        for r in r0..r1 {
+                            for col in c0..c1 {
+                                let i = (r * cols + col) * c;
+                                for k in 0..c {
+                                    let (v, best) = (x[i + k], out[k]);
+                                    // Strictly greater: the first maximum in scan
+                                    // order wins (as in TensorFlow); a NaN wins
+                                    // over numbers and then stays.
+                                    if v > best || (v.is_nan() && !best.is_nan()) {
+                                        out[k] = v;
+                                        if let Some(arg) = arg.as_deref_mut() {
+                                            arg[k] = (i + k) as u32;
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl<const N: usize, const M: usize> Layer for Pooling<N, M> {
+    type In = f32;
+    type Cache = PoolingCache;
+    const INPUT_LEN: usize = N;
+    const OUTPUT_LEN: usize = M;
+
+    fn keras_type(&self) -> &'static str {
+        self.keras_type
+    }
+
+    fn forward(&self, x: &[f32], y: &mut [f32], batch: usize, cache: &mut PoolingCache, _: &mut Ctx) {
+        let samples = x.chunks_exact(N).zip(y.chunks_exact_mut(M)).take(batch);
+        if self.mode == PoolMode::Max {
+            if cache.argmax.len() < batch * M {
+                cache.argmax.resize(batch * M, 0);
+            }
+            for ((xs, ys), arg) in samples.zip(cache.argmax.chunks_exact_mut(M)) {
+                self.sample_forward(xs, ys, Some(arg));
+            }
+        } else {
+            for (xs, ys) in samples {
+                self.sample_forward(xs, ys, None);
+            }
+        }
+    }
+
+    fn backward(
+        &mut self,
+        _: &[f32],
+        _: &[f32],
+        dy: &mut [f32],
+        dx: Option<InputGrad<'_>>,
+        batch: usize,
+        cache: &mut PoolingCache,
+        _: &mut Ctx,
+    ) {
+        let Some(dx) = dx else { return };
+        if !dx.accumulate {
+            dx.grad[..batch * N].fill(0.0);
+        }
+        let grads = dx.grad.chunks_exact_mut(N).zip(dy.chunks_exact(M)).take(batch);
+        match self.mode {
+            PoolMode::Max => {
+                for ((gs, dys), arg) in grads.zip(cache.argmax.chunks_exact(M)) {
+                    for (&d, &i) in dys.iter().zip(arg) {
+                        gs[i as usize] += d;
+                    }
+                }
+            }
+            PoolMode::Average => {
+                let (c, cols) = (self.channels, self.input[1]);
+                for (gs, dys) in grads {
+                    for oi in 0..self.output[0] {
+                        let (r0, r1) = self.window(0, oi);
+                        for oj in 0..self.output[1] {
+                            let (c0, c1) = self.window(1, oj);
+                            let at = (oi * self.output[1] + oj) * c;
+                            let count = ((r1 - r0) * (c1 - c0)) as f32;
+                            for r in r0..r1 {
+                                for col in c0..c1 {
+                                    let i = (r * cols + col) * c;
+                                    let (g, d) = (&mut gs[i..i + c], &dys[at..at + c]);
+                                    g.iter_mut().zip(d).for_each(|(g, d)| *g += d / count);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn forward_one(&self, x: &[f32], y: &mut [f32]) {
+        self.sample_forward(x, y, None);
+    }
+}
+
+/// `GlobalMaxPooling1D/2D` or `GlobalAveragePooling1D/2D`: every channel
+/// reduced over all spatial positions, `N` values per sample to `M`
+/// channels (`keepdims` changes only the shape the macro reports).
+///
+/// ```
+/// use kiln::layers::{GlobalPooling, Layer, PoolMode};
+/// // [3, 2] → GlobalAveragePooling1D → [2]
+/// let pool = GlobalPooling::<6, 2>::new(PoolMode::Average, &[3, 2]);
+/// let mut y = [0.0; 2];
+/// pool.forward_one(&[1.0, 2.0, 3.0, 4.0, 5.0, 9.0], &mut y);
+/// assert_eq!(y, [3.0, 5.0]);
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct GlobalPooling<const N: usize, const M: usize> {
+    mode: PoolMode,
+    keras_type: &'static str,
+    positions: usize,
+}
+
+impl<const N: usize, const M: usize> GlobalPooling<N, M> {
+    /// Global pooling over samples of shape `input` (`[steps, channels]`
+    /// or `[rows, cols, channels]`).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] naming `input_shape` when the shape is of
+    /// another rank or does not hold `N` values of `M` channels.
+    pub fn try_new(mode: PoolMode, input: &[usize]) -> Result<Self> {
+        let keras_type = match (mode, input.len()) {
+            (PoolMode::Max, 2) => "GlobalMaxPooling1D",
+            (PoolMode::Max, _) => "GlobalMaxPooling2D",
+            (PoolMode::Average, 2) => "GlobalAveragePooling1D",
+            (PoolMode::Average, _) => "GlobalAveragePooling2D",
+        };
+        let (size, channels) = spatial(input, N, keras_type)?;
+        if channels != M {
+            let reason = format!("{keras_type}: a sample of shape {input:?} has {channels} channels, not {M}");
+            return Err(Error::InvalidArgument { name: "input_shape", reason });
+        }
+        Ok(GlobalPooling { mode, keras_type, positions: size[0] * size[1] })
+    }
+
+    /// [`GlobalPooling::try_new`] for sizes known to be consistent.
+    ///
+    /// # Panics
+    /// When [`GlobalPooling::try_new`] returns an error.
+    pub fn new(mode: PoolMode, input: &[usize]) -> Self {
+        match Self::try_new(mode, input) {
+            Ok(layer) => layer,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    fn sample_forward(&self, x: &[f32], y: &mut [f32]) {
+        y.copy_from_slice(&x[..M]);
+        for row in x.chunks_exact(M).skip(1) {
+            for (acc, &v) in y.iter_mut().zip(row) {
+                *acc = match self.mode {
+                    PoolMode::Max => nan_max(*acc, v),
+                    PoolMode::Average => *acc + v,
+                };
+            }
+        }
+        if self.mode == PoolMode::Average {
+            y.iter_mut().for_each(|v| *v /= self.positions as f32);
+        }
+    }
+}
+
+impl<const N: usize, const M: usize> Layer for GlobalPooling<N, M> {
+    type In = f32;
+    type Cache = ();
+    const INPUT_LEN: usize = N;
+    const OUTPUT_LEN: usize = M;
+
+    fn keras_type(&self) -> &'static str {
+        self.keras_type
+    }
+
+    fn forward(&self, x: &[f32], y: &mut [f32], batch: usize, _: &mut (), _: &mut Ctx) {
+        for (xs, ys) in x.chunks_exact(N).zip(y.chunks_exact_mut(M)).take(batch) {
+            self.sample_forward(xs, ys);
+        }
+    }
+
+    fn backward(
+        &mut self,
+        x: &[f32],
+        y: &[f32],
+        dy: &mut [f32],
+        dx: Option<InputGrad<'_>>,
+        batch: usize,
+        _: &mut (),
+        _: &mut Ctx,
+    ) {
+        let Some(dx) = dx else { return };
+        let samples = x.chunks_exact(N).zip(dx.grad.chunks_exact_mut(N)).zip(y.chunks_exact(M).zip(dy.chunks_exact(M)));
+        for ((xs, gs), (ys, dys)) in samples.take(batch) {
+            for k in 0..M {
+                let share = match self.mode {
+                    PoolMode::Average => dys[k] / self.positions as f32,
+                    // `reduce_max`'s gradient: shared equally by tied maxima.
+                    PoolMode::Max => {
+                        let ties = (0..self.positions).filter(|&p| xs[p * M + k] == ys[k]).count();
+                        if ties == 0 {
+                            0.0
+                        } else {
+                            dys[k] / ties as f32
+                        }
+                    }
+                };
+                for p in 0..self.positions {
+                    let d = match self.mode {
+                        PoolMode::Max if xs[p * M + k] != ys[k] => 0.0,
+                        _ => share,
+                    };
+                    let g = &mut gs[p * M + k];
+                    *g = if dx.accumulate { *g + d } else { d };
+                }
+            }
+        }
+    }
+
+    fn forward_one(&self, x: &[f32], y: &mut [f32]) {
+        self.sample_forward(x, y);
+    }
+}
+
+/// The larger of `best` and `v`, NaN once either is (as `tf.reduce_max`).
+fn nan_max(best: f32, v: f32) -> f32 {
+    if best.is_nan() || !(v > best || v.is_nan()) {
+        best
+    } else {
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{assert_one_sample_matches_batch, check_layer_gradients};
+
+    #[test]
+    fn gradients_match_finite_differences() {
+        for mode in [PoolMode::Max, PoolMode::Average] {
+            // 2-D, valid, strides = pool: [4, 6, 2] → [2, 3, 2]
+            check_layer_gradients(&mut Pooling::<48, 12>::new(mode, Padding::Valid, &[4, 6, 2], &[2, 2], &[2, 2]), 2);
+            // 2-D, same, overlapping windows: [5, 4, 1] → [3, 4, 1]
+            check_layer_gradients(&mut Pooling::<20, 12>::new(mode, Padding::Same, &[5, 4, 1], &[3, 2], &[2, 1]), 2);
+            // 1-D, valid, stride > pool: [8, 3] → [3, 3]
+            check_layer_gradients(&mut Pooling::<24, 9>::new(mode, Padding::Valid, &[8, 3], &[2], &[3]), 3);
+            // 1-D, same: [5, 2] → [3, 2]
+            check_layer_gradients(&mut Pooling::<10, 6>::new(mode, Padding::Same, &[5, 2], &[3], &[2]), 2);
+            check_layer_gradients(&mut GlobalPooling::<12, 3>::new(mode, &[4, 3]), 2);
+            check_layer_gradients(&mut GlobalPooling::<24, 2>::new(mode, &[3, 4, 2]), 2);
+        }
+    }
+
+    #[test]
+    fn one_sample_matches_batch() {
+        for mode in [PoolMode::Max, PoolMode::Average] {
+            assert_one_sample_matches_batch(
+                &Pooling::<20, 12>::new(mode, Padding::Same, &[5, 4, 1], &[3, 2], &[2, 1]),
+                3,
+            );
+            assert_one_sample_matches_batch(&GlobalPooling::<24, 2>::new(mode, &[3, 4, 2]), 3);
+        }
+    }
+
+    #[test]
+    fn same_padding_by_hand() {
+        // [1, 2, 3, 4, 5], pool 2, stride 2, same: out 3, total pad = 1 (after),
+        // windows [1, 2], [3, 4], [5] — the last average divides by 1, not 2.
+        let x = [1.0, 2.0, 3.0, 4.0, 5.0];
+        let mut y = [0.0; 3];
+        Pooling::<5, 3>::new(PoolMode::Average, Padding::Same, &[5, 1], &[2], &[2]).forward_one(&x, &mut y);
+        assert_eq!(y, [1.5, 3.5, 5.0]);
+        // pool 3, stride 1, same on 4 values: total pad 2, one before and one after.
+        let mut y = [0.0; 4];
+        Pooling::<4, 4>::new(PoolMode::Average, Padding::Same, &[4, 1], &[3], &[1]).forward_one(&x[..4], &mut y);
+        assert_eq!(y, [1.5, 2.0, 3.0, 3.5]);
+        Pooling::<4, 4>::new(PoolMode::Max, Padding::Same, &[4, 1], &[3], &[1])
+            .forward_one(&[-1.0, -4.0, -3.0, -2.0], &mut y);
+        assert_eq!(y, [-1.0, -1.0, -2.0, -2.0]);
+    }
+
+    #[test]
+    fn ties_send_the_gradient_to_the_first_maximum() {
+        let mut pool = Pooling::<4, 1>::new(PoolMode::Max, Padding::Valid, &[2, 2, 1], &[2, 2], &[2, 2]);
+        let (x, mut y, mut cache) = ([7.0; 4], [0.0], PoolingCache::default());
+        pool.forward(&x, &mut y, 1, &mut cache, &mut Ctx::new(0));
+        let mut dx = [9.0; 4];
+        pool.backward(
+            &x,
+            &y,
+            &mut [1.0],
+            Some(InputGrad { grad: &mut dx, accumulate: false }),
+            1,
+            &mut cache,
+            &mut Ctx::new(0),
+        );
+        assert_eq!(dx, [1.0, 0.0, 0.0, 0.0]);
+        // Global max pooling shares it among ties, as `reduce_max` does.
+        let mut global = GlobalPooling::<4, 1>::new(PoolMode::Max, &[2, 2, 1]);
+        let x = [1.0, 3.0, 3.0, 2.0];
+        global.forward(&x, &mut y, 1, &mut (), &mut Ctx::new(0));
+        global.backward(
+            &x,
+            &y,
+            &mut [1.0],
+            Some(InputGrad { grad: &mut dx, accumulate: false }),
+            1,
+            &mut (),
+            &mut Ctx::new(0),
+        );
+        assert_eq!(dx, [0.0, 0.5, 0.5, 0.0]);
+    }
+
+    #[test]
+    fn nan_propagates() {
+        let mut y = [0.0; 2];
+        Pooling::<4, 2>::new(PoolMode::Max, Padding::Valid, &[4, 1], &[2], &[2])
+            .forward_one(&[1.0, f32::NAN, 2.0, 0.0], &mut y);
+        assert!(y[0].is_nan() && y[1] == 2.0);
+        let mut y = [0.0; 1];
+        GlobalPooling::<3, 1>::new(PoolMode::Max, &[3, 1]).forward_one(&[1.0, f32::NAN, 2.0], &mut y);
+        assert!(y[0].is_nan());
+    }
+
+    #[test]
+    fn inconsistent_sizes_are_errors() {
+        let err = Pooling::<4, 1>::try_new(PoolMode::Max, Padding::Valid, &[4, 1], &[5], &[5]).unwrap_err();
+        assert!(matches!(err, Error::InvalidArgument { name: "pool_size", .. }), "{err}");
+        let err = Pooling::<4, 2>::try_new(PoolMode::Max, Padding::Valid, &[4, 1], &[2, 2], &[2]).unwrap_err();
+        assert!(matches!(err, Error::InvalidArgument { name: "pool_size", .. }), "{err}");
+        let err = Pooling::<4, 2>::try_new(PoolMode::Max, Padding::Valid, &[4, 1], &[2], &[0]).unwrap_err();
+        assert!(matches!(err, Error::InvalidArgument { name: "strides", .. }), "{err}");
+        let err = Pooling::<4, 3>::try_new(PoolMode::Max, Padding::Valid, &[4, 1], &[2], &[2]).unwrap_err();
+        assert!(matches!(err, Error::InvalidArgument { name: "input_shape", .. }), "{err}");
+        let err = GlobalPooling::<4, 2>::try_new(PoolMode::Max, &[4, 1]).unwrap_err();
+        assert!(matches!(err, Error::InvalidArgument { name: "input_shape", .. }), "{err}");
+    }
+}

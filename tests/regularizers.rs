@@ -1,0 +1,125 @@
+//! Regularizers and constraints (issue 11, item 4) against real Keras:
+//! the loss Keras reports at each `train_on_batch` (weight and activity
+//! penalties included), the weights after each SGD step (constraints
+//! applied after the update), and `evaluate`'s loss.
+//! Fixture: tests/fixtures/keras_regularizers.py.
+
+#[path = "fixtures/keras_regularizers.rs"]
+mod keras;
+
+use kiln::prelude::*;
+
+kiln::model! {
+    struct Mlp {
+        input x: [f32; 5];
+        let hidden = Dense(4, activation = tanh,
+            kernel_regularizer = l2(0.01),
+            bias_regularizer = l1(0.02),
+            activity_regularizer = l1_l2(l1 = 0.01, l2 = 0.02),
+            kernel_constraint = max_norm(1.0),
+            name = "hidden")(x);
+        let probs = Dense(3, activation = softmax,
+            kernel_regularizer = L1L2(0.01, 0.005),
+            kernel_constraint = UnitNorm(axis = 0),
+            bias_constraint = NonNeg(),
+            name = "probs")(hidden);
+        output probs;
+    }
+}
+
+kiln::model! {
+    struct Text {
+        input ids: [u32; 6];
+        let e = Embedding(10, 4, embeddings_regularizer = l2(0.001), embeddings_constraint = max_norm(0.8, axis = 1))(ids);
+        let s = LSTM(3,
+            kernel_regularizer = l2(0.01),
+            recurrent_regularizer = l1(0.01),
+            bias_regularizer = l2(0.1),
+            recurrent_constraint = MinMaxNorm(0.5, 1.0, rate = 0.5),
+            kernel_constraint = MaxNorm(1.0, axis = [0, 1]))(e);
+        let out = Dense(1, activation = sigmoid, name = "out")(s);
+        output out;
+    }
+}
+
+/// Sets every parameter from Keras's `(path, values)` list, by path.
+fn set_by_path<N: Network>(net: &mut N, weights: &[(&str, &[f32])]) {
+    let paths = net.param_paths();
+    let mut i = 0;
+    net.visit_params(&mut |p| {
+        let (_, values) = weights.iter().find(|(path, _)| *path == paths[i]).unwrap_or_else(|| panic!("{}", paths[i]));
+        p.value.copy_from_slice(values);
+        i += 1;
+    });
+}
+
+/// Asserts every parameter equals Keras's, relatively to 2e-6 of the
+/// tensor's largest value (float32 rounding over three steps; a wrong
+/// formula or a skipped constraint is off by far more).
+fn assert_weights<N: Network>(net: &N, expected: &[(&str, &[f32])]) {
+    let paths = net.param_paths();
+    let mut i = 0;
+    net.params(&mut |p| {
+        let (_, want) = expected.iter().find(|(path, _)| *path == paths[i]).unwrap();
+        let scale = want.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        for (k, (g, w)) in p.value.iter().zip(want.iter()).enumerate() {
+            assert!((g - w).abs() <= 2e-6 * scale, "{}[{k}]: kiln {g}, Keras {w}", paths[i]);
+        }
+        i += 1;
+    });
+}
+
+fn assert_close(got: f32, want: f32, what: &str) {
+    assert!((got - want).abs() <= 2e-6 * want.abs(), "{what}: kiln {got}, Keras {want}");
+}
+
+#[test]
+fn dense_regularizers_and_constraints_match_keras() {
+    let mut model = Mlp::new(0).compile(Sgd::new(0.5), CategoricalCrossentropy, &[]);
+    set_by_path(model.network_mut(), keras::mlp::INITIAL);
+    let x: Vec<[f32; 5]> = keras::mlp::X.chunks(5).map(|c| c.try_into().unwrap()).collect();
+    let y: Vec<[f32; 3]> = keras::mlp::Y.chunks(3).map(|c| c.try_into().unwrap()).collect();
+    for (step, want) in keras::mlp::STEP_LOSSES.iter().enumerate() {
+        let loss = model.train_on_batch(&x[..], &y[..]).unwrap();
+        assert_close(loss, *want, &format!("loss of step {step}"));
+    }
+    assert_weights(model.network(), keras::mlp::AFTER);
+    let loss = model.evaluate(&x[..], &y[..], 4).unwrap().get("loss").unwrap();
+    assert_close(loss, keras::mlp::EVALUATE_LOSS, "evaluate");
+}
+
+#[test]
+fn embedding_and_lstm_regularizers_and_constraints_match_keras() {
+    let mut model = Text::new(0).compile(Sgd::new(0.5), BinaryCrossentropy, &[]);
+    set_by_path(model.network_mut(), keras::text::INITIAL);
+    let x: Vec<[u32; 6]> = keras::text::X.chunks(6).map(|c| std::array::from_fn(|i| c[i] as u32)).collect();
+    let y: Vec<[f32; 1]> = keras::text::Y.iter().map(|v| [*v]).collect();
+    for (step, want) in keras::text::STEP_LOSSES.iter().enumerate() {
+        let loss = model.train_on_batch(&x[..], &y[..]).unwrap();
+        assert_close(loss, *want, &format!("loss of step {step}"));
+    }
+    assert_weights(model.network(), keras::text::AFTER);
+    let loss = model.evaluate(&x[..], &y[..], 4).unwrap().get("loss").unwrap();
+    assert_close(loss, keras::text::EVALUATE_LOSS, "evaluate");
+}
+
+/// `to_json()` writes each regularizer and constraint as Keras's serialized
+/// object, whichever spelling the model used (`l2(0.01)`, `L1L2(…)`,
+/// `UnitNorm(axis = 0)`), so `model_from_json` rebuilds them.
+#[test]
+fn to_json_writes_keras_regularizer_and_constraint_objects() {
+    let json = Mlp::new(0).to_json_value().unwrap();
+    let layers = json["config"]["layers"].as_array().unwrap();
+    let config = |name: &str| &layers.iter().find(|l| l["name"] == name).unwrap()["config"];
+    let object = |v: &kiln::json::Value| (v["class_name"].as_str().unwrap().to_string(), v["config"].clone());
+    let hidden = config("hidden");
+    assert_eq!(object(&hidden["kernel_regularizer"]).0, "L2");
+    assert_eq!(object(&hidden["kernel_regularizer"]).1["l2"], 0.01);
+    assert_eq!(object(&hidden["activity_regularizer"]).0, "L1L2");
+    assert_eq!(object(&hidden["kernel_constraint"]).0, "MaxNorm");
+    let probs = config("probs");
+    let (class, c) = object(&probs["kernel_regularizer"]);
+    assert_eq!((class.as_str(), &c["l1"], &c["l2"]), ("L1L2", &0.01.into(), &0.005.into()));
+    assert_eq!(object(&probs["kernel_constraint"]).0, "UnitNorm");
+    assert_eq!(object(&probs["bias_constraint"]).0, "NonNeg");
+}

@@ -1,0 +1,10 @@
+// mistakes: 1
+kiln::model! {
+    struct M {
+        input image: [f32; 28, 28];
+        let h = Conv2D(8, 3)(image);
+        output h;
+    }
+}
+
+fn main() {}

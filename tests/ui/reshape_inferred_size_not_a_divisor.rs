@@ -1,0 +1,10 @@
+// mistakes: 1
+kiln::model! {
+    struct M {
+        input x: [f32; 4, 6];
+        let y = Reshape((-1, 5))(x);
+        output y;
+    }
+}
+
+fn main() {}

@@ -1,0 +1,10 @@
+// mistakes: 1
+kiln::model! {
+    struct M {
+        input x: [f32; 4, 6];
+        let y = Permute((1, 3))(x);
+        output y;
+    }
+}
+
+fn main() {}
