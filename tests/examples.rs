@@ -456,3 +456,36 @@ fn example_fashion_mnist() {
     assert!(acc >= 80.0, "{line}");
     std::fs::remove_dir_all(png_path.parent().unwrap()).unwrap();
 }
+
+/// The non-trainable count of the summary of model `model` in `out`.
+fn non_trainable_params(out: &str, model: &str) -> usize {
+    let start = out.find(&format!("Model: \"{model}\"")).unwrap_or_else(|| panic!("no summary of {model}:\n{out}"));
+    let line = out[start..].lines().find(|l| l.starts_with("Non-trainable params: ")).expect("a Non-trainable line");
+    line["Non-trainable params: ".len()..].replace(',', "").trim().parse().expect("a number")
+}
+
+/// `fashion_cnn`: the CNN of issue 12 (Conv2D, BatchNormalization,
+/// pooling, Dropout); by default 1 epoch on 3,000 images, so CI can run it.
+#[test]
+fn example_fashion_cnn() {
+    let out = run("fashion_cnn");
+    if out.starts_with("skipped:") {
+        println!("example_fashion_cnn skipped, the data are missing:\n{out}");
+        return;
+    }
+    assert!(out.contains("train 3000 / test 1000 images"), "{out}");
+    // Keras's summary of the same Sequential model (tests/fixtures/fashion_cnn_keras.py):
+    // 320 + 128 + 18,496 + 16,010 = 34,954, of which BatchNormalization's
+    // moving mean and variance (2·32) are non-trainable.
+    assert_eq!(total_params(&out, "fashion_cnn"), 34_954);
+    assert_eq!(non_trainable_params(&out, "fashion_cnn"), 64);
+    assert!(out.contains("(None, 5, 5, 64)"), "the second pooling's output shape");
+    // validation_split 0.1 of 3,000 images in batches of 64: 2,700 / 64 → 43 steps.
+    assert!(out.contains("43/43 - "), "{out}");
+    // One epoch on 2,700 images: chance is 10%; kiln's seeded run tests at
+    // 60% (its BatchNormalization moving statistics, momentum 0.99, have
+    // seen only 43 updates). The full run (--full) is in the README.
+    let line = out.lines().find(|l| l.starts_with("test accuracy: ")).expect("a test accuracy line");
+    let acc: f32 = line.rsplit(' ').next().unwrap().trim_end_matches('%').parse().unwrap();
+    assert!(acc >= 40.0, "{line}");
+}
