@@ -489,3 +489,25 @@ fn example_fashion_cnn() {
     let acc: f32 = line.rsplit(' ').next().unwrap().trim_end_matches('%').parse().unwrap();
     assert!(acc >= 40.0, "{line}");
 }
+
+/// `conv_workflow`: the workflow seed's Conv2D/pooling Sequential stack, every
+/// step of the tutorial's workflow.
+#[test]
+fn example_conv_workflow() {
+    let out = run("conv_workflow");
+    // Keras (tests/fixtures/fashion_cnn_keras.py): 8·9 + 8 = 80, 16·72 + 16 = 1,168, 64·3 + 3 = 195.
+    assert_eq!(total_params(&out, "conv_net"), 1_443);
+    assert!(out.contains("average_pooling2d (AveragePo (None, 2, 2, 16)"), "{out}");
+    let epochs: Vec<&str> = out.lines().filter(|l| l.starts_with("epoch = ")).collect();
+    assert_eq!(epochs, ["epoch = 0", "epoch = 1", "epoch = 2", "epoch = 3", "epoch = 4"]);
+    assert_eq!(out.lines().filter(|l| l.starts_with("loss: ")).count(), 5, "every 20th of 100 steps");
+    assert!(out.contains("restored weights predict identically: true"), "{out}");
+    // Bars and squares are easy for two convolutions: kiln's seeded run
+    // scores 1.0 on the 300 test images; chance is 1/3.
+    let line = out.lines().find(|l| l.starts_with("score[loss, accuracy] = [")).expect("a score line");
+    let accuracy: f32 = line.trim_end_matches(']').rsplit(", ").next().unwrap().parse().unwrap();
+    assert!(accuracy >= 0.9, "{line}");
+    let (classes, labels) = classes_and_labels(&out);
+    assert_eq!(labels, [0, 1, 2, 0, 1, 2, 0, 1, 2, 0]);
+    assert!(agreement(&classes, &labels) >= 9, "classes {classes:?} vs labels {labels:?}");
+}
