@@ -14,8 +14,13 @@ Rows (the workloads of issue 13):
   W3  latency of one sample (MLP, LSTM) and MLP inference at batch 1024
       (PyTorch under inference_mode; ONNX Runtime on the network exported
       from PyTorch)
-Not yet here: the CNN row (W4, once convolutions exist) and a Rust peer
-(candle).
+  W4  CNN (28x28x1 -> Conv2D 32 3x3 relu -> MaxPool 2 -> Conv2D 64 3x3 relu
+      -> MaxPool 2 -> Flatten -> Dense 10 softmax) training at batch 64,
+      Adam 1e-3, sparse categorical cross-entropy, and its batch-1 latency
+      (PyTorch in its native NCHW layout, kiln channels-last as Keras)
+Not yet here: a Rust peer (candle).
+
+`--rows W4` runs only the named rows (W1..W4; default all).
 
 Peers need a Python environment with torch, onnx, onnxscript and
 onnxruntime, kept OUTSIDE the repository, e.g.
@@ -154,6 +159,43 @@ def peer_mlp(threads, seconds, batch):
     return out
 
 
+def cnn():
+    from torch import nn
+    return nn.Sequential(
+        nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(1600, 10),
+    )
+
+
+def peer_cnn(threads, seconds, batch):
+    import torch
+    from torch import nn
+    torch.set_num_threads(threads)
+    model = cnn()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
+    loss_fn = nn.CrossEntropyLoss()
+    xs = torch.rand(8, batch, 1, 28, 28)
+    ys = torch.randint(0, 10, (8, batch))
+    state = {"i": 0}
+
+    def step():
+        i = state["i"] = (state["i"] + 1) % 8
+        opt.zero_grad(set_to_none=True)
+        loss_fn(model(xs[i]), ys[i]).backward()
+        opt.step()
+
+    out = {"train": rate(per_call(step, seconds), batch)}
+    infer = nn.Sequential(model, nn.Softmax(dim=-1)).eval()
+    one = torch.rand(1, 1, 28, 28)
+    with torch.inference_mode():
+        out["one"] = per_call(lambda: infer(one), seconds)
+    session = onnx_session(infer, one, threads)
+    one_np = one.numpy()
+    out["ort_one"] = per_call(lambda: session.run(None, {"x": one_np}), seconds)
+    return out
+
+
 def peer_text(threads, seconds):
     import numpy as np
     import torch
@@ -230,15 +272,25 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--seconds", type=float, default=3.0)
-    parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--batch", type=int, default=128, help="W1's batch size")
+    parser.add_argument("--cnn-batch", type=int, default=64, help="W4's batch size")
+    parser.add_argument("--rows", nargs="+", default=["W1", "W2", "W3", "W4"], choices=["W1", "W2", "W3", "W4"])
     parser.add_argument("--kiln-only", action="store_true", help="skip PyTorch and ONNX Runtime")
     args = parser.parse_args()
     peers = not args.kiln_only and peers_available()
-    subprocess.run(["cargo", "bench", "--no-run", "-q", "--bench", "mlp", "--bench", "text"], cwd=ROOT, check=True)
+    rows_wanted = set(args.rows)
+    need_mlp = bool(rows_wanted & {"W1", "W3"})
+    need_text = bool(rows_wanted & {"W2", "W3"})
+    need_cnn = "W4" in rows_wanted
+    benches = [b for b, need in (("mlp", need_mlp), ("text", need_text), ("cnn", need_cnn)) if need]
+    build = ["cargo", "bench", "--no-run", "-q"] + [a for b in benches for a in ("--bench", b)]
+    subprocess.run(build, cwd=ROOT, check=True)
 
     model, isa = cpu_model()
     print(f"date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
     print(f"cpu: {model}; {os.cpu_count()} cpus; flags: {isa}")
+    if hasattr(os, "getloadavg"):
+        print("load average at start: " + " ".join(f"{v:.2f}" for v in os.getloadavg()))
     if peers:
         import onnxruntime as ort
         import torch
@@ -250,21 +302,32 @@ def main():
     print(header)
     print("-" * len(header))
     for threads in args.threads:
-        k_mlp, info = kiln_bench("mlp", threads, args.seconds, "--batch", str(args.batch))
-        k_text, _ = kiln_bench("text", threads, args.seconds)
+        info = {}
+        k_mlp, k_text, k_cnn = {}, {}, {}
+        if need_mlp:
+            k_mlp, info = kiln_bench("mlp", threads, args.seconds, "--batch", str(args.batch))
+        if need_text:
+            k_text, info = kiln_bench("text", threads, args.seconds)
+        if need_cnn:
+            k_cnn, info = kiln_bench("cnn", threads, args.seconds, "--batch", str(args.cnn_batch))
         if threads == args.threads[0]:
             print(f"(kiln path: {info.get('kiln_isa', '?')})")
-        p_mlp = peer_mlp(threads, args.seconds, args.batch) if peers else {}
-        p_text = peer_text(threads, args.seconds) if peers else {}
+        p_mlp = peer_mlp(threads, args.seconds, args.batch) if peers and need_mlp else {}
+        p_text = peer_text(threads, args.seconds) if peers and need_text else {}
+        p_cnn = peer_cnn(threads, args.seconds, args.cnn_batch) if peers and need_cnn else {}
         rows = [
-            (f"W1 MLP train b{args.batch}", "/s", k_mlp.get("kiln_train_samples_per_s"), p_mlp.get("train"), None),
-            ("W2 text train b4", "/s", k_text.get("kiln_text_train_b4_samples_per_s"), p_text.get("b4"), None),
-            ("W2 text train b64", "/s", k_text.get("kiln_text_train_b64_samples_per_s"), p_text.get("b64"), None),
-            ("W3 MLP 1-sample latency", "us", k_mlp.get("kiln_predict_one_latency"), p_mlp.get("one"), p_mlp.get("ort_one")),
-            ("W3 LSTM 1-sample latency", "us", k_text.get("kiln_text_predict_one_latency"), p_text.get("one"), p_text.get("ort_one")),
-            ("W3 MLP infer b1024", "/s", k_mlp.get("kiln_predict_b1024_samples_per_s"), p_mlp.get("b1024"), p_mlp.get("ort_b1024")),
+            ("W1", f"W1 MLP train b{args.batch}", "/s", k_mlp.get("kiln_train_samples_per_s"), p_mlp.get("train"), None),
+            ("W2", "W2 text train b4", "/s", k_text.get("kiln_text_train_b4_samples_per_s"), p_text.get("b4"), None),
+            ("W2", "W2 text train b64", "/s", k_text.get("kiln_text_train_b64_samples_per_s"), p_text.get("b64"), None),
+            ("W3", "W3 MLP 1-sample latency", "us", k_mlp.get("kiln_predict_one_latency"), p_mlp.get("one"), p_mlp.get("ort_one")),
+            ("W3", "W3 LSTM 1-sample latency", "us", k_text.get("kiln_text_predict_one_latency"), p_text.get("one"), p_text.get("ort_one")),
+            ("W3", "W3 MLP infer b1024", "/s", k_mlp.get("kiln_predict_b1024_samples_per_s"), p_mlp.get("b1024"), p_mlp.get("ort_b1024")),
+            ("W4", f"W4 CNN train b{args.cnn_batch}", "/s", k_cnn.get("kiln_cnn_train_samples_per_s"), p_cnn.get("train"), None),
+            ("W4", "W4 CNN 1-sample latency", "us", k_cnn.get("kiln_cnn_predict_one_latency"), p_cnn.get("one"), p_cnn.get("ort_one")),
         ]
-        for name, unit, k, t, o in rows:
+        for row, name, unit, k, t, o in rows:
+            if row not in rows_wanted:
+                continue
             k = tuple(x * 1e-6 for x in k) if (k is not None and unit == "us") else k
             print(f"{name:<26} {threads:>3} | {cell(k, unit)} | {cell(t, unit)} {ratio(k, t, unit)} | "
                   f"{cell(o, unit)} {ratio(k, o, unit)}")

@@ -456,3 +456,58 @@ fn example_fashion_mnist() {
     assert!(acc >= 80.0, "{line}");
     std::fs::remove_dir_all(png_path.parent().unwrap()).unwrap();
 }
+
+/// The non-trainable count of the summary of model `model` in `out`.
+fn non_trainable_params(out: &str, model: &str) -> usize {
+    let start = out.find(&format!("Model: \"{model}\"")).unwrap_or_else(|| panic!("no summary of {model}:\n{out}"));
+    let line = out[start..].lines().find(|l| l.starts_with("Non-trainable params: ")).expect("a Non-trainable line");
+    line["Non-trainable params: ".len()..].replace(',', "").trim().parse().expect("a number")
+}
+
+/// `fashion_cnn`: the CNN of issue 12 (Conv2D, BatchNormalization,
+/// pooling, Dropout); by default 1 epoch on 3,000 images, so CI can run it.
+#[test]
+fn example_fashion_cnn() {
+    let out = run("fashion_cnn");
+    if out.starts_with("skipped:") {
+        println!("example_fashion_cnn skipped, the data are missing:\n{out}");
+        return;
+    }
+    assert!(out.contains("train 3000 / test 1000 images"), "{out}");
+    // Keras's summary of the same Sequential model (tests/fixtures/fashion_cnn_keras.py):
+    // 320 + 128 + 18,496 + 16,010 = 34,954, of which BatchNormalization's
+    // moving mean and variance (2·32) are non-trainable.
+    assert_eq!(total_params(&out, "fashion_cnn"), 34_954);
+    assert_eq!(non_trainable_params(&out, "fashion_cnn"), 64);
+    assert!(out.contains("(None, 5, 5, 64)"), "the second pooling's output shape");
+    // validation_split 0.1 of 3,000 images in batches of 64: 2,700 / 64 → 43 steps.
+    assert!(out.contains("43/43 - "), "{out}");
+    // One epoch on 2,700 images: chance is 10%; kiln's seeded run tests at
+    // 60% (its BatchNormalization moving statistics, momentum 0.99, have
+    // seen only 43 updates). The full run (--full) is in the README.
+    let line = out.lines().find(|l| l.starts_with("test accuracy: ")).expect("a test accuracy line");
+    let acc: f32 = line.rsplit(' ').next().unwrap().trim_end_matches('%').parse().unwrap();
+    assert!(acc >= 40.0, "{line}");
+}
+
+/// `conv_workflow`: the workflow seed's Conv2D/pooling Sequential stack, every
+/// step of the tutorial's workflow.
+#[test]
+fn example_conv_workflow() {
+    let out = run("conv_workflow");
+    // Keras (tests/fixtures/fashion_cnn_keras.py): 8·9 + 8 = 80, 16·72 + 16 = 1,168, 64·3 + 3 = 195.
+    assert_eq!(total_params(&out, "conv_net"), 1_443);
+    assert!(out.contains("average_pooling2d (AveragePo (None, 2, 2, 16)"), "{out}");
+    let epochs: Vec<&str> = out.lines().filter(|l| l.starts_with("epoch = ")).collect();
+    assert_eq!(epochs, ["epoch = 0", "epoch = 1", "epoch = 2", "epoch = 3", "epoch = 4"]);
+    assert_eq!(out.lines().filter(|l| l.starts_with("loss: ")).count(), 5, "every 20th of 100 steps");
+    assert!(out.contains("restored weights predict identically: true"), "{out}");
+    // Bars and squares are easy for two convolutions: kiln's seeded run
+    // scores 1.0 on the 300 test images; chance is 1/3.
+    let line = out.lines().find(|l| l.starts_with("score[loss, accuracy] = [")).expect("a score line");
+    let accuracy: f32 = line.trim_end_matches(']').rsplit(", ").next().unwrap().parse().unwrap();
+    assert!(accuracy >= 0.9, "{line}");
+    let (classes, labels) = classes_and_labels(&out);
+    assert_eq!(labels, [0, 1, 2, 0, 1, 2, 0, 1, 2, 0]);
+    assert!(agreement(&classes, &labels) >= 9, "classes {classes:?} vs labels {labels:?}");
+}
