@@ -16,7 +16,7 @@
 
 use super::{ensure_len, Ctx, InputGrad, Layer};
 use crate::activations::Activation;
-use crate::gemm::{add_row_vector, axpy, column_sums_into, sgemm, vec_mat, Mat};
+use crate::gemm::{add_row_vector, axpy, column_sums_into, sgemm, small_gemm, Mat};
 use crate::initializers::Initializer;
 use crate::param::Param;
 use rand::Rng;
@@ -440,12 +440,22 @@ impl<
         let kernel = &self.kernel.value;
         let y = &mut y[..Self::OUTPUT_LEN];
         if Self::PATCH <= PATCH_STACK {
-            let mut patch = [0.0f32; PATCH_STACK];
-            let patch = &mut patch[..Self::PATCH];
-            for (position, out) in y.chunks_exact_mut(F).enumerate() {
-                let (oh, ow) = (position / Self::OUT_W, position % Self::OUT_W);
-                Self::im2col_row(x, oh, ow, patch);
-                vec_mat(patch, kernel, out);
+            // A block of positions' receptive fields at once, multiplied by
+            // the kernel in one register-blocked product: the kernel is read
+            // once per block rather than once per position.
+            let mut patches = [0.0f32; PATCH_STACK];
+            let per_block = PATCH_STACK / Self::PATCH;
+            let positions = Self::OUT_H * Self::OUT_W;
+            let mut first = 0;
+            while first < positions {
+                let rows = per_block.min(positions - first);
+                for (r, patch) in patches.chunks_exact_mut(Self::PATCH).take(rows).enumerate() {
+                    let position = first + r;
+                    Self::im2col_row(x, position / Self::OUT_W, position % Self::OUT_W, patch);
+                }
+                let block = &mut y[first * F..(first + rows) * F];
+                small_gemm(rows, Self::PATCH, F, &patches[..rows * Self::PATCH], kernel, block);
+                first += rows;
             }
         } else {
             crate::simd::dispatch(|| {
