@@ -8,7 +8,7 @@
 //! The bias is `[2, 3U]`: input bias, then recurrent bias. PyTorch's
 //! `nn.GRU` computes the same cell with its gates ordered `r, z, n`.
 
-use super::recurrent::{add_output_grad, gate_product, step, BackSteps, Cell, Recurrent, Steps};
+use super::recurrent::{add_output_grad, gate_product, step, Cell, Recurrent};
 #[cfg(test)] // for the tests' `use super::*`
 use super::{Layer, RecurrentConfig};
 use crate::gemm::{sgemm_on_this_thread, Mat, Scratch};
@@ -32,9 +32,8 @@ impl<const D: usize, const U: usize, const T: usize, const SEQ: bool> Cell for G
     const KERAS_TYPE: &'static str = "GRU";
     const CELL_NAME: &'static str = "gru_cell";
 
-    /// `gates` holds x̂ and then, in place, the activated z, r, h̃; `aux` receives ĥ.
-    fn forward_steps(&self, s: Steps<'_>, batch: usize, scratch: &mut Scratch) {
-        let Steps { gates: xz, aux: hz, h } = s;
+    /// `xz` holds x̂ and then, in place, the activated z, r, h̃; `hz` receives ĥ.
+    fn forward_steps(&self, xz: &mut [f32], hz: &mut [f32], h: &mut [f32], batch: usize, scratch: &mut Scratch) {
         let g = 3 * U;
         let (_, recurrent_bias) = self.biases();
         let recurrent = Mat::row_major(&self.weights.recurrent_kernel.value, g);
@@ -71,9 +70,19 @@ impl<const D: usize, const U: usize, const T: usize, const SEQ: bool> Cell for G
         }
     }
 
-    /// Into the input (`d_gates`) and recurrent (`d_aux`) pre-activation gradients.
-    fn backward_steps(&self, s: BackSteps<'_>, batch: usize, scratch: &mut Scratch) {
-        let BackSteps { gates, aux: hz, h, d_gates: d_in, d_aux: d_rec, dh, dy } = s;
+    /// Into the input (`d_in`) and recurrent (`d_rec`) pre-activation gradients.
+    fn backward_steps(
+        &self,
+        gates: &[f32],
+        hz: &[f32],
+        h: &[f32],
+        d_in: &mut [f32],
+        d_rec: &mut [f32],
+        dh: &mut [f32],
+        dy: &[f32],
+        batch: usize,
+        scratch: &mut Scratch,
+    ) {
         let g = 3 * U;
         dh.fill(0.0);
         let recurrent_t = Mat::transposed(&self.weights.recurrent_kernel.value, g);

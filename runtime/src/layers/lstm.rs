@@ -7,7 +7,7 @@
 //! (`σ` is `recurrent_activation`, `tanh` is `activation`). PyTorch's
 //! `nn.LSTM` uses the same gate order; its two biases add up to Keras's one.
 
-use super::recurrent::{add_output_grad, step, BackSteps, Cell, Recurrent, RecurrentConfig, Steps};
+use super::recurrent::{add_output_grad, step, Cell, Recurrent, RecurrentConfig};
 #[cfg(test)] // for the tests' `use super::*`
 use super::Layer;
 use crate::gemm::{sgemm_on_this_thread, small_gemm, vec_mat, Mat, Scratch};
@@ -36,9 +36,8 @@ impl<const D: usize, const U: usize, const T: usize, const SEQ: bool> Cell for L
         }
     }
 
-    /// Activates the gates in place; fills the cell states `aux` and `h`.
-    fn forward_steps(&self, s: Steps<'_>, batch: usize, scratch: &mut Scratch) {
-        let Steps { gates: z, aux: c, h } = s;
+    /// Activates the gates `z` in place; fills the cell states `c` and `h`.
+    fn forward_steps(&self, z: &mut [f32], c: &mut [f32], h: &mut [f32], batch: usize, scratch: &mut Scratch) {
         let g = 4 * U;
         let recurrent = Mat::row_major(&self.weights.recurrent_kernel.value, g);
         let mut tanh_c = [0.0f32; U];
@@ -71,8 +70,18 @@ impl<const D: usize, const U: usize, const T: usize, const SEQ: bool> Cell for L
         }
     }
 
-    fn backward_steps(&self, s: BackSteps<'_>, batch: usize, scratch: &mut Scratch) {
-        let BackSteps { gates: z, aux: c, d_gates: dz, d_aux: dc, dh, dy, .. } = s;
+    fn backward_steps(
+        &self,
+        z: &[f32],
+        c: &[f32],
+        _: &[f32],
+        dz: &mut [f32],
+        dc: &mut [f32],
+        dh: &mut [f32],
+        dy: &[f32],
+        batch: usize,
+        scratch: &mut Scratch,
+    ) {
         let g = 4 * U;
         dh.fill(0.0);
         dc.fill(0.0);

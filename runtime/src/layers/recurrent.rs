@@ -52,42 +52,33 @@ pub trait Cell: Sync {
     /// Adjusts the freshly initialized weights (LSTM's forget-gate bias).
     fn init(&mut self, _config: &RecurrentConfig) {}
 
-    /// The recurrence over all steps for the `batch` samples of `s`, given
-    /// the input projections in `s.gates`; fills the states `s.h`.
-    fn forward_steps(&self, s: Steps<'_>, batch: usize, scratch: &mut Scratch);
+    /// The recurrence over all steps for `batch` samples (`[batch, T, ·]`
+    /// buffers): finishes the input projections in `gates` in place, keeps
+    /// [`Cell::AUX_LEN`] values per sample in `aux`, fills the states `h`.
+    /// (Separate slice arguments, not a struct: they tell the optimizer the
+    /// buffers do not alias, which keeps the step loops vectorized.)
+    fn forward_steps(&self, gates: &mut [f32], aux: &mut [f32], h: &mut [f32], batch: usize, scratch: &mut Scratch);
 
-    /// Back-propagation through time for the `batch` samples of `s` into
-    /// `s.d_gates` (and `s.d_aux`), from the output gradients `s.dy`.
-    fn backward_steps(&self, s: BackSteps<'_>, batch: usize, scratch: &mut Scratch);
+    /// Back-propagation through time for `batch` samples, given what their
+    /// forward pass left and the output gradients `dy`: fills the gate
+    /// pre-activation gradients `d_gates` and [`Cell::D_AUX_LEN`] values per
+    /// sample of `d_aux`; `dh` is scratch for the running `∂L/∂h` (`[batch, U]`).
+    #[allow(clippy::too_many_arguments)]
+    fn backward_steps(
+        &self,
+        gates: &[f32],
+        aux: &[f32],
+        h: &[f32],
+        d_gates: &mut [f32],
+        d_aux: &mut [f32],
+        dh: &mut [f32],
+        dy: &[f32],
+        batch: usize,
+        scratch: &mut Scratch,
+    );
 
     /// [`Layer::forward_one`]: one sample, without a cache.
     fn forward_sample(&self, x: &[f32], y: &mut [f32]);
-}
-
-/// One sample range's forward buffers, `[batch, T, ·]` each.
-pub struct Steps<'a> {
-    /// Input projections, `[batch, T, G·U]`, for the cell to finish in place.
-    pub(crate) gates: &'a mut [f32],
-    /// [`Cell::AUX_LEN`] values per sample.
-    pub(crate) aux: &'a mut [f32],
-    /// The states, `[batch, T, U]`.
-    pub(crate) h: &'a mut [f32],
-}
-
-/// One sample range's backward buffers: what its forward pass left (read)
-/// and the gradients (written).
-pub struct BackSteps<'a> {
-    pub(crate) gates: &'a [f32],
-    pub(crate) aux: &'a [f32],
-    pub(crate) h: &'a [f32],
-    /// Gradients of the (input) gate pre-activations, `[batch, T, G·U]`.
-    pub(crate) d_gates: &'a mut [f32],
-    /// [`Cell::D_AUX_LEN`] values per sample.
-    pub(crate) d_aux: &'a mut [f32],
-    /// The running `∂L/∂h`, `[batch, U]`.
-    pub(crate) dh: &'a mut [f32],
-    /// The layer's output gradient.
-    pub(crate) dy: &'a [f32],
 }
 
 impl<C, const D: usize, const U: usize, const T: usize, const SEQ: bool> Recurrent<C, D, U, T, SEQ>
@@ -129,14 +120,14 @@ where
         let (gs, auxs, hs) = (Disjoint::new(gates), Disjoint::new(aux), Disjoint::new(h));
         for_sample_ranges(batch, batch * T * g * U, &mut ctx.scratch, &|b0, b1, scratch| {
             // SAFETY: concurrent calls get disjoint sample ranges.
-            let s = unsafe {
-                Steps {
-                    gates: gs.range(b0 * T * g, b1 * T * g),
-                    aux: auxs.range(b0 * aux_len, b1 * aux_len),
-                    h: hs.range(b0 * T * U, b1 * T * U),
-                }
+            let (gates, aux, h) = unsafe {
+                (
+                    gs.range(b0 * T * g, b1 * T * g),
+                    auxs.range(b0 * aux_len, b1 * aux_len),
+                    hs.range(b0 * T * U, b1 * T * U),
+                )
             };
-            self.forward_steps(s, b1 - b0, scratch);
+            self.forward_steps(gates, aux, h, b1 - b0, scratch);
         });
         write_output(&cache.h[..rows * U], y, T, U, SEQ);
     }
@@ -161,19 +152,18 @@ where
         let dy = &*dy;
         let (dgs, das, dhs) = (Disjoint::new(d_gates), Disjoint::new(d_aux), Disjoint::new(dh));
         for_sample_ranges(batch, batch * T * g * U, &mut ctx.scratch, &|b0, b1, scratch| {
+            let (gates, aux, h) =
+                (&gates[b0 * T * g..b1 * T * g], &aux[b0 * aux_len..b1 * aux_len], &h[b0 * T * U..b1 * T * U]);
+            let dy = &dy[b0 * Self::OUTPUT_LEN..b1 * Self::OUTPUT_LEN];
             // SAFETY: concurrent calls get disjoint sample ranges.
-            let s = unsafe {
-                BackSteps {
-                    gates: &gates[b0 * T * g..b1 * T * g],
-                    aux: &aux[b0 * aux_len..b1 * aux_len],
-                    h: &h[b0 * T * U..b1 * T * U],
-                    d_gates: dgs.range(b0 * T * g, b1 * T * g),
-                    d_aux: das.range(b0 * d_aux_len, b1 * d_aux_len),
-                    dh: dhs.range(b0 * U, b1 * U),
-                    dy: &dy[b0 * Self::OUTPUT_LEN..b1 * Self::OUTPUT_LEN],
-                }
+            let (d_gates, d_aux, dh) = unsafe {
+                (
+                    dgs.range(b0 * T * g, b1 * T * g),
+                    das.range(b0 * d_aux_len, b1 * d_aux_len),
+                    dhs.range(b0 * U, b1 * U),
+                )
             };
-            self.backward_steps(s, b1 - b0, scratch);
+            self.backward_steps(gates, aux, h, d_gates, d_aux, dh, dy, b1 - b0, scratch);
         });
         let d_in = &cache.d_gates[..rows * g];
         let d_rec = if Self::SPLIT_RECURRENT_GRAD { &cache.d_aux[..rows * g] } else { d_in };

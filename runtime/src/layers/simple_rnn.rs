@@ -1,6 +1,6 @@
 //! `SimpleRNN`: `h_t = activation(x_t·W + h_{t−1}·R + b)`.
 
-use super::recurrent::{add_output_grad, gate_product, step, BackSteps, Cell, Recurrent, Steps};
+use super::recurrent::{add_output_grad, gate_product, step, Cell, Recurrent};
 #[cfg(test)] // for the tests' `use super::*`
 use super::{Layer, RecurrentConfig};
 use crate::gemm::{sgemm_on_this_thread, Mat, Scratch};
@@ -19,9 +19,8 @@ impl<const D: usize, const U: usize, const T: usize, const SEQ: bool> Cell for S
     const KERAS_TYPE: &'static str = "SimpleRNN";
     const CELL_NAME: &'static str = "simple_rnn_cell";
 
-    /// `gates` holds the input projections and receives the recurrent ones.
-    fn forward_steps(&self, s: Steps<'_>, batch: usize, scratch: &mut Scratch) {
-        let Steps { gates: z, h, .. } = s;
+    /// `z` holds the input projections and receives the recurrent ones.
+    fn forward_steps(&self, z: &mut [f32], _: &mut [f32], h: &mut [f32], batch: usize, scratch: &mut Scratch) {
         let recurrent = Mat::row_major(&self.weights.recurrent_kernel.value, U);
         for t in 0..T {
             if t > 0 {
@@ -37,8 +36,18 @@ impl<const D: usize, const U: usize, const T: usize, const SEQ: bool> Cell for S
         }
     }
 
-    fn backward_steps(&self, s: BackSteps<'_>, batch: usize, scratch: &mut Scratch) {
-        let BackSteps { h, d_gates: da, dh, dy, .. } = s;
+    fn backward_steps(
+        &self,
+        _: &[f32],
+        _: &[f32],
+        h: &[f32],
+        da: &mut [f32],
+        _: &mut [f32],
+        dh: &mut [f32],
+        dy: &[f32],
+        batch: usize,
+        scratch: &mut Scratch,
+    ) {
         dh.fill(0.0);
         let recurrent_t = Mat::transposed(&self.weights.recurrent_kernel.value, U);
         for t in (0..T).rev() {
