@@ -8,38 +8,31 @@
 //! The bias is `[2, 3U]`: input bias, then recurrent bias. PyTorch's
 //! `nn.GRU` computes the same cell with its gates ordered `r, z, n`.
 
-use super::recurrent::{
-    add_output_grad, for_sample_ranges, gate_product, step, write_output, RecurrentCache, RecurrentConfig,
-    RecurrentWeights,
-};
-use super::{ensure_len, Ctx, InputGrad, Layer};
-use crate::activations::Activation;
+use super::recurrent::{add_output_grad, gate_product, step, Cell, Recurrent};
+#[cfg(test)] // for the tests' `use super::*`
+use super::{Layer, RecurrentConfig};
 use crate::gemm::{sgemm_on_this_thread, Mat, Scratch};
-use crate::parallel::Disjoint;
-use crate::param::Param;
-use rand::Rng;
 
 /// Keras's `GRU(units = U)` over `T` steps of `D` features; `SEQ` is `return_sequences`.
-#[derive(Clone, Debug)]
-pub struct Gru<const D: usize, const U: usize, const T: usize, const SEQ: bool> {
-    /// Kernel `[D, 3U]`, recurrent kernel `[U, 3U]`, bias `[2, 3U]`.
-    pub weights: RecurrentWeights,
-    /// `tanh` by default.
-    pub activation: Activation,
-    /// `sigmoid` by default.
-    pub recurrent_activation: Activation,
-}
+/// Kernel `[D, 3U]`, recurrent kernel `[U, 3U]`, bias `[2, 3U]`.
+pub type Gru<const D: usize, const U: usize, const T: usize, const SEQ: bool> = Recurrent<GruCell, D, U, T, SEQ>;
 
-impl<const D: usize, const U: usize, const T: usize, const SEQ: bool> Gru<D, U, T, SEQ> {
-    /// A layer initialized as `config` says.
-    pub fn new(config: RecurrentConfig, rng: &mut impl Rng) -> Self {
-        let weights = RecurrentWeights::new(D, U, 3, 2, &config, rng);
-        Gru { weights, activation: config.activation, recurrent_activation: config.recurrent_activation }
-    }
+/// The cell of [`Gru`].
+#[derive(Clone, Copy, Debug)]
+pub struct GruCell;
 
-    /// The recurrence for `batch` samples: `xz` holds the input projections
-    /// (activated in place into z, r, h̃), `hz` receives the recurrent ones,
-    /// `h` the states (`[batch, T, …]` each).
+impl<const D: usize, const U: usize, const T: usize, const SEQ: bool> Cell for Gru<D, U, T, SEQ> {
+    const GATES: usize = 3;
+    const BIAS_ROWS: usize = 2;
+    /// The recurrent projections `ĥ`, `[T, 3U]`.
+    const AUX_LEN: usize = T * 3 * U;
+    /// Their gradients.
+    const D_AUX_LEN: usize = T * 3 * U;
+    const SPLIT_RECURRENT_GRAD: bool = true;
+    const KERAS_TYPE: &'static str = "GRU";
+    const CELL_NAME: &'static str = "gru_cell";
+
+    /// `xz` holds x̂ and then, in place, the activated z, r, h̃; `hz` receives ĥ.
     fn forward_steps(&self, xz: &mut [f32], hz: &mut [f32], h: &mut [f32], batch: usize, scratch: &mut Scratch) {
         let g = 3 * U;
         let (_, recurrent_bias) = self.biases();
@@ -77,9 +70,7 @@ impl<const D: usize, const U: usize, const T: usize, const SEQ: bool> Gru<D, U, 
         }
     }
 
-    /// Back-propagation through time for `batch` samples, into the input
-    /// (`d_in`) and recurrent (`d_rec`) pre-activation gradients.
-    #[allow(clippy::too_many_arguments)]
+    /// Into the input (`d_in`) and recurrent (`d_rec`) pre-activation gradients.
     fn backward_steps(
         &self,
         gates: &[f32],
@@ -122,82 +113,7 @@ impl<const D: usize, const U: usize, const T: usize, const SEQ: bool> Gru<D, U, 
             }
         }
     }
-
-    fn biases(&self) -> (Option<&[f32]>, Option<&[f32]>) {
-        match &self.weights.bias {
-            Some(b) => (Some(&b.value[..3 * U]), Some(&b.value[3 * U..])),
-            None => (None, None),
-        }
-    }
-}
-
-impl<const D: usize, const U: usize, const T: usize, const SEQ: bool> Layer for Gru<D, U, T, SEQ> {
-    type In = f32;
-    type Cache = RecurrentCache;
-    const INPUT_LEN: usize = T * D;
-    const OUTPUT_LEN: usize = if SEQ { T * U } else { U };
-
-    fn keras_type(&self) -> &'static str {
-        "GRU"
-    }
-
-    /// # Shapes
-    /// `x`: `[batch, T, D]`; `y`: `[batch, T, U]` or `[batch, U]`.
-    fn forward(&self, x: &[f32], y: &mut [f32], batch: usize, cache: &mut RecurrentCache, ctx: &mut Ctx) {
-        let (g, rows) = (3 * U, batch * T);
-        // `gates` holds x̂ and then, in place, the activated z, r, h̃; `aux` holds ĥ.
-        let xz = ensure_len(&mut cache.gates, rows * g);
-        self.weights.project_inputs(x, xz, &mut ctx.scratch);
-        let hz = ensure_len(&mut cache.aux, rows * g);
-        let h = ensure_len(&mut cache.h, rows * U);
-        let (xs, hzs, hs) = (Disjoint::new(xz), Disjoint::new(hz), Disjoint::new(h));
-        for_sample_ranges(batch, batch * T * g * U, &mut ctx.scratch, &|b0, b1, scratch| {
-            // SAFETY: concurrent calls get disjoint sample ranges.
-            let (xz, hz, h) = unsafe {
-                (xs.range(b0 * T * g, b1 * T * g), hzs.range(b0 * T * g, b1 * T * g), hs.range(b0 * T * U, b1 * T * U))
-            };
-            self.forward_steps(xz, hz, h, b1 - b0, scratch);
-        });
-        let h = &cache.h[..rows * U];
-        write_output(h, y, T, U, SEQ);
-    }
-
-    fn backward(
-        &mut self,
-        x: &[f32],
-        _: &[f32],
-        dy: &mut [f32],
-        dx: Option<InputGrad<'_>>,
-        batch: usize,
-        cache: &mut RecurrentCache,
-        ctx: &mut Ctx,
-    ) {
-        let (g, rows) = (3 * U, batch * T);
-        let (gates, hz, h) = (&cache.gates[..rows * g], &cache.aux[..rows * g], &cache.h[..rows * U]);
-        let d_in = ensure_len(&mut cache.d_gates, rows * g);
-        let d_rec = ensure_len(&mut cache.d_rec, rows * g);
-        let dh = ensure_len(&mut cache.dh, batch * U);
-        let dy_len = if SEQ { T * U } else { U };
-        let (dis, drs, dhs, dys) = (Disjoint::new(d_in), Disjoint::new(d_rec), Disjoint::new(dh), Disjoint::new(dy));
-        for_sample_ranges(batch, batch * T * g * U, &mut ctx.scratch, &|b0, b1, scratch| {
-            let (gates, hz, h) =
-                (&gates[b0 * T * g..b1 * T * g], &hz[b0 * T * g..b1 * T * g], &h[b0 * T * U..b1 * T * U]);
-            // SAFETY: concurrent calls get disjoint sample ranges.
-            let (d_in, d_rec, dh, dy) = unsafe {
-                (
-                    dis.range(b0 * T * g, b1 * T * g),
-                    drs.range(b0 * T * g, b1 * T * g),
-                    dhs.range(b0 * U, b1 * U),
-                    dys.range(b0 * dy_len, b1 * dy_len),
-                )
-            };
-            self.backward_steps(gates, hz, h, d_in, d_rec, dh, dy, b1 - b0, scratch);
-        });
-        let (d_in, d_rec) = (&cache.d_gates[..rows * g], &cache.d_rec[..rows * g]);
-        self.weights.finish_backward(x, h, &mut cache.h_prev, d_in, d_rec, dx, T, &mut ctx.scratch);
-    }
-
-    fn forward_one(&self, x: &[f32], y: &mut [f32]) {
+    fn forward_sample(&self, x: &[f32], y: &mut [f32]) {
         let w = &self.weights;
         let g = 3 * U;
         let (input_bias, recurrent_bias) = self.biases();
@@ -245,18 +161,14 @@ impl<const D: usize, const U: usize, const T: usize, const SEQ: bool> Layer for 
             y.copy_from_slice(&h);
         }
     }
+}
 
-    fn visit_params(&mut self, f: &mut dyn FnMut(&mut Param)) {
-        self.weights.visit(f);
-    }
-
-    fn params(&self, f: &mut dyn FnMut(&Param)) {
-        self.weights.each(f);
-    }
-
-    /// Keras keeps a recurrent layer's weights in its cell: `lstm/lstm_cell/kernel`.
-    fn param_paths(&self, prefix: &str, out: &mut Vec<String>) {
-        self.params(&mut |p| out.push(format!("{prefix}/gru_cell/{}", p.name)));
+impl<const D: usize, const U: usize, const T: usize, const SEQ: bool> Gru<D, U, T, SEQ> {
+    fn biases(&self) -> (Option<&[f32]>, Option<&[f32]>) {
+        match &self.weights.bias {
+            Some(b) => (Some(&b.value[..3 * U]), Some(&b.value[3 * U..])),
+            None => (None, None),
+        }
     }
 }
 

@@ -7,42 +7,36 @@
 //! (`σ` is `recurrent_activation`, `tanh` is `activation`). PyTorch's
 //! `nn.LSTM` uses the same gate order; its two biases add up to Keras's one.
 
-use super::recurrent::{
-    add_output_grad, for_sample_ranges, step, write_output, RecurrentCache, RecurrentConfig, RecurrentWeights,
-};
-use super::{ensure_len, Ctx, InputGrad, Layer};
-use crate::activations::Activation;
+use super::recurrent::{add_output_grad, step, Cell, Recurrent, RecurrentConfig};
+#[cfg(test)] // for the tests' `use super::*`
+use super::Layer;
 use crate::gemm::{sgemm_on_this_thread, small_gemm, vec_mat, Mat, Scratch};
-use crate::parallel::Disjoint;
-use crate::param::Param;
-use rand::Rng;
 
 /// Keras's `LSTM(units = U)` over `T` steps of `D` features; `SEQ` is `return_sequences`.
-#[derive(Clone, Debug)]
-pub struct Lstm<const D: usize, const U: usize, const T: usize, const SEQ: bool> {
-    /// Kernel `[D, 4U]`, recurrent kernel `[U, 4U]`, bias `[4U]`.
-    pub weights: RecurrentWeights,
-    /// `tanh` by default.
-    pub activation: Activation,
-    /// `sigmoid` by default.
-    pub recurrent_activation: Activation,
-}
+/// Kernel `[D, 4U]`, recurrent kernel `[U, 4U]`, bias `[4U]`.
+pub type Lstm<const D: usize, const U: usize, const T: usize, const SEQ: bool> = Recurrent<LstmCell, D, U, T, SEQ>;
 
-impl<const D: usize, const U: usize, const T: usize, const SEQ: bool> Lstm<D, U, T, SEQ> {
-    /// A layer initialized as `config` says (forget-gate bias 1 with `unit_forget_bias`).
-    pub fn new(config: RecurrentConfig, rng: &mut impl Rng) -> Self {
-        let mut weights = RecurrentWeights::new(D, U, 4, 1, &config, rng);
-        if let (Some(b), true) = (&mut weights.bias, config.unit_forget_bias) {
+/// The cell of [`Lstm`].
+#[derive(Clone, Copy, Debug)]
+pub struct LstmCell;
+
+impl<const D: usize, const U: usize, const T: usize, const SEQ: bool> Cell for Lstm<D, U, T, SEQ> {
+    const GATES: usize = 4;
+    /// The cell states `c`, `[T, U]`.
+    const AUX_LEN: usize = T * U;
+    /// The running `∂L/∂c`, `[U]`.
+    const D_AUX_LEN: usize = U;
+    const KERAS_TYPE: &'static str = "LSTM";
+    const CELL_NAME: &'static str = "lstm_cell";
+
+    /// Forget-gate bias 1 with `unit_forget_bias`.
+    fn init(&mut self, config: &RecurrentConfig) {
+        if let (Some(b), true) = (&mut self.weights.bias, config.unit_forget_bias) {
             b.value[U..2 * U].fill(1.0);
         }
-        Lstm { weights, activation: config.activation, recurrent_activation: config.recurrent_activation }
     }
-}
 
-impl<const D: usize, const U: usize, const T: usize, const SEQ: bool> Lstm<D, U, T, SEQ> {
-    /// The recurrence over all steps for `batch` samples, given the input
-    /// projections in `z` (`[batch, T, 4U]`, activated in place); fills the
-    /// cell states `c` and hidden states `h` (`[batch, T, U]`).
+    /// Activates the gates `z` in place; fills the cell states `c` and `h`.
     fn forward_steps(&self, z: &mut [f32], c: &mut [f32], h: &mut [f32], batch: usize, scratch: &mut Scratch) {
         let g = 4 * U;
         let recurrent = Mat::row_major(&self.weights.recurrent_kernel.value, g);
@@ -76,16 +70,14 @@ impl<const D: usize, const U: usize, const T: usize, const SEQ: bool> Lstm<D, U,
         }
     }
 
-    /// Back-propagation through time for `batch` samples: fills `dz` with
-    /// the gradients of the gate pre-activations (`[batch, T, 4U]`).
-    #[allow(clippy::too_many_arguments)]
     fn backward_steps(
         &self,
         z: &[f32],
         c: &[f32],
+        _: &[f32],
         dz: &mut [f32],
-        dh: &mut [f32],
         dc: &mut [f32],
+        dh: &mut [f32],
         dy: &[f32],
         batch: usize,
         scratch: &mut Scratch,
@@ -125,6 +117,17 @@ impl<const D: usize, const U: usize, const T: usize, const SEQ: bool> Lstm<D, U,
             if t > 0 {
                 sgemm_on_this_thread(batch, U, g, step(dz, t, T, g), recurrent_t, dh, U, false, scratch);
             }
+        }
+    }
+
+    /// The input projections of all steps in one register-blocked product
+    /// when they fit in [`PROJECTION_STACK_LIMIT`] bytes of stack; step by
+    /// step otherwise, so a long sequence never overflows a thread's stack.
+    fn forward_sample(&self, x: &[f32], y: &mut [f32]) {
+        if T * 4 * U * std::mem::size_of::<f32>() <= PROJECTION_STACK_LIMIT {
+            self.forward_one_projected(x, y);
+        } else {
+            self.forward_one_stepwise(x, y);
         }
     }
 }
@@ -198,97 +201,6 @@ impl<const D: usize, const U: usize, const T: usize, const SEQ: bool> Lstm<D, U,
         if SEQ {
             y[t * U..(t + 1) * U].copy_from_slice(&s.h);
         }
-    }
-}
-
-impl<const D: usize, const U: usize, const T: usize, const SEQ: bool> Layer for Lstm<D, U, T, SEQ> {
-    type In = f32;
-    type Cache = RecurrentCache;
-    const INPUT_LEN: usize = T * D;
-    const OUTPUT_LEN: usize = if SEQ { T * U } else { U };
-
-    fn keras_type(&self) -> &'static str {
-        "LSTM"
-    }
-
-    /// # Shapes
-    /// `x`: `[batch, T, D]`; `y`: `[batch, T, U]` or `[batch, U]`.
-    fn forward(&self, x: &[f32], y: &mut [f32], batch: usize, cache: &mut RecurrentCache, ctx: &mut Ctx) {
-        let (g, rows) = (4 * U, batch * T);
-        let z = ensure_len(&mut cache.gates, rows * g);
-        self.weights.project_inputs(x, z, &mut ctx.scratch);
-        let c = ensure_len(&mut cache.aux, rows * U);
-        let h = ensure_len(&mut cache.h, rows * U);
-        let (zs, cs, hs) = (Disjoint::new(z), Disjoint::new(c), Disjoint::new(h));
-        for_sample_ranges(batch, batch * T * g * U, &mut ctx.scratch, &|b0, b1, scratch| {
-            // SAFETY: concurrent calls get disjoint sample ranges.
-            let (z, c, h) = unsafe {
-                (zs.range(b0 * T * g, b1 * T * g), cs.range(b0 * T * U, b1 * T * U), hs.range(b0 * T * U, b1 * T * U))
-            };
-            self.forward_steps(z, c, h, b1 - b0, scratch);
-        });
-        let h = &cache.h[..rows * U];
-        write_output(h, y, T, U, SEQ);
-    }
-
-    /// Back-propagation through time; the weight gradients are three
-    /// products over all `batch·T` steps at once.
-    fn backward(
-        &mut self,
-        x: &[f32],
-        _: &[f32],
-        dy: &mut [f32],
-        dx: Option<InputGrad<'_>>,
-        batch: usize,
-        cache: &mut RecurrentCache,
-        ctx: &mut Ctx,
-    ) {
-        let (g, rows) = (4 * U, batch * T);
-        let (z, c, h) = (&cache.gates[..rows * g], &cache.aux[..rows * U], &cache.h[..rows * U]);
-        let dz = ensure_len(&mut cache.d_gates, rows * g);
-        let dh = ensure_len(&mut cache.dh, batch * U);
-        let dc = ensure_len(&mut cache.dc, batch * U);
-        let dy_len = if SEQ { T * U } else { U };
-        let (dzs, dhs, dcs, dys) = (Disjoint::new(dz), Disjoint::new(dh), Disjoint::new(dc), Disjoint::new(dy));
-        for_sample_ranges(batch, batch * T * g * U, &mut ctx.scratch, &|b0, b1, scratch| {
-            let (z, c) = (&z[b0 * T * g..b1 * T * g], &c[b0 * T * U..b1 * T * U]);
-            // SAFETY: concurrent calls get disjoint sample ranges.
-            let (dz, dh, dc, dy) = unsafe {
-                (
-                    dzs.range(b0 * T * g, b1 * T * g),
-                    dhs.range(b0 * U, b1 * U),
-                    dcs.range(b0 * U, b1 * U),
-                    dys.range(b0 * dy_len, b1 * dy_len),
-                )
-            };
-            self.backward_steps(z, c, dz, dh, dc, dy, b1 - b0, scratch);
-        });
-        let dz = &cache.d_gates[..rows * g];
-        self.weights.finish_backward(x, h, &mut cache.h_prev, dz, dz, dx, T, &mut ctx.scratch);
-    }
-
-    /// The input projections of all steps in one register-blocked product
-    /// when they fit in [`PROJECTION_STACK_LIMIT`] bytes of stack; step by
-    /// step otherwise, so a long sequence never overflows a thread's stack.
-    fn forward_one(&self, x: &[f32], y: &mut [f32]) {
-        if T * 4 * U * std::mem::size_of::<f32>() <= PROJECTION_STACK_LIMIT {
-            self.forward_one_projected(x, y);
-        } else {
-            self.forward_one_stepwise(x, y);
-        }
-    }
-
-    fn visit_params(&mut self, f: &mut dyn FnMut(&mut Param)) {
-        self.weights.visit(f);
-    }
-
-    fn params(&self, f: &mut dyn FnMut(&Param)) {
-        self.weights.each(f);
-    }
-
-    /// Keras keeps a recurrent layer's weights in its cell: `lstm/lstm_cell/kernel`.
-    fn param_paths(&self, prefix: &str, out: &mut Vec<String>) {
-        self.params(&mut |p| out.push(format!("{prefix}/lstm_cell/{}", p.name)));
     }
 }
 

@@ -1,16 +1,192 @@
 //! What `SimpleRNN`, `LSTM` and `GRU` share: Keras's arguments, the
 //! weights (`kernel [D, G·U]`, `recurrent_kernel [U, G·U]`, `bias`), the
-//! cache that back-propagation through time reads, and buffer helpers.
+//! cache that back-propagation through time reads, buffer helpers, and the
+//! layer itself, [`Recurrent`]: its cell ([`Cell`]) is all that differs.
 //!
 //! Buffers are `[batch, T, width]` row-major, so the rows of time step `t`
 //! are `T` rows apart: [`step`] views them as a strided matrix, and the
 //! per-step recurrent products write straight into the gate buffer.
 
+use super::{ensure_len, Ctx, InputGrad, Layer};
 use crate::activations::Activation;
 use crate::gemm::{column_sums_into, sgemm, Mat, Scratch};
 use crate::initializers::Initializer;
+use crate::parallel::Disjoint;
 use crate::param::Param;
 use rand::Rng;
+use std::marker::PhantomData;
+
+/// A recurrent layer over `T` steps of `D` features with `U` units (`SEQ`
+/// is `return_sequences`); the cell `C` makes it `SimpleRnn`, `Lstm` or `Gru`.
+#[derive(Clone, Debug)]
+pub struct Recurrent<C, const D: usize, const U: usize, const T: usize, const SEQ: bool> {
+    /// Kernel `[D, G·U]`, recurrent kernel `[U, G·U]`, bias `[G·U]` (`[2, 3U]` for GRU).
+    pub weights: RecurrentWeights,
+    /// `tanh` by default.
+    pub activation: Activation,
+    /// `sigmoid` by default (`SimpleRNN` has no gates and ignores it).
+    pub recurrent_activation: Activation,
+    cell: PhantomData<C>,
+}
+
+/// What one kind of cell adds to [`Recurrent`]: its shapes, Keras names and
+/// step math. Implemented for `Recurrent<ItsCell, D, U, T, SEQ>`, so the
+/// math sees the layer's fields and sizes.
+pub trait Cell: Sync {
+    /// Gate blocks `G` side by side in the kernels.
+    const GATES: usize;
+    /// Rows of the bias: 1, or 2 (input and recurrent biases).
+    const BIAS_ROWS: usize = 1;
+    /// Per-sample values of what the forward pass keeps in `aux`.
+    const AUX_LEN: usize = 0;
+    /// Per-sample values of the backward pass's `d_aux`.
+    const D_AUX_LEN: usize = 0;
+    /// `d_aux` holds the recurrent pre-activation gradients (`[batch, T, G·U]`);
+    /// otherwise they equal the input ones.
+    const SPLIT_RECURRENT_GRAD: bool = false;
+    /// Keras's class name: `LSTM`.
+    const KERAS_TYPE: &'static str;
+    /// Keras keeps a recurrent layer's weights in its cell: `lstm/lstm_cell/kernel`.
+    const CELL_NAME: &'static str;
+
+    /// Adjusts the freshly initialized weights (LSTM's forget-gate bias).
+    fn init(&mut self, _config: &RecurrentConfig) {}
+
+    /// The recurrence over all steps for `batch` samples (`[batch, T, ·]`
+    /// buffers): finishes the input projections in `gates` in place, keeps
+    /// [`Cell::AUX_LEN`] values per sample in `aux`, fills the states `h`.
+    /// (Separate slice arguments, not a struct: they tell the optimizer the
+    /// buffers do not alias, which keeps the step loops vectorized.)
+    fn forward_steps(&self, gates: &mut [f32], aux: &mut [f32], h: &mut [f32], batch: usize, scratch: &mut Scratch);
+
+    /// Back-propagation through time for `batch` samples, given what their
+    /// forward pass left and the output gradients `dy`: fills the gate
+    /// pre-activation gradients `d_gates` and [`Cell::D_AUX_LEN`] values per
+    /// sample of `d_aux`; `dh` is scratch for the running `∂L/∂h` (`[batch, U]`).
+    #[allow(clippy::too_many_arguments)]
+    fn backward_steps(
+        &self,
+        gates: &[f32],
+        aux: &[f32],
+        h: &[f32],
+        d_gates: &mut [f32],
+        d_aux: &mut [f32],
+        dh: &mut [f32],
+        dy: &[f32],
+        batch: usize,
+        scratch: &mut Scratch,
+    );
+
+    /// [`Layer::forward_one`]: one sample, without a cache.
+    fn forward_sample(&self, x: &[f32], y: &mut [f32]);
+}
+
+impl<C, const D: usize, const U: usize, const T: usize, const SEQ: bool> Recurrent<C, D, U, T, SEQ>
+where
+    Self: Cell,
+{
+    /// A layer initialized as `config` says (LSTM: forget-gate bias 1 with
+    /// `unit_forget_bias`; SimpleRNN ignores `recurrent_activation`).
+    pub fn new(config: RecurrentConfig, rng: &mut impl Rng) -> Self {
+        let weights = RecurrentWeights::new(D, U, Self::GATES, Self::BIAS_ROWS, &config, rng);
+        let (activation, recurrent_activation) = (config.activation, config.recurrent_activation);
+        let mut layer = Recurrent { weights, activation, recurrent_activation, cell: PhantomData };
+        layer.init(&config);
+        layer
+    }
+}
+
+impl<C, const D: usize, const U: usize, const T: usize, const SEQ: bool> Layer for Recurrent<C, D, U, T, SEQ>
+where
+    Self: Cell,
+{
+    type In = f32;
+    type Cache = RecurrentCache;
+    const INPUT_LEN: usize = T * D;
+    const OUTPUT_LEN: usize = if SEQ { T * U } else { U };
+
+    fn keras_type(&self) -> &'static str {
+        Self::KERAS_TYPE
+    }
+
+    /// # Shapes
+    /// `x`: `[batch, T, D]`; `y`: `[batch, T, U]` or `[batch, U]`.
+    fn forward(&self, x: &[f32], y: &mut [f32], batch: usize, cache: &mut RecurrentCache, ctx: &mut Ctx) {
+        let (g, rows, aux_len) = (Self::GATES * U, batch * T, Self::AUX_LEN);
+        let gates = ensure_len(&mut cache.gates, rows * g);
+        self.weights.project_inputs(x, gates, &mut ctx.scratch);
+        let aux = ensure_len(&mut cache.aux, batch * aux_len);
+        let h = ensure_len(&mut cache.h, rows * U);
+        let (gs, auxs, hs) = (Disjoint::new(gates), Disjoint::new(aux), Disjoint::new(h));
+        for_sample_ranges(batch, batch * T * g * U, &mut ctx.scratch, &|b0, b1, scratch| {
+            // SAFETY: concurrent calls get disjoint sample ranges.
+            let (gates, aux, h) = unsafe {
+                (
+                    gs.range(b0 * T * g, b1 * T * g),
+                    auxs.range(b0 * aux_len, b1 * aux_len),
+                    hs.range(b0 * T * U, b1 * T * U),
+                )
+            };
+            self.forward_steps(gates, aux, h, b1 - b0, scratch);
+        });
+        write_output(&cache.h[..rows * U], y, T, U, SEQ);
+    }
+
+    /// Back-propagation through time; the weight gradients are products
+    /// over all `batch·T` steps at once.
+    fn backward(
+        &mut self,
+        x: &[f32],
+        _: &[f32],
+        dy: &mut [f32],
+        dx: Option<InputGrad<'_>>,
+        batch: usize,
+        cache: &mut RecurrentCache,
+        ctx: &mut Ctx,
+    ) {
+        let (g, rows, aux_len, d_aux_len) = (Self::GATES * U, batch * T, Self::AUX_LEN, Self::D_AUX_LEN);
+        let (gates, aux, h) = (&cache.gates[..rows * g], &cache.aux[..batch * aux_len], &cache.h[..rows * U]);
+        let d_gates = ensure_len(&mut cache.d_gates, rows * g);
+        let d_aux = ensure_len(&mut cache.d_aux, batch * d_aux_len);
+        let dh = ensure_len(&mut cache.dh, batch * U);
+        let dy = &*dy;
+        let (dgs, das, dhs) = (Disjoint::new(d_gates), Disjoint::new(d_aux), Disjoint::new(dh));
+        for_sample_ranges(batch, batch * T * g * U, &mut ctx.scratch, &|b0, b1, scratch| {
+            let (gates, aux, h) =
+                (&gates[b0 * T * g..b1 * T * g], &aux[b0 * aux_len..b1 * aux_len], &h[b0 * T * U..b1 * T * U]);
+            let dy = &dy[b0 * Self::OUTPUT_LEN..b1 * Self::OUTPUT_LEN];
+            // SAFETY: concurrent calls get disjoint sample ranges.
+            let (d_gates, d_aux, dh) = unsafe {
+                (
+                    dgs.range(b0 * T * g, b1 * T * g),
+                    das.range(b0 * d_aux_len, b1 * d_aux_len),
+                    dhs.range(b0 * U, b1 * U),
+                )
+            };
+            self.backward_steps(gates, aux, h, d_gates, d_aux, dh, dy, b1 - b0, scratch);
+        });
+        let d_in = &cache.d_gates[..rows * g];
+        let d_rec = if Self::SPLIT_RECURRENT_GRAD { &cache.d_aux[..rows * g] } else { d_in };
+        self.weights.finish_backward(x, h, &mut cache.h_prev, d_in, d_rec, dx, T, &mut ctx.scratch);
+    }
+
+    fn forward_one(&self, x: &[f32], y: &mut [f32]) {
+        self.forward_sample(x, y);
+    }
+
+    fn visit_params(&mut self, f: &mut dyn FnMut(&mut Param)) {
+        self.weights.visit(f);
+    }
+
+    fn params(&self, f: &mut dyn FnMut(&Param)) {
+        self.weights.each(f);
+    }
+
+    /// Keras keeps a recurrent layer's weights in its cell: `lstm/lstm_cell/kernel`.
+    fn param_paths(&self, prefix: &str, out: &mut Vec<String>) {
+        self.params(&mut |p| out.push(format!("{prefix}/{}/{}", Self::CELL_NAME, p.name)));
+    }
+}
 
 /// Keras's arguments of recurrent layers other than `units` and
 /// `return_sequences` (which are the type's `U` and `SEQ`).
@@ -184,10 +360,9 @@ pub struct RecurrentCache {
     pub(crate) aux: Vec<f32>,
     pub(crate) h: Vec<f32>,
     pub(crate) d_gates: Vec<f32>,
-    pub(crate) d_rec: Vec<f32>,
+    pub(crate) d_aux: Vec<f32>,
     pub(crate) h_prev: Vec<f32>,
     pub(crate) dh: Vec<f32>,
-    pub(crate) dc: Vec<f32>,
 }
 
 /// Runs `f(first, end, scratch)` over sample ranges that together cover
