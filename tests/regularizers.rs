@@ -6,6 +6,10 @@
 
 #[path = "fixtures/keras_regularizers.rs"]
 mod keras;
+mod support;
+
+#[global_allocator]
+static ALLOCATOR: support::Counting = support::Counting;
 
 use kiln::prelude::*;
 
@@ -122,4 +126,17 @@ fn to_json_writes_keras_regularizer_and_constraint_objects() {
     assert_eq!((class.as_str(), &c["l1"], &c["l2"]), ("L1L2", &0.01.into(), &0.005.into()));
     assert_eq!(object(&probs["kernel_constraint"]).0, "UnitNorm");
     assert_eq!(object(&probs["bias_constraint"]).0, "NonNeg");
+}
+
+/// Regularizers and norm constraints add no allocation to a warm training
+/// step (the constraints' norms live in the optimizer's scratch space).
+#[test]
+fn regularized_and_constrained_steps_allocate_nothing_once_warm() {
+    let mut model = Text::new(0).compile(Sgd::new(0.5), BinaryCrossentropy, &[]);
+    let x: Vec<[u32; 6]> = keras::text::X.chunks(6).map(|c| std::array::from_fn(|i| c[i] as u32)).collect();
+    let y: Vec<[f32; 1]> = keras::text::Y.iter().map(|v| [*v]).collect();
+    model.train_on_batch(&x[..], &y[..]).unwrap();
+    let (calls, loss) = support::allocations(|| model.train_on_batch(&x[..], &y[..]).unwrap());
+    assert!(loss.is_finite());
+    assert_eq!(calls, 0, "a warm step with regularizers and constraints allocated");
 }

@@ -118,9 +118,9 @@ pub enum Constraint {
 const EPSILON: f32 = 1e-7;
 
 impl Constraint {
-    /// Projects `w` (of Keras shape `shape`) in place. Norm constraints
-    /// allocate one value per norm taken.
-    pub fn apply(&self, w: &mut [f32], shape: &[usize]) {
+    /// Projects `w` (of Keras shape `shape`) in place; `norms` is scratch
+    /// space (one value per norm taken), reused so a step allocates nothing.
+    pub fn apply(&self, w: &mut [f32], shape: &[usize], norms: &mut Vec<f32>) {
         let axes = match self {
             Constraint::NonNeg => {
                 w.iter_mut().for_each(|v| *v = v.max(0.0));
@@ -138,20 +138,22 @@ impl Constraint {
             for (axis, &dim) in shape.iter().enumerate().rev() {
                 let coordinate = index % dim;
                 index /= dim;
-                if !reduced[axis] {
+                if reduced & (1 << axis) == 0 {
                     group += coordinate * stride;
                     stride *= dim;
                 }
             }
             group
         };
-        let groups: usize = shape.iter().enumerate().filter(|(a, _)| !reduced[*a]).map(|(_, d)| d).product();
-        let mut sums = vec![0.0f32; groups];
+        let groups: usize = shape.iter().enumerate().filter(|(a, _)| reduced & (1 << a) == 0).map(|(_, d)| d).product();
+        norms.clear();
+        norms.resize(groups, 0.0);
+        let sums = norms;
         for (i, v) in w.iter().enumerate() {
             sums[group_of(i)] += v * v;
         }
         // Each group's norm becomes its scale factor, in place.
-        for s in &mut sums {
+        for s in sums.iter_mut() {
             let norm = s.sqrt();
             let desired = match self {
                 Constraint::MaxNorm { max_value, .. } => norm.clamp(0.0, *max_value),
@@ -169,33 +171,27 @@ impl Constraint {
     }
 }
 
-/// `reduced[axis]`: whether the norm is taken over `axis`.
-fn reduced_axes(axes: &[i64], rank: usize) -> Vec<bool> {
-    let mut reduced = vec![false; rank];
-    for &a in axes {
-        let a = if a < 0 { a + rank as i64 } else { a };
-        if let Some(r) = usize::try_from(a).ok().and_then(|a| reduced.get_mut(a)) {
-            *r = true;
-        }
-    }
-    reduced
+/// Bit `axis` set: the norm is taken over `axis` (axes outside the rank,
+/// which the macro rejects, are ignored).
+fn reduced_axes(axes: &[i64], rank: usize) -> u64 {
+    axes.iter()
+        .map(|&a| if a < 0 { a + rank as i64 } else { a })
+        .filter(|a| (0..rank.min(64) as i64).contains(a))
+        .fold(0, |mask, a| mask | 1 << a)
 }
 
 /// Adds every trainable parameter's weight-regularizer gradient to its
-/// `grad` and returns the sum of their penalties (Keras's weight
-/// regularization losses, at the current weights).
-pub(crate) fn add_weight_penalties(visit: impl FnOnce(&mut dyn FnMut(&mut Param))) -> f32 {
-    let mut total = 0.0f32;
+/// `grad` (the penalties themselves are in the loss: [`weight_penalties`]).
+pub(crate) fn add_weight_penalty_gradients(visit: impl FnOnce(&mut dyn FnMut(&mut Param))) {
     visit(&mut |p: &mut Param| {
         if let (true, Some(r)) = (p.trainable, p.regularizer) {
-            total += r.penalty(&p.value);
             r.add_gradient(&p.value, &mut p.grad, 1.0);
         }
     });
-    total
 }
 
-/// The sum of the weight-regularization penalties, without gradients (for `evaluate`).
+/// The sum of the weight-regularization penalties (Keras's weight
+/// regularization losses) at the current weights.
 pub(crate) fn weight_penalties(visit: impl FnOnce(&mut dyn FnMut(&Param))) -> f32 {
     let mut total = 0.0f32;
     visit(&mut |p: &Param| {
@@ -230,22 +226,26 @@ mod tests {
         let shape = [2, 3];
         let w = [3.0, 0.0, 6.0, 4.0, 1.0, 8.0];
         let mut m = w;
-        Constraint::MaxNorm { max_value: 2.0, axes: vec![0] }.apply(&mut m, &shape);
+        Constraint::MaxNorm { max_value: 2.0, axes: vec![0] }.apply(&mut m, &shape, &mut Vec::new());
         let f = |norm: f32, desired: f32| desired / (1e-7 + norm);
         let expected = [3.0 * f(5.0, 2.0), 0.0, 6.0 * f(10.0, 2.0), 4.0 * f(5.0, 2.0), f(1.0, 1.0), 8.0 * f(10.0, 2.0)];
         assert_eq!(m, expected);
         let mut u = w;
-        Constraint::UnitNorm { axes: vec![0] }.apply(&mut u, &shape);
+        Constraint::UnitNorm { axes: vec![0] }.apply(&mut u, &shape, &mut Vec::new());
         assert_eq!(u[0], 3.0 / (1e-7 + 5.0));
         assert_eq!(u[5], 8.0 / (1e-7 + 10.0));
         let mut mm = w;
-        Constraint::MinMaxNorm { min_value: 2.0, max_value: 6.0, rate: 0.5, axes: vec![0] }.apply(&mut mm, &shape);
+        Constraint::MinMaxNorm { min_value: 2.0, max_value: 6.0, rate: 0.5, axes: vec![0] }.apply(
+            &mut mm,
+            &shape,
+            &mut Vec::new(),
+        );
         // Column 2: norm 10 → desired 0.5·6 + 0.5·10 = 8.
         assert_eq!(mm[2], 6.0 * (8.0 / (1e-7 + 10.0)));
         // Column 1: norm 1 → desired 0.5·2 + 0.5·1 = 1.5.
         assert_eq!(mm[4], 1.5 / (1e-7 + 1.0));
         let mut n = [-1.0, 2.0, -0.0, 0.5];
-        Constraint::NonNeg.apply(&mut n, &[4]);
+        Constraint::NonNeg.apply(&mut n, &[4], &mut Vec::new());
         assert_eq!(n, [0.0, 2.0, 0.0, 0.5]);
     }
 
@@ -253,11 +253,11 @@ mod tests {
     #[test]
     fn other_axes() {
         let mut w = [3.0, 4.0, 0.0, 0.0, 0.0, 2.0];
-        Constraint::UnitNorm { axes: vec![-1] }.apply(&mut w, &[2, 3]);
+        Constraint::UnitNorm { axes: vec![-1] }.apply(&mut w, &[2, 3], &mut Vec::new());
         assert_eq!(w[..3], [3.0 / (1e-7 + 5.0), 4.0 / (1e-7 + 5.0), 0.0]);
         assert_eq!(w[5], 2.0 / (1e-7 + 2.0));
         let mut v = [1.0, 1.0, 1.0, 1.0];
-        Constraint::UnitNorm { axes: vec![0, 1, 2] }.apply(&mut v, &[2, 2, 1]);
+        Constraint::UnitNorm { axes: vec![0, 1, 2] }.apply(&mut v, &[2, 2, 1], &mut Vec::new());
         assert_eq!(v, [1.0 / (1e-7 + 2.0); 4]);
     }
 }

@@ -3,43 +3,57 @@
 
 use super::{Ctx, InputGrad, Layer};
 
-/// Keras's `Flatten` over `N` values per sample.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Flatten<const N: usize>;
+/// Defines a layer whose values do not move in the row-major buffers
+/// (`Flatten`, `Reshape`): forward and `forward_one` copy, backward
+/// passes the gradient through.
+macro_rules! copy_layer {
+    ($(#[$meta:meta])* $name:ident, $keras:literal) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, Default)]
+        pub struct $name<const N: usize>;
 
-impl<const N: usize> Layer for Flatten<N> {
-    type In = f32;
-    type Cache = ();
-    const INPUT_LEN: usize = N;
-    const OUTPUT_LEN: usize = N;
+        impl<const N: usize> Layer for $name<N> {
+            type In = f32;
+            type Cache = ();
+            const INPUT_LEN: usize = N;
+            const OUTPUT_LEN: usize = N;
 
-    fn keras_type(&self) -> &'static str {
-        "Flatten"
-    }
+            fn keras_type(&self) -> &'static str {
+                $keras
+            }
 
-    fn forward(&self, x: &[f32], y: &mut [f32], _: usize, _: &mut (), _: &mut Ctx) {
-        y.copy_from_slice(x);
-    }
+            fn forward(&self, x: &[f32], y: &mut [f32], _: usize, _: &mut (), _: &mut Ctx) {
+                y.copy_from_slice(x);
+            }
 
-    fn backward(
-        &mut self,
-        _: &[f32],
-        _: &[f32],
-        dy: &mut [f32],
-        dx: Option<InputGrad<'_>>,
-        _: usize,
-        _: &mut (),
-        _: &mut Ctx,
-    ) {
-        if let Some(dx) = dx {
-            dx.store(dy);
+            fn backward(
+                &mut self,
+                _: &[f32],
+                _: &[f32],
+                dy: &mut [f32],
+                dx: Option<InputGrad<'_>>,
+                _: usize,
+                _: &mut (),
+                _: &mut Ctx,
+            ) {
+                if let Some(dx) = dx {
+                    dx.store(dy);
+                }
+            }
+
+            fn forward_one(&self, x: &[f32], y: &mut [f32]) {
+                y.copy_from_slice(x);
+            }
         }
-    }
-
-    fn forward_one(&self, x: &[f32], y: &mut [f32]) {
-        y.copy_from_slice(x);
-    }
+    };
 }
+pub(crate) use copy_layer;
+
+copy_layer!(
+    /// Keras's `Flatten` over `N` values per sample.
+    Flatten,
+    "Flatten"
+);
 
 #[cfg(test)]
 mod tests {

@@ -68,51 +68,19 @@ pub(crate) fn put(g: &mut f32, v: f32, accumulate: bool) {
     *g = if accumulate { *g + v } else { v };
 }
 
-/// Keras's `Reshape(target_shape)` over `N` values per sample. Buffers
-/// are row-major, so the values do not move: forward and backward copy.
-///
-/// ```
-/// use kiln::layers::{Layer, Reshape};
-/// let mut y = [0.0; 6];
-/// Reshape::<6>.forward_one(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &mut y);
-/// assert_eq!(y, [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
-/// ```
-#[derive(Clone, Copy, Debug, Default)]
-pub struct Reshape<const N: usize>;
-
-impl<const N: usize> Layer for Reshape<N> {
-    type In = f32;
-    type Cache = ();
-    const INPUT_LEN: usize = N;
-    const OUTPUT_LEN: usize = N;
-
-    fn keras_type(&self) -> &'static str {
-        "Reshape"
-    }
-
-    fn forward(&self, x: &[f32], y: &mut [f32], _: usize, _: &mut (), _: &mut Ctx) {
-        y.copy_from_slice(x);
-    }
-
-    fn backward(
-        &mut self,
-        _: &[f32],
-        _: &[f32],
-        dy: &mut [f32],
-        dx: Option<InputGrad<'_>>,
-        _: usize,
-        _: &mut (),
-        _: &mut Ctx,
-    ) {
-        if let Some(dx) = dx {
-            dx.store(dy);
-        }
-    }
-
-    fn forward_one(&self, x: &[f32], y: &mut [f32]) {
-        y.copy_from_slice(x);
-    }
-}
+super::flatten::copy_layer!(
+    /// Keras's `Reshape(target_shape)` over `N` values per sample. Buffers
+    /// are row-major, so the values do not move: forward and backward copy.
+    ///
+    /// ```
+    /// use kiln::layers::{Layer, Reshape};
+    /// let mut y = [0.0; 6];
+    /// Reshape::<6>.forward_one(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &mut y);
+    /// assert_eq!(y, [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+    /// ```
+    Reshape,
+    "Reshape"
+);
 
 /// Keras's `Permute(dims)`: output axis `k` is input axis `dims[k]`
 /// (1-based, the batch axis not counted), over `N` values per sample.

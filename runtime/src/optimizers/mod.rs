@@ -82,6 +82,8 @@ struct Scratch {
     grad: Vec<f32>,
     /// Each trainable parameter's sum of squared gradients (`global_clipnorm`).
     squares: Vec<f32>,
+    /// The norms a constraint takes (`Constraint::apply`).
+    norms: Vec<f32>,
 }
 
 impl OptimizerState {
@@ -438,6 +440,7 @@ pub fn step(optimizer: &mut dyn Optimizer, mut visit: impl FnMut(&mut dyn FnMut(
     let state = optimizer.state();
     let (lr, decay) = (state.learning_rate, state.weight_decay.map(|wd| wd as f32));
     let mut scratch = std::mem::take(&mut optimizer.state_mut().scratch.grad);
+    let mut norms = std::mem::take(&mut optimizer.state_mut().scratch.norms);
     let mut index = 0;
     visit(&mut |p: &mut Param| {
         if p.trainable {
@@ -472,12 +475,13 @@ pub fn step(optimizer: &mut dyn Optimizer, mut visit: impl FnMut(&mut dyn FnMut(
             }
             // Keras's optimizer projects a constrained variable right after its update.
             if let Some(constraint) = &p.constraint {
-                constraint.apply(&mut p.value, &p.shape);
+                constraint.apply(&mut p.value, &p.shape, &mut norms);
             }
         }
         index += 1;
     });
     optimizer.state_mut().scratch.grad = scratch;
+    optimizer.state_mut().scratch.norms = norms;
 }
 
 #[cfg(test)]

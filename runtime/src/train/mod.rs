@@ -88,6 +88,9 @@ pub struct Model<N: Network> {
     /// Each output's loss in the current step (reused, so steps allocate nothing).
     step_losses: Vec<f32>,
     loss_mean: Mean,
+    /// The weight regularizers' penalty for the evaluation under way: the
+    /// weights do not change while evaluating, so it is computed once.
+    evaluation_penalty: f32,
     workspace: Option<N::Workspace>,
     batch: BatchBuffers<N>,
     rng: ChaCha8Rng,
@@ -125,6 +128,7 @@ impl<N: Network> Model<N> {
             output_loss: vec![Mean::default(); outputs],
             step_losses: Vec::with_capacity(outputs),
             loss_mean: Mean::default(),
+            evaluation_penalty: 0.0,
             workspace: None,
             batch: BatchBuffers { x: Default::default(), y: vec![Vec::new(); outputs], weights: Vec::new() },
             rng: ChaCha8Rng::seed_from_u64(0x5eed),
@@ -484,6 +488,7 @@ impl<N: Network> Model<N> {
         self.rebuild_metrics();
         self.loss_mean.reset();
         self.output_loss.iter_mut().for_each(Mean::reset);
+        self.evaluation_penalty = crate::regularizers::weight_penalties(|f| self.network.params(f));
         saved
     }
 
@@ -523,7 +528,7 @@ impl<N: Network> Model<N> {
             }
         }
         // Keras's test loss includes `model.losses` (regularizers) too.
-        total += N::activity_penalty(ws) + crate::regularizers::weight_penalties(|f| self.network.params(f));
+        total += N::activity_penalty(ws) + self.evaluation_penalty;
         self.loss_mean.update(total as f64, m as f64);
     }
 
@@ -686,7 +691,7 @@ impl<N: Network> Model<N> {
     pub(crate) fn backward(&mut self, x: InputFlat<'_, N>, n: usize) {
         let ws = workspace(&self.network, &mut self.workspace, n);
         self.network.backward(ws, x, n);
-        crate::regularizers::add_weight_penalties(|f| self.network.visit_params(f));
+        crate::regularizers::add_weight_penalty_gradients(|f| self.network.visit_params(f));
     }
 
     /// Forward, losses, backward and update on one batch of flat data.
