@@ -97,12 +97,15 @@ fn main() -> kiln::Result<()> {
         println!("best weights saved to {}", best.display());
     }
 
-    let png = path("learning_curves.png");
-    history.plot_png(&png, (1000, 700))?;
+    // Drawing needs the `plot` feature (`--features plot`).
+    #[cfg(feature = "plot")]
+    {
+        history.plot_png(path("learning_curves.png"), (1000, 700))?;
+        println!("learning curves: {}", path("learning_curves.png"));
+    }
     history.save_csv(path("history.csv"))?;
     println!("csv log: {}", path("training.log"));
     println!("tensorboard --logdir {}", run.join("logs").display());
-    println!("learning curves: {png}");
 
     let logs = model.evaluate_on(&x_test, &y_test).batch_size(128).verbose(0).run()?;
     println!("test loss: {:.4}", logs.get("loss").unwrap_or(f32::NAN));

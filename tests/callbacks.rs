@@ -624,6 +624,7 @@ fn history_saves_to_csv_and_json() {
 }
 
 #[test]
+#[cfg(feature = "plot")]
 fn history_draws_learning_curves_to_png_and_svg() {
     let history = sample_history();
     let dir = temp_dir("plot");

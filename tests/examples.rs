@@ -70,8 +70,20 @@ fn build_examples() {
         let profile_dir = examples_dir().parent().unwrap().to_path_buf();
         let target_dir = profile_dir.parent().unwrap().to_path_buf();
         let profile = if profile_dir.ends_with("release") { "release" } else { "test" };
+        // The features this test was built with, so the library is not built twice.
+        let features: Vec<&str> = [
+            ("keras-weights", cfg!(feature = "keras-weights")),
+            ("plot", cfg!(feature = "plot")),
+            ("nalgebra", cfg!(feature = "nalgebra")),
+            ("mpi", cfg!(feature = "mpi")),
+        ]
+        .into_iter()
+        .filter_map(|(name, on)| on.then_some(name))
+        .collect();
         let status = Command::new(cargo)
-            .args(["build", "--quiet", "--examples", "--profile", profile, "--target-dir"])
+            .args(["build", "--quiet", "--examples", "--profile", profile, "--features"])
+            .arg(features.join(","))
+            .arg("--target-dir")
             .arg(&target_dir)
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .status()
@@ -366,20 +378,23 @@ fn example_callbacks() {
         assert!(files.len() == 1 && files[0].to_string_lossy().starts_with("events.out.tfevents."), "{files:?}");
     }
     // The learning curves: a PNG of the requested size.
-    let png_path = path("learning curves: ");
-    let reader = png::Decoder::new(std::fs::File::open(&png_path).unwrap()).read_info().unwrap();
-    assert_eq!((reader.info().width, reader.info().height), (1000, 700));
+    #[cfg(feature = "plot")]
+    {
+        let reader = png::Decoder::new(std::fs::File::open(path("learning curves: ")).unwrap()).read_info().unwrap();
+        assert_eq!((reader.info().width, reader.info().height), (1000, 700));
+    }
     // The digits MLP generalizes as in the digits example (kiln's seeded run: 96.9 %).
     let line = out.lines().find(|l| l.starts_with("held-out test accuracy: ")).expect("accuracy line");
     let acc: f32 = line.rsplit(' ').next().unwrap().trim_end_matches('%').parse().unwrap();
     assert!(acc >= 95.0, "{line}");
-    std::fs::remove_dir_all(png_path.parent().unwrap()).unwrap();
+    std::fs::remove_dir_all(path("csv log: ").parent().unwrap()).unwrap();
 }
 
 /// `from_keras`: the tutorials' text classifier trained in Keras and saved
 /// as `.keras` predicts in kiln what Keras predicted
 /// (tests/fixtures/keras_files.py wrote the file and Keras's predictions).
 #[test]
+#[cfg(feature = "keras-weights")]
 fn example_from_keras() {
     mod keras {
         #![allow(dead_code)]
@@ -445,16 +460,18 @@ fn example_fashion_mnist() {
     for run in ["train", "validation"] {
         assert_eq!(std::fs::read_dir(logs.join(run)).unwrap().count(), 1, "one event file in {run}");
     }
-    let png_path = path("learning curves: ");
-    let reader = png::Decoder::new(std::fs::File::open(&png_path).unwrap()).read_info().unwrap();
-    assert_eq!((reader.info().width, reader.info().height), (1000, 700));
+    #[cfg(feature = "plot")]
+    {
+        let reader = png::Decoder::new(std::fs::File::open(path("learning curves: ")).unwrap()).read_info().unwrap();
+        assert_eq!((reader.info().width, reader.info().height), (1000, 700));
+    }
     // Keras's tutorial run reaches about 88% test accuracy after its full
     // training (30 epochs with early stopping); after the default 2 epochs
     // of SGD(0.01) kiln's seeded run is at 84.1%.
     let line = out.lines().find(|l| l.starts_with("test accuracy: ")).expect("a test accuracy line");
     let acc: f32 = line.rsplit(' ').next().unwrap().trim_end_matches('%').parse().unwrap();
     assert!(acc >= 80.0, "{line}");
-    std::fs::remove_dir_all(png_path.parent().unwrap()).unwrap();
+    std::fs::remove_dir_all(path("csv log: ").parent().unwrap()).unwrap();
 }
 
 /// The non-trainable count of the summary of model `model` in `out`.

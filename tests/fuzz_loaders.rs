@@ -18,6 +18,7 @@
 //! writes every failing input to `target/fuzz-failure-*.bin`. Each input
 //! that ever failed is kept in tests/fixtures/fuzz/ and replayed by
 //! `regressions_stay_fixed`.
+#![cfg(feature = "keras-weights")] // the Keras loaders are half of what it fuzzes
 
 use kiln::io::{
     load_keras_archive_bytes, load_keras_h5_bytes, load_keras_weights_from_bytes, load_weights_from_bytes,

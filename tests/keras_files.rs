@@ -6,6 +6,7 @@
 //! Flatten, concatenate, TimeDistributed of a layer and of a nested model,
 //! two inputs and two outputs. Bad files are typed errors that leave the
 //! model unchanged.
+#![cfg(feature = "keras-weights")]
 
 use kiln::io::{load_keras_weights, load_keras_weights_from_bytes, FileProblem};
 use kiln::prelude::*;

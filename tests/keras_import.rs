@@ -5,6 +5,7 @@
 //! real Keras 3 files whose predictions tests/fixtures/keras_files.rs
 //! holds; their weights load with `kiln::io::load_keras_weights`, and the
 //! imported models must predict what Keras predicted (1e-5).
+#![cfg(feature = "keras-weights")]
 
 use kiln::io::load_keras_weights;
 use kiln::json::Value;

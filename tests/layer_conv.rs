@@ -432,6 +432,7 @@ fn image<const H: usize, const W: usize, const C: usize>(values: &[f64], sample:
 }
 
 #[test]
+#[cfg(feature = "keras-weights")]
 fn keras_file_loads_and_predicts_as_keras() {
     let path = format!("{}/tests/fixtures/keras_conv/conv_model.keras", env!("CARGO_MANIFEST_DIR"));
     let mut net = KerasConvModel::new(5);

@@ -633,6 +633,7 @@ fn predict_one_equals_predict_and_allocates_nothing() {
 /// (moving statistics included); loaded into kiln, the model predicts what
 /// Keras predicted (inference: moving statistics, no dropout or noise).
 #[test]
+#[cfg(feature = "keras-weights")]
 fn keras_trained_weights_load_and_predict_the_same() {
     let path = format!("{}/tests/fixtures/keras_norm_small.weights.h5", env!("CARGO_MANIFEST_DIR"));
     let mut model = Small::new(0);

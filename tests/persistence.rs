@@ -272,10 +272,8 @@ fn bad_weights_files_are_typed_errors_and_change_nothing() {
     // A dtype other than F32, written with the safetensors crate directly.
     let data = vec![0u8; 64 * 8];
     let view = safetensors::tensor::TensorView::new(safetensors::Dtype::F64, vec![4, 16], &data).unwrap();
-    let meta = std::collections::HashMap::from([
-        ("format".to_string(), "kiln.weights".to_string()),
-        ("format_version".to_string(), "1".to_string()),
-    ]);
+    let meta = [("format", "kiln.weights"), ("format_version", "1")];
+    let meta = meta.into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     let bytes = safetensors::serialize([("dense/kernel", view)], Some(meta)).unwrap();
     let problem = load_weights_from_bytes(&mut Mlp::new(2), &bytes).unwrap_err();
     assert!(

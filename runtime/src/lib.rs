@@ -126,7 +126,7 @@ pub use error::{Error, Result};
 /// a layer kiln lacks, or an argument kiln does not implement holding
 /// other than Keras's default (`LSTM(dropout = 0.2)`), is a compile error
 /// naming the layer and the argument. Load the weights with
-/// [`io::load_keras_weights`].
+/// `io::load_keras_weights` (feature `keras-weights`).
 ///
 /// Every mistake in the graph is a compile error pointing at the offending
 /// token, and all of a graph's errors are reported in one build:

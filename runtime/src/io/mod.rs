@@ -23,17 +23,20 @@
 //! [`crate::train::Model::save`].
 //!
 //! # Keras 3 files
-//! [`load_keras_weights`] reads the weights of a model saved by Keras 3
+//! `load_keras_weights` reads the weights of a model saved by Keras 3
 //! (`model.save("m.keras")` or `model.save_weights("m.weights.h5")`) into
 //! the kiln model of the same architecture; see `keras.rs` for how layers
-//! are matched.
+//! are matched. Needs the `keras-weights` feature (an HDF5 reader and a
+//! zip reader that would double a clean build's time for everyone else).
 
 mod atomic;
+#[cfg(feature = "keras-weights")]
 mod keras;
 mod tensors;
 pub(crate) mod weights;
 
 pub use atomic::write_atomically;
+#[cfg(feature = "keras-weights")]
 pub use keras::{load_keras_archive_bytes, load_keras_h5_bytes, load_keras_weights, load_keras_weights_from_bytes};
 pub use tensors::{TensorFile, FORMAT_KEY, VERSION_KEY};
 pub use weights::{

@@ -30,7 +30,8 @@ impl TensorFile {
     pub fn parse(bytes: &[u8], format: &'static str, version: &'static str) -> Result<Self, FileProblem> {
         let file = SafeTensors::deserialize(bytes).map_err(|e| FileProblem::Corrupt(e.to_string()))?;
         let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| FileProblem::Corrupt(e.to_string()))?;
-        let metadata = header.metadata().clone().unwrap_or_default();
+        let metadata: HashMap<String, String> =
+            header.metadata().iter().flatten().map(|(k, v)| (k.clone(), v.clone())).collect();
         let found = metadata.get(FORMAT_KEY).cloned().unwrap_or_default();
         if found != format {
             return Err(FileProblem::Format { expected: format, found });
@@ -66,7 +67,8 @@ impl TensorFile {
                     .map_err(|e| FileProblem::Corrupt(e.to_string()))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        safetensors::serialize(views, Some(self.metadata.clone())).map_err(|e| FileProblem::Corrupt(e.to_string()))
+        safetensors::serialize(views, Some(self.metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect()))
+            .map_err(|e| FileProblem::Corrupt(e.to_string()))
     }
 
     /// Metadata entry `key`.

@@ -1,5 +1,5 @@
 //! Per-epoch logs and the `History` `fit` returns, which saves itself to
-//! CSV and JSON and draws its learning curves (`plot.rs`).
+//! CSV and JSON and draws its learning curves (`plot.rs`, feature `plot`).
 
 use super::callbacks::python_repr;
 use crate::error::Result;
@@ -144,7 +144,8 @@ impl History {
         row.checked_sub(missing).map(|i| values[i])
     }
 
-    /// The series in logged order.
+    /// The series in logged order (what `plot.rs` draws).
+    #[cfg(feature = "plot")]
     pub(crate) fn series(&self) -> &[(String, Vec<f32>)] {
         &self.series
     }

@@ -25,6 +25,7 @@ mod callbacks;
 mod checkpoint;
 mod fit;
 mod history;
+#[cfg(feature = "plot")]
 mod plot;
 mod progress;
 mod reduce;
