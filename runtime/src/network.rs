@@ -61,6 +61,20 @@ pub trait Network {
         0.0
     }
 
+    /// The run-time context in `workspace`, whose generator the stochastic
+    /// layers (`Dropout`, `SpatialDropout`, `GaussianNoise`) draw from:
+    /// checkpoints save its state, and a rebuilt workspace continues it,
+    /// so a resumed run draws the masks an uninterrupted one would.
+    /// `None` (the default, for hand-written networks) when there is none.
+    fn ctx(_workspace: &Self::Workspace) -> Option<&crate::layers::Ctx> {
+        None
+    }
+
+    /// [`Network::ctx`], mutably.
+    fn ctx_mut(_workspace: &mut Self::Workspace) -> Option<&mut crate::layers::Ctx> {
+        None
+    }
+
     /// Back-propagates the gradients left in the output-gradient buffers
     /// through the last `forward`, overwriting every parameter's `grad`.
     fn backward(&mut self, workspace: &mut Self::Workspace, x: InputFlat<'_, Self>, batch: usize);

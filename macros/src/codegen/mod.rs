@@ -285,6 +285,14 @@ pub fn expand(def: &ModelDef, graph: &Graph) -> TokenStream {
                 ws.__capacity
             }
 
+            fn ctx(ws: &#ws) -> ::core::option::Option<&::kiln::__private::Ctx> {
+                ::core::option::Option::Some(&ws.__ctx)
+            }
+
+            fn ctx_mut(ws: &mut #ws) -> ::core::option::Option<&mut ::kiln::__private::Ctx> {
+                ::core::option::Option::Some(&mut ws.__ctx)
+            }
+
             fn check_input(&self, x: <#input_set as ::kiln::sample::SampleSet>::Flat<'_>) -> ::kiln::Result<()> {
                 #unpack_x
                 #(#id_checks)*

@@ -34,84 +34,45 @@ pub const KINDS: &[Kind] = &[
 const PADDINGS: &[&str] = &["valid", "same"];
 
 pub struct ConvSpec {
-    /// Spatial axes: 1 (`Conv1D`) or 2 (`Conv2D`).
-    rank: usize,
+    window: Window,
     filters: Size,
-    kernel_size: Vec<usize>,
-    strides: Vec<usize>,
-    dilation_rate: Vec<usize>,
-    same: bool,
     activation: &'static str,
     use_bias: bool,
     kernel_initializer: &'static str,
     bias_initializer: &'static str,
 }
 
-impl ConvSpec {
-    /// `None` (the errors recorded) when a size argument is missing or
-    /// wrong: the output shape is then unknown, and nothing downstream is
-    /// checked.
-    pub fn configure(rank: usize, stmt: &LetStmt, args: &mut ArgReader<'_>) -> Option<Self> {
-        let filters = args.positive_int("filters", Some(0), stmt);
-        let kernel_size = args.int_or_tuple("kernel_size", Some(1), rank, None, stmt);
-        let strides = args.int_or_tuple("strides", Some(2), rank, Some(1), stmt);
-        let same = args.choice("padding", Some(3), "padding", PADDINGS, 0) == 1;
+/// The sliding window of a convolution, shared by the convolution kinds
+/// (`Conv`, `DepthwiseConv`, `SeparableConv`): its arguments and its
+/// shape rule (Keras's `compute_conv_output_shape`, channels last).
+pub struct Window {
+    /// The layer's name in messages (`Conv2D`).
+    pub kind: &'static str,
+    /// Spatial axes: 1 or 2.
+    pub rank: usize,
+    pub kernel_size: Vec<usize>,
+    pub strides: Vec<usize>,
+    pub dilation_rate: Vec<usize>,
+    pub same: bool,
+}
+
+impl Window {
+    /// Reads `kernel_size`, `strides`, `padding` (at the positions Keras
+    /// gives them, `positions`) and `dilation_rate` (keyword); `None`
+    /// (the errors recorded) when one is missing or wrong.
+    pub fn read(
+        kind: &'static str,
+        rank: usize,
+        positions: [usize; 3],
+        stmt: &LetStmt,
+        args: &mut ArgReader<'_>,
+    ) -> Option<Self> {
+        let [kernel_at, strides_at, padding_at] = positions;
+        let kernel_size = args.int_or_tuple("kernel_size", Some(kernel_at), rank, None, stmt);
+        let strides = args.int_or_tuple("strides", Some(strides_at), rank, Some(1), stmt);
+        let same = args.choice("padding", Some(padding_at), "padding", PADDINGS, 0) == 1;
         let dilation_rate = args.int_or_tuple("dilation_rate", None, rank, Some(1), stmt);
-        let activation = ACTIVATIONS[args.choice("activation", None, "activation", ACTIVATIONS, 0)];
-        let use_bias = args.bool("use_bias", true);
-        let glorot = INITIALIZERS.iter().position(|i| *i == "glorot_uniform").unwrap_or(0);
-        let kernel_initializer =
-            INITIALIZERS[args.choice("kernel_initializer", None, "initializer", INITIALIZERS, glorot)];
-        let bias_initializer = INITIALIZERS[args.choice("bias_initializer", None, "initializer", INITIALIZERS, 0)];
-        let (strides, dilation_rate) = (strides?, dilation_rate?);
-        if strides.iter().any(|&s| s > 1) && dilation_rate.iter().any(|&d| d > 1) {
-            // Keras's BaseConv refuses the pair (a strided dilated
-            // convolution is not what its backends compute).
-            let message = format!(
-                "`strides > 1` is not supported together with `dilation_rate > 1` (Keras refuses it too); \
-                 found strides {} and dilation_rate {}",
-                tuple_str(&strides),
-                tuple_str(&dilation_rate)
-            );
-            match args.find("dilation_rate") {
-                Some(expr) => args.error(expr, message),
-                None => args.error(&stmt.callee, message),
-            }
-            return None;
-        }
-        Some(ConvSpec {
-            rank,
-            filters: filters?,
-            kernel_size: kernel_size?,
-            strides,
-            dilation_rate,
-            same,
-            activation,
-            use_bias,
-            kernel_initializer,
-            bias_initializer,
-        })
-    }
-
-    pub const ARGS: &'static [&'static str] = &[
-        "filters",
-        "kernel_size",
-        "strides",
-        "padding",
-        "dilation_rate",
-        "activation",
-        "use_bias",
-        "kernel_initializer",
-        "bias_initializer",
-        "name",
-    ];
-
-    fn kind(&self) -> &'static str {
-        if self.rank == 1 {
-            "Conv1D"
-        } else {
-            "Conv2D"
-        }
+        Some(Window { kind, rank, kernel_size: kernel_size?, strides: strides?, dilation_rate: dilation_rate?, same })
     }
 
     /// `d·(k − 1) + 1`: input positions one output position reads, per axis.
@@ -166,42 +127,18 @@ impl ConvSpec {
         Some(
             format!(
                 "`{}` needs a rank-{} input {axes} (channels last), but {name} is {}",
-                self.kind(),
+                self.kind,
                 self.rank + 1,
                 input.shape_str()
             )
             .into(),
         )
     }
-}
 
-/// `(3, 3)`, or `(3,)` for one axis (as Keras prints tuples).
-fn tuple_str(values: &[usize]) -> String {
-    match values {
-        [v] => format!("({v},)"),
-        _ => format!("({})", values.iter().map(usize::to_string).collect::<Vec<_>>().join(", ")),
-    }
-}
-
-impl Spec for ConvSpec {
-    fn keras_type(&self) -> &'static str {
-        self.kind()
-    }
-
-    fn name_prefix(&self) -> &'static str {
-        if self.rank == 1 {
-            "conv1d"
-        } else {
-            "conv2d"
-        }
-    }
-
-    fn has_params(&self) -> bool {
-        true
-    }
-
-    fn infer(&self, inputs: &[(&TensorType, &str)]) -> Result<TensorType, ShapeError> {
-        let kind = self.kind();
+    /// The single input's checks (float, rank, a valid kernel fits) and
+    /// the output's spatial sizes; the caller appends the channels.
+    pub fn infer_spatial(&self, inputs: &[(&TensorType, &str)]) -> Result<Vec<Size>, ShapeError> {
+        let kind = self.kind;
         let (input, name) = one(kind, inputs)?;
         expect_float(kind, input, name)?;
         if let Some(error) = self.rank_error(input, name) {
@@ -219,13 +156,11 @@ impl Spec for ConvSpec {
             )
             .into());
         }
-        let mut shape: Vec<Size> = (0..self.rank).map(|axis| self.output_len(axis, &input.shape[axis])).collect();
-        shape.push(self.filters.clone());
-        Ok(TensorType::f32(shape))
+        Ok((0..self.rank).map(|axis| self.output_len(axis, &input.shape[axis])).collect())
     }
 
     /// A constant spatial size (`[LEN, 4]`) must hold a valid kernel.
-    fn deferred(&self, inputs: &[(&TensorType, &str)]) -> Vec<Deferred> {
+    pub fn deferred(&self, inputs: &[(&TensorType, &str)]) -> Vec<Deferred> {
         let [(input, name)] = inputs else { return Vec::new() };
         if input.dtype != super::DType::F32 || self.rank_error(input, name).is_some() {
             return Vec::new();
@@ -235,7 +170,7 @@ impl Spec for ConvSpec {
             .filter(|(_, n, _)| n.known().is_none())
             .map(|(_, n, span)| {
                 let mut message =
-                    vec![Piece::Text(format!("`{}`'s {} does not fit in {name} ", self.kind(), self.kernel_str()))];
+                    vec![Piece::Text(format!("`{}`'s {} does not fit in {name} ", self.kind, self.kernel_str()))];
                 message.extend(shape_pieces(&input.shape));
                 message.push(Piece::Text(" with `padding = valid`; use a smaller kernel or `padding = same`".into()));
                 Deferred { condition: quote!((#n) >= #span), message }
@@ -243,20 +178,121 @@ impl Spec for ConvSpec {
             .collect()
     }
 
-    fn field_type(&self, inputs: &[TensorType], _: &TensorType) -> TokenStream {
-        let shape = &inputs[0].shape;
-        let f = &self.filters;
-        let same = self.same;
+    /// The const generics after the input's sizes and before `SAME`, in
+    /// the runtime types' order: `KH, KW, SH, SW, DH, DW` (1D: `K, S, D`).
+    pub fn sizes(&self) -> TokenStream {
         if self.rank == 1 {
-            let (l, c) = (&shape[0], &shape[1]);
             let (k, s, d) = (self.kernel_size[0], self.strides[0], self.dilation_rate[0]);
-            quote!(::kiln::layers::Conv1d<#l, #c, #f, #k, #s, #d, #same>)
+            quote!(#k, #s, #d)
         } else {
-            let (h, w, c) = (&shape[0], &shape[1], &shape[2]);
             let [kh, kw] = [self.kernel_size[0], self.kernel_size[1]];
             let [sh, sw] = [self.strides[0], self.strides[1]];
             let [dh, dw] = [self.dilation_rate[0], self.dilation_rate[1]];
-            quote!(::kiln::layers::Conv2d<#h, #w, #c, #f, #kh, #kw, #sh, #sw, #dh, #dw, #same>)
+            quote!(#kh, #kw, #sh, #sw, #dh, #dw)
+        }
+    }
+
+    /// The input's sizes as const generics: `L, C` or `H, W, C`.
+    pub fn input_sizes(&self, input: &TensorType) -> TokenStream {
+        let shape = &input.shape;
+        quote!(#(#shape),*)
+    }
+}
+
+impl ConvSpec {
+    /// `None` (the errors recorded) when a size argument is missing or
+    /// wrong: the output shape is then unknown, and nothing downstream is
+    /// checked.
+    pub fn configure(rank: usize, stmt: &LetStmt, args: &mut ArgReader<'_>) -> Option<Self> {
+        let kind = if rank == 1 { "Conv1D" } else { "Conv2D" };
+        let filters = args.positive_int("filters", Some(0), stmt);
+        let window = Window::read(kind, rank, [1, 2, 3], stmt, args);
+        let activation = ACTIVATIONS[args.choice("activation", None, "activation", ACTIVATIONS, 0)];
+        let use_bias = args.bool("use_bias", true);
+        let kernel_initializer =
+            INITIALIZERS[args.choice("kernel_initializer", None, "initializer", INITIALIZERS, glorot())];
+        let bias_initializer = INITIALIZERS[args.choice("bias_initializer", None, "initializer", INITIALIZERS, 0)];
+        let window = window?;
+        if window.strides.iter().any(|&s| s > 1) && window.dilation_rate.iter().any(|&d| d > 1) {
+            // Keras's BaseConv refuses the pair (a strided dilated
+            // convolution is not what its backends compute).
+            let message = format!(
+                "`strides > 1` is not supported together with `dilation_rate > 1` (Keras refuses it too); \
+                 found strides {} and dilation_rate {}",
+                tuple_str(&window.strides),
+                tuple_str(&window.dilation_rate)
+            );
+            match args.find("dilation_rate") {
+                Some(expr) => args.error(expr, message),
+                None => args.error(&stmt.callee, message),
+            }
+            return None;
+        }
+        Some(ConvSpec { window, filters: filters?, activation, use_bias, kernel_initializer, bias_initializer })
+    }
+
+    pub const ARGS: &'static [&'static str] = &[
+        "filters",
+        "kernel_size",
+        "strides",
+        "padding",
+        "dilation_rate",
+        "activation",
+        "use_bias",
+        "kernel_initializer",
+        "bias_initializer",
+        "name",
+    ];
+}
+
+/// The index of `glorot_uniform` in [`INITIALIZERS`] (Keras's default
+/// for kernels).
+pub fn glorot() -> usize {
+    INITIALIZERS.iter().position(|i| *i == "glorot_uniform").unwrap_or(0)
+}
+
+/// `(3, 3)`, or `(3,)` for one axis (as Keras prints tuples).
+fn tuple_str(values: &[usize]) -> String {
+    match values {
+        [v] => format!("({v},)"),
+        _ => format!("({})", values.iter().map(usize::to_string).collect::<Vec<_>>().join(", ")),
+    }
+}
+
+impl Spec for ConvSpec {
+    fn keras_type(&self) -> &'static str {
+        self.window.kind
+    }
+
+    fn name_prefix(&self) -> &'static str {
+        if self.window.rank == 1 {
+            "conv1d"
+        } else {
+            "conv2d"
+        }
+    }
+
+    fn has_params(&self) -> bool {
+        true
+    }
+
+    fn infer(&self, inputs: &[(&TensorType, &str)]) -> Result<TensorType, ShapeError> {
+        let mut shape = self.window.infer_spatial(inputs)?;
+        shape.push(self.filters.clone());
+        Ok(TensorType::f32(shape))
+    }
+
+    fn deferred(&self, inputs: &[(&TensorType, &str)]) -> Vec<Deferred> {
+        self.window.deferred(inputs)
+    }
+
+    fn field_type(&self, inputs: &[TensorType], _: &TensorType) -> TokenStream {
+        let input = self.window.input_sizes(&inputs[0]);
+        let (f, sizes, same) = (&self.filters, self.window.sizes(), self.window.same);
+        if self.window.rank == 1 {
+            quote!(::kiln::layers::Conv1d<#input, #f, #sizes, #same>)
+        } else {
+            quote!(::kiln::layers::Conv2d<#input, #f, #sizes, #same>)
         }
     }
 

@@ -7,6 +7,7 @@ mod activation;
 mod conv;
 pub mod custom;
 mod dense;
+mod depthwise;
 mod dropout;
 mod embedding;
 mod flatten;
@@ -238,6 +239,7 @@ const REGISTRY: &[&[Kind]] = &[
     activation::KINDS,
     conv::KINDS,
     dense::KINDS,
+    depthwise::KINDS,
     normalization::KINDS,
     dropout::KINDS,
     embedding::KINDS,

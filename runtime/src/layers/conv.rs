@@ -216,12 +216,13 @@ impl<
 
     /// Input row of output row `o` and kernel row `k`, `None` in the padding.
     #[inline(always)]
-    fn in_row(o: usize, k: usize) -> Option<usize> {
+    pub(super) fn in_row(o: usize, k: usize) -> Option<usize> {
         (o * SH + k * DH).checked_sub(Self::PAD_TOP).filter(|&i| i < H)
     }
 
+    /// Input column of output column `o` and kernel column `k`, `None` in the padding.
     #[inline(always)]
-    fn in_col(o: usize, k: usize) -> Option<usize> {
+    pub(super) fn in_col(o: usize, k: usize) -> Option<usize> {
         (o * SW + k * DW).checked_sub(Self::PAD_LEFT).filter(|&i| i < W)
     }
 

@@ -10,6 +10,7 @@ mod activation;
 mod batch_norm;
 mod conv;
 mod dense;
+mod depthwise;
 mod dropout;
 mod embedding;
 mod flatten;
@@ -29,6 +30,10 @@ pub use activation::ActivationLayer;
 pub use batch_norm::{BatchNormalization, BatchNormalizationCache, BatchNormalizationConfig};
 pub use conv::{conv_output_len, Conv, Conv1d, Conv2d, ConvCache, ConvConfig};
 pub use dense::{Dense, DenseConfig};
+pub use depthwise::{
+    Depthwise, DepthwiseConfig, DepthwiseConv1d, DepthwiseConv2d, Separable, SeparableCache, SeparableConfig,
+    SeparableConv1d, SeparableConv2d,
+};
 pub use dropout::{Dropout, DropoutCache, DropoutKind, GaussianNoise};
 pub use embedding::Embedding;
 pub use flatten::Flatten;

@@ -1,5 +1,6 @@
 //! Whole-model checkpoints: weights, optimizer state, epoch, shuffling
-//! state and architecture in one file, for an exact resume.
+//! state, the stochastic layers' generator and architecture in one file,
+//! for an exact resume.
 
 use super::{Model, SaveFreq};
 use crate::error::{Error, Result};
@@ -92,6 +93,13 @@ impl<N: Network> Model<N> {
         meta.insert("shuffle_seed".into(), hex(&self.rng.get_seed()));
         meta.insert("shuffle_stream".into(), self.rng.get_stream().to_string());
         meta.insert("shuffle_word_pos".into(), self.rng.get_word_pos().to_string());
+        // The stochastic layers' generator, once a workspace holds one (a
+        // model that never ran has the generator's initial state).
+        if let Some(rng) = self.workspace.as_ref().and_then(|w| N::ctx(w)).map(|ctx| &ctx.rng) {
+            meta.insert("layers_rng_seed".into(), hex(&rng.get_seed()));
+            meta.insert("layers_rng_stream".into(), rng.get_stream().to_string());
+            meta.insert("layers_rng_word_pos".into(), rng.get_word_pos().to_string());
+        }
         file
     }
 
@@ -119,6 +127,17 @@ impl<N: Network> Model<N> {
         let seed = unhex(seed).ok_or(FileProblem::Metadata { key: "shuffle_seed", found: Some(seed.into()) })?;
         let stream: u64 = file.meta_parsed("shuffle_stream")?;
         let word_pos: u128 = file.meta_parsed("shuffle_word_pos")?;
+        let layers_rng = match file.metadata.get("layers_rng_seed") {
+            None => None,
+            Some(seed) => {
+                let seed =
+                    unhex(seed).ok_or(FileProblem::Metadata { key: "layers_rng_seed", found: Some(seed.clone()) })?;
+                let mut rng = ChaCha8Rng::from_seed(seed);
+                rng.set_stream(file.meta_parsed("layers_rng_stream")?);
+                rng.set_word_pos(file.meta_parsed("layers_rng_word_pos")?);
+                Some(rng)
+            }
+        };
 
         let weights = crate::io::weights::take_weights(&self.network, &mut file)?;
         let mut slots = Vec::new();
@@ -144,6 +163,19 @@ impl<N: Network> Model<N> {
         rng.set_stream(stream);
         rng.set_word_pos(word_pos);
         self.rng = rng;
+        match layers_rng {
+            // Into the workspace (a small one if none is built yet: a
+            // larger one, when needed, continues its generator).
+            Some(layers_rng) => {
+                let ws = self.workspace.get_or_insert_with(|| self.network.workspace(1));
+                if let Some(ctx) = N::ctx_mut(ws) {
+                    ctx.rng = layers_rng;
+                }
+            }
+            // Saved before any step: the generator's initial state, which a
+            // new workspace has.
+            None => self.workspace = None,
+        }
         Ok(())
     }
 }

@@ -757,10 +757,17 @@ fn higher_is_better(metric: Metric) -> bool {
     }
 }
 
-/// The workspace, rebuilt only when a larger batch arrives.
+/// The workspace, rebuilt only when a larger batch arrives; a rebuilt one
+/// continues the old one's generator (the stochastic layers' draws do not
+/// restart when, say, a larger evaluation batch comes between epochs).
 fn workspace<'w, N: Network>(network: &N, slot: &'w mut Option<N::Workspace>, batch: usize) -> &'w mut N::Workspace {
     if slot.as_ref().is_none_or(|w| N::capacity(w) < batch) {
-        *slot = Some(network.workspace(batch));
+        let mut fresh = network.workspace(batch);
+        let old = slot.as_ref().and_then(|w| N::ctx(w)).map(|ctx| ctx.rng.clone());
+        if let (Some(rng), Some(ctx)) = (old, N::ctx_mut(&mut fresh)) {
+            ctx.rng = rng;
+        }
+        *slot = Some(fresh);
     }
     slot.as_mut().expect("just filled")
 }
