@@ -402,6 +402,7 @@ kiln::model! {
     }
 }
 
+#[cfg(feature = "keras-weights")]
 kiln::model! {
     /// The same model, its architecture read from Keras's file at compile time.
     struct Imported from "tests/fixtures/keras_depthwise/model.keras";
@@ -413,11 +414,13 @@ fn image<const H: usize, const W: usize, const C: usize>(values: &[f64], sample:
     })
 }
 
+#[cfg(feature = "keras-weights")]
 fn keras_model_path() -> String {
     format!("{}/tests/fixtures/keras_depthwise/model.keras", env!("CARGO_MANIFEST_DIR"))
 }
 
 #[test]
+#[cfg(feature = "keras-weights")]
 fn keras_file_loads_and_predicts_as_keras() {
     let mut net = KerasModel::new(5);
     let before = support::params(&net);
@@ -433,6 +436,7 @@ fn keras_file_loads_and_predicts_as_keras() {
 }
 
 #[test]
+#[cfg(feature = "keras-weights")]
 fn imported_architecture_predicts_as_keras() {
     let mut net = Imported::new(1);
     kiln::io::load_keras_weights(&mut net, keras_model_path()).unwrap();
