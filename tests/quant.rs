@@ -136,8 +136,8 @@ fn qdense_matches_its_formula_and_stays_within_the_scale_bound_of_f32() {
     let mut range = ActivationRange::default();
     range.observe(&x);
     let q = QDense::<I, O>::quantize(&layer, range.params().unwrap()).unwrap();
-    let (s, w_q) = (f64::from(q.input.scale), q.weights.packed.unpack());
-    let w_hat = dequantized(&w_q, &q.weights.scales, O);
+    let (s, w_q) = (f64::from(q.input().scale), q.weights().packed.unpack());
+    let w_hat = dequantized(&w_q, &q.weights().scales, O);
     let w = &layer.kernel.value;
     let b = &layer.bias.as_ref().unwrap().value;
     let mut worst_ratio = 0.0f64;
@@ -147,7 +147,7 @@ fn qdense_matches_its_formula_and_stays_within_the_scale_bound_of_f32() {
             q.forward(&x, &mut y, batch, &mut QScratch::default());
             for r in 0..batch {
                 let xs = &x[r * I..(r + 1) * I];
-                let xq = codes(q.input, xs);
+                let xq = codes(q.input(), xs);
                 let mut one = [0.0; O];
                 q.forward_one(xs, &mut one);
                 assert_eq!(one[..], y[r * O..(r + 1) * O], "forward_one = batched forward");
@@ -155,12 +155,12 @@ fn qdense_matches_its_formula_and_stays_within_the_scale_bound_of_f32() {
                     let (mut exact, mut mag, mut f32_ref, mut bound) =
                         (f64::from(b[c]), f64::from(b[c].abs()), 0.0, 0.0);
                     for i in 0..I {
-                        let xh = s * (f64::from(xq[i]) - f64::from(q.input.zero_point));
+                        let xh = s * (f64::from(xq[i]) - f64::from(q.input().zero_point));
                         exact += xh * w_hat[i * O + c];
                         mag += (xh * w_hat[i * O + c]).abs();
                         f32_ref += f64::from(xs[i]) * f64::from(w[i * O + c]);
-                        bound += f64::from(xs[i].abs()) * f64::from(q.weights.scales[c]) / 2.0
-                            + f64::from(w_q[i * O + c].unsigned_abs()) * f64::from(q.weights.scales[c]) * s / 2.0;
+                        bound += f64::from(xs[i].abs()) * f64::from(q.weights().scales[c]) / 2.0
+                            + f64::from(w_q[i * O + c].unsigned_abs()) * f64::from(q.weights().scales[c]) * s / 2.0;
                     }
                     f32_ref += f64::from(b[c]);
                     let got = f64::from(y[r * O + c]);
@@ -197,6 +197,21 @@ fn qdense_paths_agree_bit_for_bit() {
         .collect();
     assert!(outs.windows(2).all(|w| w[0] == w[1]));
     assert!(outs[0].chunks(O).all(|r| (r.iter().sum::<f32>() - 1.0).abs() < 1e-5));
+
+    // ReLU fused into the kernel's output step equals ReLU after a linear layer.
+    let p = QuantParams::from_range(-2.0, 2.0).unwrap();
+    let relu = QDense::<I, O>::quantize(&dense::<I, O>(5, Activation::Relu), p).unwrap();
+    let linear = QDense::<I, O>::quantize(&dense::<I, O>(5, Activation::Linear), p).unwrap();
+    for path in QPath::ALL.into_iter().filter(|p| p.supported()) {
+        with_isa(path.isa(), || {
+            let (mut a, mut b) = (vec![0.0; 8 * O], vec![0.0; 8 * O]);
+            relu.forward(&x, &mut a, 8, &mut QScratch::default());
+            linear.forward(&x, &mut b, 8, &mut QScratch::default());
+            b.iter_mut().for_each(|v| *v = v.max(0.0));
+            assert_eq!(a, b, "{path}");
+            assert!(a.iter().any(|&v| v == 0.0) && a.iter().any(|&v| v > 0.0));
+        });
+    }
 }
 
 /// A table row `r` is `s_r · q`, within `s_r / 2` of the f32 row.
@@ -307,10 +322,10 @@ fn qlstm_matches_its_formula_and_stays_within_the_propagated_bound() {
     let b = &wv.bias.as_ref().unwrap().value;
     let to64 = |v: &[f32]| v.iter().map(|&a| f64::from(a)).collect::<Vec<f64>>();
     let (w, r) = (to64(&wv.kernel.value), to64(&wv.recurrent_kernel.value));
-    let (wq, rq) = (q.kernel.packed.unpack(), q.recurrent_kernel.packed.unpack());
+    let (wq, rq) = (q.kernel().packed.unpack(), q.recurrent_kernel().packed.unpack());
     let (w_hat, r_hat) =
-        (dequantized(&wq, &q.kernel.scales, 4 * U), dequantized(&rq, &q.recurrent_kernel.scales, 4 * U));
-    let input = q.input;
+        (dequantized(&wq, &q.kernel().scales, 4 * U), dequantized(&rq, &q.recurrent_kernel().scales, 4 * U));
+    let input = q.input();
     let qx = |v: &[f32]| codes(input, v).into_iter().map(|c| f64::from(input.dequantize(c))).collect::<Vec<_>>();
     let qh =
         |v: &[f64]| v.iter().map(|&h| ((h * 127.0).round_ties_even().clamp(-128.0, 127.0)) / 127.0).collect::<Vec<_>>();
@@ -331,7 +346,7 @@ fn qlstm_matches_its_formula_and_stays_within_the_propagated_bound() {
                 let mut e: f64 = (0..D)
                     .map(|k| {
                         sx / 2.0 * w_hat[k * g + col].abs()
-                            + f64::from(xt[k].abs()) * f64::from(q.kernel.scales[col]) / 2.0
+                            + f64::from(xt[k].abs()) * f64::from(q.kernel().scales[col]) / 2.0
                     })
                     .sum();
                 if t > 0 {
@@ -339,7 +354,7 @@ fn qlstm_matches_its_formula_and_stays_within_the_propagated_bound() {
                     e += (0..U)
                         .map(|k| {
                             sh / 2.0 * r_hat[k * g + col].abs()
-                                + hq[k].abs() * f64::from(q.recurrent_kernel.scales[col]) / 2.0
+                                + hq[k].abs() * f64::from(q.recurrent_kernel().scales[col]) / 2.0
                                 + r[k * g + col].abs() * dh[k]
                         })
                         .sum::<f64>();

@@ -172,20 +172,24 @@ pub fn gemm_u8i8(m: usize, x: &[u8], w: &PackedI8, mut sink: impl FnMut(usize, u
 /// [`gemm_u8i8`] on a given path (which the CPU must support: else the
 /// best supported one below it runs).
 pub fn gemm_u8i8_on(path: QPath, m: usize, x: &[u8], w: &PackedI8, sink: &mut dyn FnMut(usize, usize, &[i32])) {
+    run(path, m, x, w, &mut Dest::Sink(sink));
+}
+
+fn run(path: QPath, m: usize, x: &[u8], w: &PackedI8, dest: &mut Dest<'_>) {
     assert!(x.len() >= m * w.k, "gemm_u8i8: x holds {} values, {m} × {} needed", x.len(), w.k);
     #[cfg(target_arch = "x86_64")]
     {
         if path == QPath::Avx512Vnni && QPath::Avx512Vnni.supported() {
             // SAFETY: the CPU has the features (checked above); `x` holds `m × k` values.
-            return unsafe { vnni::gemm(m, x, w, sink) };
+            return unsafe { vnni::gemm(m, x, w, dest) };
         }
         if path >= QPath::Avx2 && QPath::Avx2.supported() {
             // SAFETY: as above.
-            return unsafe { avx2::gemm(m, x, w, sink) };
+            return unsafe { avx2::gemm(m, x, w, dest) };
         }
     }
     let _ = path;
-    portable::gemm(m, x, w, sink);
+    portable::gemm(m, x, w, dest);
 }
 
 /// Quad `q` of row `row` as a little-endian `u32`, zero-padded past `k`.
@@ -201,28 +205,74 @@ fn quad(x: &[u8], row: usize, k: usize, q: usize) -> u32 {
     }
 }
 
-/// Hands a tile's rows to `sink`, trimmed to the matrix's columns.
+/// The f32 epilogue of [`gemm_u8i8_f32`]: per column `c`,
+/// `y_c = (acc_c − corr_c) · scale_c + bias_c`, then `max(·, 0)` when
+/// `relu`. Built by [`super::QWeights::epilogue`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Epilogue {
+    pub(crate) corr: Vec<i32>,
+    pub(crate) scale: Vec<f32>,
+    pub(crate) bias: Vec<f32>,
+    pub(crate) relu: bool,
+}
+
+/// Where a tile's sums go.
+enum Dest<'a> {
+    Sink(&'a mut dyn FnMut(usize, usize, &[i32])),
+    F32 { ep: &'a Epilogue, y: &'a mut [f32], ldy: usize, accumulate: bool },
+}
+
+/// Hands a tile's rows to the destination, trimmed to the matrix's columns.
+/// Inlined into each path's driver, so the f32 epilogue is vectorized
+/// with that path's instructions.
 #[inline(always)]
-fn emit<const MR: usize>(
-    out: &[[i32; 64]; MR],
-    r: usize,
-    b: usize,
-    nb: usize,
-    n: usize,
-    sink: &mut dyn FnMut(usize, usize, &[i32]),
-) {
+fn emit<const MR: usize>(out: &[[i32; 64]; MR], r: usize, b: usize, nb: usize, n: usize, dest: &mut Dest<'_>) {
     let c0 = b * BLOCK;
     let cols = (n - c0).min(nb * BLOCK);
-    for (i, row) in out.iter().enumerate() {
-        sink(r + i, c0, &row[..cols]);
+    match dest {
+        Dest::Sink(sink) => {
+            for (i, row) in out.iter().enumerate() {
+                sink(r + i, c0, &row[..cols]);
+            }
+        }
+        Dest::F32 { ep, y, ldy, accumulate } => {
+            let (corr, scale, bias) = (&ep.corr[c0..c0 + cols], &ep.scale[c0..c0 + cols], &ep.bias[c0..c0 + cols]);
+            for (i, row) in out.iter().enumerate() {
+                let yrow = &mut y[(r + i) * *ldy + c0..(r + i) * *ldy + c0 + cols];
+                let values = yrow.iter_mut().zip(&row[..cols]).zip(corr).zip(scale).zip(bias);
+                match (ep.relu, *accumulate) {
+                    (false, false) => values.for_each(|((((v, &a), &k), &s), &c)| *v = (a - k) as f32 * s + c),
+                    (false, true) => values.for_each(|((((v, &a), &k), &s), &c)| *v += (a - k) as f32 * s + c),
+                    (true, acc) => values.for_each(|((((v, &a), &k), &s), &c)| {
+                        let d = (a - k) as f32 * s + c;
+                        // As `Activation::Relu`; the sums are never NaN.
+                        let d = if d < 0.0 { 0.0 } else { d };
+                        *v = if acc { *v + d } else { d };
+                    }),
+                }
+            }
+        }
     }
+}
+
+/// `y (=|+=) epilogue(x · w)` for the `m × k` row-major `u8` matrix `x`
+/// into rows of `y` `ldy` apart, on the path [`QPath::current`] picks;
+/// allocation-free.
+///
+/// # Panics
+/// If `x` holds fewer than `m × k` values, `y` fewer than `m` rows, or
+/// `ep` was built for another width (a caller's bug, not data).
+pub fn gemm_u8i8_f32(m: usize, x: &[u8], w: &PackedI8, ep: &Epilogue, y: &mut [f32], ldy: usize, accumulate: bool) {
+    assert!(ep.scale.len() == w.n && ep.corr.len() == w.n && ep.bias.len() == w.n, "epilogue of another width");
+    assert!(m == 0 || y.len() >= (m - 1) * ldy + w.n, "gemm_u8i8_f32: y too short");
+    run(QPath::current(), m, x, w, &mut Dest::F32 { ep, y, ldy, accumulate });
 }
 
 mod portable {
     use super::*;
 
     /// One row times one block of 16 columns.
-    pub(super) fn gemm(m: usize, x: &[u8], w: &PackedI8, sink: &mut dyn FnMut(usize, usize, &[i32])) {
+    pub(super) fn gemm(m: usize, x: &[u8], w: &PackedI8, dest: &mut Dest<'_>) {
         for r in 0..m {
             for b in 0..w.blocks {
                 let mut out = [[0i32; 64]; 1];
@@ -236,7 +286,7 @@ mod portable {
                         }
                     }
                 }
-                emit(&out, r, b, 1, w.n, sink);
+                emit(&out, r, b, 1, w.n, dest);
             }
         }
     }
@@ -249,7 +299,7 @@ mod vnni {
 
     /// Tiles of 4 rows × 64 columns (16 accumulators), narrower at the edges.
     #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-    pub(super) unsafe fn gemm(m: usize, x: &[u8], w: &PackedI8, sink: &mut dyn FnMut(usize, usize, &[i32])) {
+    pub(super) unsafe fn gemm(m: usize, x: &[u8], w: &PackedI8, dest: &mut Dest<'_>) {
         let mut r = 0;
         while r < m {
             let four_rows = m - r >= 4;
@@ -259,10 +309,10 @@ mod vnni {
                 // SAFETY: rows `r..r+MR` and blocks `b..b+NB` exist.
                 unsafe {
                     match (four_rows, four_blocks) {
-                        (true, true) => emit(&tile::<4, 4>(x, r, w, b), r, b, 4, w.n, sink),
-                        (true, false) => emit(&tile::<4, 1>(x, r, w, b), r, b, 1, w.n, sink),
-                        (false, true) => emit(&tile::<1, 4>(x, r, w, b), r, b, 4, w.n, sink),
-                        (false, false) => emit(&tile::<1, 1>(x, r, w, b), r, b, 1, w.n, sink),
+                        (true, true) => emit(&tile::<4, 4>(x, r, w, b), r, b, 4, w.n, dest),
+                        (true, false) => emit(&tile::<4, 1>(x, r, w, b), r, b, 1, w.n, dest),
+                        (false, true) => emit(&tile::<1, 4>(x, r, w, b), r, b, 4, w.n, dest),
+                        (false, false) => emit(&tile::<1, 1>(x, r, w, b), r, b, 1, w.n, dest),
                     }
                 }
                 b += if four_blocks { 4 } else { 1 };
@@ -315,7 +365,7 @@ mod avx2 {
 
     /// Tiles of 2 rows × 16 columns (8 accumulators: 16 registers in all).
     #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn gemm(m: usize, x: &[u8], w: &PackedI8, sink: &mut dyn FnMut(usize, usize, &[i32])) {
+    pub(super) unsafe fn gemm(m: usize, x: &[u8], w: &PackedI8, dest: &mut Dest<'_>) {
         let mut r = 0;
         while r < m {
             let two = m - r >= 2;
@@ -323,9 +373,9 @@ mod avx2 {
                 // SAFETY: rows `r..r+MR` and block `b` exist.
                 unsafe {
                     if two {
-                        emit(&tile::<2>(x, r, w, b), r, b, 1, w.n, sink);
+                        emit(&tile::<2>(x, r, w, b), r, b, 1, w.n, dest);
                     } else {
-                        emit(&tile::<1>(x, r, w, b), r, b, 1, w.n, sink);
+                        emit(&tile::<1>(x, r, w, b), r, b, 1, w.n, dest);
                     }
                 }
             }

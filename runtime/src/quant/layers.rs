@@ -1,6 +1,6 @@
 //! The quantized layers: [`QDense`], [`QEmbedding`], [`QLstm`].
 
-use super::{QFile, QWeights, QuantParams};
+use super::{Epilogue, QFile, QWeights, QuantParams};
 use crate::activations::Activation;
 use crate::io::FileProblem;
 use crate::layers::{Dense, Embedding, Lstm};
@@ -46,14 +46,12 @@ fn params_from(name: &str, v: &[f32]) -> Result<QuantParams, FileProblem> {
 /// `input_quant` (`F32 [2]`: scale, zero point).
 #[derive(Clone, Debug, PartialEq)]
 pub struct QDense<const I: usize, const O: usize> {
-    /// The kernel.
-    pub weights: QWeights,
-    /// `[O]`.
-    pub bias: Vec<f32>,
-    /// How the input is quantized.
-    pub input: QuantParams,
-    /// Applied last, in f32.
-    pub activation: Activation,
+    weights: QWeights,
+    bias: Vec<f32>,
+    input: QuantParams,
+    activation: Activation,
+    /// Derived from the above: the kernel's fused output step (bias, and ReLU when it is the activation).
+    epilogue: Epilogue,
 }
 
 impl<const I: usize, const O: usize> QDense<I, O> {
@@ -62,16 +60,46 @@ impl<const I: usize, const O: usize> QDense<I, O> {
     pub fn quantize(dense: &Dense<I, O>, input: QuantParams) -> Result<Self> {
         let weights = QWeights::quantize(&dense.kernel.value, I, O)?;
         let bias = dense.bias.as_ref().map_or_else(|| vec![0.0; O], |b| b.value.clone());
-        Ok(QDense { weights, bias, input, activation: dense.activation })
+        Ok(Self::build(weights, bias, input, dense.activation))
+    }
+
+    fn build(weights: QWeights, bias: Vec<f32>, input: QuantParams, activation: Activation) -> Self {
+        let epilogue = weights.epilogue(input, Some(&bias), activation == Activation::Relu);
+        QDense { weights, bias, input, activation, epilogue }
+    }
+
+    /// The quantized kernel `[I, O]`.
+    pub fn weights(&self) -> &QWeights {
+        &self.weights
+    }
+
+    /// The bias `[O]` (zeros for a layer without one).
+    pub fn bias(&self) -> &[f32] {
+        &self.bias
+    }
+
+    /// How the input is quantized.
+    pub fn input(&self) -> QuantParams {
+        self.input
+    }
+
+    /// The activation, applied in f32 (ReLU fused into the kernel).
+    pub fn activation(&self) -> Activation {
+        self.activation
+    }
+
+    fn finish(&self, y: &mut [f32]) {
+        if self.activation != Activation::Relu {
+            self.activation.forward_in_place(y, O);
+        }
     }
 
     /// `y = activation(x·W + b)` for one sample, allocation-free.
     pub fn forward_one(&self, x: &[f32], y: &mut [f32]) {
         let mut xq = [0u8; I];
         self.input.quantize(&x[..I], &mut xq);
-        self.weights.matmul(1, &xq, self.input, y, O, false);
-        y.iter_mut().zip(&self.bias).for_each(|(v, b)| *v += b);
-        self.activation.forward_in_place(&mut y[..O], O);
+        self.weights.matmul(1, &xq, &self.epilogue, y, O, false);
+        self.finish(&mut y[..O]);
     }
 
     /// [`QDense::forward_one`] over `batch` rows of `x` into rows of `y`.
@@ -79,13 +107,8 @@ impl<const I: usize, const O: usize> QDense<I, O> {
         let xq = scratch.bytes(batch * I);
         self.input.quantize(&x[..batch * I], xq);
         let y = &mut y[..batch * O];
-        self.weights.matmul(batch, xq, self.input, y, O, false);
-        crate::simd::dispatch(|| {
-            for row in y.chunks_exact_mut(O) {
-                row.iter_mut().zip(&self.bias).for_each(|(v, b)| *v += b);
-            }
-        });
-        self.activation.forward_in_place(y, O);
+        self.weights.matmul(batch, xq, &self.epilogue, y, O, false);
+        self.finish(y);
     }
 
     /// Puts the layer's tensors into `file` under `prefix`.
@@ -104,7 +127,7 @@ impl<const I: usize, const O: usize> QDense<I, O> {
         let name = format!("{prefix}/input_quant");
         let input = params_from(&name, &file.take_f32(&name, &[2])?)?;
         let weights = QWeights::from_parts(&q, scales, I, O).map_err(corrupt)?;
-        Ok(QDense { weights, bias, input, activation })
+        Ok(Self::build(weights, bias, input, activation))
     }
 }
 
@@ -197,18 +220,14 @@ impl<const V: usize, const D: usize, const T: usize> QEmbedding<V, D, T> {
 /// `input_quant` (`F32 [2]`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct QLstm<const D: usize, const U: usize, const T: usize, const SEQ: bool> {
-    /// `[D, 4U]`.
-    pub kernel: QWeights,
-    /// `[U, 4U]`.
-    pub recurrent_kernel: QWeights,
-    /// `[4U]`.
-    pub bias: Vec<f32>,
-    /// How `x_t` is quantized.
-    pub input: QuantParams,
-    /// `tanh` by default.
-    pub activation: Activation,
-    /// `sigmoid` by default.
-    pub recurrent_activation: Activation,
+    kernel: QWeights,
+    recurrent_kernel: QWeights,
+    bias: Vec<f32>,
+    input: QuantParams,
+    activation: Activation,
+    recurrent_activation: Activation,
+    /// Derived: the input product's output step (with the bias) and the recurrent one's.
+    epilogues: [Epilogue; 2],
 }
 
 fn check_lstm_activations(activation: Activation, recurrent_activation: Activation) -> Result<()> {
@@ -235,14 +254,45 @@ impl<const D: usize, const U: usize, const T: usize, const SEQ: bool> QLstm<D, U
     pub fn quantize(lstm: &Lstm<D, U, T, SEQ>, input: QuantParams) -> Result<Self> {
         check_lstm_activations(lstm.activation, lstm.recurrent_activation)?;
         let w = &lstm.weights;
-        Ok(QLstm {
-            kernel: QWeights::quantize(&w.kernel.value, D, 4 * U)?,
-            recurrent_kernel: QWeights::quantize(&w.recurrent_kernel.value, U, 4 * U)?,
-            bias: w.bias.as_ref().map_or_else(|| vec![0.0; 4 * U], |b| b.value.clone()),
+        Ok(Self::build(
+            QWeights::quantize(&w.kernel.value, D, 4 * U)?,
+            QWeights::quantize(&w.recurrent_kernel.value, U, 4 * U)?,
+            w.bias.as_ref().map_or_else(|| vec![0.0; 4 * U], |b| b.value.clone()),
             input,
-            activation: lstm.activation,
-            recurrent_activation: lstm.recurrent_activation,
-        })
+            [lstm.activation, lstm.recurrent_activation],
+        ))
+    }
+
+    fn build(
+        kernel: QWeights,
+        recurrent_kernel: QWeights,
+        bias: Vec<f32>,
+        input: QuantParams,
+        [activation, recurrent_activation]: [Activation; 2],
+    ) -> Self {
+        let epilogues =
+            [kernel.epilogue(input, Some(&bias), false), recurrent_kernel.epilogue(QuantParams::UNIT, None, false)];
+        QLstm { kernel, recurrent_kernel, bias, input, activation, recurrent_activation, epilogues }
+    }
+
+    /// The quantized kernel `[D, 4U]`.
+    pub fn kernel(&self) -> &QWeights {
+        &self.kernel
+    }
+
+    /// The quantized recurrent kernel `[U, 4U]`.
+    pub fn recurrent_kernel(&self) -> &QWeights {
+        &self.recurrent_kernel
+    }
+
+    /// The bias `[4U]` (zeros for a layer without one).
+    pub fn bias(&self) -> &[f32] {
+        &self.bias
+    }
+
+    /// How `x_t` is quantized.
+    pub fn input(&self) -> QuantParams {
+        self.input
     }
 
     /// One sample, `x [T, D]` → `y [T, U]` or `[U]`, allocation-free.
@@ -254,12 +304,12 @@ impl<const D: usize, const U: usize, const T: usize, const SEQ: bool> QLstm<D, U
         for t in 0..T {
             let z = gates.as_flattened_mut();
             self.input.quantize(&x[t * D..(t + 1) * D], &mut xq);
-            self.kernel.matmul(1, &xq, self.input, z, g, false);
+            // x_t·W + b, then + h·R.
+            self.kernel.matmul(1, &xq, &self.epilogues[0], z, g, false);
             if t > 0 {
                 QuantParams::UNIT.quantize(&h, &mut hq);
-                self.recurrent_kernel.matmul(1, &hq, QuantParams::UNIT, z, g, true);
+                self.recurrent_kernel.matmul(1, &hq, &self.epilogues[1], z, g, true);
             }
-            z.iter_mut().zip(&self.bias).for_each(|(a, b)| *a += b);
             self.recurrent_activation.forward_in_place(&mut z[..2 * U], U);
             self.activation.forward_in_place(&mut z[2 * U..3 * U], U);
             self.recurrent_activation.forward_in_place(&mut z[3 * U..], U);
@@ -316,13 +366,12 @@ impl<const D: usize, const U: usize, const T: usize, const SEQ: bool> QLstm<D, U
         let bias = file.take_f32(&format!("{p}/bias"), &[4 * U])?;
         let name = format!("{p}/input_quant");
         let input = params_from(&name, &file.take_f32(&name, &[2])?)?;
-        Ok(QLstm {
-            kernel: QWeights::from_parts(&k, ks, D, 4 * U).map_err(corrupt)?,
-            recurrent_kernel: QWeights::from_parts(&r, rs, U, 4 * U).map_err(corrupt)?,
+        Ok(Self::build(
+            QWeights::from_parts(&k, ks, D, 4 * U).map_err(corrupt)?,
+            QWeights::from_parts(&r, rs, U, 4 * U).map_err(corrupt)?,
             bias,
             input,
-            activation,
-            recurrent_activation,
-        })
+            [activation, recurrent_activation],
+        ))
     }
 }

@@ -39,7 +39,7 @@ pub mod kernel;
 mod layers;
 mod qfile;
 
-pub use kernel::{gemm_u8i8, gemm_u8i8_on, PackedI8, QPath};
+pub use kernel::{gemm_u8i8, gemm_u8i8_f32, gemm_u8i8_on, Epilogue, PackedI8, QPath};
 pub use layers::{QDense, QEmbedding, QLstm, QScratch};
 pub use qfile::{QFile, QFILE_FORMAT, QFILE_VERSION};
 
@@ -182,18 +182,22 @@ impl QWeights {
         Ok(QWeights { packed: PackedI8::new(q, k, n)?, scales })
     }
 
-    /// `y (=|+=) dequantize(x_q · W_q)` for `m` rows of `x_q` (quantized
-    /// with `input`), rows of `y` `ldy` apart.
-    pub fn matmul(&self, m: usize, xq: &[u8], input: QuantParams, y: &mut [f32], ldy: usize, accumulate: bool) {
+    /// The epilogue for inputs quantized with `input`: per column,
+    /// `corr_c = z · Σ_r q[r, c]`, `scale_c = s · s_c`, the bias (or
+    /// zeros), and a fused ReLU when `relu`.
+    pub fn epilogue(&self, input: QuantParams, bias: Option<&[f32]>, relu: bool) -> Epilogue {
         let zp = i32::from(input.zero_point);
-        let sums = self.packed.col_sums();
-        gemm_u8i8(m, xq, &self.packed, |r, c0, acc| {
-            let row = &mut y[r * ldy + c0..r * ldy + c0 + acc.len()];
-            let (s, sums) = (&self.scales[c0..c0 + acc.len()], &sums[c0..c0 + acc.len()]);
-            for (((v, &a), &sc), &cs) in row.iter_mut().zip(acc).zip(s).zip(sums) {
-                let d = (a - zp * cs) as f32 * (input.scale * sc);
-                *v = if accumulate { *v + d } else { d };
-            }
-        });
+        Epilogue {
+            corr: self.packed.col_sums().iter().map(|&c| zp * c).collect(),
+            scale: self.scales.iter().map(|&s| input.scale * s).collect(),
+            bias: bias.map_or_else(|| vec![0.0; self.packed.n()], <[f32]>::to_vec),
+            relu,
+        }
+    }
+
+    /// `y (=|+=) epilogue(x_q · W_q)` for `m` rows of `x_q`, rows of `y`
+    /// `ldy` apart (see [`kernel::gemm_u8i8_f32`]).
+    pub fn matmul(&self, m: usize, xq: &[u8], ep: &Epilogue, y: &mut [f32], ldy: usize, accumulate: bool) {
+        kernel::gemm_u8i8_f32(m, xq, &self.packed, ep, y, ldy, accumulate);
     }
 }
