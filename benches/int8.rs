@@ -138,6 +138,14 @@ fn main() {
         row.int8_us.push(t.median * 1e6);
     }
     row.print();
+    // The softmax over 1024 × 10 values: the same f32 code in both rows above.
+    let logits: Vec<f32> = (0..BIG * 10).map(|i| ((i * 7) % 23) as f32 * 0.3 - 3.0).collect();
+    let mut buf = logits.clone();
+    let t = time_per_call(budget, || {
+        buf.copy_from_slice(&logits);
+        kiln::activations::Activation::Softmax.forward_in_place(black_box(&mut buf), 10);
+    });
+    t.print_us("digits_softmax_b1024 (shared by f32 and int8)");
 
     // W3 MLP.
     let xm: Vec<[f32; 784]> =

@@ -297,27 +297,41 @@ mod vnni {
     use super::*;
     use std::arch::x86_64::*;
 
-    /// Tiles of 4 rows × 64 columns (16 accumulators), narrower at the edges.
+    /// Tiles of 4 rows × 64 columns (16 accumulators); where fewer than 4
+    /// blocks remain, 8 rows × 16 columns (8 independent accumulator chains
+    /// hide `vpdpbusd`'s latency); narrower at the edges.
     #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
     pub(super) unsafe fn gemm(m: usize, x: &[u8], w: &PackedI8, dest: &mut Dest<'_>) {
         let mut r = 0;
         while r < m {
-            let four_rows = m - r >= 4;
+            let rows = if m - r >= 8 {
+                8
+            } else if m - r >= 4 {
+                4
+            } else {
+                1
+            };
             let mut b = 0;
             while b < w.blocks {
                 let four_blocks = w.blocks - b >= 4;
                 // SAFETY: rows `r..r+MR` and blocks `b..b+NB` exist.
                 unsafe {
-                    match (four_rows, four_blocks) {
-                        (true, true) => emit(&tile::<4, 4>(x, r, w, b), r, b, 4, w.n, dest),
-                        (true, false) => emit(&tile::<4, 1>(x, r, w, b), r, b, 1, w.n, dest),
-                        (false, true) => emit(&tile::<1, 4>(x, r, w, b), r, b, 4, w.n, dest),
-                        (false, false) => emit(&tile::<1, 1>(x, r, w, b), r, b, 1, w.n, dest),
+                    match (rows, four_blocks) {
+                        (8 | 4, true) => {
+                            emit(&tile::<4, 4>(x, r, w, b), r, b, 4, w.n, dest);
+                            if rows == 8 {
+                                emit(&tile::<4, 4>(x, r + 4, w, b), r + 4, b, 4, w.n, dest);
+                            }
+                        }
+                        (8, false) => emit(&tile::<8, 1>(x, r, w, b), r, b, 1, w.n, dest),
+                        (4, false) => emit(&tile::<4, 1>(x, r, w, b), r, b, 1, w.n, dest),
+                        (_, true) => emit(&tile::<1, 4>(x, r, w, b), r, b, 4, w.n, dest),
+                        (_, false) => emit(&tile::<1, 1>(x, r, w, b), r, b, 1, w.n, dest),
                     }
                 }
                 b += if four_blocks { 4 } else { 1 };
             }
-            r += if four_rows { 4 } else { 1 };
+            r += rows;
         }
     }
 

@@ -83,10 +83,13 @@ impl QuantParams {
         let (inv, zp) = (1.0 / self.scale, f32::from(self.zero_point));
         crate::simd::dispatch(|| {
             for (o, &v) in q.iter_mut().zip(x) {
-                let t = (v * inv + zp).clamp(0.0, 255.0);
-                // Adding and removing 2^23 rounds t ∈ [0, 2^23) to the nearest
-                // integer, ties to even, in two vectorizable instructions.
-                *o = ((t + 8_388_608.0) - 8_388_608.0) as u8;
+                // `max` first: it maps NaN to 0.
+                let t = (v * inv + zp).max(0.0).min(255.0);
+                // Adding 2^23 rounds t ∈ [0, 255] to the nearest integer (ties
+                // to even) and leaves it in the low mantissa bits: integer
+                // operations only, so the loop vectorizes (a saturating
+                // `as u8` conversion does not).
+                *o = (t + 8_388_608.0).to_bits() as u8;
             }
         });
     }
