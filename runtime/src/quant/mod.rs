@@ -81,6 +81,7 @@ impl QuantParams {
     /// (ties to even; NaN becomes 0).
     pub fn quantize(&self, x: &[f32], q: &mut [u8]) {
         let (inv, zp) = (1.0 / self.scale, f32::from(self.zero_point));
+        #[allow(clippy::manual_clamp)] // `clamp` keeps NaN; `max` maps it to 0
         crate::simd::dispatch(|| {
             for (o, &v) in q.iter_mut().zip(x) {
                 // `max` first: it maps NaN to 0.
