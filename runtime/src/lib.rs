@@ -65,6 +65,7 @@ pub mod network;
 pub mod optimizers;
 pub mod parallel;
 pub mod param;
+pub mod quant;
 pub mod regularizers;
 pub mod sample;
 pub mod simd;

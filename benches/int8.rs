@@ -1,0 +1,211 @@
+//! f32 against int8 (`kiln::quant`) inference, in the same run: the digits
+//! MLP (64-64-10) and the W3 MLP (784-300-100-10), batch-1024 throughput
+//! and one-sample latency.
+//!
+//! ```text
+//! cargo bench --bench int8 -- [--rounds 5] [--seconds 1]
+//! ```
+//!
+//! Each round measures f32 then int8 (per-call medians over `--seconds`);
+//! the figures printed are the medians over rounds, with the ratio
+//! int8 / f32 of each round's medians. Both sides return a fresh
+//! `Vec` of outputs per batch call (as `Model::predict` does).
+
+use kiln::layers::Layer;
+use kiln::prelude::*;
+use kiln::quant::{ActivationRange, QDense, QPath, QScratch};
+use std::hint::black_box;
+use std::time::Duration;
+
+mod common;
+use common::{arg, print_machine, time_per_call};
+
+kiln::model! {
+    struct Digits {
+        input pixels: [f32; 64];
+        let hidden = Dense(64, activation = relu)(pixels);
+        let probs = Dense(10, activation = softmax)(hidden);
+        output probs;
+    }
+}
+
+kiln::model! {
+    struct Mlp {
+        input image: [f32; 784];
+        let h1 = Dense(300, activation = relu)(image);
+        let h2 = Dense(100, activation = relu)(h1);
+        let probs = Dense(10, activation = softmax)(h2);
+        output probs;
+    }
+}
+
+const BIG: usize = 1024;
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+struct Row {
+    name: &'static str,
+    key: &'static str,
+    f32_rate: Vec<f64>,
+    int8_rate: Vec<f64>,
+    f32_us: Vec<f64>,
+    int8_us: Vec<f64>,
+}
+
+impl Row {
+    fn print(&self) {
+        let ratios: Vec<f64> = self.int8_rate.iter().zip(&self.f32_rate).map(|(a, b)| a / b).collect();
+        let lat: Vec<f64> = self.f32_us.iter().zip(&self.int8_us).map(|(a, b)| a / b).collect();
+        println!(
+            "# {} b1024: f32 {:.0} samples/s, int8 {:.0} samples/s, int8/f32 {:.2}x (rounds {:?})",
+            self.name,
+            median(self.f32_rate.clone()),
+            median(self.int8_rate.clone()),
+            median(ratios.clone()),
+            ratios.iter().map(|r| (r * 100.0).round() / 100.0).collect::<Vec<_>>()
+        );
+        println!(
+            "# {} b1: f32 {:.2} us, int8 {:.2} us, f32/int8 {:.2}x",
+            self.name,
+            median(self.f32_us.clone()),
+            median(self.int8_us.clone()),
+            median(lat)
+        );
+    }
+}
+
+fn main() {
+    print_machine();
+    println!("# int8 path: {}", QPath::current());
+    let rounds = arg("--rounds", 5.0) as usize;
+    let budget = Duration::from_secs_f64(arg("--seconds", 1.0));
+
+    // Digits MLP.
+    let xd: Vec<[f32; 64]> =
+        (0..BIG).map(|s| std::array::from_fn(|i| (((s * 37 + i * 11) % 255) as f32 / 255.0 - 0.3) * 3.0)).collect();
+    let mut digits = Digits::new(0).compile(Adam::default(), SparseCategoricalCrossentropy, &[]);
+    let (mut r1, mut r2) = (ActivationRange::default(), ActivationRange::default());
+    let mut h = [0.0; 64];
+    for x in &xd[..256] {
+        r1.observe(x);
+        digits.network().dense.forward_one(x, &mut h);
+        r2.observe(&h);
+    }
+    let qd1 = QDense::quantize(&digits.network().dense, r1.params().unwrap()).unwrap();
+    let qd2 = QDense::quantize(&digits.network().dense_1, r2.params().unwrap()).unwrap();
+    let mut row = Row {
+        name: "digits 64-64-10",
+        key: "digits",
+        f32_rate: vec![],
+        int8_rate: vec![],
+        f32_us: vec![],
+        int8_us: vec![],
+    };
+    let (mut scratch, mut hb) = (QScratch::default(), vec![0.0f32; BIG * 64]);
+    for _ in 0..rounds {
+        let t = time_per_call(budget, || {
+            black_box(digits.predict(black_box(&xd[..]), BIG).unwrap());
+        });
+        t.print_rate(&format!("{}_f32_b1024", row.key), BIG);
+        row.f32_rate.push(BIG as f64 / t.median);
+        let t = time_per_call(budget, || {
+            let mut y = vec![[0.0f32; 10]; BIG];
+            qd1.forward(black_box(xd.as_flattened()), &mut hb, BIG, &mut scratch);
+            qd2.forward(&hb, y.as_flattened_mut(), BIG, &mut scratch);
+            black_box(y);
+        });
+        t.print_rate(&format!("{}_int8_b1024", row.key), BIG);
+        row.int8_rate.push(BIG as f64 / t.median);
+        let net = digits.network();
+        let mut i = 0;
+        let t = time_per_call(budget, || {
+            i = (i + 1) % BIG;
+            black_box(net.predict_one(black_box(&xd[i])));
+        });
+        t.print_us(&format!("{}_f32_one", row.key));
+        row.f32_us.push(t.median * 1e6);
+        let t = time_per_call(budget, || {
+            i = (i + 1) % BIG;
+            let (mut h, mut y) = ([0.0f32; 64], [0.0f32; 10]);
+            qd1.forward_one(black_box(&xd[i]), &mut h);
+            qd2.forward_one(&h, &mut y);
+            black_box(y);
+        });
+        t.print_us(&format!("{}_int8_one", row.key));
+        row.int8_us.push(t.median * 1e6);
+    }
+    row.print();
+    // The softmax over 1024 × 10 values: the same f32 code in both rows above.
+    let logits: Vec<f32> = (0..BIG * 10).map(|i| ((i * 7) % 23) as f32 * 0.3 - 3.0).collect();
+    let mut buf = logits.clone();
+    let t = time_per_call(budget, || {
+        buf.copy_from_slice(&logits);
+        kiln::activations::Activation::Softmax.forward_in_place(black_box(&mut buf), 10);
+    });
+    t.print_us("digits_softmax_b1024 (shared by f32 and int8)");
+
+    // W3 MLP.
+    let xm: Vec<[f32; 784]> =
+        (0..BIG).map(|s| std::array::from_fn(|i| ((s * 37 + i * 11) % 255) as f32 / 255.0 - 0.5)).collect();
+    let mut mlp = Mlp::new(0).compile(Adam::default(), SparseCategoricalCrossentropy, &[]);
+    let (mut r1, mut r2, mut r3) = (ActivationRange::default(), ActivationRange::default(), ActivationRange::default());
+    let (mut a, mut b) = ([0.0; 300], [0.0; 100]);
+    for x in &xm[..256] {
+        let net = mlp.network();
+        r1.observe(x);
+        net.dense.forward_one(x, &mut a);
+        r2.observe(&a);
+        net.dense_1.forward_one(&a, &mut b);
+        r3.observe(&b);
+    }
+    let q1 = QDense::quantize(&mlp.network().dense, r1.params().unwrap()).unwrap();
+    let q2 = QDense::quantize(&mlp.network().dense_1, r2.params().unwrap()).unwrap();
+    let q3 = QDense::quantize(&mlp.network().dense_2, r3.params().unwrap()).unwrap();
+    let mut row = Row {
+        name: "mlp 784-300-100-10",
+        key: "mlp",
+        f32_rate: vec![],
+        int8_rate: vec![],
+        f32_us: vec![],
+        int8_us: vec![],
+    };
+    let (mut ha, mut hbb) = (vec![0.0f32; BIG * 300], vec![0.0f32; BIG * 100]);
+    for _ in 0..rounds {
+        let t = time_per_call(budget, || {
+            black_box(mlp.predict(black_box(&xm[..]), BIG).unwrap());
+        });
+        t.print_rate(&format!("{}_f32_b1024", row.key), BIG);
+        row.f32_rate.push(BIG as f64 / t.median);
+        let t = time_per_call(budget, || {
+            let mut y = vec![[0.0f32; 10]; BIG];
+            q1.forward(black_box(xm.as_flattened()), &mut ha, BIG, &mut scratch);
+            q2.forward(&ha, &mut hbb, BIG, &mut scratch);
+            q3.forward(&hbb, y.as_flattened_mut(), BIG, &mut scratch);
+            black_box(y);
+        });
+        t.print_rate(&format!("{}_int8_b1024", row.key), BIG);
+        row.int8_rate.push(BIG as f64 / t.median);
+        let net = mlp.network();
+        let mut i = 0;
+        let t = time_per_call(budget, || {
+            i = (i + 1) % BIG;
+            black_box(net.predict_one(black_box(&xm[i])));
+        });
+        t.print_us(&format!("{}_f32_one", row.key));
+        row.f32_us.push(t.median * 1e6);
+        let t = time_per_call(budget, || {
+            i = (i + 1) % BIG;
+            let (mut a, mut b, mut y) = ([0.0f32; 300], [0.0f32; 100], [0.0f32; 10]);
+            q1.forward_one(black_box(&xm[i]), &mut a);
+            q2.forward_one(&a, &mut b);
+            q3.forward_one(&b, &mut y);
+            black_box(y);
+        });
+        t.print_us(&format!("{}_int8_one", row.key));
+        row.int8_us.push(t.median * 1e6);
+    }
+    row.print();
+}
