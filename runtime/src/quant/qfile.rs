@@ -2,7 +2,7 @@
 
 use crate::io::FileProblem;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 /// `format` metadata of a quantized weights file.
@@ -82,10 +82,8 @@ impl QFile {
                     .map_err(|e| FileProblem::Corrupt(e.to_string()))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let metadata = HashMap::from([
-            (crate::io::FORMAT_KEY.to_string(), QFILE_FORMAT.to_string()),
-            (crate::io::VERSION_KEY.to_string(), QFILE_VERSION.to_string()),
-        ]);
+        let metadata = [(crate::io::FORMAT_KEY, QFILE_FORMAT), (crate::io::VERSION_KEY, QFILE_VERSION)];
+        let metadata = metadata.into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         safetensors::serialize(views, Some(metadata)).map_err(|e| FileProblem::Corrupt(e.to_string()))
     }
 
