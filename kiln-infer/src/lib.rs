@@ -62,6 +62,55 @@ pub fn f32_slice(bytes: &[u8], start: usize, len: usize) -> &[f32] {
     unsafe { core::slice::from_raw_parts(ptr.cast::<f32>(), len) }
 }
 
+/// A sample type of fixed length: `f32`, `u32`, and arrays of them
+/// (`[[f32; 28]; 28]`), which [`flat`] and [`flat_mut`] view as one slice.
+///
+/// # Safety
+/// `Self` must be exactly `LEN` contiguous `Elem` values (arrays are).
+pub unsafe trait Flat: Copy {
+    /// The scalar type.
+    type Elem: Copy;
+    /// Scalars in one `Self`.
+    const LEN: usize;
+    /// `Self` with every scalar zero.
+    const ZERO: Self;
+}
+
+// SAFETY: one value of itself.
+unsafe impl Flat for f32 {
+    type Elem = f32;
+    const LEN: usize = 1;
+    const ZERO: Self = 0.0;
+}
+
+// SAFETY: one value of itself.
+unsafe impl Flat for u32 {
+    type Elem = u32;
+    const LEN: usize = 1;
+    const ZERO: Self = 0;
+}
+
+// SAFETY: an array is `N` contiguous `T`s without padding.
+unsafe impl<T: Flat, const N: usize> Flat for [T; N] {
+    type Elem = T::Elem;
+    const LEN: usize = N * T::LEN;
+    const ZERO: Self = [T::ZERO; N];
+}
+
+/// `x`'s scalars as one slice (no copy).
+#[inline]
+pub fn flat<T: Flat>(x: &T) -> &[T::Elem] {
+    // SAFETY: `T` is `T::LEN` contiguous `T::Elem`s (the `Flat` contract).
+    unsafe { core::slice::from_raw_parts((x as *const T).cast::<T::Elem>(), T::LEN) }
+}
+
+/// `x`'s scalars as one mutable slice (no copy).
+#[inline]
+pub fn flat_mut<T: Flat>(x: &mut T) -> &mut [T::Elem] {
+    // SAFETY: as in `flat`; the borrow is unique.
+    unsafe { core::slice::from_raw_parts_mut((x as *mut T).cast::<T::Elem>(), T::LEN) }
+}
+
 /// An id at or above an `Embedding`'s `input_dim` (Keras on CPU raises
 /// `InvalidArgumentError`; kiln's runtime returns `kiln::Error`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
