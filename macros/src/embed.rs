@@ -289,6 +289,11 @@ fn plan(layer: &LayerInfo) -> Result<Plan, String> {
     Ok(Plan { weights: Vec::new(), kind })
 }
 
+/// Whether any layer of `graph` reads tensor `path` (a plan's weights).
+fn plans_use(graph: &Graph, path: &str) -> bool {
+    graph.layers.iter().any(|layer| plan(layer).is_ok_and(|p| p.weights.iter().any(|(w, _)| w == path)))
+}
+
 fn shape_text(shape: &[usize]) -> String {
     let dims: Vec<String> = shape.iter().map(usize::to_string).collect();
     format!("[{}]", dims.join(", "))
@@ -310,42 +315,60 @@ pub fn expand(def: &ModelDef, graph: &Graph, file: &LitStr) -> Result<TokenStrea
             None => errors = Some(e),
         }
     };
-    // Each layer's plan; tensors the model needs, checked against the file.
+    // Each layer's plan; the tensors it needs, checked against the file
+    // (one error per layer, naming each tensor and both shapes).
     let mut plans = Vec::new();
     let mut used = std::collections::HashSet::new();
+    let mut mismatched = false;
     for layer in &graph.layers {
-        match plan(layer) {
-            Ok(plan) => {
-                for (tensor, shape) in &plan.weights {
-                    used.insert(tensor.clone());
-                    let made = &graph.tensors[graph.nodes[layer.nodes[0]].output].ident;
-                    match weights.tensors.get(tensor) {
-                        None => push(format!(
-                            "`{shown}` has no tensor `{tensor}`: layer `{}` (`{made}`) needs it with shape {}",
-                            layer.keras_name,
-                            shape_text(shape)
-                        )),
-                        Some(stored) if &stored.shape != shape => push(format!(
-                            "`{shown}`: tensor `{tensor}` has shape {}, but layer `{}` (`{made}`) needs {}",
-                            shape_text(&stored.shape),
-                            layer.keras_name,
-                            shape_text(shape)
-                        )),
-                        Some(_) => {}
-                    }
-                }
-                plans.push(Some(plan));
-            }
+        let plan = match plan(layer) {
+            Ok(plan) => plan,
             Err(message) => {
                 push(message);
+                mismatched = true;
                 plans.push(None);
+                continue;
+            }
+        };
+        let mut problems = Vec::new();
+        for (tensor, shape) in &plan.weights {
+            used.insert(tensor.clone());
+            match weights.tensors.get(tensor) {
+                None => problems.push(format!("no tensor `{tensor}` (needed: {})", shape_text(shape))),
+                Some(stored) if &stored.shape != shape => problems.push(format!(
+                    "tensor `{tensor}` of shape {} where the layer needs {}",
+                    shape_text(&stored.shape),
+                    shape_text(shape)
+                )),
+                Some(_) => {}
             }
         }
+        if !problems.is_empty() {
+            mismatched = true;
+            let made = &graph.tensors[graph.nodes[layer.nodes[0]].output].ident;
+            let unused: Vec<&str> =
+                weights.tensors.keys().filter(|n| !plans_use(graph, n)).map(String::as_str).collect();
+            let hint = if unused.is_empty() {
+                String::new()
+            } else {
+                format!("; tensors of the file no layer reads: {}", unused.join(", "))
+            };
+            push(format!(
+                "layer `{}` ({}, making `{made}`) does not match `{shown}`: it has {}{hint}",
+                layer.keras_name,
+                layer.spec.keras_type(),
+                problems.join(", and ")
+            ));
+        }
+        plans.push(Some(plan));
     }
-    for name in weights.tensors.keys().filter(|n| !used.contains(*n)) {
-        push(format!(
-            "`{shown}` has tensor `{name}`, which no layer of this model has (a weights file of another model?)"
-        ));
+    // Tensors left over are reported only when every layer matched (else
+    // they are most likely the mismatched layers' own, named above).
+    if !mismatched {
+        let unused: Vec<&str> = weights.tensors.keys().filter(|n| !used.contains(*n)).map(String::as_str).collect();
+        if !unused.is_empty() {
+            push(format!("`{shown}` has tensors no layer of this model reads: {}", unused.join(", ")));
+        }
     }
     for &t in graph.inputs.iter().chain(&graph.outputs) {
         if known(&graph.tensors[t].ty.shape).is_none() {
