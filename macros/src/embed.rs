@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use syn::{Expr, LitStr};
 
 /// Layer kinds with a `kiln_infer` kernel (listed in errors).
-const SUPPORTED: &str = "Dense, Embedding, LSTM, GRU, SimpleRNN, Activation, Dropout, SpatialDropout1D, \
+const SUPPORTED: &str = "Dense, Embedding, LSTM, GRU, SimpleRNN, Activation, Dropout, SpatialDropout1D/2D, \
                          GaussianNoise, Flatten, Reshape, GlobalAveragePooling1D/2D, GlobalMaxPooling1D/2D, \
                          reduce_sum/mean/max, add, subtract, multiply, average, maximum, minimum, concatenate";
 
