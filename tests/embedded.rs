@@ -207,3 +207,40 @@ fn the_weights_address_is_in_the_executables_image() {
         .expect("the address is mapped");
     assert!(line.ends_with(exe.to_str().unwrap()), "weights at {at:#x} are mapped as `{line}`, not from {exe:?}");
 }
+
+/// Nanoseconds per call of `f`: the median of 7 runs of `n` calls.
+fn ns_per_call(n: u32, mut f: impl FnMut() -> f32) -> f64 {
+    let mut runs: Vec<f64> = (0..7)
+        .map(|_| {
+            let start = std::time::Instant::now();
+            let mut sink = 0.0;
+            for _ in 0..n {
+                sink += f();
+            }
+            std::hint::black_box(sink);
+            start.elapsed().as_nanos() as f64 / f64::from(n)
+        })
+        .collect();
+    runs.sort_by(f64::total_cmp);
+    runs[3]
+}
+
+/// The embedded `predict_one` against the runtime's, same run (a
+/// measurement, not a check):
+/// `cargo test --release --test embedded -- --ignored --nocapture`.
+#[test]
+#[ignore = "a measurement; run with --ignored --nocapture"]
+fn speed_against_the_runtime() {
+    let mut digits = Digits::new(0);
+    digits.load_weights(DIGITS_FILE).unwrap();
+    let mut text = Text::new(0);
+    text.load_weights(TEXT_FILE).unwrap();
+    let x = digits_samples().next().unwrap();
+    let ids = text_samples().next().unwrap();
+    let de = ns_per_call(20_000, || DigitsEmbedded.predict_one(std::hint::black_box(&x))[0]);
+    let dr = ns_per_call(20_000, || digits.predict_one(std::hint::black_box(&x))[0]);
+    let te = ns_per_call(5_000, || TextEmbedded.predict_one(std::hint::black_box(&ids)).unwrap()[0]);
+    let tr = ns_per_call(5_000, || text.predict_one(std::hint::black_box(&ids)).unwrap()[0]);
+    println!("digits MLP:  embedded {de:.0} ns, runtime {dr:.0} ns, ratio {:.2}", de / dr);
+    println!("text model:  embedded {te:.0} ns, runtime {tr:.0} ns, ratio {:.2}", te / tr);
+}

@@ -138,18 +138,43 @@ impl core::error::Error for IdOutOfRange {}
 /// `y = x · W[:, ..y.len()]` where the rows of `W` are `ld` values apart:
 /// each output accumulates `x[i]·W[i][j]` in order of `i` from zero, as
 /// kiln's runtime does (which fuses each step where the CPU has FMA).
+///
+/// Blocks of [`BLOCK`] outputs stay in registers over all rows (a
+/// fixed-size accumulator the compiler keeps in vector registers), so `W`
+/// is read once and `y` is written once; the order of the sums is the
+/// same as a plain row-by-row loop.
 #[inline]
 pub fn vec_mat(x: &[f32], w: &[f32], ld: usize, y: &mut [f32]) {
     let cols = y.len();
-    y.fill(0.0);
-    for (i, &xi) in x.iter().enumerate() {
-        let row = &w[i * ld..i * ld + cols];
-        // Zipped slices of equal length: no bounds checks, vectorized.
-        for (out, &wv) in y.iter_mut().zip(row) {
-            *out += xi * wv;
+    let mut c = 0;
+    while c + BLOCK <= cols {
+        let mut acc = [0.0f32; BLOCK];
+        for (i, &xi) in x.iter().enumerate() {
+            let row: &[f32; BLOCK] = w[i * ld + c..i * ld + c + BLOCK].try_into().expect("BLOCK values");
+            for (a, &wv) in acc.iter_mut().zip(row) {
+                *a += xi * wv;
+            }
+        }
+        y[c..c + BLOCK].copy_from_slice(&acc);
+        c += BLOCK;
+    }
+    if c < cols {
+        let y = &mut y[c..];
+        y.fill(0.0);
+        for (i, &xi) in x.iter().enumerate() {
+            let row = &w[i * ld + c..i * ld + cols];
+            for (out, &wv) in y.iter_mut().zip(row) {
+                *out += xi * wv;
+            }
         }
     }
 }
+
+/// Outputs [`vec_mat`] keeps in registers at once: 32 floats are eight SSE
+/// registers (x86-64's baseline) or four AVX ones. Measured on the digits
+/// MLP (tests/embedded.rs, `speed_against_the_runtime`): 8 → 2.5 µs,
+/// 16 → 2.4, 32 → 1.5–2.0, 64 → 1.8.
+pub const BLOCK: usize = 32;
 
 /// Keras's `Dense` on the last axis: `y = activation(x · kernel + bias)`
 /// for every row of `units` outputs (`y.len() / units` rows, each reading
@@ -291,6 +316,21 @@ mod tests {
         let mut y = [0.0; 1];
         dense(&[1.0, 2.0, 3.0], &[1.0, 2.0, 3.0], None, 1, Activation::Linear, &mut y);
         assert_eq!(y, [14.0]);
+    }
+
+    /// A block of `BLOCK` columns plus a tail, with a row stride wider than
+    /// the columns read, against an f64 reference.
+    #[test]
+    fn vec_mat_blocks_and_tail_match_f64() {
+        let (k, ld) = (7, BLOCK + 13);
+        let w: [f32; 7 * (BLOCK + 13)] = core::array::from_fn(|i| ((i * 37 % 101) as f32 - 50.0) / 25.0);
+        let x: [f32; 7] = core::array::from_fn(|i| (i as f32 - 3.0) / 2.0);
+        let mut y = [0.0f32; BLOCK + 9];
+        vec_mat(&x, &w, ld, &mut y);
+        for (j, &v) in y.iter().enumerate() {
+            let exact: f64 = (0..k).map(|i| f64::from(x[i]) * f64::from(w[i * ld + j])).sum();
+            assert!((f64::from(v) - exact).abs() <= 1e-5 * exact.abs().max(1.0), "column {j}: {v} vs {exact}");
+        }
     }
 
     #[test]
