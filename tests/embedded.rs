@@ -244,3 +244,83 @@ fn speed_against_the_runtime() {
     println!("digits MLP:  embedded {de:.0} ns, runtime {dr:.0} ns, ratio {:.2}", de / dr);
     println!("text model:  embedded {te:.0} ns, runtime {tr:.0} ns, ratio {:.2}", te / tr);
 }
+
+kiln::model! {
+    /// No weights (an empty file): activations, copies, reductions, merges
+    /// and two outputs.
+    struct OpsEmbedded embed "tests/fixtures/embedded/empty.safetensors" {
+        input x: [f32; 3, 4];
+        let a = Activation(tanh)(x);
+        let d = Dropout(0.5)(a);
+        let f = Flatten()(d);
+        let r = Reshape((4, 3))(f);
+        let s = reduce_sum(r, axis = 1);
+        let m = reduce_mean(x, axis = 2);
+        let mx = reduce_max(x, axis = -1);
+        let g = GlobalMaxPooling1D()(x);
+        let sum = add([m, mx]);
+        let diff = subtract([m, mx]);
+        let prod = multiply([m, mx]);
+        let avg = average([m, mx, sum]);
+        let hi = maximum([m, diff]);
+        let lo = minimum([m, diff]);
+        let c = concatenate([s, sum, diff, prod, avg, hi, lo, g]);
+        let y = Activation(softmax)(c);
+        output y, c;
+    }
+}
+
+kiln::model! {
+    /// The same on kiln's runtime.
+    struct Ops {
+        input x: [f32; 3, 4];
+        let a = Activation(tanh)(x);
+        let d = Dropout(0.5)(a);
+        let f = Flatten()(d);
+        let r = Reshape((4, 3))(f);
+        let s = reduce_sum(r, axis = 1);
+        let m = reduce_mean(x, axis = 2);
+        let mx = reduce_max(x, axis = -1);
+        let g = GlobalMaxPooling1D()(x);
+        let sum = add([m, mx]);
+        let diff = subtract([m, mx]);
+        let prod = multiply([m, mx]);
+        let avg = average([m, mx, sum]);
+        let hi = maximum([m, diff]);
+        let lo = minimum([m, diff]);
+        let c = concatenate([s, sum, diff, prod, avg, hi, lo, g]);
+        let y = Activation(softmax)(c);
+        output y, c;
+    }
+}
+
+#[test]
+fn parameter_free_layers_match_the_runtime_and_hand_values() {
+    let x = [[0.5, -1.0, 2.0, 0.0], [1.5, 1.0, -0.5, 3.0], [-2.0, 0.25, 1.0, 0.75]];
+    let (y, c) = OpsEmbedded.predict_one(&x);
+    let (ry, rc) = Ops::new(0).predict_one(&x);
+    for j in 0..c.len() {
+        assert!(close(c[j], rc[j], 1e-6), "c[{j}]: {} vs {}", c[j], rc[j]);
+        assert!(close(y[j], ry[j], 1e-6), "y[{j}]: {} vs {}", y[j], ry[j]);
+    }
+    // By hand: means of the rows 0.375, 1.25, 0.0; maxima 2, 3, 1;
+    // GlobalMaxPooling1D over the rows 1.5, 1, 2, 3.
+    let (m, mx) = ([0.375f32, 1.25, 0.0], [2.0f32, 3.0, 1.0]);
+    for i in 0..3 {
+        assert_eq!(c[3 + i], m[i] + mx[i]);
+        assert_eq!(c[6 + i], m[i] - mx[i]);
+        assert_eq!(c[9 + i], m[i] * mx[i]);
+        assert!(close(c[12 + i], (m[i] + mx[i] + (m[i] + mx[i])) / 3.0, 1e-6));
+        assert_eq!(c[15 + i], m[i].max(m[i] - mx[i]));
+        assert_eq!(c[18 + i], m[i].min(m[i] - mx[i]));
+    }
+    assert_eq!(c[21..], [1.5, 1.0, 2.0, 3.0]);
+    // reduce_sum over the Reshape((4, 3)) rows of tanh(x): columns of that view.
+    let t: Vec<f64> = x.iter().flatten().map(|&v| f64::from(v).tanh()).collect();
+    for k in 0..3 {
+        let exact: f64 = (0..4).map(|row| t[row * 3 + k]).sum();
+        assert!((f64::from(c[k]) - exact).abs() < 1e-6, "s[{k}] {} vs {exact}", c[k]);
+    }
+    let total: f64 = c.iter().map(|&v| f64::from(v).exp()).sum();
+    assert!((f64::from(y[0]) - f64::from(c[0]).exp() / total).abs() < 1e-7);
+}
