@@ -71,7 +71,7 @@ pub fn in_file(error: syn::Error, shown: &str) -> syn::Error {
 /// (`CARGO_MANIFEST_DIR`). When it is not there, as in a test harness that
 /// builds the invoking file in a crate of its own (trybuild), the nearest
 /// directory above the invoking source file that has it.
-fn locate(relative: &str, span: Span) -> std::path::PathBuf {
+pub(crate) fn locate(relative: &str, span: Span) -> std::path::PathBuf {
     let dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".into());
     let path = std::path::Path::new(&dir).join(relative);
     if path.exists() || !proc_macro::is_available() {

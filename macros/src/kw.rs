@@ -3,3 +3,4 @@
 syn::custom_keyword!(input);
 syn::custom_keyword!(output);
 syn::custom_keyword!(from);
+syn::custom_keyword!(embed);

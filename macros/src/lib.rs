@@ -15,6 +15,7 @@ extern crate proc_macro;
 
 mod args;
 mod codegen;
+mod embed;
 mod errors;
 mod graph;
 mod import;
@@ -55,7 +56,12 @@ pub fn model(input: TokenStream) -> TokenStream {
         }
     }
     let expanded = match graph::Graph::build(&def) {
-        Ok(graph) => codegen::expand(&def, &graph),
+        // `embed "weights.safetensors"`: only the compiled-in form.
+        Ok(graph) => match &def.embed {
+            Some(file) => embed::expand(&def, &graph, file)
+                .unwrap_or_else(|error| codegen::fallback(&def.attrs, &def.vis, &def.name, &error)),
+            None => codegen::expand(&def, &graph),
+        },
         Err(error) => {
             // An imported model's errors all point at its path: say which file.
             let error = match &def.source {

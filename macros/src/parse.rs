@@ -1,7 +1,8 @@
 //! Syntax of the DSL (no meaning yet):
 //!
 //! ```text
-//! model      := attr* vis "struct" Ident ( "{" stmt* "}" | "from" LitStr ";" )
+//! model      := attr* vis "struct" Ident ( "embed" LitStr )? ( "{" stmt* "}" )
+//!             | attr* vis "struct" Ident "from" LitStr ( "embed" LitStr )? ";"
 //! stmt       := "input" Ident ":" "[" elem ";" dim ("," dim)* "]" ";"
 //!             | "let" Ident "=" Ident "(" args ")" ( "(" tensors ")" )? ";"
 //!             | "output" Ident ("," Ident)* ";"
@@ -35,6 +36,9 @@ pub struct ModelDef {
     /// `struct M from "model.keras";`: the Keras model config the
     /// statements are imported from (see `crate::import`).
     pub source: Option<syn::LitStr>,
+    /// `struct M embed "weights.safetensors" { … }`: the weights compiled
+    /// into the binary (see `crate::embed`).
+    pub embed: Option<syn::LitStr>,
 }
 
 pub enum Stmt {
@@ -115,12 +119,22 @@ impl Parse for ModelDef {
         let vis = input.parse()?;
         input.parse::<Token![struct]>()?;
         let name = input.parse()?;
-        if input.peek(kw::from) {
+        let source: Option<syn::LitStr> = if input.peek(kw::from) {
             input.parse::<kw::from>()?;
-            let source: syn::LitStr = input.parse()?;
+            Some(input.parse()?)
+        } else {
+            None
+        };
+        let embed = if input.peek(kw::embed) {
+            input.parse::<kw::embed>()?;
+            Some(input.parse()?)
+        } else {
+            None
+        };
+        if let Some(source) = source {
             input.parse::<Token![;]>()?;
             let body_span = source.span();
-            return Ok(ModelDef { attrs, vis, name, stmts: Vec::new(), body_span, source: Some(source) });
+            return Ok(ModelDef { attrs, vis, name, stmts: Vec::new(), body_span, source: Some(source), embed });
         }
         let body;
         let brace = syn::braced!(body in input);
@@ -132,7 +146,7 @@ impl Parse for ModelDef {
                 stmts.push(body.parse()?);
             }
         }
-        Ok(ModelDef { attrs, vis, name, stmts, body_span: brace.span.close(), source: None })
+        Ok(ModelDef { attrs, vis, name, stmts, body_span: brace.span.close(), source: None, embed })
     }
 }
 

@@ -1,0 +1,578 @@
+//! `model! { struct M embed "weights.safetensors" { … } }`: the weights
+//! compiled into the binary and a `predict_one` that reads them in place.
+//!
+//! At expansion the weights file's safetensors header is read and every
+//! tensor the architecture needs is checked (name, dtype, shape, 4-byte
+//! alignment; none missing, none left over). The expansion is a unit
+//! struct whose `predict_one` keeps activations in stack arrays and calls
+//! the `no_std` kernels of `kiln_infer` on `&'static [f32]` slices of
+//! one 64-byte aligned `static` holding the file's bytes
+//! (`include_bytes!`): no heap, no copy of the weights, and nothing of
+//! kiln's runtime (see docs/DESIGN.md, "Weights compiled in").
+
+use crate::graph::{Graph, LayerInfo};
+use crate::layers::{DType, Size, TensorType};
+use crate::parse::ModelDef;
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use syn::{Expr, LitStr};
+
+/// Layer kinds with a `kiln_infer` kernel (listed in errors).
+const SUPPORTED: &str = "Dense, Embedding, LSTM, GRU, SimpleRNN, Activation, Dropout, SpatialDropout1D/2D, \
+                         GaussianNoise, Flatten, Reshape, GlobalAveragePooling1D/2D, GlobalMaxPooling1D/2D, \
+                         reduce_sum/mean/max, add, subtract, multiply, average, maximum, minimum, concatenate";
+
+/// One tensor of the weights file: its shape and where its values start
+/// in the file (bytes).
+struct Stored {
+    shape: Vec<usize>,
+    start: usize,
+}
+
+/// The file's bytes and its tensors by name.
+struct WeightsFile {
+    bytes: Vec<u8>,
+    tensors: BTreeMap<String, Stored>,
+}
+
+/// Reads the safetensors header: `u64` header length (little-endian), the
+/// JSON header, then the data, tensors at `data_offsets` from its start.
+fn read_file(path: &std::path::Path, shown: &str) -> Result<WeightsFile, String> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| format!("cannot read `{shown}` (relative to the directory of Cargo.toml): {e}"))?;
+    let corrupt = |why: &str| format!("`{shown}` is not a safetensors file: {why}");
+    let n = bytes.get(..8).ok_or_else(|| corrupt("shorter than 8 bytes"))?;
+    let n = u64::from_le_bytes(n.try_into().expect("8 bytes")) as usize;
+    let header = bytes.get(8..8usize.saturating_add(n)).ok_or_else(|| corrupt("its header runs past the end"))?;
+    let header: Value = serde_json::from_slice(header).map_err(|e| corrupt(&format!("its header is not JSON: {e}")))?;
+    let Value::Object(entries) = header else { return Err(corrupt("its header is not a JSON object")) };
+    let data_start = 8 + n;
+    let mut tensors = BTreeMap::new();
+    for (name, entry) in entries {
+        if name == "__metadata__" {
+            continue;
+        }
+        let dtype = entry["dtype"].as_str().unwrap_or("?");
+        if dtype != "F32" {
+            return Err(format!("`{shown}`: tensor `{name}` is {dtype}; compiled-in weights must be F32"));
+        }
+        let shape: Option<Vec<usize>> =
+            entry["shape"].as_array().map(|a| a.iter().filter_map(|d| d.as_u64().map(|d| d as usize)).collect());
+        let offsets: Option<Vec<usize>> =
+            entry["data_offsets"].as_array().map(|a| a.iter().filter_map(|d| d.as_u64().map(|d| d as usize)).collect());
+        let (Some(shape), Some(offsets)) = (shape, offsets) else {
+            return Err(corrupt(&format!("tensor `{name}` has no shape or data_offsets")));
+        };
+        let (begin, end) = match offsets[..] {
+            [begin, end] => (begin, end),
+            _ => return Err(corrupt(&format!("tensor `{name}` has malformed data_offsets"))),
+        };
+        let len: usize = shape.iter().product();
+        if end < begin || end - begin != len * 4 || data_start + end > bytes.len() {
+            return Err(corrupt(&format!("tensor `{name}`'s data_offsets do not match its shape or the file")));
+        }
+        if !(data_start + begin).is_multiple_of(4) {
+            return Err(format!("`{shown}`: tensor `{name}` starts at byte {} (not a multiple of 4), so it cannot be read in place as f32", data_start + begin));
+        }
+        tensors.insert(name, Stored { shape, start: data_start + begin });
+    }
+    Ok(WeightsFile { bytes, tensors })
+}
+
+/// A sample's sizes, which must be known to the macro here.
+fn known(shape: &[Size]) -> Option<Vec<usize>> {
+    shape.iter().map(Size::known).collect()
+}
+
+fn product(dims: &[usize]) -> usize {
+    dims.iter().product()
+}
+
+/// The value of integer argument `keyword` (`-1`, `2`) as written.
+fn int_arg(layer: &LayerInfo, keyword: &str) -> Option<i64> {
+    let expr = &layer.args.iter().find(|r| r.keyword == keyword)?.value;
+    fn int(expr: &Expr) -> Option<i64> {
+        match expr {
+            Expr::Lit(syn::ExprLit { lit: syn::Lit::Int(i), .. }) => i.base10_parse().ok(),
+            Expr::Unary(syn::ExprUnary { op: syn::UnOp::Neg(_), expr, .. }) => int(expr).map(|v| -v),
+            Expr::Paren(p) => int(&p.expr),
+            Expr::Group(g) => int(&g.expr),
+            _ => None,
+        }
+    }
+    int(expr)
+}
+
+/// The layer's constructor as text, whitespace runs as one space.
+fn constructor_text(layer: &LayerInfo) -> String {
+    let text = layer.spec.constructor(&layer.inputs, &layer.output).to_string();
+    format!(" {}", text.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
+/// The last path segment written after `after` in the layer's constructor
+/// (`Activation :: Relu` → `Relu`): the spec has resolved every argument
+/// (defaults, names, strings) into its constructor, so reading it here
+/// needs no hook in each layer's spec.
+fn constructor_word(layer: &LayerInfo, after: &str) -> Option<String> {
+    let text = constructor_text(layer);
+    let at = text.find(after)? + after.len();
+    let word: String = text[at..].trim_start().chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+    (!word.is_empty()).then_some(word)
+}
+
+/// The runtime activation the layer's constructor names after `field : `.
+fn activation(layer: &LayerInfo, field: &str) -> Option<TokenStream> {
+    let text = constructor_text(layer);
+    let at = text.find(&format!(" {field} :"))?;
+    let rest = &text[at..];
+    let variant_at = rest.find("Activation :: ")? + "Activation :: ".len();
+    let variant: String = rest[variant_at..].chars().take_while(|c| c.is_alphanumeric()).collect();
+    let variant = format_ident!("{}", variant);
+    Some(quote!(::kiln_infer::Activation::#variant))
+}
+
+fn bool_field(layer: &LayerInfo, field: &str) -> Option<bool> {
+    let text = constructor_text(layer);
+    let at = text.find(&format!(" {field} : "))? + field.len() + 4;
+    Some(text[at..].trim_start().starts_with("true"))
+}
+
+/// What the code for one layer needs: its weights (Keras paths and
+/// shapes) and, per call, the statements given source and destination.
+struct Plan {
+    weights: Vec<(String, Vec<usize>)>,
+    kind: Kernel,
+}
+
+enum Kernel {
+    Dense {
+        units: usize,
+        activation: TokenStream,
+    },
+    Embedding {
+        dim: usize,
+    },
+    Recurrent {
+        cell: &'static str,
+        units: usize,
+        steps: usize,
+        activation: TokenStream,
+        recurrent: TokenStream,
+        seq: bool,
+    },
+    Activation {
+        activation: TokenStream,
+        row: usize,
+    },
+    Copy,
+    Reduce {
+        op: TokenStream,
+        n: usize,
+        inner: usize,
+    },
+    Merge {
+        op: TokenStream,
+    },
+    Concatenate {
+        widths: Vec<usize>,
+    },
+}
+
+/// The plan for `layer`, or why it has none.
+fn plan(layer: &LayerInfo) -> Result<Plan, String> {
+    let name = &layer.keras_name;
+    let ty = layer.spec.keras_type();
+    let unknown = || format!("layer `{name}` ({ty}): compiled-in weights need every size as an integer literal");
+    let inputs: Vec<Vec<usize>> =
+        layer.inputs.iter().map(|t| known(&t.shape)).collect::<Option<_>>().ok_or_else(unknown)?;
+    let output = known(&layer.output.shape).ok_or_else(unknown)?;
+    let input = inputs.first().cloned().unwrap_or_default();
+    let last = |s: &[usize]| s.last().copied().unwrap_or(1);
+    let missing = |what: &str| format!("layer `{name}` ({ty}): cannot read its `{what}`");
+    let kind = match ty {
+        "Dense" => {
+            let (d, units) = (last(&input), last(&output));
+            let mut weights = vec![(format!("{name}/kernel"), vec![d, units])];
+            if bool_field(layer, "use_bias").ok_or_else(|| missing("use_bias"))? {
+                weights.push((format!("{name}/bias"), vec![units]));
+            }
+            let activation = activation(layer, "activation").ok_or_else(|| missing("activation"))?;
+            return Ok(Plan { weights, kind: Kernel::Dense { units, activation } });
+        }
+        "Embedding" => {
+            let dim = last(&output);
+            let input_dim = int_arg(layer, "input_dim").and_then(|v| usize::try_from(v).ok()).ok_or_else(|| {
+                format!("layer `{name}` (Embedding): compiled-in weights need `input_dim` as an integer literal")
+            })?;
+            return Ok(Plan {
+                weights: vec![(format!("{name}/embeddings"), vec![input_dim, dim])],
+                kind: Kernel::Embedding { dim },
+            });
+        }
+        "LSTM" | "GRU" | "SimpleRNN" => {
+            let (cell, gates, cell_name) = match ty {
+                "LSTM" => ("lstm", 4, "lstm_cell"),
+                "GRU" => ("gru", 3, "gru_cell"),
+                _ => ("simple_rnn", 1, "simple_rnn_cell"),
+            };
+            let (steps, d, units) = (input.first().copied().unwrap_or(1), last(&input), last(&output));
+            let mut weights = vec![
+                (format!("{name}/{cell_name}/kernel"), vec![d, gates * units]),
+                (format!("{name}/{cell_name}/recurrent_kernel"), vec![units, gates * units]),
+            ];
+            if bool_field(layer, "use_bias").ok_or_else(|| missing("use_bias"))? {
+                let shape = if ty == "GRU" { vec![2, 3 * units] } else { vec![gates * units] };
+                weights.push((format!("{name}/{cell_name}/bias"), shape));
+            }
+            let act = activation(layer, "activation").ok_or_else(|| missing("activation"))?;
+            let rec = activation(layer, "recurrent_activation").ok_or_else(|| missing("recurrent_activation"))?;
+            let kind =
+                Kernel::Recurrent { cell, units, steps, activation: act, recurrent: rec, seq: output.len() == 2 };
+            return Ok(Plan { weights, kind });
+        }
+        "Activation" => {
+            let word = constructor_word(layer, "Activation ::").ok_or_else(|| missing("activation"))?;
+            let variant = format_ident!("{}", word);
+            Kernel::Activation { activation: quote!(::kiln_infer::Activation::#variant), row: last(&input) }
+        }
+        "Dropout" | "SpatialDropout1D" | "SpatialDropout2D" | "GaussianNoise" | "Flatten" | "Reshape" => Kernel::Copy,
+        "GlobalAveragePooling1D" | "GlobalAveragePooling2D" | "GlobalMaxPooling1D" | "GlobalMaxPooling2D" => {
+            let channels_first = layer.args.iter().any(|r| {
+                r.keyword == "data_format"
+                    && quote::ToTokens::to_token_stream(&r.value).to_string().contains("channels_first")
+            });
+            if channels_first {
+                return Err(format!(
+                    "layer `{name}` ({ty}): `data_format = channels_first` has no compiled-in kernel yet"
+                ));
+            }
+            let op = if ty.contains("Max") {
+                quote!(::kiln_infer::Reduce::MaxNan)
+            } else {
+                quote!(::kiln_infer::Reduce::Mean)
+            };
+            let inner = last(&input);
+            Kernel::Reduce { op, n: product(&input) / inner.max(1), inner }
+        }
+        "Lambda" => {
+            let op = constructor_word(layer, "ReduceOp ::").ok_or_else(|| missing("reduction"))?;
+            let op = format_ident!("{}", op);
+            let rank = input.len() as i64 + 1;
+            let axis = int_arg(layer, "axis").unwrap_or(1);
+            let axis = if axis < 0 { axis + rank } else { axis };
+            let axis = usize::try_from(axis - 1).map_err(|_| missing("axis"))?;
+            if axis >= input.len() {
+                return Err(missing("axis"));
+            }
+            Kernel::Reduce { op: quote!(::kiln_infer::Reduce::#op), n: input[axis], inner: product(&input[axis + 1..]) }
+        }
+        "Add" | "Subtract" | "Multiply" | "Average" | "Maximum" | "Minimum" => {
+            let op = format_ident!("{}", ty);
+            Kernel::Merge { op: quote!(::kiln_infer::Merge::#op) }
+        }
+        "Concatenate" => {
+            let rank = input.len() as i64 + 1;
+            let axis = int_arg(layer, "axis").unwrap_or(-1);
+            let axis = if axis < 0 { axis + rank } else { axis };
+            let axis = usize::try_from(axis - 1).map_err(|_| missing("axis"))?;
+            let widths = inputs.iter().map(|s| product(&s[axis.min(s.len())..])).collect();
+            Kernel::Concatenate { widths }
+        }
+        other => {
+            return Err(format!(
+                "layer `{name}` ({other}) has no compiled-in (no_std) kernel yet; `embed` supports {SUPPORTED}"
+            ))
+        }
+    };
+    Ok(Plan { weights: Vec::new(), kind })
+}
+
+/// Whether any layer of `graph` reads tensor `path` (a plan's weights).
+fn plans_use(graph: &Graph, path: &str) -> bool {
+    graph.layers.iter().any(|layer| plan(layer).is_ok_and(|p| p.weights.iter().any(|(w, _)| w == path)))
+}
+
+fn shape_text(shape: &[usize]) -> String {
+    let dims: Vec<String> = shape.iter().map(usize::to_string).collect();
+    format!("[{}]", dims.join(", "))
+}
+
+/// The expansion of a model with `embed "file"`.
+pub fn expand(def: &ModelDef, graph: &Graph, file: &LitStr) -> Result<TokenStream, syn::Error> {
+    let span = file.span();
+    let fail = |message: String| syn::Error::new(span, message);
+    let shown = file.value();
+    let path = crate::import::locate(&shown, span);
+    let weights = read_file(&path, &shown).map_err(fail)?;
+
+    let mut errors: Option<syn::Error> = None;
+    let mut push = |message: String| {
+        let e = syn::Error::new(span, message);
+        match &mut errors {
+            Some(all) => all.combine(e),
+            None => errors = Some(e),
+        }
+    };
+    // Each layer's plan; the tensors it needs, checked against the file
+    // (one error per layer, naming each tensor and both shapes).
+    let mut plans = Vec::new();
+    let mut used = std::collections::HashSet::new();
+    let mut mismatched = false;
+    for layer in &graph.layers {
+        let plan = match plan(layer) {
+            Ok(plan) => plan,
+            Err(message) => {
+                push(message);
+                mismatched = true;
+                plans.push(None);
+                continue;
+            }
+        };
+        let mut problems = Vec::new();
+        for (tensor, shape) in &plan.weights {
+            used.insert(tensor.clone());
+            match weights.tensors.get(tensor) {
+                None => problems.push(format!("no tensor `{tensor}` (needed: {})", shape_text(shape))),
+                Some(stored) if &stored.shape != shape => problems.push(format!(
+                    "tensor `{tensor}` of shape {} where the layer needs {}",
+                    shape_text(&stored.shape),
+                    shape_text(shape)
+                )),
+                Some(_) => {}
+            }
+        }
+        if !problems.is_empty() {
+            mismatched = true;
+            let made = &graph.tensors[graph.nodes[layer.nodes[0]].output].ident;
+            let unused: Vec<&str> =
+                weights.tensors.keys().filter(|n| !plans_use(graph, n)).map(String::as_str).collect();
+            let hint = if unused.is_empty() {
+                String::new()
+            } else {
+                format!("; tensors of the file no layer reads: {}", unused.join(", "))
+            };
+            push(format!(
+                "layer `{}` ({}, making `{made}`) does not match `{shown}`: it has {}{hint}",
+                layer.keras_name,
+                layer.spec.keras_type(),
+                problems.join(", and ")
+            ));
+        }
+        plans.push(Some(plan));
+    }
+    // Tensors left over are reported only when every layer matched (else
+    // they are most likely the mismatched layers' own, named above).
+    if !mismatched {
+        let unused: Vec<&str> = weights.tensors.keys().filter(|n| !used.contains(*n)).map(String::as_str).collect();
+        if !unused.is_empty() {
+            push(format!("`{shown}` has tensors no layer of this model reads: {}", unused.join(", ")));
+        }
+    }
+    for &t in graph.inputs.iter().chain(&graph.outputs) {
+        if known(&graph.tensors[t].ty.shape).is_none() {
+            push(format!("`{}`: compiled-in weights need every size as an integer literal", graph.tensors[t].ident));
+        }
+    }
+    if let Some(errors) = errors {
+        return Err(errors);
+    }
+    Ok(generate(def, graph, &plans, &weights, &path, &shown))
+}
+
+fn generate(
+    def: &ModelDef,
+    graph: &Graph,
+    plans: &[Option<Plan>],
+    weights: &WeightsFile,
+    path: &std::path::Path,
+    shown: &str,
+) -> TokenStream {
+    let (attrs, vis, name) = (&def.attrs, &def.vis, &def.name);
+    let file_len = weights.bytes.len();
+    let abs = path.to_string_lossy().to_string();
+    // `&'static [f32]` of tensor `path` inside `__bytes`.
+    let slice = |tensor: &str| {
+        let stored = &weights.tensors[tensor];
+        let (start, len) = (stored.start, product(&stored.shape));
+        quote!(::kiln_infer::f32_slice(__bytes, #start, #len))
+    };
+    let value = |t: usize| format_ident!("v_{}", graph.tensors[t].ident);
+    let input_var = |t: usize| format_ident!("__x{}", graph.inputs.iter().position(|&i| i == t).unwrap_or(0));
+    let source = |t: usize| {
+        if graph.tensors[t].producer.is_none() {
+            let x = input_var(t);
+            quote!(#x)
+        } else {
+            let v = value(t);
+            quote!(&#v[..])
+        }
+    };
+    let mut fallible = false;
+    let mut body = Vec::new();
+    for (n, node) in graph.nodes.iter().enumerate() {
+        let plan = plans[node.layer].as_ref().expect("errors returned above");
+        let out = &graph.tensors[node.output];
+        let dst = value(node.output);
+        let len = product(&known(&out.ty.shape).expect("checked"));
+        body.push(quote!(let mut #dst = [0.0f32; #len];));
+        let src = source(node.inputs[0]);
+        let w = |suffix: &str| plan.weights.iter().find(|(p, _)| p.ends_with(suffix)).map(|(p, _)| slice(p));
+        let opt = |t: Option<TokenStream>| match t {
+            Some(t) => quote!(::core::option::Option::Some(#t)),
+            None => quote!(::core::option::Option::None),
+        };
+        let call = match &plan.kind {
+            Kernel::Dense { units, activation } => {
+                let (k, b) = (w("/kernel").expect("kernel"), opt(w("/bias")));
+                quote!(::kiln_infer::dense(#src, #k, #b, #units, #activation, &mut #dst[..]);)
+            }
+            Kernel::Embedding { dim } => {
+                fallible = true;
+                let table = w("/embeddings").expect("embeddings");
+                quote!(::kiln_infer::embedding(#src, #table, #dim, &mut #dst[..])?;)
+            }
+            Kernel::Recurrent { cell, units, steps, activation, recurrent, seq } => {
+                let (k, r, b) =
+                    (w("/kernel").expect("kernel"), w("/recurrent_kernel").expect("recurrent"), opt(w("/bias")));
+                let kernel = format_ident!("{}", cell);
+                let scratch_len = format_ident!("{}_scratch_len", cell);
+                let scratch = format_ident!("__scratch{}", n);
+                quote! {
+                    let mut #scratch = [0.0f32; ::kiln_infer::#scratch_len(#units)];
+                    ::kiln_infer::#kernel(
+                        &::kiln_infer::Recurrent {
+                            kernel: #k,
+                            recurrent_kernel: #r,
+                            bias: #b,
+                            units: #units,
+                            activation: #activation,
+                            recurrent_activation: #recurrent,
+                            return_sequences: #seq,
+                        },
+                        #src, #steps, &mut #dst[..], &mut #scratch[..],
+                    );
+                }
+            }
+            Kernel::Activation { activation, row } => quote! {
+                #dst.copy_from_slice(#src);
+                #activation.apply(&mut #dst[..], #row);
+            },
+            Kernel::Copy => quote!(#dst.copy_from_slice(#src);),
+            Kernel::Reduce { op, n, inner } => quote!(::kiln_infer::reduce(#src, #n, #inner, #op, &mut #dst[..]);),
+            Kernel::Merge { op } => {
+                let xs = node.inputs.iter().map(|&i| source(i));
+                quote!(::kiln_infer::merge(&[#(#xs),*], #op, &mut #dst[..]);)
+            }
+            Kernel::Concatenate { widths } => {
+                let xs = node.inputs.iter().map(|&i| source(i));
+                quote!(::kiln_infer::concatenate(&[#(#xs),*], &[#(#widths),*], &mut #dst[..]);)
+            }
+        };
+        body.push(call);
+    }
+
+    let input_args = graph.inputs.iter().map(|&i| {
+        let t = &graph.tensors[i];
+        let (ident, ty) = (&t.ident, rust_type(&t.ty));
+        quote!(#ident: &#ty)
+    });
+    let flat_inputs = graph.inputs.iter().map(|&i| {
+        let (x, ident) = (input_var(i), &graph.tensors[i].ident);
+        quote!(let #x = ::kiln_infer::flat(#ident);)
+    });
+    let output_types: Vec<TokenStream> = graph.outputs.iter().map(|&o| rust_type(&graph.tensors[o].ty)).collect();
+    let outputs: Vec<TokenStream> = graph
+        .outputs
+        .iter()
+        .map(|&o| {
+            let (v, ty) = (value(o), rust_type(&graph.tensors[o].ty));
+            quote!({
+                let mut __out: #ty = ::kiln_infer::Flat::ZERO;
+                ::kiln_infer::flat_mut(&mut __out).copy_from_slice(&#v[..]);
+                __out
+            })
+        })
+        .collect();
+    let (output_set, result) = match (&output_types[..], &outputs[..]) {
+        ([ty], [one]) => (quote!(#ty), quote!(#one)),
+        _ => (quote!((#(#output_types),*)), quote!((#(#outputs),*))),
+    };
+    let (sig, result) = if fallible {
+        (
+            quote!(::core::result::Result<#output_set, ::kiln_infer::IdOutOfRange>),
+            quote!(::core::result::Result::Ok(#result)),
+        )
+    } else {
+        (output_set, result)
+    };
+    let tensors = weights.tensors.iter().map(|(tensor, stored)| {
+        let (start, len) = (stored.start, product(&stored.shape));
+        quote!((#tensor, #start, #len))
+    });
+    let predict_doc = format!(
+        "One sample through the model, its weights read in place from the binary (`{shown}`): \
+         no heap, activations in stack arrays.{}",
+        if fallible { " An id beyond an `Embedding`'s `input_dim` is an error." } else { "" }
+    );
+    let bytes_doc = format!("The bytes of `{shown}` ({file_len} bytes), compiled in, 64-byte aligned.");
+    let struct_doc = format!("Weights compiled in from `{shown}`; see `predict_one`.");
+    quote! {
+        #(#attrs)*
+        #[doc = #struct_doc]
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+        #vis struct #name;
+
+        #[cfg(target_endian = "big")]
+        ::core::compile_error!("compiled-in weights are little-endian (safetensors): big-endian targets are not supported");
+
+        #[automatically_derived]
+        #[allow(non_snake_case, clippy::needless_question_mark)]
+        impl #name {
+            /// Every tensor of the weights file: its Keras path, the byte
+            /// offset of its values in [`Self::weights_bytes`], its length.
+            #vis const TENSORS: &'static [(&'static str, usize, usize)] = &[#(#tensors),*];
+
+            #[doc = #bytes_doc]
+            #vis fn weights_bytes() -> &'static [u8] {
+                static __WEIGHTS: ::kiln_infer::Aligned<[u8; #file_len]> =
+                    ::kiln_infer::Aligned(*::core::include_bytes!(#abs));
+                &__WEIGHTS.0
+            }
+
+            /// The `f32` values of tensor `path` (a Keras path such as
+            /// `dense/kernel`), in place in the binary; `None` if the
+            /// file has no such tensor.
+            #vis fn weight(path: &str) -> ::core::option::Option<&'static [f32]> {
+                let mut i = 0;
+                while i < Self::TENSORS.len() {
+                    let (name, start, len) = Self::TENSORS[i];
+                    if name.as_bytes() == path.as_bytes() {
+                        return ::core::option::Option::Some(::kiln_infer::f32_slice(Self::weights_bytes(), start, len));
+                    }
+                    i += 1;
+                }
+                ::core::option::Option::None
+            }
+
+            #[doc = #predict_doc]
+            #vis fn predict_one(&self, #(#input_args),*) -> #sig {
+                let __bytes: &'static [u8] = Self::weights_bytes();
+                #(#flat_inputs)*
+                #(#body)*
+                #result
+            }
+        }
+    }
+}
+
+/// The per-sample Rust type: `[[f32; 28]; 28]`, sizes as literals.
+fn rust_type(ty: &TensorType) -> TokenStream {
+    let elem = match ty.dtype {
+        DType::F32 => quote!(f32),
+        DType::U32 => quote!(u32),
+    };
+    let dims = known(&ty.shape).unwrap_or_default();
+    dims.iter().rev().fold(elem, |inner, d| quote!([#inner; #d]))
+}

@@ -1,0 +1,326 @@
+//! Weights compiled into the binary (`model! { struct M embed "…" { … } }`):
+//! the embedded `predict_one` against Keras's predictions and against
+//! kiln's normal `predict_one` with the same weights loaded from the same
+//! file, zero heap allocations, and the weights read in place from the
+//! binary's data (their addresses inside the static, not on the heap).
+
+use kiln::network::Network;
+
+mod support;
+
+#[global_allocator]
+static ALLOCATOR: support::Counting = support::Counting;
+
+#[allow(clippy::excessive_precision)]
+mod expected {
+    include!("fixtures/embedded/expected.rs");
+}
+
+const DIGITS_FILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/embedded/digits.safetensors");
+const TEXT_FILE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/embedded/text.safetensors");
+
+kiln::model! {
+    /// The digits MLP with its weights compiled in.
+    struct DigitsEmbedded embed "tests/fixtures/embedded/digits.safetensors" {
+        input pixels: [f32; 64];
+        let hidden = Dense(64, activation = relu)(pixels);
+        let probs = Dense(10, activation = softmax)(hidden);
+        output probs;
+    }
+}
+
+kiln::model! {
+    /// The same MLP on kiln's runtime.
+    struct Digits {
+        input pixels: [f32; 64];
+        let hidden = Dense(64, activation = relu)(pixels);
+        let probs = Dense(10, activation = softmax)(hidden);
+        output probs;
+    }
+}
+
+kiln::model! {
+    /// Embedding → LSTM (sequences) → GRU, beside the mean embedding → Dense.
+    struct TextEmbedded embed "tests/fixtures/embedded/text.safetensors" {
+        input tokens: [u32; 10];
+        let e = Embedding(50, 8)(tokens);
+        let s = LSTM(12, return_sequences = true)(e);
+        let g = GRU(6)(s);
+        let m = GlobalAveragePooling1D()(e);
+        let c = concatenate([g, m]);
+        let p = Dense(1, activation = sigmoid)(c);
+        output p;
+    }
+}
+
+kiln::model! {
+    /// The same text model on kiln's runtime.
+    struct Text {
+        input tokens: [u32; 10];
+        let e = Embedding(50, 8)(tokens);
+        let s = LSTM(12, return_sequences = true)(e);
+        let g = GRU(6)(s);
+        let m = GlobalAveragePooling1D()(e);
+        let c = concatenate([g, m]);
+        let p = Dense(1, activation = sigmoid)(c);
+        output p;
+    }
+}
+
+fn digits_samples() -> impl Iterator<Item = [f32; 64]> {
+    expected::DIGITS_X.chunks_exact(64).map(|c| c.try_into().unwrap())
+}
+
+fn text_samples() -> impl Iterator<Item = [u32; 10]> {
+    expected::TEXT_IDS.chunks_exact(10).map(|c| c.try_into().unwrap())
+}
+
+/// `|a − b| ≤ rel·max(|a|, |b|)` (plus 1e-9 for values that round to
+/// zero): relative, so a 0.1% error fails even on a small probability.
+///
+/// Why not bit for bit: on CPUs with FMA (AVX2, AVX-512) kiln's runtime
+/// fuses each multiply–add of its matrix–vector products, while the
+/// portable `no_std` kernel (built without target features) rounds the
+/// product and the sum separately; the order of the sums is the same. The
+/// digits logits reach |z| ≈ 20, where one ulp is 2e-6, and softmax turns
+/// a logit's absolute error into its probability's relative error: the
+/// largest difference measured is 3.7e-6 relative, so the bound is 1e-5.
+fn close(a: f32, b: f32, rel: f32) -> bool {
+    (a - b).abs() <= rel * a.abs().max(b.abs()) + 1e-9
+}
+
+#[test]
+fn digits_predictions_match_keras_and_kiln_runtime() {
+    let mut runtime = Digits::new(0);
+    runtime.load_weights(DIGITS_FILE).unwrap();
+    let mut correct = 0;
+    for (k, x) in digits_samples().enumerate() {
+        let embedded = DigitsEmbedded.predict_one(&x);
+        let normal = runtime.predict_one(&x);
+        let keras = &expected::DIGITS_KERAS[k * 10..(k + 1) * 10];
+        for j in 0..10 {
+            // Same kernel order as the runtime; see `close` for the bound.
+            assert!(close(embedded[j], normal[j], 1e-5), "sample {k} class {j}: {} vs {}", embedded[j], normal[j]);
+            // Keras (TensorFlow, oneDNN) sums in another order.
+            assert!(close(embedded[j], keras[j], 2e-5), "sample {k} class {j}: {} vs Keras {}", embedded[j], keras[j]);
+        }
+        let class = (0..10).max_by(|&a, &b| embedded[a].total_cmp(&embedded[b])).unwrap();
+        correct += usize::from(class as u32 == expected::DIGITS_LABELS[k]);
+    }
+    assert!(correct >= 6, "{correct} of 8 digits right");
+}
+
+#[test]
+fn text_predictions_match_keras_and_kiln_runtime() {
+    let mut runtime = Text::new(0);
+    runtime.load_weights(TEXT_FILE).unwrap();
+    for (k, ids) in text_samples().enumerate() {
+        let embedded = TextEmbedded.predict_one(&ids).unwrap();
+        let normal = runtime.predict_one(&ids).unwrap();
+        let keras = expected::TEXT_KERAS[k];
+        assert!(close(embedded[0], normal[0], 1e-6), "sample {k}: {} vs {}", embedded[0], normal[0]);
+        assert!(close(embedded[0], keras, 1e-6), "sample {k}: {} vs Keras {keras}", embedded[0]);
+    }
+}
+
+#[test]
+fn an_id_beyond_input_dim_is_an_error() {
+    let mut ids = [1u32; 10];
+    ids[3] = 50;
+    let error = TextEmbedded.predict_one(&ids).unwrap_err();
+    assert_eq!(error, kiln_infer::IdOutOfRange { position: 3, id: 50, input_dim: 50 });
+    assert!(error.to_string().contains("input_dim 50"), "{error}");
+}
+
+#[test]
+fn embedded_predict_one_allocates_nothing() {
+    let x = digits_samples().next().unwrap();
+    let ids = text_samples().next().unwrap();
+    // The first call too: nothing is set up lazily.
+    let (calls, _) = support::allocations(|| {
+        let mut sum = 0.0;
+        for _ in 0..10 {
+            sum += DigitsEmbedded.predict_one(std::hint::black_box(&x))[0];
+            sum += TextEmbedded.predict_one(std::hint::black_box(&ids)).unwrap()[0];
+        }
+        sum
+    });
+    assert_eq!(calls, 0, "embedded predict_one allocated {calls} times");
+}
+
+/// Whether `inner` lies within `outer` (addresses).
+fn within<T, U>(inner: &[T], outer: &[U]) -> bool {
+    let (o0, o1) = (outer.as_ptr() as usize, outer.as_ptr() as usize + std::mem::size_of_val(outer));
+    let (i0, i1) = (inner.as_ptr() as usize, inner.as_ptr() as usize + std::mem::size_of_val(inner));
+    o0 <= i0 && i1 <= o1
+}
+
+#[test]
+fn weights_are_read_in_place_from_the_binary() {
+    let bytes = DigitsEmbedded::weights_bytes();
+    // The static holds the file's bytes, 64-byte aligned.
+    assert_eq!(bytes, std::fs::read(DIGITS_FILE).unwrap().as_slice());
+    assert_eq!(bytes.as_ptr() as usize % 64, 0);
+    // Every slice predict_one reads lies inside the static, and the static
+    // is not on the heap: a fresh heap block is elsewhere, and two calls
+    // give the same address (no per-call copy).
+    let heap = vec![0u8; 1 << 16];
+    assert!(!within(bytes, &heap) && !within(&heap, bytes));
+    assert_eq!(bytes.as_ptr(), DigitsEmbedded::weights_bytes().as_ptr());
+    for (path, _, len) in DigitsEmbedded::TENSORS {
+        let w = DigitsEmbedded::weight(path).unwrap();
+        assert_eq!(w.len(), *len);
+        assert!(within(w, bytes), "{path} is outside the compiled-in bytes");
+    }
+    // The values are the file's: kiln's runtime loads the same numbers.
+    let mut runtime = Digits::new(0);
+    runtime.load_weights(DIGITS_FILE).unwrap();
+    for (name, shape, values) in support::params(&runtime) {
+        let path =
+            if name == "kernel" && shape == [64, 64] || name == "bias" && shape == [64] { "dense" } else { "dense_1" };
+        assert_eq!(DigitsEmbedded::weight(&format!("{path}/{name}")).unwrap(), values.as_slice());
+    }
+    assert!(DigitsEmbedded::weight("dense/nothing").is_none());
+    // The text model's weights likewise.
+    let text = TextEmbedded::weights_bytes();
+    for (path, _, _) in TextEmbedded::TENSORS {
+        assert!(within(TextEmbedded::weight(path).unwrap(), text), "{path}");
+    }
+}
+
+/// The static's address lies in the executable's mapped image (read from
+/// /proc/self/maps on Linux), not in a heap or stack mapping.
+#[cfg(target_os = "linux")]
+#[test]
+fn the_weights_address_is_in_the_executables_image() {
+    let exe = std::fs::read_link("/proc/self/exe").unwrap();
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+    let at = DigitsEmbedded::weights_bytes().as_ptr() as usize;
+    let line = maps
+        .lines()
+        .find(|line| {
+            let range = line.split_whitespace().next().unwrap();
+            let (a, b) = range.split_once('-').unwrap();
+            let (a, b) = (usize::from_str_radix(a, 16).unwrap(), usize::from_str_radix(b, 16).unwrap());
+            a <= at && at < b
+        })
+        .expect("the address is mapped");
+    assert!(line.ends_with(exe.to_str().unwrap()), "weights at {at:#x} are mapped as `{line}`, not from {exe:?}");
+}
+
+/// Nanoseconds per call of `f`: the median of 7 runs of `n` calls.
+fn ns_per_call(n: u32, mut f: impl FnMut() -> f32) -> f64 {
+    let mut runs: Vec<f64> = (0..7)
+        .map(|_| {
+            let start = std::time::Instant::now();
+            let mut sink = 0.0;
+            for _ in 0..n {
+                sink += f();
+            }
+            std::hint::black_box(sink);
+            start.elapsed().as_nanos() as f64 / f64::from(n)
+        })
+        .collect();
+    runs.sort_by(f64::total_cmp);
+    runs[3]
+}
+
+/// The embedded `predict_one` against the runtime's, same run (a
+/// measurement, not a check):
+/// `cargo test --release --test embedded -- --ignored --nocapture`.
+#[test]
+#[ignore = "a measurement; run with --ignored --nocapture"]
+fn speed_against_the_runtime() {
+    let mut digits = Digits::new(0);
+    digits.load_weights(DIGITS_FILE).unwrap();
+    let mut text = Text::new(0);
+    text.load_weights(TEXT_FILE).unwrap();
+    let x = digits_samples().next().unwrap();
+    let ids = text_samples().next().unwrap();
+    let de = ns_per_call(20_000, || DigitsEmbedded.predict_one(std::hint::black_box(&x))[0]);
+    let dr = ns_per_call(20_000, || digits.predict_one(std::hint::black_box(&x))[0]);
+    let te = ns_per_call(5_000, || TextEmbedded.predict_one(std::hint::black_box(&ids)).unwrap()[0]);
+    let tr = ns_per_call(5_000, || text.predict_one(std::hint::black_box(&ids)).unwrap()[0]);
+    println!("digits MLP:  embedded {de:.0} ns, runtime {dr:.0} ns, ratio {:.2}", de / dr);
+    println!("text model:  embedded {te:.0} ns, runtime {tr:.0} ns, ratio {:.2}", te / tr);
+}
+
+kiln::model! {
+    /// No weights (an empty file): activations, copies, reductions, merges
+    /// and two outputs.
+    struct OpsEmbedded embed "tests/fixtures/embedded/empty.safetensors" {
+        input x: [f32; 3, 4];
+        let a = Activation(tanh)(x);
+        let d = Dropout(0.5)(a);
+        let f = Flatten()(d);
+        let r = Reshape((4, 3))(f);
+        let s = reduce_sum(r, axis = 1);
+        let m = reduce_mean(x, axis = 2);
+        let mx = reduce_max(x, axis = -1);
+        let g = GlobalMaxPooling1D()(x);
+        let sum = add([m, mx]);
+        let diff = subtract([m, mx]);
+        let prod = multiply([m, mx]);
+        let avg = average([m, mx, sum]);
+        let hi = maximum([m, diff]);
+        let lo = minimum([m, diff]);
+        let c = concatenate([s, sum, diff, prod, avg, hi, lo, g]);
+        let y = Activation(softmax)(c);
+        output y, c;
+    }
+}
+
+kiln::model! {
+    /// The same on kiln's runtime.
+    struct Ops {
+        input x: [f32; 3, 4];
+        let a = Activation(tanh)(x);
+        let d = Dropout(0.5)(a);
+        let f = Flatten()(d);
+        let r = Reshape((4, 3))(f);
+        let s = reduce_sum(r, axis = 1);
+        let m = reduce_mean(x, axis = 2);
+        let mx = reduce_max(x, axis = -1);
+        let g = GlobalMaxPooling1D()(x);
+        let sum = add([m, mx]);
+        let diff = subtract([m, mx]);
+        let prod = multiply([m, mx]);
+        let avg = average([m, mx, sum]);
+        let hi = maximum([m, diff]);
+        let lo = minimum([m, diff]);
+        let c = concatenate([s, sum, diff, prod, avg, hi, lo, g]);
+        let y = Activation(softmax)(c);
+        output y, c;
+    }
+}
+
+#[test]
+fn parameter_free_layers_match_the_runtime_and_hand_values() {
+    let x = [[0.5, -1.0, 2.0, 0.0], [1.5, 1.0, -0.5, 3.0], [-2.0, 0.25, 1.0, 0.75]];
+    let (y, c) = OpsEmbedded.predict_one(&x);
+    let (ry, rc) = Ops::new(0).predict_one(&x);
+    for j in 0..c.len() {
+        assert!(close(c[j], rc[j], 1e-6), "c[{j}]: {} vs {}", c[j], rc[j]);
+        assert!(close(y[j], ry[j], 1e-6), "y[{j}]: {} vs {}", y[j], ry[j]);
+    }
+    // By hand: means of the rows 0.375, 1.25, 0.0; maxima 2, 3, 1;
+    // GlobalMaxPooling1D over the rows 1.5, 1, 2, 3.
+    let (m, mx) = ([0.375f32, 1.25, 0.0], [2.0f32, 3.0, 1.0]);
+    for i in 0..3 {
+        assert_eq!(c[3 + i], m[i] + mx[i]);
+        assert_eq!(c[6 + i], m[i] - mx[i]);
+        assert_eq!(c[9 + i], m[i] * mx[i]);
+        assert!(close(c[12 + i], (m[i] + mx[i] + (m[i] + mx[i])) / 3.0, 1e-6));
+        assert_eq!(c[15 + i], m[i].max(m[i] - mx[i]));
+        assert_eq!(c[18 + i], m[i].min(m[i] - mx[i]));
+    }
+    assert_eq!(c[21..], [1.5, 1.0, 2.0, 3.0]);
+    // reduce_sum over the Reshape((4, 3)) rows of tanh(x): columns of that view.
+    let t: Vec<f64> = x.iter().flatten().map(|&v| f64::from(v).tanh()).collect();
+    for k in 0..3 {
+        let exact: f64 = (0..4).map(|row| t[row * 3 + k]).sum();
+        assert!((f64::from(c[k]) - exact).abs() < 1e-6, "s[{k}] {} vs {exact}", c[k]);
+    }
+    let total: f64 = c.iter().map(|&v| f64::from(v).exp()).sum();
+    assert!((f64::from(y[0]) - f64::from(c[0]).exp() / total).abs() < 1e-7);
+}
