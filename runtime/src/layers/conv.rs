@@ -603,13 +603,14 @@ impl<
         }
     }
 
-    /// One output position at a time: its receptive field is copied into
-    /// a stack buffer and multiplied by the kernel with [`vec_mat`] (whose
-    /// sums stay in registers over all rows), 8× faster than adding each
-    /// input channel's kernel row into `y` (measured: 26×26×32 → 64
-    /// filters, 0.4 vs 3.2 ms). Receptive fields of more than
-    /// [`PATCH_STACK`] values take that direct path, so the stack use stays
-    /// bounded.
+    /// On the AVX-512 path, the direct kernel (`forward_one_direct`:
+    /// W4's one-sample latency 60 → 27 µs with the pooling change, same
+    /// run, docs/PERFORMANCE.md), for `valid` padding and for `same` inputs
+    /// whose padded copy fits [`PADDED_STACK`]. Otherwise blocks of
+    /// positions' receptive fields are copied into a stack buffer and
+    /// multiplied by the kernel with [`small_gemm`]; receptive fields of
+    /// more than [`PATCH_STACK`] values add each input channel's kernel row
+    /// into `y` instead, so the stack use stays bounded.
     fn forward_one(&self, x: &[f32], y: &mut [f32]) {
         let kernel = &self.kernel.value;
         let y = &mut y[..Self::OUTPUT_LEN];
