@@ -44,9 +44,8 @@ pub fn vec_mat_strided(x: &[f32], w: &[f32], ld: usize, y: &mut [f32]) {
 ///
 /// With AVX2 or AVX-512, a matrix of up to 1M values (4 MB) is fastest with
 /// blocks of `y` held in registers over all rows of `W` (one chain of fused
-/// multiply–adds per value, or [`CHAINS`] interleaved ones for at most
-/// [`NARROW`] columns; the same under AVX2 and AVX-512, so both give the
-/// same bits). The portable path, and larger matrices, stream `W` row by
+/// multiply–adds per value, the same under AVX2 and AVX-512, so both give
+/// the same bits). The portable path, and larger matrices, stream `W` row by
 /// row, four rows folded into `y` per pass (`y` stays in L1), by a plain
 /// loop the compiler vectorizes for the path. One sample's product is bound
 /// by the bandwidth from the cache that holds `W`.
@@ -87,47 +86,8 @@ fn vec_mat_columns(isa: crate::simd::Isa, x: &[f32], w: &[f32], ld: usize, y: &m
     })
 }
 
-/// Outputs of at most this many columns are computed as [`CHAINS`]
-/// interleaved chains: with one or two vectors of sums, a single chain is
-/// bound by the fused multiply–add's latency, not its throughput (a
-/// 1600 × 10 product, the W4 CNN's last layer: 1.8 µs in one chain).
-/// The rule depends on the column count only, so the AVX2 and AVX-512
-/// paths still compute the same sums in the same order.
-#[cfg(target_arch = "x86_64")]
-const NARROW: usize = 32;
-/// Independent partial sums of a narrow product: row `i` adds into chain
-/// `i mod CHAINS`; the chains are added as `(c0 + c1) + (c2 + c3)`.
-#[cfg(target_arch = "x86_64")]
-const CHAINS: usize = 4;
-
-/// Adds vector `v` of the `S` chains pairwise: `(c0 + c1) + (c2 + c3)`
-/// for four, the chain itself for one.
-#[cfg(target_arch = "x86_64")]
-#[inline(always)]
-fn combine<T: Copy, const V: usize, const S: usize>(chains: &[[T; V]; S], v: usize, add: impl Fn(T, T) -> T) -> T {
-    match S {
-        1 => chains[0][v],
-        2 => add(chains[0][v], chains[1][v]),
-        _ => {
-            let mut level: [T; S] = std::array::from_fn(|s| chains[s][v]);
-            let mut n = S;
-            while n > 1 {
-                for i in 0..n / 2 {
-                    level[i] = add(level[2 * i], level[2 * i + 1]);
-                }
-                if n % 2 == 1 {
-                    level[n / 2] = level[n - 1];
-                }
-                n = n.div_ceil(2);
-            }
-            level[0]
-        }
-    }
-}
-
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
-    use super::{combine, CHAINS, NARROW};
     use std::arch::x86_64::*;
 
     /// `y = x · W[:, ..y.len()]` with blocks of up to 64 columns of `y`
@@ -140,30 +100,18 @@ mod avx2 {
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn vec_mat_registers(x: &[f32], w: &[f32], ld: usize, y: &mut [f32]) {
         let cols = y.len();
-        if cols <= NARROW {
-            // SAFETY: forwarded.
-            unsafe {
-                match cols.div_ceil(8) {
-                    4 => block::<4, CHAINS>(x, w, ld, y, 0, cols),
-                    3 => block::<3, CHAINS>(x, w, ld, y, 0, cols),
-                    2 => block::<2, CHAINS>(x, w, ld, y, 0, cols),
-                    _ => block::<1, CHAINS>(x, w, ld, y, 0, cols),
-                }
-            }
-            return;
-        }
         let mut c = 0;
         while c < cols {
             let width = (cols - c).min(64);
             match width.div_ceil(8) {
-                8 => block::<8, 1>(x, w, ld, y, c, width),
-                7 => block::<7, 1>(x, w, ld, y, c, width),
-                6 => block::<6, 1>(x, w, ld, y, c, width),
-                5 => block::<5, 1>(x, w, ld, y, c, width),
-                4 => block::<4, 1>(x, w, ld, y, c, width),
-                3 => block::<3, 1>(x, w, ld, y, c, width),
-                2 => block::<2, 1>(x, w, ld, y, c, width),
-                _ => block::<1, 1>(x, w, ld, y, c, width),
+                8 => block::<8>(x, w, ld, y, c, width),
+                7 => block::<7>(x, w, ld, y, c, width),
+                6 => block::<6>(x, w, ld, y, c, width),
+                5 => block::<5>(x, w, ld, y, c, width),
+                4 => block::<4>(x, w, ld, y, c, width),
+                3 => block::<3>(x, w, ld, y, c, width),
+                2 => block::<2>(x, w, ld, y, c, width),
+                _ => block::<1>(x, w, ld, y, c, width),
             }
             c += width;
         }
@@ -172,42 +120,21 @@ mod avx2 {
     /// Columns `c..c + width` of `y` (`width ≤ 8·V`) in `V` registers.
     #[target_feature(enable = "avx2,fma")]
     #[inline]
-    unsafe fn block<const V: usize, const S: usize>(
-        x: &[f32],
-        w: &[f32],
-        ld: usize,
-        y: &mut [f32],
-        c: usize,
-        width: usize,
-    ) {
+    unsafe fn block<const V: usize>(x: &[f32], w: &[f32], ld: usize, y: &mut [f32], c: usize, width: usize) {
         let (wp, yp) = (w.as_ptr(), y.as_mut_ptr());
         // Lane i of the last vector is live when its sign bit is set.
         let tail = width - 8 * (V - 1);
         let lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
         let mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(tail as i32), lanes);
-        // Row i goes into chain i mod S (see `CHAINS`).
-        let mut chains = [[_mm256_setzero_ps(); V]; S];
-        let step = |i: usize, acc: &mut [__m256; V]| {
-            let (xb, row) = (_mm256_set1_ps(x[i]), wp.add(i * ld + c));
+        let mut acc = [_mm256_setzero_ps(); V];
+        for (i, &xv) in x.iter().enumerate() {
+            let (xb, row) = (_mm256_set1_ps(xv), wp.add(i * ld + c));
             for (v, a) in acc.iter_mut().enumerate() {
                 let wv =
                     if v + 1 < V { _mm256_loadu_ps(row.add(8 * v)) } else { _mm256_maskload_ps(row.add(8 * v), mask) };
                 *a = _mm256_fmadd_ps(xb, wv, *a);
             }
-        };
-        // Chains indexed by constants only, so they stay in registers.
-        let full = x.len() / S * S;
-        for i in (0..full).step_by(S) {
-            for (s, acc) in chains.iter_mut().enumerate() {
-                step(i + s, acc);
-            }
         }
-        for (s, acc) in chains.iter_mut().enumerate() {
-            if full + s < x.len() {
-                step(full + s, acc);
-            }
-        }
-        let acc: [__m256; V] = std::array::from_fn(|v| combine(&chains, v, |a, b| _mm256_add_ps(a, b)));
         for (v, a) in acc.iter().enumerate() {
             if v + 1 < V {
                 _mm256_storeu_ps(yp.add(c + 8 * v), *a);
@@ -220,7 +147,6 @@ mod avx2 {
 
 #[cfg(target_arch = "x86_64")]
 mod avx512 {
-    use super::{combine, CHAINS, NARROW};
     use std::arch::x86_64::*;
 
     /// `y = x · W[:, ..y.len()]` with blocks of up to 128 columns of `y`
@@ -233,28 +159,18 @@ mod avx512 {
     #[target_feature(enable = "avx512f,fma")]
     pub(super) unsafe fn vec_mat_registers(x: &[f32], w: &[f32], ld: usize, y: &mut [f32]) {
         let cols = y.len();
-        if cols <= NARROW {
-            // SAFETY: forwarded.
-            unsafe {
-                match cols.div_ceil(16) {
-                    2 => block::<2, CHAINS>(x, w, ld, y, 0, cols),
-                    _ => block::<1, CHAINS>(x, w, ld, y, 0, cols),
-                }
-            }
-            return;
-        }
         let mut c = 0;
         while c < cols {
             let width = (cols - c).min(128);
             match width.div_ceil(16) {
-                8 => block::<8, 1>(x, w, ld, y, c, width),
-                7 => block::<7, 1>(x, w, ld, y, c, width),
-                6 => block::<6, 1>(x, w, ld, y, c, width),
-                5 => block::<5, 1>(x, w, ld, y, c, width),
-                4 => block::<4, 1>(x, w, ld, y, c, width),
-                3 => block::<3, 1>(x, w, ld, y, c, width),
-                2 => block::<2, 1>(x, w, ld, y, c, width),
-                _ => block::<1, 1>(x, w, ld, y, c, width),
+                8 => block::<8>(x, w, ld, y, c, width),
+                7 => block::<7>(x, w, ld, y, c, width),
+                6 => block::<6>(x, w, ld, y, c, width),
+                5 => block::<5>(x, w, ld, y, c, width),
+                4 => block::<4>(x, w, ld, y, c, width),
+                3 => block::<3>(x, w, ld, y, c, width),
+                2 => block::<2>(x, w, ld, y, c, width),
+                _ => block::<1>(x, w, ld, y, c, width),
             }
             c += width;
         }
@@ -263,21 +179,13 @@ mod avx512 {
     /// Columns `c..c + width` of `y` (`width ≤ 16·V`) in `V` registers.
     #[target_feature(enable = "avx512f,fma")]
     #[inline]
-    unsafe fn block<const V: usize, const S: usize>(
-        x: &[f32],
-        w: &[f32],
-        ld: usize,
-        y: &mut [f32],
-        c: usize,
-        width: usize,
-    ) {
+    unsafe fn block<const V: usize>(x: &[f32], w: &[f32], ld: usize, y: &mut [f32], c: usize, width: usize) {
         let (wp, yp) = (w.as_ptr(), y.as_mut_ptr());
         // Masked loads read only the block's columns (never past `w`'s end).
         let mask = ((1u32 << (width - 16 * (V - 1))) - 1) as __mmask16;
-        // Row i goes into chain i mod S (see `CHAINS`).
-        let mut chains = [[_mm512_setzero_ps(); V]; S];
-        let step = |i: usize, acc: &mut [__m512; V]| {
-            let (xb, row) = (_mm512_set1_ps(x[i]), wp.add(i * ld + c));
+        let mut acc = [_mm512_setzero_ps(); V];
+        for (i, &xv) in x.iter().enumerate() {
+            let (xb, row) = (_mm512_set1_ps(xv), wp.add(i * ld + c));
             for (v, a) in acc.iter_mut().enumerate() {
                 let wv = if v + 1 < V {
                     _mm512_loadu_ps(row.add(16 * v))
@@ -286,20 +194,7 @@ mod avx512 {
                 };
                 *a = _mm512_fmadd_ps(xb, wv, *a);
             }
-        };
-        // Chains indexed by constants only, so they stay in registers.
-        let full = x.len() / S * S;
-        for i in (0..full).step_by(S) {
-            for (s, acc) in chains.iter_mut().enumerate() {
-                step(i + s, acc);
-            }
         }
-        for (s, acc) in chains.iter_mut().enumerate() {
-            if full + s < x.len() {
-                step(full + s, acc);
-            }
-        }
-        let acc: [__m512; V] = std::array::from_fn(|v| combine(&chains, v, |a, b| _mm512_add_ps(a, b)));
         for (v, a) in acc.iter().enumerate() {
             if v + 1 < V {
                 _mm512_storeu_ps(yp.add(c + 16 * v), *a);
