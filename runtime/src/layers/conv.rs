@@ -604,7 +604,7 @@ impl<
     }
 
     /// On the AVX-512 path, the direct kernel (`forward_one_direct`:
-    /// W4's one-sample latency 60 → 27 µs with the pooling change, same
+    /// W4's one-sample latency 59 → 30 µs with the pooling change, same
     /// run, docs/PERFORMANCE.md), for `valid` padding and for `same` inputs
     /// whose padded copy fits [`PADDED_STACK`]. Otherwise blocks of
     /// positions' receptive fields are copied into a stack buffer and
