@@ -93,6 +93,7 @@ impl Geometry {
                     }
                     match g.activation {
                         Activation::Linear => {}
+                        Activation::Relu => out.iter_mut().for_each(|v| *v = v.max(0.0)),
                         Activation::Tanh => out.iter_mut().for_each(|v| *v = v.tanh()),
                         Activation::Sigmoid => out.iter_mut().for_each(|v| *v = 1.0 / (1.0 + (-*v).exp())),
                         Activation::Softmax => {
@@ -189,6 +190,67 @@ fn conv2d_pointwise_and_no_bias_match_the_f64_reference() {
     let g = geometry((4, 4, 2), 2, (3, 3), (1, 1), (1, 1), true, Activation::Linear);
     let mut layer = Conv2d::<4, 4, 2, 2, 3, 3, 1, 1, 1, 1, true>::new(no_bias, &mut rng(8));
     assert!(check_reference(&mut layer, g, 2) < 1e-5);
+}
+
+/// `forward_one` (the direct AVX-512 kernel where the CPU has it, the
+/// im2col path otherwise) against the f64 reference, on every path the CPU
+/// runs: worst error at most 1e-5 of the output's largest value (a 0.1%
+/// error in one value fails).
+fn check_forward_one<L: Layer<In = f32>>(layer: &mut L, g: Geometry) {
+    let x = test_values(L::INPUT_LEN, 17);
+    let mut params: Vec<Vec<f64>> = Vec::new();
+    layer.params(&mut |p| params.push(p.value.iter().map(|&v| f64::from(v)).collect()));
+    let want = g.reference(&params, &x.iter().map(|&v| f64::from(v)).collect::<Vec<_>>(), 1);
+    let scale = want.iter().fold(1e-3f64, |m, v| m.max(v.abs()));
+    for isa in kiln::simd::Isa::ALL {
+        kiln::simd::with_isa(isa, || {
+            let mut y = vec![f32::NAN; L::OUTPUT_LEN + 3];
+            layer.forward_one(&x, &mut y);
+            let worst =
+                y[..L::OUTPUT_LEN].iter().zip(&want).map(|(&a, b)| (f64::from(a) - b).abs()).fold(0.0, f64::max);
+            assert!(worst <= 1e-5 * scale, "{isa}: worst error {worst} of {scale} ({:?})", layer.keras_type());
+            // Nothing past the output is written.
+            assert!(y[L::OUTPUT_LEN..].iter().all(|v| v.is_nan()), "{isa}: wrote past the output");
+        });
+    }
+}
+
+#[test]
+fn forward_one_matches_the_f64_reference_on_many_geometries() {
+    use Activation::{Linear, Relu, Softmax, Tanh};
+    macro_rules! case {
+        ($h:literal, $w:literal, $c:literal, $f:literal, $kh:literal, $kw:literal, $sh:literal, $sw:literal, $dh:literal, $dw:literal, $same:literal, $act:expr, $bias:literal) => {{
+            let g = geometry(($h, $w, $c), $f, ($kh, $kw), ($sh, $sw), ($dh, $dw), $same, $act);
+            let cfg = ConvConfig { use_bias: $bias, ..config($act) };
+            let mut layer =
+                Conv2d::<$h, $w, $c, $f, $kh, $kw, $sh, $sw, $dh, $dw, $same>::new(cfg, &mut rng($h * 7 + $f));
+            check_forward_one(&mut layer, g);
+        }};
+    }
+    // W4's two convolutions: 1 → 32 channels over 26 positions a row
+    // (tiles of 9, 9, 8), 32 → 64 over 11 (6 + 5).
+    case!(28, 28, 1, 32, 3, 3, 1, 1, 1, 1, false, Relu, true);
+    case!(13, 13, 32, 64, 3, 3, 1, 1, 1, 1, false, Relu, true);
+    // Filters not a multiple of 16 (masked last vector), more than 64
+    // (several filter blocks), one; wide rows (several tiles).
+    case!(6, 30, 3, 17, 3, 3, 1, 1, 1, 1, false, Linear, true);
+    case!(5, 7, 4, 100, 2, 3, 1, 1, 1, 1, false, Tanh, true);
+    case!(4, 15, 2, 1, 3, 1, 1, 1, 1, 1, false, Linear, false);
+    case!(5, 5, 3, 40, 3, 3, 1, 1, 1, 1, false, Softmax, true);
+    // Strides and dilations, valid and same (odd padded value after).
+    case!(9, 11, 3, 20, 3, 3, 2, 2, 1, 1, false, Relu, true);
+    case!(9, 11, 3, 20, 3, 3, 2, 3, 1, 1, true, Relu, false);
+    case!(10, 9, 2, 48, 3, 2, 1, 1, 2, 3, false, Tanh, true);
+    case!(8, 8, 2, 33, 3, 3, 1, 1, 2, 2, true, Linear, true);
+    case!(7, 6, 5, 16, 4, 4, 1, 1, 1, 1, true, Relu, true);
+    case!(6, 6, 3, 8, 1, 1, 3, 3, 1, 1, true, Linear, true);
+    // 1×1 (pointwise) and a same input too large for the stack copy
+    // (70·70·4 floats > 16,384: the im2col path).
+    case!(3, 20, 24, 70, 1, 1, 1, 1, 1, 1, false, Relu, true);
+    case!(70, 70, 4, 5, 3, 3, 1, 1, 1, 1, true, Relu, true);
+    // Conv1D: [1, L, C] with a kernel of height 1.
+    let g = geometry((1, 30, 3), 24, (1, 5), (1, 2), (1, 2), true, Relu);
+    check_forward_one(&mut Conv1d::<30, 3, 24, 5, 2, 2, true>::new(config(Relu), &mut rng(40)), g);
 }
 
 #[test]

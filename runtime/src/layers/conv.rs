@@ -149,6 +149,11 @@ const COLS_BLOCK: usize = 1 << 18;
 /// to the stack; larger ones are computed without the copy.
 const PATCH_STACK: usize = 4096;
 
+/// Largest zero-padded input (floats, 64 KB) the direct one-sample kernel
+/// builds on the stack for `padding = "same"`; larger `same` inputs take
+/// the im2col path.
+const PADDED_STACK: usize = 16384;
+
 /// Cache of a convolution: im2col rows and their gradient, reused by every
 /// step (a step allocates only when the batch grows).
 #[derive(Debug, Default)]
@@ -183,6 +188,17 @@ impl<
     /// A 1×1 kernel with stride 1 reads each input position as it is:
     /// the input already is the im2col matrix.
     const POINTWISE: bool = KH == 1 && KW == 1 && SH == 1 && SW == 1;
+    /// Rows and columns of input every window covers, padding included
+    /// (`same`: the input plus its zero border; `valid`: at most the input).
+    const SPAN_H: usize = (Self::OUT_H.saturating_sub(1)) * SH + DH * (KH - 1) + 1;
+    const SPAN_W: usize = (Self::OUT_W.saturating_sub(1)) * SW + DW * (KW - 1) + 1;
+    /// Whether `forward_one` builds a zero-padded copy of the input for the
+    /// direct kernel (`same` padding), and whether that copy fits the stack.
+    const NEEDS_PADDING: bool =
+        SAME && (Self::PAD_TOP > 0 || Self::PAD_LEFT > 0 || Self::SPAN_H > H || Self::SPAN_W > W);
+    const DIRECT: bool =
+        Self::OUTPUT_LEN_CONST > 0 && (!Self::NEEDS_PADDING || Self::SPAN_H * Self::SPAN_W * C <= PADDED_STACK);
+    const OUTPUT_LEN_CONST: usize = Self::OUT_H * Self::OUT_W * F;
     const VALID: () = {
         assert!(RANK == 1 || RANK == 2, "Conv: RANK must be 1 or 2");
         assert!(RANK == 2 || (H == 1 && KH == 1 && SH == 1 && DH == 1), "Conv1d: the height axis must be 1");
@@ -276,6 +292,164 @@ impl<
                             dst.iter_mut().zip(src).for_each(|(d, s)| *d += s);
                         }
                     }
+                }
+            }
+        }
+    }
+}
+
+/// Matches a tile's width `$r` to a `tile::<R, V>` instance.
+#[cfg(target_arch = "x86_64")]
+macro_rules! tile_of_width {
+    ($r:expr, $v:literal, [$($n:literal),*], $args:expr) => {
+        match $r {
+            $($n => Self::tile::<$n, $v>($args),)*
+            _ => unreachable!("tile widths never exceed the register budget"),
+        }
+    };
+}
+
+/// The direct one-sample convolution of the AVX-512 path: no im2col copy;
+/// a tile of up to `R` consecutive output positions of one row by up to
+/// 64 filters (`V` 16-lane vectors) is held in `R·V ≤ 24` registers while
+/// the kernel's rows stream past, each input value broadcast once per
+/// tile row. Each output is one chain of fused multiply–adds over
+/// `(kh, kw, c)` in the im2col order, then `+ b`, so the values equal the
+/// blocked `small_gemm` path's bit for bit.
+#[cfg(target_arch = "x86_64")]
+impl<
+        const RANK: usize,
+        const H: usize,
+        const W: usize,
+        const C: usize,
+        const F: usize,
+        const KH: usize,
+        const KW: usize,
+        const SH: usize,
+        const SW: usize,
+        const DH: usize,
+        const DW: usize,
+        const SAME: bool,
+    > Conv<RANK, H, W, C, F, KH, KW, SH, SW, DH, DW, SAME>
+{
+    /// Output positions per tile for `v` vectors of filters: 24
+    /// accumulators (two FMA pipes × 4 cycles of latency need at least 8
+    /// in flight; 24 leaves registers for the kernel row and a broadcast).
+    const fn tile_width(v: usize) -> usize {
+        match v {
+            4 => 6,
+            3 => 8,
+            _ => 12,
+        }
+    }
+
+    /// `y = activation(conv(x, K) + b)` for one sample. `x` is the input
+    /// (`valid`) or its zero-padded copy (`same`), `SPAN_H × SPAN_W`
+    /// positions whose rows are `row` floats apart.
+    ///
+    /// # Safety
+    /// AVX-512F and FMA must be present; `x` must hold
+    /// `(SPAN_H − 1)·row + SPAN_W·C` floats and `y` `OUTPUT_LEN`.
+    #[target_feature(enable = "avx512f,fma")]
+    unsafe fn forward_one_direct(&self, x: &[f32], row: usize, y: &mut [f32]) {
+        use std::arch::x86_64::__mmask16;
+        let relu = self.activation == Activation::Relu;
+        let bias = self.bias.as_ref().map_or(std::ptr::null(), |b| b.value.as_ptr());
+        let (xp, kp, yp) = (x.as_ptr(), self.kernel.value.as_ptr(), y.as_mut_ptr());
+        let mut j = 0;
+        while j < F {
+            let v = (F - j).div_ceil(16).min(4);
+            let lanes = (F - j).min(64) - 16 * (v - 1);
+            let mask = ((1u32 << lanes) - 1) as __mmask16;
+            let tiles = Self::OUT_W.div_ceil(Self::tile_width(v));
+            for oh in 0..Self::OUT_H {
+                let mut ow = 0;
+                for t in 1..=tiles {
+                    // Balanced widths: 26 positions as 9 + 9 + 8, not 12 + 12 + 2
+                    // (a narrow tile is bound by latency, not throughput).
+                    let end = (t * Self::OUT_W).div_ceil(tiles);
+                    // SAFETY: the tile's windows lie in `x` and its outputs
+                    // in `y` (the caller's contract); `j + 16·v` covers at
+                    // most `F` filters through `mask`.
+                    unsafe {
+                        let x0 = xp.add(oh * SH * row + ow * SW * C);
+                        let b0 = if bias.is_null() { bias } else { bias.add(j) };
+                        let y0 = yp.add((oh * Self::OUT_W + ow) * F + j);
+                        let args = (x0, row, kp.add(j), b0, y0, mask, relu);
+                        match v {
+                            4 => tile_of_width!(end - ow, 4, [1, 2, 3, 4, 5, 6], args),
+                            3 => tile_of_width!(end - ow, 3, [1, 2, 3, 4, 5, 6, 7, 8], args),
+                            2 => tile_of_width!(end - ow, 2, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], args),
+                            _ => tile_of_width!(end - ow, 1, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], args),
+                        }
+                    }
+                    ow = end;
+                }
+            }
+            j += 16 * v;
+        }
+    }
+
+    /// One tile: `R` positions (the first one's window at `x`, the next
+    /// ones `SW·C` floats on) by `V` vectors of filters starting at `k`
+    /// (the last vector's lanes limited by `mask`), written to `y` with the
+    /// bias at `b` (null: none) and a fused relu when `relu`.
+    ///
+    /// # Safety
+    /// As [`Self::forward_one_direct`], for the tile's windows and outputs.
+    #[target_feature(enable = "avx512f,fma")]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn tile<const R: usize, const V: usize>(
+        (x, row, k, b, y, mask, relu): (
+            *const f32,
+            usize,
+            *const f32,
+            *const f32,
+            *mut f32,
+            std::arch::x86_64::__mmask16,
+            bool,
+        ),
+    ) {
+        use std::arch::x86_64::*;
+        let mut acc = [[_mm512_setzero_ps(); V]; R];
+        // SAFETY: every read is inside a window of the tile or a kernel row
+        // (masked past the last filter); the caller bounds both.
+        unsafe {
+            for kh in 0..KH {
+                for kw in 0..KW {
+                    let xs = x.add(kh * DH * row + kw * DW * C);
+                    let ks = k.add((kh * KW + kw) * C * F);
+                    for c in 0..C {
+                        let kc = ks.add(c * F);
+                        let kv: [__m512; V] = std::array::from_fn(|v| {
+                            if v + 1 < V {
+                                _mm512_loadu_ps(kc.add(16 * v))
+                            } else {
+                                _mm512_maskz_loadu_ps(mask, kc.add(16 * v))
+                            }
+                        });
+                        for (r, acc_r) in acc.iter_mut().enumerate() {
+                            let xb = _mm512_set1_ps(*xs.add(r * SW * C + c));
+                            for (a, kv) in acc_r.iter_mut().zip(&kv) {
+                                *a = _mm512_fmadd_ps(xb, *kv, *a);
+                            }
+                        }
+                    }
+                }
+            }
+            let zero = _mm512_setzero_ps();
+            for (r, acc_r) in acc.iter().enumerate() {
+                for (v, &sum) in acc_r.iter().enumerate() {
+                    let m = if v + 1 < V { 0xffff } else { mask };
+                    let mut out = sum;
+                    if !b.is_null() {
+                        out = _mm512_add_ps(out, _mm512_maskz_loadu_ps(m, b.add(16 * v)));
+                    }
+                    if relu {
+                        // Activation::Relu's `if v < 0 { 0 } else { v }`: NaN and −0 pass.
+                        out = _mm512_mask_mov_ps(out, _mm512_cmp_ps_mask::<_CMP_LT_OQ>(out, zero), zero);
+                    }
+                    _mm512_mask_storeu_ps(y.add(r * F + 16 * v), m, out);
                 }
             }
         }
@@ -430,16 +604,42 @@ impl<
         }
     }
 
-    /// One output position at a time: its receptive field is copied into
-    /// a stack buffer and multiplied by the kernel with [`vec_mat`] (whose
-    /// sums stay in registers over all rows), 8× faster than adding each
-    /// input channel's kernel row into `y` (measured: 26×26×32 → 64
-    /// filters, 0.4 vs 3.2 ms). Receptive fields of more than
-    /// [`PATCH_STACK`] values take that direct path, so the stack use stays
-    /// bounded.
+    /// On the AVX-512 path, the direct kernel (`forward_one_direct`:
+    /// W4's one-sample latency 59 → 30 µs with the pooling change, same
+    /// run, docs/PERFORMANCE.md), for `valid` padding and for `same` inputs
+    /// whose padded copy fits [`PADDED_STACK`]. Otherwise blocks of
+    /// positions' receptive fields are copied into a stack buffer and
+    /// multiplied by the kernel with [`small_gemm`]; receptive fields of
+    /// more than [`PATCH_STACK`] values add each input channel's kernel row
+    /// into `y` instead, so the stack use stays bounded.
     fn forward_one(&self, x: &[f32], y: &mut [f32]) {
         let kernel = &self.kernel.value;
         let y = &mut y[..Self::OUTPUT_LEN];
+        #[cfg(target_arch = "x86_64")]
+        if Self::DIRECT && crate::simd::isa() == crate::simd::Isa::Avx512 {
+            let x = &x[..Self::INPUT_LEN];
+            if Self::NEEDS_PADDING {
+                // `same`: the windows read a zero border; a padded copy
+                // makes every window a plain rectangle of the copy.
+                let row = Self::SPAN_W * C;
+                let mut padded = [0.0f32; PADDED_STACK];
+                let rows = H.min(Self::SPAN_H - Self::PAD_TOP);
+                let cols = W.min(Self::SPAN_W - Self::PAD_LEFT);
+                for ih in 0..rows {
+                    let dst = &mut padded[(ih + Self::PAD_TOP) * row + Self::PAD_LEFT * C..][..cols * C];
+                    dst.copy_from_slice(&x[ih * W * C..][..cols * C]);
+                }
+                // SAFETY: the path is AVX-512; the copy holds SPAN_H rows of `row` floats.
+                unsafe { self.forward_one_direct(&padded[..Self::SPAN_H * row], row, y) };
+            } else {
+                // SAFETY: the path is AVX-512; `valid` windows lie inside the input.
+                unsafe { self.forward_one_direct(x, W * C, y) };
+            }
+            if !matches!(self.activation, Activation::Linear | Activation::Relu) {
+                self.activation.forward_in_place(y, F);
+            }
+            return;
+        }
         if Self::PATCH <= PATCH_STACK {
             // A block of positions' receptive fields at once, multiplied by
             // the kernel in one register-blocked product: the kernel is read
