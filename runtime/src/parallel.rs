@@ -29,8 +29,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
-/// How long an idle helper spins before parking.
-const SPIN: Duration = Duration::from_millis(2);
+/// How long an idle helper spins before parking (2 ms took CPU time the
+/// caller needed on a busy machine).
+const SPIN: Duration = Duration::from_micros(100);
 
 const IDLE: u32 = 0;
 const POSTED: u32 = 1;
@@ -75,7 +76,8 @@ pub fn num_threads() -> usize {
 // often is not, and then the caller runs every part itself (3–22% slower
 // than one unsplit product: each part packs its own panels), or the
 // helper is preempted inside its part and the caller waits a scheduler
-// slice (milliseconds). Every split is timed (`run`): if no helper took a
+// slice (milliseconds). No product splits while the run queue holds more
+// runnable tasks than there are CPUs (`core_free`). Every split is timed (`run`): if no helper took a
 // part, or the split took longer than 90% of what the caller's own pace
 // says one thread would have, later products run unsplit for a quiet
 // period, 1 ms doubling up to 256 ms while splits keep failing; the first
@@ -124,10 +126,84 @@ fn clock() -> u64 {
 }
 
 /// Whether a product the thresholds would split may split now: false
-/// during the quiet period after a split that did not pay.
+/// during the quiet period after a split that did not pay, and while the
+/// machine has no free core.
 pub(crate) fn split_now() -> bool {
+    if !gate_on() {
+        return true;
+    }
     let quiet = QUIET_UNTIL.load(Ordering::Relaxed);
-    quiet == 0 || clock() >= quiet
+    (quiet == 0 || clock() >= quiet) && core_free()
+}
+
+/// 0: not set yet (read `KILN_SPLIT_GATE`), 1: on, 2: off.
+static GATE: AtomicU32 = AtomicU32::new(0);
+
+/// Turns the run-time half of the split policy on (the default) or off.
+/// Off, every product above the size thresholds splits whatever the
+/// machine's load and however the last splits went: for measurements and
+/// tests (`KILN_SPLIT_GATE=0` does the same from the environment). Which
+/// products split changes neither results nor allocations.
+pub fn set_split_gate(on: bool) {
+    GATE.store(if on { 1 } else { 2 }, Ordering::Relaxed);
+}
+
+fn gate_on() -> bool {
+    match GATE.load(Ordering::Relaxed) {
+        0 => {
+            let on = std::env::var_os("KILN_SPLIT_GATE").is_none_or(|v| v != "0");
+            set_split_gate(on);
+            on
+        }
+        g => g == 1,
+    }
+}
+
+/// How often `core_free` looks at the run queue again.
+const LOOK_EVERY_NS: u64 = 20_000_000;
+/// When `core_free` last looked (ns since `clock`'s origin, + 1).
+static LOOKED_AT: AtomicU64 = AtomicU64::new(0);
+/// What it saw then.
+static CORE_FREE: AtomicBool = AtomicBool::new(true);
+
+/// Whether another core is free for a helper: on Linux, at most as many
+/// runnable tasks as CPUs (the 4th field of `/proc/loadavg`, which counts
+/// the caller and a spinning helper), looked at every 20 ms. Elsewhere,
+/// or if the file cannot be read, true (the per-split timing still
+/// judges). On an oversubscribed machine a process's threads share its
+/// CPU time, so a second thread cannot pay there however each split is
+/// timed: the helper's work and spinning come out of the caller's share
+/// (measured: text training b64 at 2 threads 0.3–0.6× of 1 thread with
+/// load 14 on 2 CPUs and only the timing gate).
+fn core_free() -> bool {
+    let now = clock() + 1;
+    let looked = LOOKED_AT.load(Ordering::Relaxed);
+    if looked != 0 && now - looked < LOOK_EVERY_NS {
+        return CORE_FREE.load(Ordering::Relaxed);
+    }
+    LOOKED_AT.store(now, Ordering::Relaxed);
+    let free = match (runnable_tasks(), cpus()) {
+        (Some(runnable), cpus) => runnable <= cpus,
+        (None, _) => true,
+    };
+    CORE_FREE.store(free, Ordering::Relaxed);
+    free
+}
+
+/// Logical CPUs this process may use (looked up once).
+fn cpus() -> usize {
+    static CPUS: OnceLock<usize> = OnceLock::new();
+    *CPUS.get_or_init(|| thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+/// Runnable tasks on the machine now (`/proc/loadavg`'s `R/T` field), read
+/// into a stack buffer (no allocation).
+fn runnable_tasks() -> Option<usize> {
+    use std::io::Read;
+    let mut buf = [0u8; 128];
+    let len = std::fs::File::open("/proc/loadavg").ok()?.read(&mut buf).ok()?;
+    let text = std::str::from_utf8(&buf[..len]).ok()?;
+    text.split_whitespace().nth(3)?.split('/').next()?.parse().ok()
 }
 
 /// Records how a split went (see the policy above).
@@ -305,6 +381,53 @@ impl Drop for Posted<'_> {
     }
 }
 
+/// Helper threads started so far (read without the pool's lock).
+static SPAWNED: AtomicUsize = AtomicUsize::new(0);
+
+/// Starts the helpers a `parts`-way split needs, if not started yet. The
+/// caller of a product the size thresholds would split calls this whether
+/// or not the gate lets it split now, so helpers start (and allocate) at
+/// the first such product, during warm-up, not at the first product the
+/// gate happens to let through.
+pub(crate) fn prepare(parts: usize) {
+    if parts <= 1 || SPAWNED.load(Ordering::Acquire) >= parts - 1 {
+        return;
+    }
+    // A `run` in progress holds the lock; its helpers exist already.
+    if let Ok(mut helpers) = pool().helpers.try_lock() {
+        spawn_helpers(&mut helpers, parts - 1);
+    }
+}
+
+/// Grows `helpers` to `wanted` threads (fewer if the OS refuses one).
+fn spawn_helpers(helpers: &mut Vec<Helper>, wanted: usize) {
+    while helpers.len() < wanted {
+        let slot = Arc::new(Slot {
+            state: AtomicU32::new(STARTING),
+            job: UnsafeCell::new(None),
+            panic: UnsafeCell::new(None),
+        });
+        let index = helpers.len() + 1;
+        let for_thread = Arc::clone(&slot);
+        let spawned =
+            thread::Builder::new().name(format!("kiln-{index}")).spawn(move || helper_loop(for_thread, index));
+        match spawned {
+            Ok(handle) => {
+                // Wait until the thread runs its loop: a new thread allocates
+                // as it starts, and that must happen here, in the call that
+                // spawned it, not in some later product (a counted one).
+                while slot.state.load(Ordering::Acquire) == STARTING {
+                    thread::yield_now();
+                }
+                helpers.push(Helper { slot, thread: handle.thread().clone() });
+                SPAWNED.store(helpers.len(), Ordering::Release);
+            }
+            // The parts without a helper run on the caller.
+            Err(_) => break,
+        }
+    }
+}
+
 /// Runs `f(0)`, …, `f(parts − 1)`, each part once, on the calling thread
 /// and on helpers when the pool is free (otherwise all on the caller).
 ///
@@ -327,30 +450,7 @@ pub(crate) fn run(parts: usize, f: &(dyn Fn(usize) + Sync)) {
         return;
     }
     let mut helpers = pool.helpers.lock().unwrap_or_else(|e| e.into_inner());
-    while helpers.len() < parts - 1 {
-        let slot = Arc::new(Slot {
-            state: AtomicU32::new(STARTING),
-            job: UnsafeCell::new(None),
-            panic: UnsafeCell::new(None),
-        });
-        let index = helpers.len() + 1;
-        let for_thread = Arc::clone(&slot);
-        let spawned =
-            thread::Builder::new().name(format!("kiln-{index}")).spawn(move || helper_loop(for_thread, index));
-        match spawned {
-            Ok(handle) => {
-                // Wait until the thread runs its loop: a new thread allocates
-                // as it starts, and that must happen here, in the call that
-                // spawned it, not in some later product (a counted one).
-                while slot.state.load(Ordering::Acquire) == STARTING {
-                    thread::yield_now();
-                }
-                helpers.push(Helper { slot, thread: handle.thread().clone() })
-            }
-            // The parts without a helper run on the caller below.
-            Err(_) => break,
-        }
-    }
+    spawn_helpers(&mut helpers, parts - 1);
     let count = helpers.len().min(parts - 1);
     // Declared before `posted`, so they outlive its wait on unwinding too.
     let next = AtomicUsize::new(0);

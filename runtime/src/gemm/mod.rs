@@ -154,10 +154,12 @@ pub fn sgemm(
     }
     let mut parts = crate::parallel::gemm_parts(m, n, k);
     if parts > 1 {
-        // Whether this product splits now depends on how the last splits
-        // went (`parallel`'s gate); which buffers it needs must not, or a
-        // product first run the other way would allocate after warm-up.
+        // Whether this product splits now depends on the machine's load and
+        // how the last splits went (`parallel`'s gate); which buffers and
+        // helper threads it needs must not, or a product first run the
+        // other way would allocate after warm-up.
         reserve_split(parts, m, n, k, scratch);
+        crate::parallel::prepare(parts.min(max_parts(m, n)));
         if !crate::parallel::split_now() {
             parts = 1;
         }
