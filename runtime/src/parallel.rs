@@ -167,8 +167,11 @@ static LOOKED_AT: AtomicU64 = AtomicU64::new(0);
 static CORE_FREE: AtomicBool = AtomicBool::new(true);
 
 /// Whether another core is free for a helper: on Linux, at most as many
-/// runnable tasks as CPUs (the 4th field of `/proc/loadavg`, which counts
-/// the caller and a spinning helper), looked at every 20 ms. Elsewhere,
+/// runnable tasks as CPUs now (the 4th field of `/proc/loadavg`, which
+/// counts the caller and a spinning helper) and a 1-minute load average
+/// of at most the CPUs + 0.5 (a snapshot alone let through splits in the
+/// moments a busy machine's queue happened to be short), looked at every
+/// 20 ms. Elsewhere,
 /// or if the file cannot be read, true (the per-split timing still
 /// judges). On an oversubscribed machine a process's threads share its
 /// CPU time, so a second thread cannot pay there however each split is
@@ -182,9 +185,11 @@ fn core_free() -> bool {
         return CORE_FREE.load(Ordering::Relaxed);
     }
     LOOKED_AT.store(now, Ordering::Relaxed);
-    let free = match (runnable_tasks(), cpus()) {
-        (Some(runnable), cpus) => runnable <= cpus,
-        (None, _) => true,
+    let free = match run_queue() {
+        // A free core now, and none of the last minute's load beyond what
+        // the cores hold (kiln's own two threads count in both).
+        Some((load, runnable)) => runnable <= cpus() && load <= cpus() as f32 + 0.5,
+        None => true,
     };
     CORE_FREE.store(free, Ordering::Relaxed);
     free
@@ -196,14 +201,17 @@ fn cpus() -> usize {
     *CPUS.get_or_init(|| thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
-/// Runnable tasks on the machine now (`/proc/loadavg`'s `R/T` field), read
-/// into a stack buffer (no allocation).
-fn runnable_tasks() -> Option<usize> {
+/// The machine's 1-minute load average and its runnable tasks now
+/// (`/proc/loadavg`'s first and `R/T` fields), read into a stack buffer
+/// (no allocation).
+fn run_queue() -> Option<(f32, usize)> {
     use std::io::Read;
     let mut buf = [0u8; 128];
     let len = std::fs::File::open("/proc/loadavg").ok()?.read(&mut buf).ok()?;
-    let text = std::str::from_utf8(&buf[..len]).ok()?;
-    text.split_whitespace().nth(3)?.split('/').next()?.parse().ok()
+    let mut fields = std::str::from_utf8(&buf[..len]).ok()?.split_whitespace();
+    let load = fields.next()?.parse().ok()?;
+    let runnable = fields.nth(2)?.split('/').next()?.parse().ok()?;
+    Some((load, runnable))
 }
 
 /// Records how a split went (see the policy above).
