@@ -2,11 +2,12 @@
 //!
 //! kiln runs on one thread unless asked (`set_num_threads`, or the
 //! `KILN_THREADS` environment variable). Even then, a product is split
-//! only where a measured size threshold says a second thread pays (the
-//! split policy below; on the shared 2-vCPU machine it was measured on, no
-//! size paid in every round, so for now nothing splits); others run on
-//! the calling thread exactly as with one thread. With `n > 1` threads,
-//! `n − 1` helper threads are started on the first split; parts are
+//! only where the split policy below says a second thread pays: a size
+//! threshold measured per kernel (large GEMMs only; batch-1 products never
+//! split), and a gate that stops splitting for a while when recent splits
+//! did not pay (the helper had no core: a shared machine). Everything else
+//! runs on the calling thread exactly as with one thread. With `n > 1`
+//! threads, `n − 1` helper threads are started on the first split; parts are
 //! claimed by whichever thread is ready, the caller runs every part no
 //! helper has claimed and never waits for a helper that has not started.
 //! Helpers spin briefly between jobs (a training step issues products back
@@ -23,13 +24,14 @@
 //! ```
 
 use std::cell::UnsafeCell;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
-/// How long an idle helper spins before parking.
-const SPIN: Duration = Duration::from_millis(2);
+/// How long an idle helper spins before parking (2 ms took CPU time the
+/// caller needed on a busy machine).
+const SPIN: Duration = Duration::from_micros(100);
 
 const IDLE: u32 = 0;
 const POSTED: u32 = 1;
@@ -37,6 +39,8 @@ const DONE: u32 = 2;
 const PANICKED: u32 = 3;
 /// A helper has taken the posted job (the poster can no longer revoke it).
 const RUNNING: u32 = 4;
+/// A helper thread that has not reached its loop yet.
+const STARTING: u32 = 5;
 
 static THREADS: AtomicUsize = AtomicUsize::new(0);
 
@@ -45,6 +49,9 @@ static THREADS: AtomicUsize = AtomicUsize::new(0);
 /// its size pays for under the split policy, often one.
 pub fn set_num_threads(threads: usize) {
     THREADS.store(threads.max(1), Ordering::Relaxed);
+    // A new thread count starts with a clean record of how splits went.
+    BACKOFF.store(0, Ordering::Relaxed);
+    QUIET_UNTIL.store(0, Ordering::Relaxed);
 }
 
 /// The number of threads large products use: `set_num_threads`, else
@@ -60,45 +67,185 @@ pub fn num_threads() -> usize {
     }
 }
 
-// The split policy: every threshold that decides whether a second thread
-// pays lives here, set from `tests::crossover` (1 part against 2, two
-// threads on, interleaved rounds; table and method in docs/DESIGN.md,
-// "Threads"). A split pays only if the helper is on a core when the job is
-// posted; on the shared 2-vCPU machine it often is not, and then the caller
-// runs every part itself (3–9% slower than one unsplit product: each part
-// packs its own panels), or, worse, the helper is preempted inside its part
-// and the caller waits a scheduler slice (text training b64 ran 4× slower
-// at 2 threads with 16.7M-multiply–add products split). So a size splits
-// only where no measured round lost in the median, kernel and benchmark row.
+// The split policy has two parts. (1) Size thresholds, set from
+// `tests::crossover` (1 part against 2, two threads on, interleaved rounds;
+// tables in docs/DESIGN.md, "Threads"): a product splits only if each part
+// gets enough work that a second thread pays *when it has a core*. (2) A
+// gate that checks that it has one: a split pays only if the helper is on
+// a core when the job is posted and stays there. On a shared machine it
+// often is not, and then the caller runs every part itself (3–22% slower
+// than one unsplit product: each part packs its own panels), or the
+// helper is preempted inside its part and the caller waits a scheduler
+// slice (milliseconds). No product splits while the run queue holds more
+// runnable tasks than there are CPUs (`core_free`). Every split is timed (`run`): if no helper took a
+// part, or the split took longer than 90% of what the caller's own pace
+// says one thread would have, later products run unsplit for a quiet
+// period, 1 ms doubling up to 256 ms while splits keep failing; the first
+// split that pays resets it. So on a busy machine kiln falls back to one
+// thread within a split or two, and on a free one splits every product
+// above the threshold. Which products split never changes results (same
+// sums in the same order) or allocations (`gemm::reserve_split` sizes the
+// buffers of both ways for every product the thresholds would split).
 
 /// Multiply–adds per part below which a blocked product (`sgemm`) stays on
-/// one thread: never, as measured on the shared 2-vCPU machine. 1M–31M
-/// products gained 1.6–1.9× with the helper on a core but lost 3–9% in
-/// runs where it was not; the largest benchmark product (1024×300×784,
-/// 241M, 1.03–2.05× per call in four runs) still made MLP inference at
-/// batch 1024 slower at 2 threads in 3 of 4 rounds (a helper preempted
-/// inside its part). A quiet machine would pay from ~1M per part (run 1 of
-/// the table); lower this only with a crossover run that shows no loss.
-const GEMM_MIN_PER_PART: usize = usize::MAX;
+/// one thread: 4M (the MLP's 128×100×300 layer, 3.8M, stays whole; its
+/// 128×300×784 one, 30M, splits). With the helper on a core, splits paid
+/// from ~1M per part (crossover run 1 in docs/DESIGN.md: 1.76× at 64×256×64,
+/// 1.81–1.96× from 3.8M); below 4M the gain is at most a few µs per
+/// product, while a probe of the gate that fails costs the duplicated
+/// packing (up to 22% at 2–4M), so the smaller products are left whole.
+const GEMM_MIN_PER_PART: usize = 1 << 22;
 
 /// Values of `W` per part below which a one-sample product (`vec_mat`)
 /// stays on one thread: never. 784×300 (the MLP's first layer) ran
-/// 0.94–0.95× split in three runs, 2048×2048 0.54× in one.
+/// 0.94–0.95× split in three runs, 2048×2048 0.54× in one: batch-1
+/// inference is bound by streaming W, and waking a helper costs more than
+/// half of W saves.
 const VEC_MAT_MIN_PER_PART: usize = usize::MAX;
 
 /// Work per part below which a recurrence stays on one thread: never, until
-/// measured (no benchmark row reached the former 2M, and the callers pass
-/// gate values, not multiply–adds, as `work`).
+/// measured (the callers pass gate values, not multiply–adds, as `work`,
+/// and a recurrence's 16 steps are one job: a helper preempted mid-part
+/// holds up the whole sequence).
 const SAMPLES_MIN_PER_PART: usize = usize::MAX;
 
-/// Parts for `C[m×n] = A[m×k]·B[k×n]`.
-pub(crate) fn gemm_parts(m: usize, n: usize, k: usize) -> usize {
-    parts_for_work(m * n * k, GEMM_MIN_PER_PART)
+/// The gate's first quiet period after a split that did not pay.
+const QUIET_FIRST_NS: u64 = 1_000_000;
+/// The longest quiet period: `QUIET_FIRST_NS << MAX_BACKOFF` (256 ms).
+const MAX_BACKOFF: u32 = 8;
+
+/// Splits that did not pay in a row (the quiet period's exponent).
+static BACKOFF: AtomicU32 = AtomicU32::new(0);
+/// No split before this time (ns since `clock`'s origin).
+static QUIET_UNTIL: AtomicU64 = AtomicU64::new(0);
+
+/// Nanoseconds since the first call (a monotonic clock; allocates nothing).
+fn clock() -> u64 {
+    static ORIGIN: OnceLock<Instant> = OnceLock::new();
+    ORIGIN.get_or_init(Instant::now).elapsed().as_nanos() as u64
 }
 
-/// Parts for one sample's `y[n] = x[k]·W[k×n]` (split by columns, at least
-/// 64 per part).
-pub(crate) fn vec_mat_parts(k: usize, n: usize) -> usize {
+/// Whether a product the thresholds would split may split now: false
+/// during the quiet period after a split that did not pay, and while the
+/// machine has no free core.
+pub(crate) fn split_now() -> bool {
+    if !gate_on() {
+        return true;
+    }
+    let quiet = QUIET_UNTIL.load(Ordering::Relaxed);
+    (quiet == 0 || clock() >= quiet) && core_free()
+}
+
+/// 0: not set yet (read `KILN_SPLIT_GATE`), 1: on, 2: off.
+static GATE: AtomicU32 = AtomicU32::new(0);
+
+/// Turns the run-time half of the split policy on (the default) or off.
+/// Off, every product above the size thresholds splits whatever the
+/// machine's load and however the last splits went: for measurements and
+/// tests (`KILN_SPLIT_GATE=0` does the same from the environment). Which
+/// products split changes neither results nor allocations.
+pub fn set_split_gate(on: bool) {
+    GATE.store(if on { 1 } else { 2 }, Ordering::Relaxed);
+}
+
+fn gate_on() -> bool {
+    match GATE.load(Ordering::Relaxed) {
+        0 => {
+            let on = std::env::var_os("KILN_SPLIT_GATE").is_none_or(|v| v != "0");
+            set_split_gate(on);
+            on
+        }
+        g => g == 1,
+    }
+}
+
+/// How often `core_free` looks at the run queue again.
+const LOOK_EVERY_NS: u64 = 20_000_000;
+/// When `core_free` last looked (ns since `clock`'s origin, + 1).
+static LOOKED_AT: AtomicU64 = AtomicU64::new(0);
+/// What it saw then.
+static CORE_FREE: AtomicBool = AtomicBool::new(true);
+
+/// Whether another core is free for a helper: on Linux, at most as many
+/// runnable tasks as CPUs now (the 4th field of `/proc/loadavg`, which
+/// counts the caller and a spinning helper) and a 1-minute load average
+/// of at most the CPUs + 0.5 (a snapshot alone let through splits in the
+/// moments a busy machine's queue happened to be short), looked at every
+/// 20 ms. Elsewhere,
+/// or if the file cannot be read, true (the per-split timing still
+/// judges). On an oversubscribed machine a process's threads share its
+/// CPU time, so a second thread cannot pay there however each split is
+/// timed: the helper's work and spinning come out of the caller's share
+/// (measured: text training b64 at 2 threads 0.3–0.6× of 1 thread with
+/// load 14 on 2 CPUs and only the timing gate).
+fn core_free() -> bool {
+    let now = clock() + 1;
+    let looked = LOOKED_AT.load(Ordering::Relaxed);
+    if looked != 0 && now - looked < LOOK_EVERY_NS {
+        return CORE_FREE.load(Ordering::Relaxed);
+    }
+    LOOKED_AT.store(now, Ordering::Relaxed);
+    let free = match run_queue() {
+        // A free core now, and none of the last minute's load beyond what
+        // the cores hold (kiln's own two threads count in both).
+        Some((load, runnable)) => runnable <= cpus() && load <= cpus() as f32 + 0.5,
+        None => true,
+    };
+    CORE_FREE.store(free, Ordering::Relaxed);
+    free
+}
+
+/// Logical CPUs this process may use (looked up once).
+fn cpus() -> usize {
+    static CPUS: OnceLock<usize> = OnceLock::new();
+    *CPUS.get_or_init(|| thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+/// The machine's 1-minute load average and its runnable tasks now
+/// (`/proc/loadavg`'s first and `R/T` fields), read into a stack buffer
+/// (no allocation).
+fn run_queue() -> Option<(f32, usize)> {
+    use std::io::Read;
+    let mut buf = [0u8; 128];
+    let len = std::fs::File::open("/proc/loadavg").ok()?.read(&mut buf).ok()?;
+    let mut fields = std::str::from_utf8(&buf[..len]).ok()?.split_whitespace();
+    let load = fields.next()?.parse().ok()?;
+    let runnable = fields.nth(2)?.split('/').next()?.parse().ok()?;
+    Some((load, runnable))
+}
+
+/// Records how a split went (see the policy above).
+fn record_split(paid: bool) {
+    if paid {
+        if BACKOFF.load(Ordering::Relaxed) != 0 {
+            BACKOFF.store(0, Ordering::Relaxed);
+        }
+        return;
+    }
+    let misses = BACKOFF.load(Ordering::Relaxed).min(MAX_BACKOFF);
+    BACKOFF.store(misses + 1, Ordering::Relaxed);
+    QUIET_UNTIL.store(clock() + (QUIET_FIRST_NS << misses), Ordering::Relaxed);
+}
+
+/// How many parts (threads) the split policy gives the product
+/// `C[m×n] = A[m×k]·B[k×n]` ([`crate::gemm::sgemm`]) at the current thread
+/// count: 1 (the calling thread alone) unless each part gets at least
+/// `GEMM_MIN_PER_PART` multiply–adds, and never more parts than the
+/// kernel has tiles along the dimension that is cut.
+///
+/// ```
+/// kiln::parallel::set_num_threads(1);
+/// assert_eq!(kiln::parallel::gemm_parts(1024, 300, 784), 1);
+/// ```
+pub fn gemm_parts(m: usize, n: usize, k: usize) -> usize {
+    parts_for_work(m.saturating_mul(n).saturating_mul(k), GEMM_MIN_PER_PART).min(crate::gemm::max_parts(m, n))
+}
+
+/// How many parts the split policy gives one sample's `y[n] = x[k]·W[k×n]`
+/// ([`crate::gemm::vec_mat`], a dense layer's batch-1 product): 1 as
+/// measured (see `VEC_MAT_MIN_PER_PART`), so batch-1 inference never wakes
+/// a helper.
+pub fn vec_mat_parts(k: usize, n: usize) -> usize {
     parts_for_work(k * n, VEC_MAT_MIN_PER_PART).min(n / 64).max(1)
 }
 
@@ -151,6 +298,9 @@ fn pool() -> &'static Pool {
 }
 
 fn helper_loop(slot: Arc<Slot>, index: usize) {
+    // The thread's start-up (its name copied for the stack-overflow
+    // handler) has allocated by now; the spawner waits for this.
+    slot.state.store(IDLE, Ordering::Release);
     loop {
         let start = Instant::now();
         let mut spins = 0u32;
@@ -239,6 +389,53 @@ impl Drop for Posted<'_> {
     }
 }
 
+/// Helper threads started so far (read without the pool's lock).
+static SPAWNED: AtomicUsize = AtomicUsize::new(0);
+
+/// Starts the helpers a `parts`-way split needs, if not started yet. The
+/// caller of a product the size thresholds would split calls this whether
+/// or not the gate lets it split now, so helpers start (and allocate) at
+/// the first such product, during warm-up, not at the first product the
+/// gate happens to let through.
+pub(crate) fn prepare(parts: usize) {
+    if parts <= 1 || SPAWNED.load(Ordering::Acquire) >= parts - 1 {
+        return;
+    }
+    // A `run` in progress holds the lock; its helpers exist already.
+    if let Ok(mut helpers) = pool().helpers.try_lock() {
+        spawn_helpers(&mut helpers, parts - 1);
+    }
+}
+
+/// Grows `helpers` to `wanted` threads (fewer if the OS refuses one).
+fn spawn_helpers(helpers: &mut Vec<Helper>, wanted: usize) {
+    while helpers.len() < wanted {
+        let slot = Arc::new(Slot {
+            state: AtomicU32::new(STARTING),
+            job: UnsafeCell::new(None),
+            panic: UnsafeCell::new(None),
+        });
+        let index = helpers.len() + 1;
+        let for_thread = Arc::clone(&slot);
+        let spawned =
+            thread::Builder::new().name(format!("kiln-{index}")).spawn(move || helper_loop(for_thread, index));
+        match spawned {
+            Ok(handle) => {
+                // Wait until the thread runs its loop: a new thread allocates
+                // as it starts, and that must happen here, in the call that
+                // spawned it, not in some later product (a counted one).
+                while slot.state.load(Ordering::Acquire) == STARTING {
+                    thread::yield_now();
+                }
+                helpers.push(Helper { slot, thread: handle.thread().clone() });
+                SPAWNED.store(helpers.len(), Ordering::Release);
+            }
+            // The parts without a helper run on the caller.
+            Err(_) => break,
+        }
+    }
+}
+
 /// Runs `f(0)`, …, `f(parts − 1)`, each part once, on the calling thread
 /// and on helpers when the pool is free (otherwise all on the caller).
 ///
@@ -261,26 +458,18 @@ pub(crate) fn run(parts: usize, f: &(dyn Fn(usize) + Sync)) {
         return;
     }
     let mut helpers = pool.helpers.lock().unwrap_or_else(|e| e.into_inner());
-    while helpers.len() < parts - 1 {
-        let slot =
-            Arc::new(Slot { state: AtomicU32::new(IDLE), job: UnsafeCell::new(None), panic: UnsafeCell::new(None) });
-        let index = helpers.len() + 1;
-        let for_thread = Arc::clone(&slot);
-        let spawned =
-            thread::Builder::new().name(format!("kiln-{index}")).spawn(move || helper_loop(for_thread, index));
-        match spawned {
-            Ok(handle) => helpers.push(Helper { slot, thread: handle.thread().clone() }),
-            // The parts without a helper run on the caller below.
-            Err(_) => break,
-        }
-    }
+    spawn_helpers(&mut helpers, parts - 1);
     let count = helpers.len().min(parts - 1);
     // Declared before `posted`, so they outlive its wait on unwinding too.
     let next = AtomicUsize::new(0);
-    let claim = |_helper: usize| loop {
+    let helped = AtomicUsize::new(0);
+    let claim = |helper: usize| loop {
         let part = next.fetch_add(1, Ordering::Relaxed);
         if part >= parts {
             break;
+        }
+        if helper != 0 {
+            helped.fetch_add(1, Ordering::Relaxed);
         }
         f(part);
     };
@@ -297,13 +486,22 @@ pub(crate) fn run(parts: usize, f: &(dyn Fn(usize) + Sync)) {
         helper.thread.unpark();
         posted.count += 1;
     }
+    let start = Instant::now();
     claim(0);
+    let own = start.elapsed();
     posted.wait();
+    let total = start.elapsed();
     let panic = posted.panic.take();
     drop(posted);
     if let Some(payload) = panic {
         std::panic::resume_unwind(payload);
     }
+    // Did the split pay? One thread would have taken about the caller's
+    // time per part times `parts`; a split pays if it took under 90% of that.
+    let helped = helped.load(Ordering::Relaxed);
+    let own_parts = parts - helped;
+    let paid = helped > 0 && total.as_secs_f64() * (own_parts as f64) < 0.9 * own.as_secs_f64() * (parts as f64);
+    record_split(paid);
 }
 
 /// A mutable buffer whose disjoint ranges parts of one [`run`] write. It
@@ -492,6 +690,18 @@ mod tests {
         set_num_threads(1);
     }
 
+    /// A split that did not pay starts a quiet period, bounded by the
+    /// longest one (other tests' splits may record their own outcomes).
+    #[test]
+    fn a_split_that_did_not_pay_pauses_splitting_for_a_bounded_time() {
+        record_split(false);
+        assert!(!split_now(), "no split right after one that did not pay");
+        let quiet = QUIET_UNTIL.load(Ordering::Relaxed).saturating_sub(clock());
+        assert!(quiet <= QUIET_FIRST_NS << MAX_BACKOFF, "quiet for {quiet} ns");
+        record_split(true);
+        assert_eq!(BACKOFF.load(Ordering::Relaxed), 0, "a split that paid resets the backoff");
+    }
+
     /// Where a second thread pays: each kernel at each size in 1 part and
     /// in 2 parts (2 threads on), alternating in many short rounds so both
     /// see the same load; per-call medians over all rounds, and how many
@@ -539,26 +749,45 @@ mod tests {
             }
             println!(" | 2 won {wins}/{rounds}");
         };
-        let gemm: &[(usize, usize, usize)] = &[
+        // Small squares, then every product of the benchmark rows (m×n×k):
+        // W2 text b4/b64 (batch·16 rows projected to 4·64 gates), W1 MLP
+        // training b128 (forward, ∂W, ∂x per layer), W4 conv training b64
+        // (im2col blocks of 43 and 7 samples), W3 MLP inference b1024.
+        let default: &[(usize, usize, usize)] = &[
             (32, 32, 32),
-            (64, 32, 32),
-            (64, 64, 32),
             (64, 64, 64),
-            (128, 10, 100),
-            (64, 256, 64),
-            (128, 100, 300),
-            (128, 300, 100),
-            (256, 256, 64),
             (128, 128, 128),
-            (1024, 10, 100),
-            (256, 256, 128),
-            (256, 256, 256),
+            (64, 256, 64),
+            (64, 256, 1024),
             (1024, 256, 64),
+            (128, 10, 100),
+            (128, 300, 100),
+            (300, 100, 128),
+            (128, 100, 300),
+            (1024, 10, 100),
+            (29068, 32, 9),
+            (847, 64, 288),
+            (288, 64, 847),
+            (847, 288, 64),
             (128, 300, 784),
             (784, 300, 128),
+            (128, 784, 300),
             (1024, 100, 300),
             (1024, 300, 784),
         ];
+        // `SHAPES=m,n,k;m,n,k` measures only those.
+        let chosen: Vec<(usize, usize, usize)> = std::env::var("SHAPES")
+            .ok()
+            .map(|v| {
+                v.split(';')
+                    .filter_map(|t| {
+                        let d: Vec<usize> = t.split(',').filter_map(|x| x.trim().parse().ok()).collect();
+                        (d.len() == 3).then(|| (d[0], d[1], d[2]))
+                    })
+                    .collect()
+            })
+            .unwrap_or_else(|| default.to_vec());
+        let gemm = &chosen[..];
         for &(m, n, k) in gemm {
             let a: Vec<f32> = (0..m * k).map(|i| (i % 7) as f32 * 0.1).collect();
             let b: Vec<f32> = (0..k * n).map(|i| (i % 5) as f32 * 0.1).collect();
@@ -582,6 +811,9 @@ mod tests {
             (1024, 1024),
             (2048, 2048),
         ];
+        // One-sample products never split (see `VEC_MAT_MIN_PER_PART`);
+        // `VEC_MAT=1` measures them again.
+        let vec_mat = if std::env::var_os("VEC_MAT").is_some() { vec_mat } else { &[] };
         for &(k, n) in vec_mat {
             let x: Vec<f32> = (0..k).map(|i| (i % 7) as f32 * 0.1).collect();
             let w: Vec<f32> = (0..k * n).map(|i| (i % 5) as f32 * 0.1).collect();

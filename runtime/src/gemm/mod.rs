@@ -100,9 +100,26 @@ impl<'a> Mat<'a> {
 pub struct Scratch {
     packed_a: Vec<f32>,
     packed_b: Vec<f32>,
+    /// The buffers of the parts of a split product (or recurrence), one per
+    /// part index, not per thread: which thread runs a part changes from
+    /// call to call (parts are claimed by whichever thread is ready), so
+    /// buffers kept per thread grew whenever a helper first ran a part of a
+    /// new size, an allocation long after warm-up. Indexed by part, a
+    /// buffer's size depends only on the product's shape.
+    parts: Vec<Scratch>,
 }
 
 impl Scratch {
+    /// One scratch per part of a `parts`-way split, for the parts of one
+    /// [`crate::parallel::run`] to take by index (allocates only the first
+    /// time a split has this many parts).
+    pub(crate) fn for_parts(&mut self, parts: usize) -> crate::parallel::Disjoint<'_, Scratch> {
+        if self.parts.len() < parts {
+            self.parts.resize_with(parts, Scratch::default);
+        }
+        crate::parallel::Disjoint::new(&mut self.parts[..parts])
+    }
+
     fn reserve(&mut self, a_len: usize, b_len: usize) {
         if self.packed_a.len() < a_len {
             self.packed_a.resize(a_len, 0.0);
@@ -135,8 +152,57 @@ pub fn sgemm(
     if !check_operands(m, n, k, &a, &b, c, ldc, accumulate) {
         return;
     }
+    let mut parts = crate::parallel::gemm_parts(m, n, k);
+    if parts > 1 {
+        // Whether this product splits now depends on the machine's load and
+        // how the last splits went (`parallel`'s gate); which buffers and
+        // helper threads it needs must not, or a product first run the
+        // other way would allocate after warm-up.
+        reserve_split(parts, m, n, k, scratch);
+        crate::parallel::prepare(parts.min(max_parts(m, n)));
+        if !crate::parallel::split_now() {
+            parts = 1;
+        }
+    }
     // SAFETY: `check_operands` bounded all three operands.
-    unsafe { sgemm_checked(crate::parallel::gemm_parts(m, n, k), m, n, k, a, b, c, ldc, accumulate, scratch) }
+    unsafe { sgemm_checked(parts, m, n, k, a, b, c, ldc, accumulate, scratch) }
+}
+
+/// Sizes `scratch` for an `m×n×k` product run whole and run in `parts`
+/// parts (each part's share, as `sgemm_checked` cuts it).
+fn reserve_split(parts: usize, m: usize, n: usize, k: usize, scratch: &mut Scratch) {
+    let isa = crate::simd::isa();
+    reserve_for(isa, m, n, k, scratch);
+    let parts = parts.min(max_parts(m, n));
+    let split_rows = m > n;
+    let (mr, nr) = tile_shape(isa);
+    let (len, align) = if split_rows { (m, mr) } else { (n, nr) };
+    let chunk = round_up(len.div_ceil(parts), align);
+    let scratches = scratch.for_parts(parts);
+    for p in 0..parts {
+        let share = ((p + 1) * chunk).min(len) - (p * chunk).min(len);
+        if share > 0 {
+            // SAFETY: nothing else holds the parts' buffers now.
+            let s = unsafe { &mut scratches.range(p, p + 1)[0] };
+            let (pm, pn) = if split_rows { (share, n) } else { (m, share) };
+            reserve_for(isa, pm, pn, k, s);
+        }
+    }
+}
+
+/// Grows `scratch` to the packing buffers `blocked` needs for an `m×n×k`
+/// product on path `isa`.
+fn reserve_for(isa: crate::simd::Isa, m: usize, n: usize, k: usize, scratch: &mut Scratch) {
+    use crate::simd::Isa;
+    let (blocking, r, c) = match isa {
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => (BLOCKING_AVX512, kernel::avx512::MR, kernel::avx512::NR),
+        _ => (BLOCKING_6X16, MR, NR),
+    };
+    let kc_max = k.div_ceil(k.div_ceil(KC));
+    let mc_max = round_up(m.min(blocking.mc), r);
+    let nc_max = round_up(n.min(blocking.nc), c);
+    scratch.reserve(mc_max * kc_max, kc_max * nc_max);
 }
 
 /// [`sgemm`] cut into `parts` parts whatever the policy says (to measure
@@ -179,37 +245,41 @@ unsafe fn sgemm_checked(
 ) {
     let out = OutPtr(c.as_mut_ptr());
     let isa = crate::simd::isa();
+    // Cut the larger of the two output dimensions into parts aligned to the
+    // kernel's tile, never into more parts than it has tiles (a 9×32 ∂K of a
+    // 3×3 convolution is one tile wide: a second part would have no work).
+    let parts = parts.min(max_parts(m, n));
+    let split_rows = m > n;
+    let (mr, nr) = tile_shape(isa);
+    let (len, align) = if split_rows { (m, mr) } else { (n, nr) };
     if parts == 1 {
         // SAFETY: `check_operands` bounded all three operands.
         unsafe { gemm_serial(isa, m, n, k, a, b, out.0, ldc, accumulate, scratch) };
         return;
     }
-    // Cut the larger of the two output dimensions into parts aligned to the
-    // kernel's tile; each part packs its own panels in a per-thread scratch
-    // and runs the caller's path.
-    let split_rows = m > n;
-    let (mr, nr) = tile_shape(isa);
-    let (len, align) = if split_rows { (m, mr) } else { (n, nr) };
+    // Each part packs its own panels in its part's scratch and runs the
+    // caller's path.
     let chunk = round_up(len.div_ceil(parts), align);
+    let scratches = scratch.for_parts(parts);
     crate::parallel::run(parts, &|p| {
         let start = (p * chunk).min(len);
         let end = ((p + 1) * chunk).min(len);
         if start == end {
             return;
         }
-        with_thread_scratch(|s| {
-            // SAFETY: parts write disjoint row (or column) ranges of `c`,
-            // each inside the bounds checked above.
-            unsafe {
-                if split_rows {
-                    let (a, c) = (a.offset(start, 0), out.ptr().add(start * ldc));
-                    gemm_serial(isa, end - start, n, k, a, b, c, ldc, accumulate, s);
-                } else {
-                    let (b, c) = (b.offset(0, start), out.ptr().add(start));
-                    gemm_serial(isa, m, end - start, k, a, b, c, ldc, accumulate, s);
-                }
+        // SAFETY: part `p` runs once per `run`, so no other part takes this scratch.
+        let s = unsafe { &mut scratches.range(p, p + 1)[0] };
+        // SAFETY: parts write disjoint row (or column) ranges of `c`,
+        // each inside the bounds checked above.
+        unsafe {
+            if split_rows {
+                let (a, c) = (a.offset(start, 0), out.ptr().add(start * ldc));
+                gemm_serial(isa, end - start, n, k, a, b, c, ldc, accumulate, s);
+            } else {
+                let (b, c) = (b.offset(0, start), out.ptr().add(start));
+                gemm_serial(isa, m, end - start, k, a, b, c, ldc, accumulate, s);
             }
-        });
+        }
     });
 }
 
@@ -233,6 +303,17 @@ pub(crate) fn sgemm_on_this_thread(
     }
 }
 
+/// The most parts an `m × n` product is cut into: the number of kernel
+/// tiles along the larger output dimension (the one a split cuts).
+pub(crate) fn max_parts(m: usize, n: usize) -> usize {
+    let (mr, nr) = tile_shape(crate::simd::isa());
+    if m > n {
+        m.div_ceil(mr)
+    } else {
+        n.div_ceil(nr)
+    }
+}
+
 /// The `MR × NR` tile of the micro-kernel `isa` runs.
 fn tile_shape(isa: crate::simd::Isa) -> (usize, usize) {
     match isa {
@@ -240,16 +321,6 @@ fn tile_shape(isa: crate::simd::Isa) -> (usize, usize) {
         crate::simd::Isa::Avx512 => (kernel::avx512::MR, kernel::avx512::NR),
         _ => (MR, NR),
     }
-}
-
-/// Runs `f` with this thread's own packing buffers (for parts of parallel work).
-pub(crate) fn with_thread_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
-    THREAD_SCRATCH.with(|s| f(&mut s.borrow_mut()))
-}
-
-thread_local! {
-    /// Packing buffers of the parts of a parallel product.
-    static THREAD_SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
 }
 
 /// The output pointer shared by the parts of a parallel product.

@@ -367,8 +367,8 @@ pub struct RecurrentCache {
 
 /// Runs `f(first, end, scratch)` over sample ranges that together cover
 /// `0..batch`: one range on one thread, or (when threads are on and
-/// `work` multiply–adds pay for it) one range per thread, each with that
-/// thread's own packing buffers. Samples of a recurrence are independent,
+/// `work` multiply–adds pay for it) one range per part, each with that
+/// part's own packing buffers (kept in `scratch`, by part index). Samples of a recurrence are independent,
 /// so every sum keeps its order and results do not depend on the split.
 pub(crate) fn for_sample_ranges(
     batch: usize,
@@ -381,10 +381,12 @@ pub(crate) fn for_sample_ranges(
         return f(0, batch, scratch);
     }
     let share = batch.div_ceil(parts);
+    let scratches = scratch.for_parts(parts);
     crate::parallel::run(parts, &|p| {
         let (first, end) = ((p * share).min(batch), ((p + 1) * share).min(batch));
         if first < end {
-            crate::gemm::with_thread_scratch(|s| f(first, end, s));
+            // SAFETY: part `p` runs once per `run`, so no other part takes this scratch.
+            f(first, end, unsafe { &mut scratches.range(p, p + 1)[0] });
         }
     });
 }
