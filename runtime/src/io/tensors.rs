@@ -29,18 +29,7 @@ impl TensorFile {
     /// Parses `bytes`, checking that the file is of `format` and `version`.
     pub fn parse(bytes: &[u8], format: &'static str, version: &'static str) -> Result<Self, FileProblem> {
         let file = SafeTensors::deserialize(bytes).map_err(|e| FileProblem::Corrupt(e.to_string()))?;
-        let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| FileProblem::Corrupt(e.to_string()))?;
-        let metadata: HashMap<String, String> =
-            header.metadata().iter().flatten().map(|(k, v)| (k.clone(), v.clone())).collect();
-        let found = metadata.get(FORMAT_KEY).cloned().unwrap_or_default();
-        if found != format {
-            return Err(FileProblem::Format { expected: format, found });
-        }
-        match metadata.get(VERSION_KEY) {
-            Some(v) if v == version => {}
-            Some(v) => return Err(FileProblem::Version { found: v.clone(), supported: version }),
-            None => return Err(FileProblem::Metadata { key: VERSION_KEY, found: None }),
-        }
+        let metadata = checked_metadata(bytes, format, version)?;
         let mut tensors = BTreeMap::new();
         for (name, view) in file.tensors() {
             if view.dtype() != Dtype::F32 {
@@ -101,5 +90,26 @@ impl TensorFile {
             }
             None => Ok(()),
         }
+    }
+}
+
+/// The header metadata of the safetensors file `bytes`, checked to declare
+/// `format` and `version` (every kiln file format shares this check).
+pub(crate) fn checked_metadata(
+    bytes: &[u8],
+    format: &'static str,
+    version: &'static str,
+) -> Result<HashMap<String, String>, FileProblem> {
+    let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| FileProblem::Corrupt(e.to_string()))?;
+    let metadata: HashMap<String, String> =
+        header.metadata().iter().flatten().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let found = metadata.get(FORMAT_KEY).cloned().unwrap_or_default();
+    if found != format {
+        return Err(FileProblem::Format { expected: format, found });
+    }
+    match metadata.get(VERSION_KEY) {
+        Some(v) if v == version => Ok(metadata),
+        Some(v) => Err(FileProblem::Version { found: v.clone(), supported: version }),
+        None => Err(FileProblem::Metadata { key: VERSION_KEY, found: None }),
     }
 }

@@ -450,14 +450,8 @@ impl<
         _: &mut Ctx,
     ) {
         let dz = &dz[..batch * Self::OUTPUT_LEN];
-        let dx = dx.map(|g| {
-            let grad = &mut g.grad[..batch * Self::INPUT_LEN];
-            if !g.accumulate {
-                // The backward pass adds; positions no window reads keep 0.
-                grad.fill(0.0);
-            }
-            grad
-        });
+        // The backward pass adds; positions no window reads keep 0.
+        let dx = dx.map(|g| g.to_add_into(batch * Self::INPUT_LEN));
         Geometry::<RANK, H, W, C, M, KH, KW, SH, SW, DH, DW, SAME>::backward(
             &self.kernel.value,
             &mut self.kernel.grad,
@@ -666,27 +660,16 @@ impl<
         let cm = C * M;
         let rows = batch * Self::POSITIONS;
         let dz = &dz[..batch * Self::OUTPUT_LEN];
-        // The depthwise outputs again (rather than trusting the cache of
-        // whichever batch ran forward last): cheap next to the products.
-        let mid = ensure_len(&mut cache.mid, rows * cm);
-        Geometry::<RANK, H, W, C, M, KH, KW, SH, SW, DH, DW, SAME>::forward(
-            &self.depthwise_kernel.value,
-            x,
-            mid,
-            batch,
-        );
+        // The depthwise outputs of this batch's forward pass (backward
+        // always follows the forward of the same batch, as for every layer
+        // with a cache).
+        let mid = &cache.mid[..rows * cm];
         let dzm = Mat::row_major(dz, F);
         sgemm(cm, F, rows, Mat::transposed(mid, cm), dzm, &mut self.pointwise_kernel.grad, F, true, &mut ctx.scratch);
         let dmid = ensure_len(&mut cache.dmid, rows * cm);
         let pt = Mat::transposed(&self.pointwise_kernel.value, F);
         sgemm(rows, cm, F, dzm, pt, dmid, cm, false, &mut ctx.scratch);
-        let dx = dx.map(|g| {
-            let grad = &mut g.grad[..batch * Self::INPUT_LEN];
-            if !g.accumulate {
-                grad.fill(0.0);
-            }
-            grad
-        });
+        let dx = dx.map(|g| g.to_add_into(batch * Self::INPUT_LEN));
         Geometry::<RANK, H, W, C, M, KH, KW, SH, SW, DH, DW, SAME>::backward(
             &self.depthwise_kernel.value,
             &mut self.depthwise_kernel.grad,

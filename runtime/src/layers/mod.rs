@@ -95,7 +95,18 @@ pub struct InputGrad<'a> {
     pub accumulate: bool,
 }
 
-impl InputGrad<'_> {
+impl<'a> InputGrad<'a> {
+    /// The first `len` values, ready to be added into: zeroed unless this
+    /// gradient accumulates (for backward passes that scatter-add, such as
+    /// convolutions and poolings).
+    pub fn to_add_into(self, len: usize) -> &'a mut [f32] {
+        let grad = &mut self.grad[..len];
+        if !self.accumulate {
+            grad.fill(0.0);
+        }
+        grad
+    }
+
     /// Writes (or adds) `values` into the gradient buffer.
     pub fn store(self, values: &[f32]) {
         if self.accumulate {

@@ -392,10 +392,7 @@ impl<const N: usize, const M: usize> Layer for Pooling<N, M> {
         _: &mut Ctx,
     ) {
         let Some(dx) = dx else { return };
-        if !dx.accumulate {
-            dx.grad[..batch * N].fill(0.0);
-        }
-        let grads = dx.grad.chunks_exact_mut(N).zip(dy.chunks_exact(M)).take(batch);
+        let grads = dx.to_add_into(batch * N).chunks_exact_mut(N).zip(dy.chunks_exact(M)).take(batch);
         match self.mode {
             PoolMode::Max => {
                 for ((gs, dys), arg) in grads.zip(cache.argmax.chunks_exact(M)) {

@@ -91,17 +91,7 @@ impl QFile {
     /// format, version and dtypes (`I8` or `F32` only).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, FileProblem> {
         let file = SafeTensors::deserialize(bytes).map_err(|e| FileProblem::Corrupt(e.to_string()))?;
-        let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| FileProblem::Corrupt(e.to_string()))?;
-        let metadata = header.metadata().clone().unwrap_or_default();
-        let found = metadata.get(crate::io::FORMAT_KEY).cloned().unwrap_or_default();
-        if found != QFILE_FORMAT {
-            return Err(FileProblem::Format { expected: QFILE_FORMAT, found });
-        }
-        match metadata.get(crate::io::VERSION_KEY) {
-            Some(v) if v == QFILE_VERSION => {}
-            Some(v) => return Err(FileProblem::Version { found: v.clone(), supported: QFILE_VERSION }),
-            None => return Err(FileProblem::Metadata { key: crate::io::VERSION_KEY, found: None }),
-        }
+        crate::io::checked_metadata(bytes, QFILE_FORMAT, QFILE_VERSION)?;
         let mut tensors = BTreeMap::new();
         for (name, view) in file.tensors() {
             if !matches!(view.dtype(), Dtype::I8 | Dtype::F32) {
