@@ -83,6 +83,7 @@ pub(crate) fn locate(relative: &str, span: Span) -> std::path::PathBuf {
 }
 
 /// `config.json` of a `.keras` archive.
+#[cfg(feature = "keras-archive")]
 fn config_of_archive(bytes: &[u8]) -> Result<String, String> {
     use std::io::Read;
     let mut archive =
@@ -91,6 +92,16 @@ fn config_of_archive(bytes: &[u8]) -> Result<String, String> {
     let mut text = String::new();
     file.read_to_string(&mut text).map_err(|e| format!("cannot read its `config.json`: {e}"))?;
     Ok(text)
+}
+
+/// Without the zip reader: says which feature reads archives, and what
+/// works without it.
+#[cfg(not(feature = "keras-archive"))]
+fn config_of_archive(_: &[u8]) -> Result<String, String> {
+    Err("reading a `.keras` archive at compile time needs kiln's `keras-weights` feature \
+         (`kiln = { version = \"…\", features = [\"keras-weights\"] }`); \
+         or give the path of its `config.json`, extracted"
+        .into())
 }
 
 /// Every token at `span`: errors about the imported model point at the path.
@@ -514,6 +525,19 @@ fn snake(class: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Without the `keras-archive` feature an archive is refused with the
+    /// feature to enable; with it, a zip without `config.json` is named so.
+    #[test]
+    fn archives_need_the_feature_or_a_config() {
+        let not_a_config = b"PK\x05\x06\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0";
+        let message = config_of_archive(not_a_config).unwrap_err();
+        if cfg!(feature = "keras-archive") {
+            assert_eq!(message, "the archive has no `config.json`");
+        } else {
+            assert!(message.contains("needs kiln's `keras-weights` feature"), "{message}");
+        }
+    }
 
     #[test]
     fn keras_classes_map_to_kinds_and_calls() {

@@ -1,7 +1,8 @@
 //! Every class of error `model!` reports, with its expected message
-//! checked in beside it (`tests/ui/*.stderr`). Regenerate after a
-//! deliberate change with `TRYBUILD=overwrite cargo test --test compile_fail`
-//! and review the diff.
+//! checked in beside it (`dev-tests/tests/ui/*.stderr`). Regenerate after
+//! a deliberate change with
+//! `TRYBUILD=overwrite cargo test --features full --test compile_fail`
+//! (from the repository's root) and review the diff.
 
 use std::fs;
 use std::path::Path;
@@ -67,11 +68,12 @@ fn errors_doc() -> String {
          code using a model that has errors adds none. Sizes written as constants\n\
          (`MAXLEN`) are checked by rustc, so those errors read\n\
          `evaluation panicked: …` and show the constants' values.\n\n\
-         This file is generated from the compile-fail cases in `tests/ui` and their\n\
-         snapshots, and `tests/compile_fail.rs` fails if it differs from them. After\n\
-         changing a message: `TRYBUILD=overwrite cargo test --test compile_fail`, review\n\
-         the snapshots, then `KILN_BLESS_ERRORS=1 cargo test --test compile_fail` to\n\
-         rewrite this file.\n\n",
+         This file is generated from the compile-fail cases in `dev-tests/tests/ui` and\n\
+         their snapshots, and `dev-tests/tests/compile_fail.rs` fails if it differs from\n\
+         them. After changing a message:\n\
+         `TRYBUILD=overwrite cargo test --features full --test compile_fail`, review the\n\
+         snapshots, then `KILN_BLESS_ERRORS=1 cargo test --features full --test compile_fail`\n\
+         to rewrite this file.\n\n",
     );
     for case in &cases {
         let source = fs::read_to_string(case).unwrap();
@@ -98,7 +100,7 @@ fn errors_doc() -> String {
             .join("\n")
             .trim()
             .to_string();
-        doc.push_str(&format!("## {}\n\n`tests/ui/{name}.rs`", titles.join(" / ")));
+        doc.push_str(&format!("## {}\n\n`dev-tests/tests/ui/{name}.rs`", titles.join(" / ")));
         if let Some(note) = note {
             doc.push_str(&format!(" — {note}"));
         }
@@ -107,17 +109,21 @@ fn errors_doc() -> String {
     doc
 }
 
+/// The generated list of errors, in the repository's docs (tests run in
+/// this package's directory).
+const ERRORS_DOC: &str = "../docs/ERRORS.md";
+
 /// `docs/ERRORS.md` lists every case with its snapshot's message, so it
 /// cannot go stale.
 #[test]
 fn errors_doc_matches_the_snapshots() {
     let expected = errors_doc();
     if std::env::var_os("KILN_BLESS_ERRORS").is_some() {
-        fs::write("docs/ERRORS.md", &expected).unwrap();
+        fs::write(ERRORS_DOC, &expected).unwrap();
     }
-    let actual = fs::read_to_string("docs/ERRORS.md").unwrap_or_default();
+    let actual = fs::read_to_string(ERRORS_DOC).unwrap_or_default();
     assert!(
         actual == expected,
-        "docs/ERRORS.md differs from tests/ui; regenerate it with `KILN_BLESS_ERRORS=1 cargo test --test compile_fail`"
+        "docs/ERRORS.md differs from dev-tests/tests/ui; regenerate it with `KILN_BLESS_ERRORS=1 cargo test --features full --test compile_fail`"
     );
 }
