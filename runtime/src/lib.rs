@@ -121,8 +121,9 @@ pub use error::{Error, Result};
 ///   (`keras.models.model_from_json` rebuilds it).
 ///
 /// `struct Name from "path";` imports the architecture of a Keras 3 model
-/// at compile time: the `config.json` of a `.keras` file, or a JSON config
-/// (`model.to_json()`), the path relative to the crate's `Cargo.toml`. The
+/// at compile time: the `config.json` of a `.keras` file (feature
+/// `keras-weights`), or a JSON config (`model.to_json()`), the path
+/// relative to the crate's `Cargo.toml`. The
 /// config becomes the statements above (same checks, errors at the path);
 /// a layer kiln lacks, or an argument kiln does not implement holding
 /// other than Keras's default (`LSTM(dropout = 0.2)`), is a compile error
