@@ -8,12 +8,13 @@
 //!
 //! Each round measures f32 then int8 (per-call medians over `--seconds`);
 //! the figures printed are the medians over rounds, with the ratio
-//! int8 / f32 of each round's medians. Both sides return a fresh
-//! `Vec` of outputs per batch call (as `Model::predict` does).
+//! int8 / f32 of each round's medians. Both sides are the user-facing
+//! calls: `Model::predict` / `predict_one` against the `model!`-generated
+//! `<Name>Int8`'s `predict` / `predict_one` (made by `Name::quantize`);
+//! both return a fresh `Vec` of outputs per batch call.
 
-use kiln::layers::Layer;
 use kiln::prelude::*;
-use kiln::quant::{ActivationRange, QDense, QPath, QScratch};
+use kiln::quant::QPath;
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -87,15 +88,7 @@ fn main() {
     let xd: Vec<[f32; 64]> =
         (0..BIG).map(|s| std::array::from_fn(|i| (((s * 37 + i * 11) % 255) as f32 / 255.0 - 0.3) * 3.0)).collect();
     let mut digits = Digits::new(0).compile(Adam::default(), SparseCategoricalCrossentropy, &[]);
-    let (mut r1, mut r2) = (ActivationRange::default(), ActivationRange::default());
-    let mut h = [0.0; 64];
-    for x in &xd[..256] {
-        r1.observe(x);
-        digits.network().dense.forward_one(x, &mut h);
-        r2.observe(&h);
-    }
-    let qd1 = QDense::quantize(&digits.network().dense, r1.params().unwrap()).unwrap();
-    let qd2 = QDense::quantize(&digits.network().dense_1, r2.params().unwrap()).unwrap();
+    let qd = digits.network().quantize(&xd[..256]).unwrap();
     let mut row = Row {
         name: "digits 64-64-10",
         key: "digits",
@@ -104,7 +97,6 @@ fn main() {
         f32_us: vec![],
         int8_us: vec![],
     };
-    let (mut scratch, mut hb) = (QScratch::default(), vec![0.0f32; BIG * 64]);
     for _ in 0..rounds {
         let t = time_per_call(budget, || {
             black_box(digits.predict(black_box(&xd[..]), BIG).unwrap());
@@ -112,10 +104,7 @@ fn main() {
         t.print_rate(&format!("{}_f32_b1024", row.key), BIG);
         row.f32_rate.push(BIG as f64 / t.median);
         let t = time_per_call(budget, || {
-            let mut y = vec![[0.0f32; 10]; BIG];
-            qd1.forward(black_box(xd.as_flattened()), &mut hb, BIG, &mut scratch);
-            qd2.forward(&hb, y.as_flattened_mut(), BIG, &mut scratch);
-            black_box(y);
+            black_box(qd.predict(black_box(&xd[..]), BIG).unwrap());
         });
         t.print_rate(&format!("{}_int8_b1024", row.key), BIG);
         row.int8_rate.push(BIG as f64 / t.median);
@@ -129,10 +118,7 @@ fn main() {
         row.f32_us.push(t.median * 1e6);
         let t = time_per_call(budget, || {
             i = (i + 1) % BIG;
-            let (mut h, mut y) = ([0.0f32; 64], [0.0f32; 10]);
-            qd1.forward_one(black_box(&xd[i]), &mut h);
-            qd2.forward_one(&h, &mut y);
-            black_box(y);
+            black_box(qd.predict_one(black_box(&xd[i])));
         });
         t.print_us(&format!("{}_int8_one", row.key));
         row.int8_us.push(t.median * 1e6);
@@ -151,19 +137,7 @@ fn main() {
     let xm: Vec<[f32; 784]> =
         (0..BIG).map(|s| std::array::from_fn(|i| ((s * 37 + i * 11) % 255) as f32 / 255.0 - 0.5)).collect();
     let mut mlp = Mlp::new(0).compile(Adam::default(), SparseCategoricalCrossentropy, &[]);
-    let (mut r1, mut r2, mut r3) = (ActivationRange::default(), ActivationRange::default(), ActivationRange::default());
-    let (mut a, mut b) = ([0.0; 300], [0.0; 100]);
-    for x in &xm[..256] {
-        let net = mlp.network();
-        r1.observe(x);
-        net.dense.forward_one(x, &mut a);
-        r2.observe(&a);
-        net.dense_1.forward_one(&a, &mut b);
-        r3.observe(&b);
-    }
-    let q1 = QDense::quantize(&mlp.network().dense, r1.params().unwrap()).unwrap();
-    let q2 = QDense::quantize(&mlp.network().dense_1, r2.params().unwrap()).unwrap();
-    let q3 = QDense::quantize(&mlp.network().dense_2, r3.params().unwrap()).unwrap();
+    let qm = mlp.network().quantize(&xm[..256]).unwrap();
     let mut row = Row {
         name: "mlp 784-300-100-10",
         key: "mlp",
@@ -172,7 +146,6 @@ fn main() {
         f32_us: vec![],
         int8_us: vec![],
     };
-    let (mut ha, mut hbb) = (vec![0.0f32; BIG * 300], vec![0.0f32; BIG * 100]);
     for _ in 0..rounds {
         let t = time_per_call(budget, || {
             black_box(mlp.predict(black_box(&xm[..]), BIG).unwrap());
@@ -180,11 +153,7 @@ fn main() {
         t.print_rate(&format!("{}_f32_b1024", row.key), BIG);
         row.f32_rate.push(BIG as f64 / t.median);
         let t = time_per_call(budget, || {
-            let mut y = vec![[0.0f32; 10]; BIG];
-            q1.forward(black_box(xm.as_flattened()), &mut ha, BIG, &mut scratch);
-            q2.forward(&ha, &mut hbb, BIG, &mut scratch);
-            q3.forward(&hbb, y.as_flattened_mut(), BIG, &mut scratch);
-            black_box(y);
+            black_box(qm.predict(black_box(&xm[..]), BIG).unwrap());
         });
         t.print_rate(&format!("{}_int8_b1024", row.key), BIG);
         row.int8_rate.push(BIG as f64 / t.median);
@@ -198,11 +167,7 @@ fn main() {
         row.f32_us.push(t.median * 1e6);
         let t = time_per_call(budget, || {
             i = (i + 1) % BIG;
-            let (mut a, mut b, mut y) = ([0.0f32; 300], [0.0f32; 100], [0.0f32; 10]);
-            q1.forward_one(black_box(&xm[i]), &mut a);
-            q2.forward_one(&a, &mut b);
-            q3.forward_one(&b, &mut y);
-            black_box(y);
+            black_box(qm.predict_one(black_box(&xm[i])));
         });
         t.print_us(&format!("{}_int8_one", row.key));
         row.int8_us.push(t.median * 1e6);

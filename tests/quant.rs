@@ -18,7 +18,7 @@ use kiln::activations::Activation;
 use kiln::initializers::Initializer;
 use kiln::layers::{Dense, DenseConfig, Embedding, Layer, Lstm, RecurrentConfig};
 use kiln::quant::{
-    gemm_u8i8, ActivationRange, PackedI8, QDense, QEmbedding, QFile, QLstm, QPath, QScratch, QuantParams,
+    gemm_u8i8, ActivationRange, PackedI8, QDense, QEmbedding, QFile, QLstm, QPath, QScratch, QWeights, QuantParams,
 };
 use kiln::simd::with_isa;
 use rand::{Rng, SeedableRng};
@@ -82,6 +82,53 @@ fn kernels_equal_the_i32_reference_on_every_path() {
 }
 
 /// Row-major f32 `[k, n]` → the f64 values the quantized layer multiplies.
+/// The fused output step (`gemm_u8i8_f32`: `(acc − corr) as f32 · s + c`,
+/// ReLU, `=` or `+=`) equals that formula evaluated in the test from the
+/// plain `i32` reference, bit for bit, on every path: the AVX-512 path
+/// works on registers with masked column tails, the others through memory.
+#[test]
+fn fused_output_step_equals_its_formula_bit_for_bit_on_every_path() {
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    for (m, k, n) in [(1, 64, 10), (3, 7, 10), (8, 64, 10), (13, 64, 64), (5, 33, 70), (9, 20, 16), (4, 40, 100)] {
+        let w: Vec<f32> = (0..k * n).map(|_| rng.gen_range(-1.0..1.0)).collect();
+        let qw = QWeights::quantize(&w, k, n).unwrap();
+        let xq: Vec<u8> = (0..m * k).map(|_| rng.gen()).collect();
+        let bias: Vec<f32> = (0..n).map(|_| rng.gen_range(-3.0..3.0)).collect();
+        let input = QuantParams { scale: 0.02, zero_point: 100 };
+        let q: Vec<i8> = qw.packed.unpack();
+        let acc = reference(m, k, n, &xq, &q);
+        let start: Vec<f32> = (0..m * n).map(|_| rng.gen_range(-1.0..1.0)).collect();
+        for relu in [false, true] {
+            let ep = qw.epilogue(input, Some(&bias), relu);
+            for accumulate in [false, true] {
+                let want: Vec<u32> = (0..m * n)
+                    .map(|i| {
+                        let c = i % n;
+                        let corr = i32::from(input.zero_point)
+                            * q.iter().skip(c).step_by(n).map(|&v| i32::from(v)).sum::<i32>();
+                        let d = (acc[i] - corr) as f32 * (input.scale * qw.scales[c]) + bias[c];
+                        let d = if relu && d < 0.0 { 0.0 } else { d };
+                        (if accumulate { start[i] + d } else { d }).to_bits()
+                    })
+                    .collect();
+                for path in QPath::ALL {
+                    let got = with_isa(path.isa(), || {
+                        let mut y = start.clone();
+                        qw.matmul(m, &xq, &ep, &mut y, n, accumulate);
+                        y.iter().map(|v| v.to_bits()).collect::<Vec<u32>>()
+                    });
+                    match got {
+                        Some(got) => {
+                            assert_eq!(got, want, "{path} m {m} k {k} n {n} relu {relu} accumulate {accumulate}")
+                        }
+                        None => eprintln!("{path} skipped (not supported by this CPU)"),
+                    }
+                }
+            }
+        }
+    }
+}
+
 fn dequantized(q: &[i8], scales: &[f32], n: usize) -> Vec<f64> {
     q.iter().enumerate().map(|(i, &v)| f64::from(v) * f64::from(scales[i % n])).collect()
 }

@@ -81,7 +81,7 @@ impl Activation {
             }
             Activation::Sigmoid => crate::simd::dispatch(|| values.iter_mut().for_each(|v| *v = sigmoid(*v))),
             Activation::Tanh => crate::simd::dispatch(|| values.iter_mut().for_each(|v| *v = tanh(*v))),
-            Activation::Softmax => values.chunks_exact_mut(row).for_each(softmax_row),
+            Activation::Softmax => softmax_rows(values, row),
             Activation::Elu => values.iter_mut().for_each(|v| *v = if *v > 0.0 { *v } else { v.exp_m1() }),
             Activation::Selu => {
                 values.iter_mut().for_each(|v| *v = SELU_SCALE * if *v > 0.0 { *v } else { SELU_ALPHA * v.exp_m1() })
@@ -204,14 +204,110 @@ fn softplus(x: f32) -> f32 {
 
 /// Softmax of one row in place, shifted by the row maximum for stability.
 pub fn softmax_row(row: &mut [f32]) {
-    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let mut sum = 0.0;
-    for v in row.iter_mut() {
-        *v = (*v - max).exp();
-        sum += *v;
+    let len = row.len();
+    softmax_rows(row, len);
+}
+
+/// Softmax of each `row`-long row of `values` in place (a partial last row
+/// is left as is), shifted by the row maximum for stability, as Keras's.
+///
+/// Vectorized over the whole buffer rather than row by row, so short rows
+/// (10 classes) still fill vectors: each row's maximum is subtracted, then
+/// one [`exp`] pass runs over every value, then each row is divided by its
+/// sum. A value's result does not depend on its position, so a row gives
+/// the same bits alone or in any batch. Differences from the exact result
+/// are a few ulp ([`exp`] is within 2); a shifted value below −87 (where
+/// `e^x` is subnormal or 0) gives 0, so `−inf` logits give exactly 0. A NaN
+/// in a row makes the whole row NaN (the row's sum is NaN), as before.
+pub fn softmax_rows(values: &mut [f32], row: usize) {
+    if row == 0 {
+        return;
     }
-    let inv = 1.0 / sum;
-    row.iter_mut().for_each(|v| *v *= inv);
+    let whole = values.len() / row * row;
+    let values = &mut values[..whole];
+    // One function per path with the body forced inline: through
+    // `simd::dispatch` the closure, too large to inline, was compiled once
+    // for the baseline target and ran scalar on every path.
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx2,fma")]
+        fn avx512(values: &mut [f32], row: usize) {
+            softmax_body(values, row);
+        }
+        #[target_feature(enable = "avx2,fma")]
+        fn avx2(values: &mut [f32], row: usize) {
+            softmax_body(values, row);
+        }
+        match crate::simd::isa() {
+            // SAFETY: `isa` only returns paths the CPU supports.
+            crate::simd::Isa::Avx512 => return unsafe { avx512(values, row) },
+            // SAFETY: as above.
+            crate::simd::Isa::Avx2 => return unsafe { avx2(values, row) },
+            crate::simd::Isa::Portable => {}
+        }
+    }
+    softmax_body(values, row);
+}
+
+/// Rows per block of [`softmax_body`]'s maximum and sum passes.
+const SOFTMAX_BLOCK: usize = 16;
+
+#[inline(always)]
+fn softmax_body(values: &mut [f32], row: usize) {
+    // Maxima: a short row's maximum is a chain of dependent comparisons, so
+    // blocks of 16 rows run 16 independent chains side by side (each row
+    // still visits its values in order: the same result as alone).
+    let mut blocks = values.chunks_exact_mut(SOFTMAX_BLOCK * row);
+    for block in &mut blocks {
+        let mut max = [f32::NEG_INFINITY; SOFTMAX_BLOCK];
+        for j in 0..row {
+            for (l, m) in max.iter_mut().enumerate() {
+                *m = max_ignoring_nan(*m, block[l * row + j]);
+            }
+        }
+        for (r, m) in block.chunks_exact_mut(row).zip(max) {
+            r.iter_mut().for_each(|v| *v -= m);
+        }
+    }
+    for r in blocks.into_remainder().chunks_exact_mut(row) {
+        let m = r.iter().fold(f32::NEG_INFINITY, |m, &v| max_ignoring_nan(m, v));
+        r.iter_mut().for_each(|v| *v -= m);
+    }
+    // e^x over the whole buffer, whatever the row length.
+    values.iter_mut().for_each(|v| {
+        let e = exp(*v);
+        // A comparison, not a clamp: NaN (false) keeps its NaN.
+        *v = if *v < -87.0 { 0.0 } else { e };
+    });
+    // Sums, in order within each row, 16 rows side by side as above.
+    let mut blocks = values.chunks_exact_mut(SOFTMAX_BLOCK * row);
+    for block in &mut blocks {
+        let mut sum = [0.0f32; SOFTMAX_BLOCK];
+        for j in 0..row {
+            for (l, s) in sum.iter_mut().enumerate() {
+                *s += block[l * row + j];
+            }
+        }
+        for (r, s) in block.chunks_exact_mut(row).zip(sum) {
+            let inv = 1.0 / s;
+            r.iter_mut().for_each(|v| *v *= inv);
+        }
+    }
+    for r in blocks.into_remainder().chunks_exact_mut(row) {
+        let inv = 1.0 / r.iter().fold(0.0f32, |s, &v| s + v);
+        r.iter_mut().for_each(|v| *v *= inv);
+    }
+}
+
+/// `max(m, v)` skipping a NaN `v` (as `f32::max` does) in one compare and
+/// select (`f32::max` also handles a NaN `m`, which a fold from −∞ never has).
+#[inline(always)]
+fn max_ignoring_nan(m: f32, v: f32) -> f32 {
+    if v > m {
+        v
+    } else {
+        m
+    }
 }
 
 #[cfg(test)]
@@ -334,6 +430,65 @@ mod tests {
         let mut row = [1.0, f32::NAN, 2.0];
         Activation::Softmax.forward_in_place(&mut row, 3);
         assert!(row[1].is_nan());
+    }
+
+    /// Softmax against an f64 reference on rows of 1 to 33 values (random
+    /// logits up to ±40 and rows with −inf), on every path the CPU runs;
+    /// a row gives the same bits alone and inside a batch, on each path.
+    #[test]
+    fn softmax_matches_f64_on_every_path() {
+        use crate::simd::{with_isa, Isa};
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 40) as f32 / (1u64 << 24) as f32
+        };
+        for isa in Isa::ALL {
+            let ran = with_isa(isa, || {
+                let mut worst = 0.0f64;
+                for row in 1..=33 {
+                    let rows = 37;
+                    let mut x: Vec<f32> = (0..rows * row).map(|_| (next() - 0.5) * 80.0).collect();
+                    x[row / 2] = f32::NEG_INFINITY;
+                    let mut y = x.clone();
+                    Activation::Softmax.forward_in_place(&mut y, row);
+                    for (r, (xs, ys)) in x.chunks_exact(row).zip(y.chunks_exact(row)).enumerate() {
+                        // Shifted in f32 as Keras does (`x − max` rounds to f32, which
+                        // alone moves e^{x − max} by up to 2⁻²⁴·|x − max|), the rest in f64.
+                        let max = xs.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                        let shifted = |v: f32| f64::from(v - max);
+                        let sum: f64 = xs.iter().map(|&v| shifted(v).exp()).sum();
+                        for (&xv, &yv) in xs.iter().zip(ys) {
+                            let want = shifted(xv).exp() / sum;
+                            if want.is_nan() {
+                                // A row of only −inf: NaN, as in Keras (−inf − (−inf)).
+                                assert!(yv.is_nan(), "{isa}: {yv} for a NaN row");
+                            } else if xv == f32::NEG_INFINITY {
+                                assert_eq!(yv, 0.0, "{isa}: −inf gives 0");
+                            } else if want > 1e-30 {
+                                worst = worst.max((yv as f64 - want).abs() / want);
+                            } else {
+                                // Near and below the subnormals: an absolute bound (e^−87 ≈ 1.6e-38 flushes to 0).
+                                let bound = 6.0 * f32::EPSILON as f64 * want + 2e-38;
+                                assert!((yv as f64 - want).abs() <= bound, "{isa}: {yv} vs {want}");
+                            }
+                        }
+                        let mut alone = xs.to_vec();
+                        softmax_row(&mut alone);
+                        let same = alone.iter().zip(ys).all(|(a, b)| a.to_bits() == b.to_bits());
+                        assert!(same, "{isa}: row {r} of length {row} differs alone and in a batch");
+                    }
+                }
+                // exp within 2 ulp, the sum and the division a few more.
+                assert!(worst < 6.0 * f32::EPSILON as f64, "{isa}: relative error {worst}");
+                eprintln!("softmax {isa}: worst relative error {worst:.2e} ({:.2} ε)", worst / f32::EPSILON as f64);
+            });
+            if ran.is_none() {
+                eprintln!("softmax: {isa} skipped (not supported by this CPU)");
+            }
+        }
     }
 
     #[test]

@@ -16,6 +16,7 @@ use syn::Ident;
 mod inference;
 mod keras_json;
 mod passes;
+mod quant;
 mod summary;
 
 pub fn expand(def: &ModelDef, graph: &Graph) -> TokenStream {
@@ -196,6 +197,7 @@ pub fn expand(def: &ModelDef, graph: &Graph) -> TokenStream {
     let summary = gen.summary(def);
     let keras_json = gen.keras_json(def);
     let as_layer = gen.as_layer(name, &ws, &scratch);
+    let int8 = gen.int8(def);
     let doc_ws = format!("Buffers for a batch of [`{name}`]: activations, gradients, layer caches.");
     let ctor_doc = format!(
         "Builds `{name}` with Keras's default initializers, drawing from a ChaCha8 generator seeded with `seed` (same seed, same weights)."
@@ -356,6 +358,8 @@ pub fn expand(def: &ModelDef, graph: &Graph) -> TokenStream {
         }
 
         #as_layer
+
+        #int8
     }
 }
 

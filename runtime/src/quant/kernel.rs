@@ -318,15 +318,15 @@ mod vnni {
                 unsafe {
                     match (rows, four_blocks) {
                         (8 | 4, true) => {
-                            emit(&tile::<4, 4>(x, r, w, b), r, b, 4, w.n, dest);
+                            finish(&tile::<4, 4>(x, r, w, b), r, b, w.n, dest);
                             if rows == 8 {
-                                emit(&tile::<4, 4>(x, r + 4, w, b), r + 4, b, 4, w.n, dest);
+                                finish(&tile::<4, 4>(x, r + 4, w, b), r + 4, b, w.n, dest);
                             }
                         }
-                        (8, false) => emit(&tile::<8, 1>(x, r, w, b), r, b, 1, w.n, dest),
-                        (4, false) => emit(&tile::<4, 1>(x, r, w, b), r, b, 1, w.n, dest),
-                        (_, true) => emit(&tile::<1, 4>(x, r, w, b), r, b, 4, w.n, dest),
-                        (_, false) => emit(&tile::<1, 1>(x, r, w, b), r, b, 1, w.n, dest),
+                        (8, false) => finish(&tile::<8, 1>(x, r, w, b), r, b, w.n, dest),
+                        (4, false) => finish(&tile::<4, 1>(x, r, w, b), r, b, w.n, dest),
+                        (_, true) => finish(&tile::<1, 4>(x, r, w, b), r, b, w.n, dest),
+                        (_, false) => finish(&tile::<1, 1>(x, r, w, b), r, b, w.n, dest),
                     }
                 }
                 b += if four_blocks { 4 } else { 1 };
@@ -335,9 +335,15 @@ mod vnni {
         }
     }
 
+    /// The sums of rows `r..r+MR`, blocks `b..b+NB`, in registers.
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-    unsafe fn tile<const MR: usize, const NB: usize>(x: &[u8], r: usize, w: &PackedI8, b: usize) -> [[i32; 64]; MR] {
+    unsafe fn tile<const MR: usize, const NB: usize>(
+        x: &[u8],
+        r: usize,
+        w: &PackedI8,
+        b: usize,
+    ) -> [[__m512i; NB]; MR] {
         let mut acc = [[_mm512_setzero_si512(); NB]; MR];
         let panel = w.data.as_ptr().wrapping_add(b * w.quads * BLOCK * 4);
         let full = w.k / 4;
@@ -361,14 +367,70 @@ mod vnni {
                 }
             }
         }
-        let mut out = [[0i32; 64]; MR];
-        for (o, row) in out.iter_mut().zip(&acc) {
-            for (j, a) in row.iter().enumerate() {
-                // SAFETY: `j < NB ≤ 4`, so 16 values fit at `16 j`.
-                unsafe { _mm512_storeu_si512(o.as_mut_ptr().add(j * BLOCK).cast(), *a) };
+        acc
+    }
+
+    /// Hands a tile's sums to the destination. The f32 epilogue works on
+    /// the registers (masked at the matrix's last columns) instead of
+    /// going through memory and the generic `emit`, whose short column
+    /// runs (10 classes) ran partly scalar; it computes the same
+    /// operations in the same order (`(a − k) as f32 · s + c`, no fused
+    /// multiply–add, then ReLU as `max(0, d)`, which keeps `−0.0` as the
+    /// other paths do), so results stay identical across paths.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+    unsafe fn finish<const MR: usize, const NB: usize>(
+        acc: &[[__m512i; NB]; MR],
+        r: usize,
+        b: usize,
+        n: usize,
+        dest: &mut Dest<'_>,
+    ) {
+        let Dest::F32 { ep, y, ldy, accumulate } = dest else {
+            let mut out = [[0i32; 64]; MR];
+            for (o, row) in out.iter_mut().zip(acc) {
+                for (j, a) in row.iter().enumerate() {
+                    // SAFETY: `j < NB ≤ 4`, so 16 values fit at `16 j`.
+                    unsafe { _mm512_storeu_si512(o.as_mut_ptr().add(j * BLOCK).cast(), *a) };
+                }
+            }
+            return emit(&out, r, b, NB, n, dest);
+        };
+        let zero = _mm512_setzero_ps();
+        for j in 0..NB {
+            let c0 = (b + j) * BLOCK;
+            if c0 >= n {
+                break;
+            }
+            let cols = (n - c0).min(BLOCK);
+            let mask: __mmask16 = if cols == BLOCK { 0xffff } else { (1u16 << cols) - 1 };
+            // SAFETY: columns `c0..c0 + cols` exist in the epilogue's vectors
+            // (built for `n` columns); masked lanes are not read.
+            let (corr, scale, bias) = unsafe {
+                (
+                    _mm512_maskz_loadu_epi32(mask, ep.corr.as_ptr().add(c0)),
+                    _mm512_maskz_loadu_ps(mask, ep.scale.as_ptr().add(c0)),
+                    _mm512_maskz_loadu_ps(mask, ep.bias.as_ptr().add(c0)),
+                )
+            };
+            for (i, row) in acc.iter().enumerate() {
+                let sums = _mm512_cvtepi32_ps(_mm512_sub_epi32(row[j], corr));
+                let mut d = _mm512_add_ps(_mm512_mul_ps(sums, scale), bias);
+                if ep.relu {
+                    d = _mm512_max_ps(zero, d);
+                }
+                let at = (r + i) * *ldy + c0;
+                assert!(at + cols <= y.len(), "gemm_u8i8_f32: y too short");
+                // SAFETY: `y[at..at + cols]` exists (checked above); masked lanes are not touched.
+                unsafe {
+                    let p = y.as_mut_ptr().add(at);
+                    if *accumulate {
+                        d = _mm512_add_ps(_mm512_maskz_loadu_ps(mask, p), d);
+                    }
+                    _mm512_mask_storeu_ps(p, mask, d);
+                }
             }
         }
-        out
     }
 }
 

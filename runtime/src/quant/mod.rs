@@ -29,6 +29,15 @@
 //! VNNI (`vpdpbusd`), else the AVX2 path runs. All paths give identical
 //! results.
 //!
+//! # Whole models
+//! `model!` generates `<Name>Int8` and `Name::quantize(&samples)` for a
+//! model whose layers are a chain of `Dense`, `Embedding`, `LSTM` (their
+//! [`Quantize`] forms) and layers without weights (kept in f32: [`Same`]);
+//! see `docs/DESIGN.md` (int8 inference). The generated code lists the
+//! layers; batching, buffers, calibration checks and files are the generic
+//! helpers of this module ([`QBuffers`], [`calibration_count`],
+//! [`architecture`], …).
+//!
 //! # Files
 //! [`QFile`] stores quantized layers in a safetensors file (format
 //! `kiln.int8`, version 1): `I8` weights, `F32` scales, biases and
@@ -37,10 +46,14 @@
 
 pub mod kernel;
 mod layers;
+mod model;
 mod qfile;
 
 pub use kernel::{gemm_u8i8, gemm_u8i8_f32, gemm_u8i8_on, Epilogue, PackedI8, QPath};
 pub use layers::{QDense, QEmbedding, QLstm, QScratch};
+pub use model::{
+    architecture, bytes_error, calibration_count, check_architecture, load_path, QBuffers, QLayer, Quantize, Same,
+};
 pub use qfile::{QFile, QFILE_FORMAT, QFILE_VERSION};
 
 use crate::{Error, Result};

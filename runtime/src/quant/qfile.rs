@@ -19,12 +19,24 @@ pub const QFILE_VERSION: &str = "1";
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct QFile {
     tensors: BTreeMap<String, (Dtype, Vec<usize>, Vec<u8>)>,
+    /// Metadata besides format and version (a whole model's `architecture`).
+    metadata: BTreeMap<String, String>,
 }
 
 impl QFile {
     /// An empty file.
     pub fn new() -> Self {
         QFile::default()
+    }
+
+    /// Sets metadata entry `key` (`format` and `format_version` are the file's own).
+    pub fn set_meta(&mut self, key: &str, value: String) {
+        self.metadata.insert(key.to_string(), value);
+    }
+
+    /// Metadata entry `key`, if present.
+    pub fn meta(&self, key: &str) -> Option<&str> {
+        self.metadata.get(key).map(String::as_str)
     }
 
     /// Adds an `I8` tensor.
@@ -82,8 +94,10 @@ impl QFile {
                     .map_err(|e| FileProblem::Corrupt(e.to_string()))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let metadata = [(crate::io::FORMAT_KEY, QFILE_FORMAT), (crate::io::VERSION_KEY, QFILE_VERSION)];
-        let metadata = metadata.into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let fixed = [(crate::io::FORMAT_KEY, QFILE_FORMAT), (crate::io::VERSION_KEY, QFILE_VERSION)];
+        let fixed = fixed.into_iter().map(|(k, v)| (k.to_string(), v.to_string()));
+        // The format's own entries last, so they win over any stray copy.
+        let metadata = self.metadata.clone().into_iter().chain(fixed).collect();
         safetensors::serialize(views, Some(metadata)).map_err(|e| FileProblem::Corrupt(e.to_string()))
     }
 
@@ -91,7 +105,10 @@ impl QFile {
     /// format, version and dtypes (`I8` or `F32` only).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, FileProblem> {
         let file = SafeTensors::deserialize(bytes).map_err(|e| FileProblem::Corrupt(e.to_string()))?;
-        crate::io::checked_metadata(bytes, QFILE_FORMAT, QFILE_VERSION)?;
+        let mut metadata: BTreeMap<String, String> =
+            crate::io::checked_metadata(bytes, QFILE_FORMAT, QFILE_VERSION)?.into_iter().collect();
+        metadata.remove(crate::io::FORMAT_KEY);
+        metadata.remove(crate::io::VERSION_KEY);
         let mut tensors = BTreeMap::new();
         for (name, view) in file.tensors() {
             if !matches!(view.dtype(), Dtype::I8 | Dtype::F32) {
@@ -99,7 +116,7 @@ impl QFile {
             }
             tensors.insert(name, (view.dtype(), view.shape().to_vec(), view.data().to_vec()));
         }
-        Ok(QFile { tensors })
+        Ok(QFile { tensors, metadata })
     }
 
     /// Writes the file atomically.
