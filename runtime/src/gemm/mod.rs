@@ -314,7 +314,8 @@ unsafe fn sgemm_checked(
     // caller's path.
     let chunk = round_up(len.div_ceil(parts), align);
     let scratches = scratch.for_parts(parts);
-    crate::parallel::run(parts, &|p| {
+    let judge = crate::parallel::judged(m * n * k / parts);
+    crate::parallel::run_judged(parts, judge, &|p| {
         let start = (p * chunk).min(len);
         let end = ((p + 1) * chunk).min(len);
         if start == end {
