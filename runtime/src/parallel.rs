@@ -78,8 +78,9 @@ pub fn num_threads() -> usize {
 // helper is preempted inside its part and the caller waits a scheduler
 // slice (milliseconds). No product splits while the run queue holds more
 // runnable tasks than there are CPUs, or other processes took more CPU
-// time over the last 100 ms than leaves a core for the helper (`core_free`). Every split is timed (`run`): if no helper took a
-// part, or the split took longer than 90% of what the caller's own pace
+// time over the last 100 ms than leaves a core for the helper
+// (`core_free`). Every split of at least 4M multiply–adds per part is
+// timed (`run`, `judged`): if no helper took a part, or the split took longer than 90% of what the caller's own pace
 // says one thread would have, later products run unsplit for a quiet
 // period, 1 ms doubling up to 256 ms while splits keep failing; the first
 // split that pays resets it. So on a busy machine kiln falls back to one
