@@ -4,8 +4,10 @@
 //! a dense layer's backward pass needs cost nothing; C is row-major. The
 //! product follows the Goto/BLIS blocking scheme: B is packed into panels
 //! of [`NR`] columns, A into panels of [`MR`] rows, and an `MR × NR`
-//! micro-kernel (AVX2 + FMA when the CPU has it, portable Rust otherwise)
-//! keeps the whole output tile in registers.
+//! micro-kernel (AVX-512 or AVX2 + FMA when the CPU has it, portable Rust
+//! otherwise) keeps the whole output tile in registers. The AVX-512 kernel
+//! reads a row-major A in place instead of packing it, and
+//! [`sgemm_fused`] adds a bias and applies relu in the tile's last store.
 //!
 //! The packing buffers live in a caller-owned [`Scratch`], so a product
 //! allocates only when the scratch is too small for it, once.
