@@ -17,7 +17,9 @@
 //! `KILN_ISA` forces each path (in a child process: it is read once).
 
 use kiln::activations::Activation;
-use kiln::gemm::{add_row_vector, column_sums_into, sgemm, small_gemm, vec_mat, vec_mat_strided, Mat, Scratch};
+use kiln::gemm::{
+    add_row_vector, column_sums_into, sgemm, sgemm_fused, small_gemm, vec_mat, vec_mat_strided, Epilogue, Mat, Scratch,
+};
 use kiln::simd::{with_isa, Isa};
 
 /// Runs `f` on every path the CPU supports; prints the ones it skips.
@@ -182,6 +184,113 @@ fn sgemm_is_within_the_rounding_bound_and_identical_across_paths() {
             }
         }
     }
+}
+
+/// `sgemm_fused`'s bias and relu, fused into the store of the last depth
+/// block, against the f64 product + bias then `relu` as
+/// `Activation::Relu` defines it (NaN and −0 pass through), exactly on
+/// quarter-integers, on every path, with and without accumulation, and in
+/// a product split by columns across two threads (each part's bias starts
+/// at its first column).
+#[test]
+fn sgemm_fused_adds_the_bias_and_applies_relu_exactly_on_every_path() {
+    let mut shapes = SHAPES.to_vec();
+    shapes.push((64, 520, 300)); // splits by columns at 2 threads (10M multiply–adds)
+    shapes.push((520, 64, 300)); // splits by rows
+    for &(m, n, k) in &shapes {
+        let (a, b) = (quarters(m * k, 7), quarters(k * n, 8));
+        let mut bias = quarters(n, 9);
+        if n > 2 {
+            bias[1] = f32::NAN;
+        }
+        for (ta, tb) in [(false, false), (true, true)] {
+            let (product, _) = reference(m, n, k, &a, ta, &b, tb);
+            for (relu, with_bias, accumulate, threads) in [
+                (true, true, false, 1),
+                (true, false, false, 1),
+                (false, true, false, 1),
+                (true, true, true, 1),
+                (true, true, false, 2),
+            ] {
+                let init = -0.25f32;
+                let expected: Vec<f64> = (0..m * n)
+                    .map(|idx| {
+                        let mut z = product[idx] + if accumulate { f64::from(init) } else { 0.0 };
+                        if with_bias {
+                            z += f64::from(bias[idx % n]);
+                        }
+                        if relu && z < 0.0 {
+                            0.0
+                        } else {
+                            z
+                        }
+                    })
+                    .collect();
+                kiln::parallel::set_num_threads(threads);
+                kiln::parallel::set_split_gate(threads == 1);
+                on_each_path("sgemm_fused", |isa| {
+                    let ldc = n + 2;
+                    let am = if ta { Mat::transposed(&a, m) } else { Mat::row_major(&a, k) };
+                    let bm = if tb { Mat::transposed(&b, k) } else { Mat::row_major(&b, n) };
+                    let mut c = vec![init; m * ldc];
+                    let epilogue = Epilogue { bias: with_bias.then_some(&bias[..]), relu };
+                    sgemm_fused(m, n, k, am, bm, &mut c, ldc, accumulate, epilogue, &mut Scratch::default());
+                    for i in 0..m {
+                        for j in 0..n {
+                            let (got, want) = (c[i * ldc + j], expected[i * n + j]);
+                            let same = (got.is_nan() && want.is_nan()) || f64::from(got) == want;
+                            assert!(same, "{isa} {m}x{n}x{k} ta={ta} relu={relu} bias={with_bias} accumulate={accumulate} threads={threads} at ({i}, {j}): {got} vs {want}");
+                        }
+                        assert!(
+                            c[i * ldc + n..(i + 1) * ldc].iter().all(|&v| v == init),
+                            "{isa}: wrote past C's columns"
+                        );
+                    }
+                });
+            }
+        }
+    }
+    kiln::parallel::set_split_gate(true);
+    kiln::parallel::set_num_threads(1);
+}
+
+/// The fused relu gives the bits of `Activation::Relu` on the sums and the
+/// bias of zeros, negatives, positives and NaN, on every path.
+#[test]
+fn sgemm_fused_relu_gives_the_bits_of_the_activation() {
+    // C = A·B + bias with A·B = 0 (B is zero): C = bias.
+    let (m, n, k) = (9, 35, 4);
+    let a = quarters(m * k, 1);
+    let b = vec![0.0f32; k * n];
+    let bias: Vec<f32> = (0..n).map(|j| [-0.0, -1.0, 2.0, f32::NAN, 0.0][j % 5]).collect();
+    let mut want = vec![0.0f32; m * n];
+    for row in want.chunks_mut(n) {
+        row.copy_from_slice(&bias);
+    }
+    // A·B is a sum of ±0 starting from +0, so +0; then + bias.
+    for v in want.iter_mut() {
+        *v += 0.0;
+    }
+    Activation::Relu.forward_in_place(&mut want, n);
+    on_each_path("sgemm_fused relu", |isa| {
+        let mut c = vec![5.0f32; m * n];
+        let epilogue = Epilogue { bias: Some(&bias), relu: true };
+        sgemm_fused(
+            m,
+            n,
+            k,
+            Mat::row_major(&a, k),
+            Mat::row_major(&b, n),
+            &mut c,
+            n,
+            false,
+            epilogue,
+            &mut Scratch::default(),
+        );
+        for (idx, (&got, &w)) in c.iter().zip(&want).enumerate() {
+            assert!(got.to_bits() == w.to_bits() || (got.is_nan() && w.is_nan()), "{isa} at {idx}: {got:?} vs {w:?}");
+        }
+    });
 }
 
 #[test]

@@ -73,10 +73,20 @@ fn labels(n: usize) -> Vec<u32> {
 /// and one thread never splits.
 fn the_policy_splits_large_products_only() {
     set_num_threads(2);
-    for (m, n, k) in [(128, 300, 784), (784, 300, 128), (128, 784, 300), (1024, 300, 784), (1024, 100, 300)] {
+    for (m, n, k) in [
+        (128, 300, 784),
+        (784, 300, 128),
+        (128, 784, 300),
+        (1024, 300, 784),
+        (1024, 100, 300),
+        (128, 100, 300),
+        (300, 100, 128),
+    ] {
         assert_eq!(gemm_parts(m, n, k), 2, "{m}×{n}×{k} should split at 2 threads");
     }
-    for (m, n, k) in [(1, 300, 784), (4, 300, 784), (128, 10, 100), (64, 64, 64), (9, 32, 29068)] {
+    for (m, n, k) in
+        [(1, 300, 784), (4, 300, 784), (128, 10, 100), (64, 64, 64), (9, 32, 29068), (1024, 10, 100), (64, 256, 64)]
+    {
         assert_eq!(gemm_parts(m, n, k), 1, "{m}×{n}×{k} should stay on one thread");
     }
     // Batch-1 inference (a dense layer's one-sample product) never splits.
@@ -94,7 +104,7 @@ fn the_policy_splits_large_products_only() {
 /// helper first ran a part it had not run in warm-up).
 fn alternating_across_the_threshold_allocates_nothing() {
     set_num_threads(2);
-    let (big, small) = (128, 17);
+    let (big, small) = (128, 7);
     assert!(gemm_parts(big, 300, 784) > 1 && gemm_parts(small, 300, 784) == 1, "the sizes straddle the threshold");
     let x = images(big, 0);
     let y = labels(big);

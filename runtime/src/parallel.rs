@@ -77,8 +77,10 @@ pub fn num_threads() -> usize {
 // than one unsplit product: each part packs its own panels), or the
 // helper is preempted inside its part and the caller waits a scheduler
 // slice (milliseconds). No product splits while the run queue holds more
-// runnable tasks than there are CPUs (`core_free`). Every split is timed (`run`): if no helper took a
-// part, or the split took longer than 90% of what the caller's own pace
+// runnable tasks than there are CPUs, or other processes took more CPU
+// time over the last 100 ms than leaves a core for the helper
+// (`core_free`). Every split of at least 4M multiply–adds per part is
+// timed (`run`, `judged`): if no helper took a part, or the split took longer than 90% of what the caller's own pace
 // says one thread would have, later products run unsplit for a quiet
 // period, 1 ms doubling up to 256 ms while splits keep failing; the first
 // split that pays resets it. So on a busy machine kiln falls back to one
@@ -88,13 +90,15 @@ pub fn num_threads() -> usize {
 // buffers of both ways for every product the thresholds would split).
 
 /// Multiply–adds per part below which a blocked product (`sgemm`) stays on
-/// one thread: 4M (the MLP's 128×100×300 layer, 3.8M, stays whole; its
-/// 128×300×784 one, 30M, splits). With the helper on a core, splits paid
-/// from ~1M per part (crossover run 1 in docs/DESIGN.md: 1.76× at 64×256×64,
-/// 1.81–1.96× from 3.8M); below 4M the gain is at most a few µs per
-/// product, while a probe of the gate that fails costs the duplicated
-/// packing (up to 22% at 2–4M), so the smaller products are left whole.
-const GEMM_MIN_PER_PART: usize = 1 << 22;
+/// one thread: 1.5M (the MLP's 128×100×300 layers, 3.8M, split; 1024×10×100,
+/// 1M, and batch-4 text products, 1M, stay whole). With the helper on a
+/// core, splits paid from ~1M per part (crossover run 1 in docs/DESIGN.md:
+/// 1.76× at 64×256×64, 1.81–1.96× from 3.8M). It was 4M while the gate
+/// read the 1-minute load average and failed probes were frequent (each
+/// costs the duplicated packing, up to 22% at 2–4M); with the gate's
+/// 100 ms window, MLP training b128 at 2 threads went from 1.47× to 1.7×
+/// of 1 thread with the helper on a core (docs/PERFORMANCE.md).
+const GEMM_MIN_PER_PART: usize = 3 << 19;
 
 /// Values of `W` per part below which a one-sample product (`vec_mat`)
 /// stays on one thread: never. 784×300 (the MLP's first layer) ran
@@ -108,6 +112,12 @@ const VEC_MAT_MIN_PER_PART: usize = usize::MAX;
 /// and a recurrence's 16 steps are one job: a helper preempted mid-part
 /// holds up the whole sequence).
 const SAMPLES_MIN_PER_PART: usize = usize::MAX;
+
+/// Values per part below which an element-wise pass (an optimizer's
+/// update: Adam reads four and writes three arrays per value, with a
+/// square root and a division) stays on one thread: 64k (the MLP's
+/// 784×300 kernel, 235k values, splits; its 300×100 one, 30k, does not).
+const ELEMENTWISE_MIN_PER_PART: usize = 1 << 16;
 
 /// The gate's first quiet period after a split that did not pay.
 const QUIET_FIRST_NS: u64 = 1_000_000;
@@ -161,23 +171,40 @@ fn gate_on() -> bool {
 
 /// How often `core_free` looks at the run queue again.
 const LOOK_EVERY_NS: u64 = 20_000_000;
+/// The shortest window over which `core_free` measures the CPU time other
+/// processes took (`/proc/stat` counts in 10 ms ticks: 20 ticks per 100 ms
+/// on 2 CPUs, a resolution of 0.1 CPU).
+const WINDOW_NS: u64 = 100_000_000;
 /// When `core_free` last looked (ns since `clock`'s origin, + 1).
 static LOOKED_AT: AtomicU64 = AtomicU64::new(0);
 /// What it saw then.
 static CORE_FREE: AtomicBool = AtomicBool::new(true);
+/// The current window's start (ns since `clock`'s origin, + 1; 0: none
+/// yet), with the machine's busy ticks and this process's ticks then.
+static WINDOW_START: AtomicU64 = AtomicU64::new(0);
+static WINDOW_BUSY: AtomicU64 = AtomicU64::new(0);
+static WINDOW_OWN: AtomicU64 = AtomicU64::new(0);
+/// Whether other processes left a core free over the last full window.
+static OTHERS_LEAVE_A_CORE: AtomicBool = AtomicBool::new(true);
 
-/// Whether another core is free for a helper: on Linux, at most as many
+/// Whether another core is free for a helper, on Linux: at most as many
 /// runnable tasks as CPUs now (the 4th field of `/proc/loadavg`, which
-/// counts the caller and a spinning helper) and a 1-minute load average
-/// of at most the CPUs + 0.5 (a snapshot alone let through splits in the
-/// moments a busy machine's queue happened to be short), looked at every
-/// 20 ms. Elsewhere,
-/// or if the file cannot be read, true (the per-split timing still
-/// judges). On an oversubscribed machine a process's threads share its
-/// CPU time, so a second thread cannot pay there however each split is
-/// timed: the helper's work and spinning come out of the caller's share
-/// (measured: text training b64 at 2 threads 0.3–0.6× of 1 thread with
-/// load 14 on 2 CPUs and only the timing gate).
+/// counts the caller and a spinning helper), and over the last 100 ms or
+/// more, the CPU time *other* processes took (`/proc/stat`'s busy ticks of
+/// all CPUs minus this process's, `/proc/self/stat`) left room for this
+/// process's threads: others + threads ≤ CPUs + 0.5. Looked at every
+/// 20 ms, read into stack buffers. Elsewhere, or if the files cannot be
+/// read, true (the per-split timing still judges). On an oversubscribed
+/// machine a process's threads share its CPU time, so a second thread
+/// cannot pay there however each split is timed: the helper's work and
+/// spinning come out of the caller's share (measured: text training b64
+/// at 2 threads 0.3–0.6× of 1 thread with load 14 on 2 CPUs and only the
+/// timing gate). The snapshot alone let through splits in the moments a
+/// busy machine's queue happened to be short, hence the window. It
+/// replaced the 1-minute load average, which lags: kiln's own two
+/// threads, or a peer that had just run on both cores, kept it above the
+/// bound for a minute on a machine that was in fact free (W1 training at
+/// 2 threads ran at 1.10× of 1 thread in the harness).
 fn core_free() -> bool {
     let now = clock() + 1;
     let looked = LOOKED_AT.load(Ordering::Relaxed);
@@ -185,12 +212,24 @@ fn core_free() -> bool {
         return CORE_FREE.load(Ordering::Relaxed);
     }
     LOOKED_AT.store(now, Ordering::Relaxed);
-    let free = match run_queue() {
-        // A free core now, and none of the last minute's load beyond what
-        // the cores hold (kiln's own two threads count in both).
-        Some((load, runnable)) => runnable <= cpus() && load <= cpus() as f32 + 0.5,
-        None => true,
-    };
+    if let (Some(busy), Some(own)) = (busy_ticks(), own_ticks()) {
+        let start = WINDOW_START.load(Ordering::Relaxed);
+        if start == 0 || now - start >= WINDOW_NS {
+            if start != 0 {
+                // Ticks are 1/100 s (USER_HZ, fixed for /proc on Linux).
+                let others = busy
+                    .saturating_sub(WINDOW_BUSY.load(Ordering::Relaxed))
+                    .saturating_sub(own.saturating_sub(WINDOW_OWN.load(Ordering::Relaxed)));
+                let others_cpus = others as f64 / ((now - start) as f64 * 1e-7);
+                let room = others_cpus + num_threads() as f64 <= cpus() as f64 + 0.5;
+                OTHERS_LEAVE_A_CORE.store(room, Ordering::Relaxed);
+            }
+            WINDOW_START.store(now, Ordering::Relaxed);
+            WINDOW_BUSY.store(busy, Ordering::Relaxed);
+            WINDOW_OWN.store(own, Ordering::Relaxed);
+        }
+    }
+    let free = OTHERS_LEAVE_A_CORE.load(Ordering::Relaxed) && runnable().is_none_or(|r| r <= cpus());
     CORE_FREE.store(free, Ordering::Relaxed);
     free
 }
@@ -201,17 +240,42 @@ fn cpus() -> usize {
     *CPUS.get_or_init(|| thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
-/// The machine's 1-minute load average and its runnable tasks now
-/// (`/proc/loadavg`'s first and `R/T` fields), read into a stack buffer
-/// (no allocation).
-fn run_queue() -> Option<(f32, usize)> {
+/// Up to 512 bytes of `path` into `buf` (no allocation).
+fn read_small<'b>(path: &str, buf: &'b mut [u8; 512]) -> Option<&'b str> {
     use std::io::Read;
-    let mut buf = [0u8; 128];
-    let len = std::fs::File::open("/proc/loadavg").ok()?.read(&mut buf).ok()?;
-    let mut fields = std::str::from_utf8(&buf[..len]).ok()?.split_whitespace();
-    let load = fields.next()?.parse().ok()?;
-    let runnable = fields.nth(2)?.split('/').next()?.parse().ok()?;
-    Some((load, runnable))
+    let len = std::fs::File::open(path).ok()?.read(buf).ok()?;
+    std::str::from_utf8(&buf[..len]).ok()
+}
+
+/// The machine's runnable tasks now (`/proc/loadavg`'s `R/T` field).
+fn runnable() -> Option<usize> {
+    let mut buf = [0u8; 512];
+    read_small("/proc/loadavg", &mut buf)?.split_whitespace().nth(3)?.split('/').next()?.parse().ok()
+}
+
+/// Ticks all CPUs have spent busy since boot (`/proc/stat`'s first line:
+/// user, nice, system, irq, softirq, steal; not idle or iowait).
+fn busy_ticks() -> Option<u64> {
+    let mut buf = [0u8; 512];
+    let text = read_small("/proc/stat", &mut buf)?;
+    let mut fields = text.lines().next()?.strip_prefix("cpu ")?.split_whitespace();
+    let mut v = [0u64; 8];
+    for x in v.iter_mut() {
+        *x = fields.next()?.parse().ok()?;
+    }
+    let [user, nice, system, _idle, _iowait, irq, softirq, steal] = v;
+    Some(user + nice + system + irq + softirq + steal)
+}
+
+/// Ticks this process has run (user + system, `/proc/self/stat`'s 14th
+/// and 15th fields, counted after the command name's closing parenthesis).
+fn own_ticks() -> Option<u64> {
+    let mut buf = [0u8; 512];
+    let text = read_small("/proc/self/stat", &mut buf)?;
+    let mut fields = text[text.rfind(')')? + 1..].split_whitespace();
+    let utime: u64 = fields.nth(11)?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some(utime + stime)
 }
 
 /// Records how a split went (see the policy above).
@@ -247,6 +311,20 @@ pub fn gemm_parts(m: usize, n: usize, k: usize) -> usize {
 /// a helper.
 pub fn vec_mat_parts(k: usize, n: usize) -> usize {
     parts_for_work(k * n, VEC_MAT_MIN_PER_PART).min(n / 64).max(1)
+}
+
+/// Parts for an element-wise pass over `len` values, decided now: the
+/// size threshold (`ELEMENTWISE_MIN_PER_PART`), then the gate. Starts the
+/// helpers the size calls for either way (see [`prepare`]).
+pub(crate) fn elementwise_parts(len: usize) -> usize {
+    let parts = parts_for_work(len, ELEMENTWISE_MIN_PER_PART);
+    if parts > 1 {
+        prepare(parts);
+        if !split_now() {
+            return 1;
+        }
+    }
+    parts
 }
 
 /// Parts for a recurrence over `batch` samples costing `work` (see
@@ -452,6 +530,11 @@ fn spawn_helpers(helpers: &mut Vec<Helper>, wanted: usize) {
 /// and then resumes the panic: the caller's own, or else the first
 /// helper's with its original payload. Parts not yet claimed then never run.
 pub(crate) fn run(parts: usize, f: &(dyn Fn(usize) + Sync)) {
+    run_judged(parts, true, f);
+}
+
+/// [`run`], feeding the gate's timing only if `judge` (see [`judged`]).
+pub(crate) fn run_judged(parts: usize, judge: bool, f: &(dyn Fn(usize) + Sync)) {
     let pool = pool();
     if parts <= 1 || pool.busy.swap(true, Ordering::Acquire) {
         (0..parts).for_each(f);
@@ -501,7 +584,21 @@ pub(crate) fn run(parts: usize, f: &(dyn Fn(usize) + Sync)) {
     let helped = helped.load(Ordering::Relaxed);
     let own_parts = parts - helped;
     let paid = helped > 0 && total.as_secs_f64() * (own_parts as f64) < 0.9 * own.as_secs_f64() * (parts as f64);
-    record_split(paid);
+    if judge {
+        record_split(paid);
+    }
+}
+
+/// Multiply–adds per part from which a split's timing feeds the gate's
+/// quiet periods (the threshold before the gate's window: 4M). Smaller
+/// splits (1.5M–4M per part, element-wise updates) take ~10–30 µs a part,
+/// where a parked helper's wake-up alone fails the 90% test: judged, they
+/// kept the gate closed on a free machine (MLP training b128 at 2 threads
+/// 154–157k samples/s, against 263–273k with the gate off and 229–231k
+/// with the 4M threshold, same run, load 0.3–0.5), so only larger splits
+/// are judged; the smaller ones still obey the gate.
+pub(crate) fn judged(work_per_part: usize) -> bool {
+    work_per_part >= 1 << 22
 }
 
 /// A mutable buffer whose disjoint ranges parts of one [`run`] write. It
@@ -700,6 +797,28 @@ mod tests {
         assert!(quiet <= QUIET_FIRST_NS << MAX_BACKOFF, "quiet for {quiet} ns");
         record_split(true);
         assert_eq!(BACKOFF.load(Ordering::Relaxed), 0, "a split that paid resets the backoff");
+    }
+
+    /// The gate's readers of `/proc`: this process's ticks grow by the CPU
+    /// time it spins, and the machine's busy ticks by at least as much (the
+    /// gate subtracts the first from the second to see other processes).
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn the_gate_sees_this_process_cpu_time_apart_from_the_machine() {
+        let (busy0, own0) = (busy_ticks().expect("/proc/stat"), own_ticks().expect("/proc/self/stat"));
+        // Spin until 50 ms of CPU time are counted (longer in wall time on
+        // a busy machine, where this thread shares a core).
+        let start = Instant::now();
+        let mut own1 = own0;
+        while own1 - own0 < 5 {
+            assert!(start.elapsed() < Duration::from_secs(20), "own ticks did not grow");
+            std::hint::spin_loop();
+            own1 = own_ticks().unwrap();
+        }
+        let busy1 = busy_ticks().unwrap();
+        // Sampled accounting may differ by a tick or two.
+        assert!(busy1 - busy0 + 2 >= own1 - own0, "machine {} < own {}", busy1 - busy0, own1 - own0);
+        assert!(runnable().expect("/proc/loadavg") >= 1, "this thread is runnable");
     }
 
     /// Where a second thread pays: each kernel at each size in 1 part and

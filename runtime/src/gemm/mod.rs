@@ -4,8 +4,10 @@
 //! a dense layer's backward pass needs cost nothing; C is row-major. The
 //! product follows the Goto/BLIS blocking scheme: B is packed into panels
 //! of [`NR`] columns, A into panels of [`MR`] rows, and an `MR × NR`
-//! micro-kernel (AVX2 + FMA when the CPU has it, portable Rust otherwise)
-//! keeps the whole output tile in registers.
+//! micro-kernel (AVX-512 or AVX2 + FMA when the CPU has it, portable Rust
+//! otherwise) keeps the whole output tile in registers. The AVX-512 kernel
+//! reads a row-major A in place instead of packing it, and
+//! [`sgemm_fused`] adds a bias and applies relu in the tile's last store.
 //!
 //! The packing buffers live in a caller-owned [`Scratch`], so a product
 //! allocates only when the scratch is too small for it, once.
@@ -130,6 +132,21 @@ impl Scratch {
     }
 }
 
+/// What the product's store does after the sum, fused into the
+/// micro-kernel's last write of each tile (one pass over C instead of three).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Epilogue<'a> {
+    /// `n` values added to every row of C (a dense layer's bias).
+    pub bias: Option<&'a [f32]>,
+    /// `relu` after the bias, as `Activation::Relu` computes it.
+    pub relu: bool,
+}
+
+impl Epilogue<'_> {
+    /// No bias, no activation: the plain product.
+    pub const NONE: Epilogue<'static> = Epilogue { bias: None, relu: false };
+}
+
 /// `C[m×n] = A[m×k]·B[k×n]`, or `C += A·B` when `accumulate` is set.
 ///
 /// `c` is row-major with leading dimension `ldc`.
@@ -149,7 +166,44 @@ pub fn sgemm(
     accumulate: bool,
     scratch: &mut Scratch,
 ) {
+    sgemm_fused(m, n, k, a, b, c, ldc, accumulate, Epilogue::NONE, scratch);
+}
+
+/// [`sgemm`] followed by `epilogue` on every value of C: `C = relu(A·B +
+/// bias)` (or `relu(C + A·B + bias)` when accumulating), with the bits of
+/// the product, then `add_row_vector`, then `Activation::Relu`.
+///
+/// # Panics
+/// As [`sgemm`], and if the bias holds fewer than `n` values.
+#[allow(clippy::too_many_arguments)]
+pub fn sgemm_fused(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: Mat<'_>,
+    b: Mat<'_>,
+    c: &mut [f32],
+    ldc: usize,
+    accumulate: bool,
+    epilogue: Epilogue<'_>,
+    scratch: &mut Scratch,
+) {
+    if let Some(bias) = epilogue.bias {
+        assert!(bias.len() >= n, "sgemm: the bias holds fewer than n values");
+    }
     if !check_operands(m, n, k, &a, &b, c, ldc, accumulate) {
+        if k == 0 && m > 0 && n > 0 {
+            // No product to fuse into: C (zeroed unless accumulating), then the epilogue.
+            for row in c.chunks_mut(ldc).take(m) {
+                let row = &mut row[..n];
+                if let Some(bias) = epilogue.bias {
+                    row.iter_mut().zip(bias).for_each(|(x, b)| *x += b);
+                }
+                if epilogue.relu {
+                    row.iter_mut().for_each(|x| *x = if *x < 0.0 { 0.0 } else { *x });
+                }
+            }
+        }
         return;
     }
     let mut parts = crate::parallel::gemm_parts(m, n, k);
@@ -165,7 +219,7 @@ pub fn sgemm(
         }
     }
     // SAFETY: `check_operands` bounded all three operands.
-    unsafe { sgemm_checked(parts, m, n, k, a, b, c, ldc, accumulate, scratch) }
+    unsafe { sgemm_checked(parts, m, n, k, a, b, c, ldc, accumulate, epilogue, scratch) }
 }
 
 /// Sizes `scratch` for an `m×n×k` product run whole and run in `parts`
@@ -222,7 +276,7 @@ pub(crate) fn sgemm_in_parts(
 ) {
     if check_operands(m, n, k, &a, &b, c, ldc, false) {
         // SAFETY: `check_operands` bounded all three operands.
-        unsafe { sgemm_checked(parts, m, n, k, a, b, c, ldc, false, scratch) }
+        unsafe { sgemm_checked(parts, m, n, k, a, b, c, ldc, false, Epilogue::NONE, scratch) }
     }
 }
 
@@ -241,6 +295,7 @@ unsafe fn sgemm_checked(
     c: &mut [f32],
     ldc: usize,
     accumulate: bool,
+    epilogue: Epilogue<'_>,
     scratch: &mut Scratch,
 ) {
     let out = OutPtr(c.as_mut_ptr());
@@ -254,14 +309,15 @@ unsafe fn sgemm_checked(
     let (len, align) = if split_rows { (m, mr) } else { (n, nr) };
     if parts == 1 {
         // SAFETY: `check_operands` bounded all three operands.
-        unsafe { gemm_serial(isa, m, n, k, a, b, out.0, ldc, accumulate, scratch) };
+        unsafe { gemm_serial(isa, m, n, k, a, b, out.0, ldc, accumulate, epilogue, scratch) };
         return;
     }
     // Each part packs its own panels in its part's scratch and runs the
     // caller's path.
     let chunk = round_up(len.div_ceil(parts), align);
     let scratches = scratch.for_parts(parts);
-    crate::parallel::run(parts, &|p| {
+    let judge = crate::parallel::judged(m * n * k / parts);
+    crate::parallel::run_judged(parts, judge, &|p| {
         let start = (p * chunk).min(len);
         let end = ((p + 1) * chunk).min(len);
         if start == end {
@@ -274,10 +330,11 @@ unsafe fn sgemm_checked(
         unsafe {
             if split_rows {
                 let (a, c) = (a.offset(start, 0), out.ptr().add(start * ldc));
-                gemm_serial(isa, end - start, n, k, a, b, c, ldc, accumulate, s);
+                gemm_serial(isa, end - start, n, k, a, b, c, ldc, accumulate, epilogue, s);
             } else {
                 let (b, c) = (b.offset(0, start), out.ptr().add(start));
-                gemm_serial(isa, m, end - start, k, a, b, c, ldc, accumulate, s);
+                let epilogue = Epilogue { bias: epilogue.bias.map(|v| &v[start..]), ..epilogue };
+                gemm_serial(isa, m, end - start, k, a, b, c, ldc, accumulate, epilogue, s);
             }
         }
     });
@@ -299,7 +356,8 @@ pub(crate) fn sgemm_on_this_thread(
 ) {
     if check_operands(m, n, k, &a, &b, c, ldc, accumulate) {
         // SAFETY: `check_operands` bounded all three operands.
-        unsafe { gemm_serial(crate::simd::isa(), m, n, k, a, b, c.as_mut_ptr(), ldc, accumulate, scratch) };
+        let isa = crate::simd::isa();
+        unsafe { gemm_serial(isa, m, n, k, a, b, c.as_mut_ptr(), ldc, accumulate, Epilogue::NONE, scratch) };
     }
 }
 
@@ -352,9 +410,11 @@ unsafe fn gemm_serial(
     c: *mut f32,
     ldc: usize,
     accumulate: bool,
+    epilogue: Epilogue<'_>,
     scratch: &mut Scratch,
 ) {
     use crate::simd::Isa;
+    let out = Out { c, ldc, accumulate, epilogue };
     // SAFETY: forwarded from the caller; each kernel is chosen only for its path.
     unsafe {
         match isa {
@@ -362,15 +422,22 @@ unsafe fn gemm_serial(
             Isa::Avx512 => {
                 const R: usize = kernel::avx512::MR;
                 const C: usize = kernel::avx512::NR;
-                blocked::<R, C>(BLOCKING_AVX512, kernel::avx512::kernel, m, n, k, a, b, c, ldc, accumulate, scratch)
+                let kernels = (kernel::avx512::kernel as kernel::Kernel, Some(kernel::avx512::kernel_direct as _));
+                blocked::<R, C>(BLOCKING_AVX512, kernels, m, n, k, a, b, out, scratch)
             }
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx2 => {
-                blocked::<MR, NR>(BLOCKING_6X16, kernel::avx2::kernel, m, n, k, a, b, c, ldc, accumulate, scratch)
-            }
-            _ => blocked::<MR, NR>(BLOCKING_6X16, kernel::portable, m, n, k, a, b, c, ldc, accumulate, scratch),
+            Isa::Avx2 => blocked::<MR, NR>(BLOCKING_6X16, (kernel::avx2::kernel, None), m, n, k, a, b, out, scratch),
+            _ => blocked::<MR, NR>(BLOCKING_6X16, (kernel::portable, None), m, n, k, a, b, out, scratch),
         }
     }
+}
+
+/// Where a blocked product writes, and how.
+struct Out<'e> {
+    c: *mut f32,
+    ldc: usize,
+    accumulate: bool,
+    epilogue: Epilogue<'e>,
 }
 
 /// The Goto/BLIS loops around an `R × C` micro-kernel.
@@ -380,17 +447,18 @@ unsafe fn gemm_serial(
 #[allow(clippy::too_many_arguments)]
 unsafe fn blocked<const R: usize, const C: usize>(
     blocking: Blocking,
-    kernel: kernel::Kernel,
+    (kernel, direct): (kernel::Kernel, Option<kernel::DirectKernel>),
     m: usize,
     n: usize,
     k: usize,
     a: Mat<'_>,
     b: Mat<'_>,
-    c: *mut f32,
-    ldc: usize,
-    accumulate: bool,
+    out: Out<'_>,
     scratch: &mut Scratch,
 ) {
+    let Out { c, ldc, accumulate, epilogue } = out;
+    // A row-major A is read in place by kernels that can (no packing of A).
+    let direct = direct.filter(|_| a.col_stride == 1);
     let Blocking { mc: mc_block, nc: nc_block } = blocking;
     // Split the depth evenly: 784 = 4 × 196 rather than 3 × 256 + 16 (a
     // thin last block spends most of its time loading and storing C).
@@ -405,15 +473,21 @@ unsafe fn blocked<const R: usize, const C: usize>(
             let kc = kc_max.min(k - pc);
             pack_b::<C>(&b, pc, jc, kc, nc, &mut scratch.packed_b);
             let first_block = pc == 0;
+            let last_block = pc + kc == k;
             for ic in (0..m).step_by(mc_block) {
                 let mc = mc_block.min(m - ic);
-                pack_a::<R>(&a, ic, pc, mc, kc, &mut scratch.packed_a);
+                if direct.is_none() {
+                    pack_a::<R>(&a, ic, pc, mc, kc, &mut scratch.packed_a);
+                }
                 for jr in (0..nc).step_by(C) {
                     let nr = C.min(nc - jr);
                     let b_panel = &scratch.packed_b[jr * kc..(jr + C) * kc];
+                    let bias = match epilogue.bias {
+                        Some(bias) if last_block => bias[jc + jr..].as_ptr(),
+                        _ => std::ptr::null(),
+                    };
                     for ir in (0..mc).step_by(R) {
                         let mr = R.min(mc - ir);
-                        let a_panel = &scratch.packed_a[ir * kc..(ir + R) * kc];
                         let tile = kernel::Tile {
                             // SAFETY: the tile lies inside C (caller's contract).
                             c: unsafe { c.add((ic + ir) * ldc + jc + jr) },
@@ -421,9 +495,25 @@ unsafe fn blocked<const R: usize, const C: usize>(
                             rows: mr,
                             cols: nr,
                             accumulate: accumulate || !first_block,
+                            bias,
+                            relu: epilogue.relu && last_block,
                         };
-                        // SAFETY: as above; the panels hold `kc` steps.
-                        unsafe { kernel(kc, a_panel, b_panel, tile) };
+                        match direct {
+                            // SAFETY: as above; rows `ic + ir..` of A hold
+                            // `kc` values from column `pc` (`check_operands`).
+                            Some(direct) => unsafe {
+                                let a = kernel::APanel::Rows {
+                                    a: a.data.as_ptr().add((ic + ir) * a.row_stride + pc),
+                                    lda: a.row_stride,
+                                };
+                                direct(kc, a, b_panel, tile)
+                            },
+                            None => {
+                                let a_panel = &scratch.packed_a[ir * kc..(ir + R) * kc];
+                                // SAFETY: as above; the panels hold `kc` steps.
+                                unsafe { kernel(kc, a_panel, b_panel, tile) }
+                            }
+                        }
                     }
                 }
             }

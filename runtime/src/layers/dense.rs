@@ -3,7 +3,7 @@
 
 use super::{Ctx, InputGrad, Layer};
 use crate::activations::Activation;
-use crate::gemm::{add_row_vector, column_sums_into, sgemm, vec_mat, Mat};
+use crate::gemm::{column_sums_into, sgemm, sgemm_fused, vec_mat, Epilogue, Mat};
 use crate::initializers::Initializer;
 use crate::param::Param;
 use rand::Rng;
@@ -69,6 +69,23 @@ impl<const I: usize, const O: usize> Dense<I, O> {
     }
 }
 
+impl<const I: usize, const O: usize> Dense<I, O> {
+    /// `z = x·W + b`, then `relu` if asked (batched products only): the
+    /// bias and relu are fused into the product's store.
+    fn product(&self, x: &[f32], z: &mut [f32], batch: usize, relu: bool, ctx: &mut Ctx) {
+        let bias = self.bias.as_ref().map(|b| &b.value[..]);
+        if batch == 1 {
+            vec_mat(x, &self.kernel.value, z);
+            if let Some(b) = bias {
+                z.iter_mut().zip(b).for_each(|(v, b)| *v += b);
+            }
+        } else {
+            let (xm, wm) = (Mat::row_major(x, I), Mat::row_major(&self.kernel.value, O));
+            sgemm_fused(batch, O, I, xm, wm, z, O, false, Epilogue { bias, relu }, &mut ctx.scratch);
+        }
+    }
+}
+
 impl<const I: usize, const O: usize> Layer for Dense<I, O> {
     type In = f32;
     type Cache = ();
@@ -81,9 +98,14 @@ impl<const I: usize, const O: usize> Layer for Dense<I, O> {
 
     /// # Shapes
     /// `x`: `[batch, I]`, `y`: `[batch, O]`.
-    fn forward(&self, x: &[f32], y: &mut [f32], batch: usize, cache: &mut (), ctx: &mut Ctx) {
-        self.forward_logits(x, y, batch, cache, ctx);
-        self.activation.forward_in_place(y, O);
+    fn forward(&self, x: &[f32], y: &mut [f32], batch: usize, _: &mut (), ctx: &mut Ctx) {
+        // relu rides in the product's store (one pass over y instead of
+        // two, same bits); other activations run after it.
+        let relu = batch > 1 && self.activation == Activation::Relu;
+        self.product(x, y, batch, relu, ctx);
+        if !relu {
+            self.activation.forward_in_place(y, O);
+        }
     }
 
     /// With `dz = dy ⊙ activation'`: `∂W += xᵀ·dz`, `∂b += Σ_batch dz`, `dx = dz·Wᵀ`.
@@ -107,15 +129,7 @@ impl<const I: usize, const O: usize> Layer for Dense<I, O> {
 
     /// `z = x·W + b`.
     fn forward_logits(&self, x: &[f32], z: &mut [f32], batch: usize, _: &mut (), ctx: &mut Ctx) {
-        if batch == 1 {
-            vec_mat(x, &self.kernel.value, z);
-        } else {
-            let (xm, wm) = (Mat::row_major(x, I), Mat::row_major(&self.kernel.value, O));
-            sgemm(batch, O, I, xm, wm, z, O, false, &mut ctx.scratch);
-        }
-        if let Some(b) = &self.bias {
-            add_row_vector(z, &b.value);
-        }
+        self.product(x, z, batch, false, ctx);
     }
 
     /// `∂W += xᵀ·dz`, `∂b += Σ_batch dz`, `dx = dz·Wᵀ`.
