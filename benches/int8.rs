@@ -49,14 +49,50 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 struct Row {
     name: &'static str,
-    key: &'static str,
     f32_rate: Vec<f64>,
     int8_rate: Vec<f64>,
     f32_us: Vec<f64>,
     int8_us: Vec<f64>,
 }
 
+/// The four calls of one model, f32 and int8: a batch of `BIG` samples,
+/// and the one sample at an index.
+struct Calls<'a> {
+    f32_batch: &'a mut dyn FnMut(),
+    int8_batch: &'a mut dyn FnMut(),
+    f32_one: &'a mut dyn FnMut(usize),
+    int8_one: &'a mut dyn FnMut(usize),
+}
+
 impl Row {
+    /// `rounds` rounds of the four measurements, each printed as it ends.
+    fn measure(name: &'static str, key: &'static str, rounds: usize, budget: Duration, calls: Calls) -> Row {
+        let Calls { f32_batch, int8_batch, f32_one, int8_one } = calls;
+        let mut row = Row { name, f32_rate: vec![], int8_rate: vec![], f32_us: vec![], int8_us: vec![] };
+        let mut i = 0;
+        let mut one = |call: &mut dyn FnMut(usize)| {
+            time_per_call(budget, || {
+                i = (i + 1) % BIG;
+                call(i);
+            })
+        };
+        for _ in 0..rounds {
+            let t = time_per_call(budget, &mut *f32_batch);
+            t.print_rate(&format!("{key}_f32_b1024"), BIG);
+            row.f32_rate.push(BIG as f64 / t.median);
+            let t = time_per_call(budget, &mut *int8_batch);
+            t.print_rate(&format!("{key}_int8_b1024"), BIG);
+            row.int8_rate.push(BIG as f64 / t.median);
+            let t = one(&mut *f32_one);
+            t.print_us(&format!("{key}_f32_one"));
+            row.f32_us.push(t.median * 1e6);
+            let t = one(&mut *int8_one);
+            t.print_us(&format!("{key}_int8_one"));
+            row.int8_us.push(t.median * 1e6);
+        }
+        row
+    }
+
     fn print(&self) {
         let ratios: Vec<f64> = self.int8_rate.iter().zip(&self.f32_rate).map(|(a, b)| a / b).collect();
         let lat: Vec<f64> = self.f32_us.iter().zip(&self.int8_us).map(|(a, b)| a / b).collect();
@@ -89,41 +125,24 @@ fn main() {
         (0..BIG).map(|s| std::array::from_fn(|i| (((s * 37 + i * 11) % 255) as f32 / 255.0 - 0.3) * 3.0)).collect();
     let mut digits = Digits::new(0).compile(Adam::default(), SparseCategoricalCrossentropy, &[]);
     let qd = digits.network().quantize(&xd[..256]).unwrap();
-    let mut row = Row {
-        name: "digits 64-64-10",
-        key: "digits",
-        f32_rate: vec![],
-        int8_rate: vec![],
-        f32_us: vec![],
-        int8_us: vec![],
-    };
-    for _ in 0..rounds {
-        let t = time_per_call(budget, || {
+    // `predict` borrows the model mutably: one-sample calls use a second
+    // instance with the same seed, hence the same weights.
+    let net = Digits::new(0);
+    let calls = Calls {
+        f32_batch: &mut || {
             black_box(digits.predict(black_box(&xd[..]), BIG).unwrap());
-        });
-        t.print_rate(&format!("{}_f32_b1024", row.key), BIG);
-        row.f32_rate.push(BIG as f64 / t.median);
-        let t = time_per_call(budget, || {
+        },
+        int8_batch: &mut || {
             black_box(qd.predict(black_box(&xd[..]), BIG).unwrap());
-        });
-        t.print_rate(&format!("{}_int8_b1024", row.key), BIG);
-        row.int8_rate.push(BIG as f64 / t.median);
-        let net = digits.network();
-        let mut i = 0;
-        let t = time_per_call(budget, || {
-            i = (i + 1) % BIG;
+        },
+        f32_one: &mut |i| {
             black_box(net.predict_one(black_box(&xd[i])));
-        });
-        t.print_us(&format!("{}_f32_one", row.key));
-        row.f32_us.push(t.median * 1e6);
-        let t = time_per_call(budget, || {
-            i = (i + 1) % BIG;
+        },
+        int8_one: &mut |i| {
             black_box(qd.predict_one(black_box(&xd[i])));
-        });
-        t.print_us(&format!("{}_int8_one", row.key));
-        row.int8_us.push(t.median * 1e6);
-    }
-    row.print();
+        },
+    };
+    Row::measure("digits 64-64-10", "digits", rounds, budget, calls).print();
     // The softmax over 1024 × 10 values: the same f32 code in both rows above.
     let logits: Vec<f32> = (0..BIG * 10).map(|i| ((i * 7) % 23) as f32 * 0.3 - 3.0).collect();
     let mut buf = logits.clone();
@@ -138,39 +157,20 @@ fn main() {
         (0..BIG).map(|s| std::array::from_fn(|i| ((s * 37 + i * 11) % 255) as f32 / 255.0 - 0.5)).collect();
     let mut mlp = Mlp::new(0).compile(Adam::default(), SparseCategoricalCrossentropy, &[]);
     let qm = mlp.network().quantize(&xm[..256]).unwrap();
-    let mut row = Row {
-        name: "mlp 784-300-100-10",
-        key: "mlp",
-        f32_rate: vec![],
-        int8_rate: vec![],
-        f32_us: vec![],
-        int8_us: vec![],
-    };
-    for _ in 0..rounds {
-        let t = time_per_call(budget, || {
+    let net = Mlp::new(0);
+    let calls = Calls {
+        f32_batch: &mut || {
             black_box(mlp.predict(black_box(&xm[..]), BIG).unwrap());
-        });
-        t.print_rate(&format!("{}_f32_b1024", row.key), BIG);
-        row.f32_rate.push(BIG as f64 / t.median);
-        let t = time_per_call(budget, || {
+        },
+        int8_batch: &mut || {
             black_box(qm.predict(black_box(&xm[..]), BIG).unwrap());
-        });
-        t.print_rate(&format!("{}_int8_b1024", row.key), BIG);
-        row.int8_rate.push(BIG as f64 / t.median);
-        let net = mlp.network();
-        let mut i = 0;
-        let t = time_per_call(budget, || {
-            i = (i + 1) % BIG;
+        },
+        f32_one: &mut |i| {
             black_box(net.predict_one(black_box(&xm[i])));
-        });
-        t.print_us(&format!("{}_f32_one", row.key));
-        row.f32_us.push(t.median * 1e6);
-        let t = time_per_call(budget, || {
-            i = (i + 1) % BIG;
+        },
+        int8_one: &mut |i| {
             black_box(qm.predict_one(black_box(&xm[i])));
-        });
-        t.print_us(&format!("{}_int8_one", row.key));
-        row.int8_us.push(t.median * 1e6);
-    }
-    row.print();
+        },
+    };
+    Row::measure("mlp 784-300-100-10", "mlp", rounds, budget, calls).print();
 }

@@ -48,6 +48,16 @@ fn relu(x: f32) -> f32 {
     }
 }
 
+/// The epilogue on one finished row of C: `+ bias`, then `relu`.
+pub(super) fn finish_row(row: &mut [f32], bias: Option<&[f32]>, relu_after: bool) {
+    if let Some(bias) = bias {
+        row.iter_mut().zip(bias).for_each(|(c, b)| *c += b);
+    }
+    if relu_after {
+        row.iter_mut().for_each(|c| *c = relu(*c));
+    }
+}
+
 /// Writes an `MR × NR` register tile into `tile`, honouring edges,
 /// accumulation and the epilogue.
 fn store<const MR: usize, const NR: usize>(acc: &[[f32; NR]; MR], tile: Tile) {
@@ -61,14 +71,9 @@ fn store<const MR: usize, const NR: usize>(acc: &[[f32; NR]; MR], tile: Tile) {
         } else {
             row.copy_from_slice(&acc_row[..tile.cols]);
         }
-        if !tile.bias.is_null() {
-            // SAFETY: `Tile` promises `cols` bias values.
-            let bias = unsafe { std::slice::from_raw_parts(tile.bias, tile.cols) };
-            row.iter_mut().zip(bias).for_each(|(c, b)| *c += b);
-        }
-        if tile.relu {
-            row.iter_mut().for_each(|c| *c = relu(*c));
-        }
+        // SAFETY: `Tile` promises `cols` bias values when it has any.
+        let bias = (!tile.bias.is_null()).then(|| unsafe { std::slice::from_raw_parts(tile.bias, tile.cols) });
+        finish_row(row, bias, tile.relu);
     }
 }
 

@@ -195,13 +195,7 @@ pub fn sgemm_fused(
         if k == 0 && m > 0 && n > 0 {
             // No product to fuse into: C (zeroed unless accumulating), then the epilogue.
             for row in c.chunks_mut(ldc).take(m) {
-                let row = &mut row[..n];
-                if let Some(bias) = epilogue.bias {
-                    row.iter_mut().zip(bias).for_each(|(x, b)| *x += b);
-                }
-                if epilogue.relu {
-                    row.iter_mut().for_each(|x| *x = if *x < 0.0 { 0.0 } else { *x });
-                }
+                kernel::finish_row(&mut row[..n], epilogue.bias, epilogue.relu);
             }
         }
         return;
@@ -227,20 +221,44 @@ pub fn sgemm_fused(
 fn reserve_split(parts: usize, m: usize, n: usize, k: usize, scratch: &mut Scratch) {
     let isa = crate::simd::isa();
     reserve_for(isa, m, n, k, scratch);
-    let parts = parts.min(max_parts(m, n));
-    let split_rows = m > n;
-    let (mr, nr) = tile_shape(isa);
-    let (len, align) = if split_rows { (m, mr) } else { (n, nr) };
-    let chunk = round_up(len.div_ceil(parts), align);
-    let scratches = scratch.for_parts(parts);
-    for p in 0..parts {
-        let share = ((p + 1) * chunk).min(len) - (p * chunk).min(len);
+    let split = Split::new(isa, parts, m, n);
+    let scratches = scratch.for_parts(split.parts);
+    for p in 0..split.parts {
+        let share = split.range(p).len();
         if share > 0 {
             // SAFETY: nothing else holds the parts' buffers now.
             let s = unsafe { &mut scratches.range(p, p + 1)[0] };
-            let (pm, pn) = if split_rows { (share, n) } else { (m, share) };
+            let (pm, pn) = if split.rows { (share, n) } else { (m, share) };
             reserve_for(isa, pm, pn, k, s);
         }
+    }
+}
+
+/// How `sgemm_checked` cuts an `m×n` output into parts: the larger of
+/// the two dimensions, in chunks aligned to the kernel's tile, never into
+/// more parts than it has tiles (a 9×32 ∂K of a 3×3 convolution is one
+/// tile wide: a second part would have no work). `reserve_split` sizes
+/// the parts' buffers from the same cut.
+struct Split {
+    parts: usize,
+    /// Cut along rows (else columns).
+    rows: bool,
+    len: usize,
+    chunk: usize,
+}
+
+impl Split {
+    fn new(isa: crate::simd::Isa, parts: usize, m: usize, n: usize) -> Self {
+        let parts = parts.min(max_parts(m, n));
+        let rows = m > n;
+        let (mr, nr) = tile_shape(isa);
+        let (len, align) = if rows { (m, mr) } else { (n, nr) };
+        Split { parts, rows, len, chunk: round_up(len.div_ceil(parts), align) }
+    }
+
+    /// Part `p`'s rows (or columns); empty for a part left without work.
+    fn range(&self, p: usize) -> std::ops::Range<usize> {
+        (p * self.chunk).min(self.len)..((p + 1) * self.chunk).min(self.len)
     }
 }
 
@@ -300,13 +318,8 @@ unsafe fn sgemm_checked(
 ) {
     let out = OutPtr(c.as_mut_ptr());
     let isa = crate::simd::isa();
-    // Cut the larger of the two output dimensions into parts aligned to the
-    // kernel's tile, never into more parts than it has tiles (a 9×32 ∂K of a
-    // 3×3 convolution is one tile wide: a second part would have no work).
-    let parts = parts.min(max_parts(m, n));
-    let split_rows = m > n;
-    let (mr, nr) = tile_shape(isa);
-    let (len, align) = if split_rows { (m, mr) } else { (n, nr) };
+    let split = Split::new(isa, parts, m, n);
+    let parts = split.parts;
     if parts == 1 {
         // SAFETY: `check_operands` bounded all three operands.
         unsafe { gemm_serial(isa, m, n, k, a, b, out.0, ldc, accumulate, epilogue, scratch) };
@@ -314,12 +327,10 @@ unsafe fn sgemm_checked(
     }
     // Each part packs its own panels in its part's scratch and runs the
     // caller's path.
-    let chunk = round_up(len.div_ceil(parts), align);
     let scratches = scratch.for_parts(parts);
     let judge = crate::parallel::judged(m * n * k / parts);
     crate::parallel::run_judged(parts, judge, &|p| {
-        let start = (p * chunk).min(len);
-        let end = ((p + 1) * chunk).min(len);
+        let std::ops::Range { start, end } = split.range(p);
         if start == end {
             return;
         }
@@ -328,7 +339,7 @@ unsafe fn sgemm_checked(
         // SAFETY: parts write disjoint row (or column) ranges of `c`,
         // each inside the bounds checked above.
         unsafe {
-            if split_rows {
+            if split.rows {
                 let (a, c) = (a.offset(start, 0), out.ptr().add(start * ldc));
                 gemm_serial(isa, end - start, n, k, a, b, c, ldc, accumulate, epilogue, s);
             } else {
