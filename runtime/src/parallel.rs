@@ -327,6 +327,12 @@ pub(crate) fn elementwise_parts(len: usize) -> usize {
     parts
 }
 
+/// Part `part`'s range when `len` items are cut into `chunk`-long parts
+/// (the last ones may be short or empty).
+pub(crate) fn part_range(part: usize, chunk: usize, len: usize) -> std::ops::Range<usize> {
+    (part * chunk).min(len)..((part + 1) * chunk).min(len)
+}
+
 /// Parts for a recurrence over `batch` samples costing `work` (see
 /// [`SAMPLES_MIN_PER_PART`]).
 pub(crate) fn sample_parts(batch: usize, work: usize) -> usize {

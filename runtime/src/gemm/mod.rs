@@ -258,7 +258,7 @@ impl Split {
 
     /// Part `p`'s rows (or columns); empty for a part left without work.
     fn range(&self, p: usize) -> std::ops::Range<usize> {
-        (p * self.chunk).min(self.len)..((p + 1) * self.chunk).min(self.len)
+        crate::parallel::part_range(p, self.chunk, self.len)
     }
 }
 

@@ -24,7 +24,7 @@ pub(crate) fn vec_mat_in_parts(parts: usize, x: &[f32], w: &[f32], y: &mut [f32]
     let chunk = n.div_ceil(parts).div_ceil(8) * 8;
     let out = super::OutPtr(y.as_mut_ptr());
     crate::parallel::run(parts, &|p| {
-        let (start, end) = ((p * chunk).min(n), ((p + 1) * chunk).min(n));
+        let std::ops::Range { start, end } = crate::parallel::part_range(p, chunk, n);
         if start < end {
             // SAFETY: parts write disjoint column ranges of `y`.
             let y = unsafe { std::slice::from_raw_parts_mut(out.ptr().add(start), end - start) };

@@ -3,7 +3,7 @@
 
 use super::{Ctx, InputGrad, Layer};
 use crate::activations::Activation;
-use crate::gemm::{column_sums_into, sgemm, sgemm_fused, vec_mat, Epilogue, Mat};
+use crate::gemm::{add_row_vector, column_sums_into, sgemm, sgemm_fused, vec_mat, Epilogue, Mat};
 use crate::initializers::Initializer;
 use crate::param::Param;
 use rand::Rng;
@@ -77,7 +77,7 @@ impl<const I: usize, const O: usize> Dense<I, O> {
         if batch == 1 {
             vec_mat(x, &self.kernel.value, z);
             if let Some(b) = bias {
-                z.iter_mut().zip(b).for_each(|(v, b)| *v += b);
+                add_row_vector(z, b);
             }
         } else {
             let (xm, wm) = (Mat::row_major(x, I), Mat::row_major(&self.kernel.value, O));

@@ -112,7 +112,7 @@ impl Optimizer for Adam {
         let (m, v) = (crate::parallel::Disjoint::new(m), crate::parallel::Disjoint::new(v));
         // Not judged by the gate's timing (a part takes ~30 µs: `parallel::judged`).
         crate::parallel::run_judged(parts, false, &|part| {
-            let (start, end) = ((part * chunk).min(len), ((part + 1) * chunk).min(len));
+            let std::ops::Range { start, end } = crate::parallel::part_range(part, chunk, len);
             // SAFETY: parts take disjoint ranges; the buffers outlive `run`.
             unsafe { update(w.range(start, end), &g[start..end], m.range(start, end), v.range(start, end)) }
         });
