@@ -69,8 +69,8 @@ fn labels(n: usize) -> Vec<u32> {
 
 /// The policy's claims at two threads: the benchmark's large products
 /// split (MLP training at batch 128, inference at batch 1024, the W4
-/// convolutions' im2col products), batch-1 products and small ones do not,
-/// and one thread never splits.
+/// convolutions' im2col products, the MLP's first one-sample product),
+/// small ones do not, and one thread never splits.
 fn the_policy_splits_large_products_only() {
     set_num_threads(2);
     for (m, n, k) in [
@@ -89,8 +89,13 @@ fn the_policy_splits_large_products_only() {
     {
         assert_eq!(gemm_parts(m, n, k), 1, "{m}×{n}×{k} should stay on one thread");
     }
-    // Batch-1 inference (a dense layer's one-sample product) never splits.
-    for (k, n) in [(784, 300), (300, 100), (100, 10), (2048, 2048)] {
+    // A dense layer's one-sample product splits by size only from 64k
+    // weights per part (and then, at run time, only onto a helper that is
+    // awake: `parallel`'s unit tests).
+    for (k, n) in [(784, 300), (2048, 2048)] {
+        assert_eq!(vec_mat_parts(k, n), 2, "vec_mat {k}×{n} should split at 2 threads");
+    }
+    for (k, n) in [(300, 100), (100, 10), (64, 256)] {
         assert_eq!(vec_mat_parts(k, n), 1, "vec_mat {k}×{n} should stay on one thread");
     }
     set_num_threads(1);
@@ -135,8 +140,9 @@ fn alternating_across_the_threshold_allocates_nothing() {
     set_num_threads(1);
 }
 
-/// Trains 3 steps at `batch` and predicts 1024 samples at `threads`.
-fn train_and_predict(threads: usize, batch: usize) -> (Vec<f32>, Vec<[f32; 10]>) {
+/// Trains 3 steps at `batch` and predicts 1024 samples at `threads`, then
+/// 50 one at a time (back to back, so a helper is awake for some).
+fn train_and_predict(threads: usize, batch: usize) -> (Vec<f32>, Vec<[f32; 10]>, Vec<[f32; 10]>) {
     set_num_threads(threads);
     // Split whatever the machine's load (the gate would keep a busy
     // machine's products whole, and this test would compare nothing).
@@ -148,11 +154,12 @@ fn train_and_predict(threads: usize, batch: usize) -> (Vec<f32>, Vec<[f32; 10]>)
         model.train_on_batch(&x, &y).unwrap();
     }
     let probs = model.predict(&images(1024, 2), 1024).unwrap();
+    let one_by_one = images(50, 3).iter().map(|x| model.network().predict_one(x)).collect();
     let mut weights = Vec::new();
     model.network().params(&mut |p| weights.extend_from_slice(&p.value));
     set_num_threads(1);
     set_split_gate(true);
-    (weights, probs)
+    (weights, probs, one_by_one)
 }
 
 /// A split product cuts the output by rows or columns and computes each
@@ -165,6 +172,7 @@ fn split_results_have_the_bits_of_unsplit_ones() {
         let two = train_and_predict(2, 128);
         assert!(one.0 == two.0, "weights after three steps differ between 1 and 2 threads");
         assert!(one.1 == two.1, "batch-1024 predictions differ between 1 and 2 threads");
+        assert!(one.2 == two.2, "one-sample predictions differ between 1 and 2 threads");
     }
     assert!(one.1.iter().all(|p| (p.iter().sum::<f32>() - 1.0).abs() < 1e-5));
 }

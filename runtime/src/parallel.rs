@@ -3,15 +3,17 @@
 //! kiln runs on one thread unless asked (`set_num_threads`, or the
 //! `KILN_THREADS` environment variable). Even then, a product is split
 //! only where the split policy below says a second thread pays: a size
-//! threshold measured per kernel (large GEMMs only; batch-1 products never
-//! split), and a gate that stops splitting for a while when recent splits
+//! threshold measured per kernel (large GEMMs; a one-sample product only
+//! if its `W` is large and a helper is awake already), and a gate that stops splitting for a while when recent splits
 //! did not pay (the helper had no core: a shared machine). Everything else
 //! runs on the calling thread exactly as with one thread. With `n > 1`
 //! threads, `n − 1` helper threads are started on the first split; parts are
 //! claimed by whichever thread is ready, the caller runs every part no
 //! helper has claimed and never waits for a helper that has not started.
 //! Helpers spin briefly between jobs (a training step issues products back
-//! to back), then park.
+//! to back), then park; a parked helper looks for work every 100 ms. A
+//! one-sample product, which takes microseconds, is only split onto a
+//! helper that is awake ([`parts_if_awake`]): it never waits for a wake-up.
 //!
 //! Posting a job allocates nothing: the job is a reference to a closure on
 //! the caller's stack, valid because the caller revokes it from helpers that have not taken it
@@ -105,7 +107,7 @@ const GEMM_MIN_PER_PART: usize = 3 << 19;
 /// 0.94–0.95× split in three runs, 2048×2048 0.54× in one: batch-1
 /// inference is bound by streaming W, and waking a helper costs more than
 /// half of W saves.
-const VEC_MAT_MIN_PER_PART: usize = usize::MAX;
+const VEC_MAT_MIN_PER_PART: usize = 1 << 16;
 
 /// Work per part below which a recurrence stays on one thread: never, until
 /// measured (the callers pass gate values, not multiply–adds, as `work`,
@@ -175,6 +177,10 @@ const LOOK_EVERY_NS: u64 = 20_000_000;
 /// processes took (`/proc/stat` counts in 10 ms ticks: 20 ticks per 100 ms
 /// on 2 CPUs, a resolution of 0.1 CPU).
 const WINDOW_NS: u64 = 100_000_000;
+/// Helpers that are awake now: spinning between jobs or running one, not
+/// parked.
+static AWAKE: AtomicUsize = AtomicUsize::new(0);
+
 /// When `core_free` last looked (ns since `clock`'s origin, + 1).
 static LOOKED_AT: AtomicU64 = AtomicU64::new(0);
 /// What it saw then.
@@ -305,12 +311,17 @@ pub fn gemm_parts(m: usize, n: usize, k: usize) -> usize {
     parts_for_work(m.saturating_mul(n).saturating_mul(k), GEMM_MIN_PER_PART).min(crate::gemm::max_parts(m, n))
 }
 
-/// How many parts the split policy gives one sample's `y[n] = x[k]·W[k×n]`
-/// ([`crate::gemm::vec_mat`], a dense layer's batch-1 product): 1 as
-/// measured (see `VEC_MAT_MIN_PER_PART`), so batch-1 inference never wakes
-/// a helper.
+/// How many parts the size threshold gives one sample's `y[n] = x[k]·W[k×n]`
+/// ([`crate::gemm::vec_mat`], a dense layer's batch-1 product): 2 at two
+/// threads from 128k weights (`VEC_MAT_MIN_PER_PART`). At run time such a
+/// product splits only onto a helper that is awake (it never waits for a
+/// wake-up); starts the helpers the size calls for.
 pub fn vec_mat_parts(k: usize, n: usize) -> usize {
-    parts_for_work(k * n, VEC_MAT_MIN_PER_PART).min(n / 64).max(1)
+    let parts = parts_for_work(k * n, VEC_MAT_MIN_PER_PART).min(n / 64).max(1);
+    if parts > 1 {
+        prepare(parts);
+    }
+    parts
 }
 
 /// Parts for an element-wise pass over `len` values, decided now: the
@@ -384,9 +395,10 @@ fn pool() -> &'static Pool {
 fn helper_loop(slot: Arc<Slot>, index: usize) {
     // The thread's start-up (its name copied for the stack-overflow
     // handler) has allocated by now; the spawner waits for this.
+    AWAKE.fetch_add(1, Ordering::Relaxed);
     slot.state.store(IDLE, Ordering::Release);
     loop {
-        let start = Instant::now();
+        let mut start = Instant::now();
         let mut spins = 0u32;
         while slot.state.load(Ordering::Acquire) != POSTED {
             spins = spins.wrapping_add(1);
@@ -394,7 +406,14 @@ fn helper_loop(slot: Arc<Slot>, index: usize) {
             if !spins.is_multiple_of(256) || start.elapsed() < SPIN {
                 std::hint::spin_loop();
             } else {
+                // A poster that sees no helper awake runs a small job itself
+                // rather than pay for the wake-up (`parts_if_awake`); waking
+                // every 100 ms lets such jobs find a helper again when they
+                // come back to back.
+                AWAKE.fetch_sub(1, Ordering::Relaxed);
                 thread::park_timeout(Duration::from_millis(100));
+                AWAKE.fetch_add(1, Ordering::Relaxed);
+                start = Instant::now();
             }
         }
         // Take the job, unless the poster revoked it first (it ran every
@@ -537,6 +556,51 @@ fn spawn_helpers(helpers: &mut Vec<Helper>, wanted: usize) {
 /// helper's with its original payload. Parts not yet claimed then never run.
 pub(crate) fn run(parts: usize, f: &(dyn Fn(usize) + Sync)) {
     run_judged(parts, true, f);
+}
+
+/// The parts a product of a few microseconds (one sample's) splits into
+/// now: `parts` if the gate lets it (`split_now`) and a helper is awake,
+/// else 1. Waking a parked helper takes longer than such a product
+/// (`VEC_MAT_MIN_PER_PART`); an awake one takes its part within a fraction
+/// of a microsecond. Run the parts with [`run_unjudged`]: a part this small
+/// says nothing about whether the helper has a core (see [`judged`]).
+pub(crate) fn parts_if_awake(parts: usize) -> usize {
+    if parts > 1 && split_now() {
+        if AWAKE.load(Ordering::Relaxed) > 0 {
+            return parts;
+        }
+        wake_now_and_then();
+    }
+    1
+}
+
+/// [`run`] without feeding the gate's timing.
+pub(crate) fn run_unjudged(parts: usize, f: &(dyn Fn(usize) + Sync)) {
+    run_judged(parts, false, f);
+}
+
+/// The shortest time between two wake-ups of parked helpers by
+/// [`wake_now_and_then`].
+const WAKE_EVERY_NS: u64 = 10_000_000;
+/// When `wake_now_and_then` last woke the helpers (ns since `clock`'s origin, + 1).
+static WOKEN_AT: AtomicU64 = AtomicU64::new(0);
+
+/// Wakes the parked helpers, at most every `WAKE_EVERY_NS`, without a
+/// job: the caller runs this product alone, and if the next ones come
+/// back to back (a stream of one-sample predictions), the woken helper,
+/// spinning, takes its parts of them. A helper that sees no job parks
+/// again after `SPIN`, so sparse products cost one wake-up (a futex
+/// call) and 100 µs of a spinning core per `WAKE_EVERY_NS`.
+fn wake_now_and_then() {
+    let now = clock() + 1;
+    let last = WOKEN_AT.load(Ordering::Relaxed);
+    if last != 0 && now - last < WAKE_EVERY_NS {
+        return;
+    }
+    WOKEN_AT.store(now, Ordering::Relaxed);
+    if let Ok(helpers) = pool().helpers.try_lock() {
+        helpers.iter().for_each(|helper| helper.thread.unpark());
+    }
 }
 
 /// [`run`], feeding the gate's timing only if `judge` (see [`judged`]).
@@ -793,6 +857,40 @@ mod tests {
         set_num_threads(1);
     }
 
+    /// A one-sample product never waits for a parked helper: with every
+    /// helper parked it runs whole (and wakes them, at most every
+    /// `WAKE_EVERY_NS`), and once one is awake, back-to-back products split.
+    #[test]
+    fn one_sample_products_split_only_onto_an_awake_helper() {
+        set_num_threads(2);
+        prepare(2);
+        let parked = |deadline: Instant| {
+            while AWAKE.load(Ordering::Relaxed) > 0 {
+                if Instant::now() > deadline {
+                    return false;
+                }
+                thread::sleep(Duration::from_millis(1));
+            }
+            true
+        };
+        // Other tests keep helpers busy at times; the helper parks SPIN
+        // after its last job.
+        if parked(Instant::now() + Duration::from_secs(5)) && split_now() {
+            // Raced only by the helper's own 100 ms look for work.
+            let parts = parts_if_awake(2);
+            assert!(parts == 1 || AWAKE.load(Ordering::Relaxed) > 0, "split onto a parked helper");
+            // The call woke it (or another test did): it spins for a while.
+            let deadline = Instant::now() + Duration::from_secs(1);
+            while parts_if_awake(2) != 2 && Instant::now() < deadline {
+                std::hint::spin_loop();
+            }
+            assert!(AWAKE.load(Ordering::Relaxed) > 0 || !split_now(), "the woken helper never came");
+        } else {
+            eprintln!("skipped: the machine is busy (the split gate is closed) or a helper never parked");
+        }
+        set_num_threads(1);
+    }
+
     /// A split that did not pay starts a quiet period, bounded by the
     /// longest one (other tests' splits may record their own outcomes).
     #[test]
@@ -936,8 +1034,8 @@ mod tests {
             (1024, 1024),
             (2048, 2048),
         ];
-        // One-sample products never split (see `VEC_MAT_MIN_PER_PART`);
-        // `VEC_MAT=1` measures them again.
+        // One-sample products (`VEC_MAT_MIN_PER_PART`): `VEC_MAT=1`
+        // measures them again (the helper is awake: back-to-back calls).
         let vec_mat = if std::env::var_os("VEC_MAT").is_some() { vec_mat } else { &[] };
         for &(k, n) in vec_mat {
             let x: Vec<f32> = (0..k).map(|i| (i % 7) as f32 * 0.1).collect();

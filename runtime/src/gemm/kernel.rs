@@ -158,26 +158,54 @@ pub(super) mod avx512 {
     use super::{APanel, Tile};
     use std::arch::x86_64::*;
 
-    /// Rows of the AVX-512 tile.
-    pub(in super::super) const MR: usize = 8;
+    /// Rows of the AVX-512 tile on Intel ([`rows`]).
+    pub(in super::super) const MR_INTEL: usize = 12;
+    /// Rows of the AVX-512 tile elsewhere (AMD Zen 5).
+    pub(in super::super) const MR_OTHER: usize = 8;
     /// Columns of the AVX-512 tile: two 16-float vectors.
     pub(in super::super) const NR: usize = 32;
 
-    /// The `8 × 32` AVX-512 kernel: 16 of the 32 zmm registers accumulate
-    /// (two FMA pipes × 4 cycles of latency need 8 in flight). Measured
-    /// against 6×32, 12×32, 14×32 and 6×64 (docs/DESIGN.md, Speed), it was
-    /// fastest or within noise of the fastest on every MLP shape, and 8
-    /// divides the usual batch sizes. Edge tiles with at most 16 columns or
-    /// 4 rows run a narrower copy (on the same packed panels), so a thin edge
-    /// costs what it computes.
+    /// Rows of this CPU's AVX-512 tile: [`MR_INTEL`] on Intel, else
+    /// [`MR_OTHER`] (see [`kernel`]). Both tiles give the same bits.
+    pub(in super::super) fn rows() -> usize {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static ROWS: AtomicUsize = AtomicUsize::new(0);
+        match ROWS.load(Ordering::Relaxed) {
+            0 => {
+                // Leaf 0 (the vendor) exists on every x86-64 CPU.
+                let id = __cpuid(0);
+                let intel = (id.ebx, id.edx, id.ecx) == (0x756e_6547, 0x4965_6e69, 0x6c65_746e); // "GenuineIntel"
+                let rows = if intel { MR_INTEL } else { MR_OTHER };
+                ROWS.store(rows, Ordering::Relaxed);
+                rows
+            }
+            rows => rows,
+        }
+    }
+
+    /// The `MR × 32` AVX-512 kernel, `MR` = 8 or 12 by CPU ([`rows`]): 16
+    /// or 24 of the 32 zmm registers accumulate (two FMA pipes × 4 cycles of
+    /// latency need 8 in flight). On Zen 5, 8 × 32 was fastest or within
+    /// noise of 6×32, 12×32, 14×32 and 6×64 on every MLP shape (12 × 32 up
+    /// to 8% slower on two); on Intel Xeon (Sapphire Rapids class, L2 2 MB)
+    /// 12 × 32 ran 3–6% faster than 8 × 32
+    /// on six of the seven shapes of `benches/kernels.rs`, and alike on the
+    /// seventh (three interleaved rounds, docs/PERFORMANCE.md). Edge tiles
+    /// with at most 16 columns or 6 rows run a narrower copy (on the same
+    /// packed panels), so a thin edge costs what it computes.
     ///
     /// # Safety
     /// The CPU must have AVX-512F and FMA, and `tile` must be valid.
-    pub(in super::super) unsafe fn kernel(kc: usize, a: &[f32], b: &[f32], tile: Tile) {
+    pub(in super::super) unsafe fn kernel<const MR: usize, const HALF: usize>(
+        kc: usize,
+        a: &[f32],
+        b: &[f32],
+        tile: Tile,
+    ) {
         assert!(a.len() >= kc * MR && b.len() >= kc * NR);
         // SAFETY: the caller checked the CPU, and the assertion above bounds
         // every read of the panels (each variant reads a prefix of each step).
-        unsafe { kernel_direct(kc, APanel::Packed(a.as_ptr()), b, tile) }
+        unsafe { kernel_direct::<MR, HALF>(kc, APanel::Packed(a.as_ptr()), b, tile) }
     }
 
     /// [`kernel`] on A packed or read in place (`APanel::Rows`): the packing
@@ -188,23 +216,32 @@ pub(super) mod avx512 {
     /// # Safety
     /// As [`kernel`]; a packed panel must hold `kc` steps of `MR` values,
     /// and rows `a + r·lda` for `r < tile.rows` must hold `kc` values each.
-    pub(in super::super) unsafe fn kernel_direct(kc: usize, a: APanel, b: &[f32], tile: Tile) {
+    pub(in super::super) unsafe fn kernel_direct<const MR: usize, const HALF: usize>(
+        kc: usize,
+        a: APanel,
+        b: &[f32],
+        tile: Tile,
+    ) {
         assert!(b.len() >= kc * NR);
         let b = b.as_ptr();
-        const HALF: usize = MR / 2;
         // SAFETY: forwarded from the caller.
         unsafe {
             match (tile.rows > HALF, tile.cols > 16) {
-                (true, true) => tile_kernel::<MR, 2>(kc, a, b, tile),
-                (true, false) => tile_kernel::<MR, 1>(kc, a, b, tile),
-                (false, true) => tile_kernel::<HALF, 2>(kc, a, b, tile),
-                (false, false) => tile_kernel::<HALF, 1>(kc, a, b, tile),
+                (true, true) => tile_kernel::<MR, MR, 2>(kc, a, b, tile),
+                (true, false) => tile_kernel::<MR, MR, 1>(kc, a, b, tile),
+                (false, true) => tile_kernel::<MR, HALF, 2>(kc, a, b, tile),
+                (false, false) => tile_kernel::<MR, HALF, 1>(kc, a, b, tile),
             }
         }
     }
 
     #[inline(always)]
-    unsafe fn tile_kernel<const R: usize, const V: usize>(kc: usize, a: APanel, b: *const f32, tile: Tile) {
+    unsafe fn tile_kernel<const MR: usize, const R: usize, const V: usize>(
+        kc: usize,
+        a: APanel,
+        b: *const f32,
+        tile: Tile,
+    ) {
         // SAFETY: forwarded from the caller.
         unsafe {
             match a {
@@ -239,7 +276,7 @@ pub(super) mod avx512 {
         let mut acc = [[_mm512_setzero_ps(); V]; R];
         let rows: [*const f32; R] =
             std::array::from_fn(|r| if ROWS { a.add(r.min(tile.rows - 1) * lda) } else { a.add(r) });
-        let step = if ROWS { 1 } else { MR };
+        let step = if ROWS { 1 } else { lda };
         for p in 0..kc {
             let bv: [__m512; V] = std::array::from_fn(|v| _mm512_loadu_ps(b.add(16 * v)));
             for (acc_row, row) in acc.iter_mut().zip(&rows) {

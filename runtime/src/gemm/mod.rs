@@ -51,7 +51,7 @@ struct Blocking {
 const KC: usize = 256;
 /// Blocking of the `6 × 16` kernels.
 const BLOCKING_6X16: Blocking = Blocking { mc: 72, nc: 4080 };
-/// Blocking of the `8 × 32` AVX-512 kernel (an A block of 144 KB stays in
+/// Blocking of the `12 × 32` AVX-512 kernel (an A block of 144 KB stays in
 /// Zen 5's 1 MB L2; 64 to 512 rows measured alike).
 #[cfg(target_arch = "x86_64")]
 const BLOCKING_AVX512: Blocking = Blocking { mc: 144, nc: 4096 };
@@ -268,7 +268,7 @@ fn reserve_for(isa: crate::simd::Isa, m: usize, n: usize, k: usize, scratch: &mu
     use crate::simd::Isa;
     let (blocking, r, c) = match isa {
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => (BLOCKING_AVX512, kernel::avx512::MR, kernel::avx512::NR),
+        Isa::Avx512 => (BLOCKING_AVX512, kernel::avx512::rows(), kernel::avx512::NR),
         _ => (BLOCKING_6X16, MR, NR),
     };
     let kc_max = k.div_ceil(k.div_ceil(KC));
@@ -387,7 +387,7 @@ pub(crate) fn max_parts(m: usize, n: usize) -> usize {
 fn tile_shape(isa: crate::simd::Isa) -> (usize, usize) {
     match isa {
         #[cfg(target_arch = "x86_64")]
-        crate::simd::Isa::Avx512 => (kernel::avx512::MR, kernel::avx512::NR),
+        crate::simd::Isa::Avx512 => (kernel::avx512::rows(), kernel::avx512::NR),
         _ => (MR, NR),
     }
 }
@@ -430,17 +430,42 @@ unsafe fn gemm_serial(
     unsafe {
         match isa {
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => {
-                const R: usize = kernel::avx512::MR;
-                const C: usize = kernel::avx512::NR;
-                let kernels = (kernel::avx512::kernel as kernel::Kernel, Some(kernel::avx512::kernel_direct as _));
-                blocked::<R, C>(BLOCKING_AVX512, kernels, m, n, k, a, b, out, scratch)
+            Isa::Avx512 if kernel::avx512::rows() == kernel::avx512::MR_INTEL => {
+                avx512_blocked::<{ kernel::avx512::MR_INTEL }, { kernel::avx512::MR_INTEL / 2 }>(
+                    m, n, k, a, b, out, scratch,
+                )
             }
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => avx512_blocked::<{ kernel::avx512::MR_OTHER }, { kernel::avx512::MR_OTHER / 2 }>(
+                m, n, k, a, b, out, scratch,
+            ),
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2 => blocked::<MR, NR>(BLOCKING_6X16, (kernel::avx2::kernel, None), m, n, k, a, b, out, scratch),
             _ => blocked::<MR, NR>(BLOCKING_6X16, (kernel::portable, None), m, n, k, a, b, out, scratch),
         }
     }
+}
+
+/// [`blocked`] around the `R × 32` AVX-512 kernel (edge tiles of at most
+/// `HALF` rows run the `HALF`-row copy).
+///
+/// # Safety
+/// As [`gemm_serial`], on a CPU with AVX-512F and FMA.
+#[cfg(target_arch = "x86_64")]
+unsafe fn avx512_blocked<const R: usize, const HALF: usize>(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: Mat<'_>,
+    b: Mat<'_>,
+    out: Out<'_>,
+    scratch: &mut Scratch,
+) {
+    const C: usize = kernel::avx512::NR;
+    let kernels =
+        (kernel::avx512::kernel::<R, HALF> as kernel::Kernel, Some(kernel::avx512::kernel_direct::<R, HALF> as _));
+    // SAFETY: forwarded from the caller.
+    unsafe { blocked::<R, C>(BLOCKING_AVX512, kernels, m, n, k, a, b, out, scratch) }
 }
 
 /// Where a blocked product writes, and how.
@@ -663,6 +688,52 @@ mod tests {
                 sgemm(m, n, k, a, b, &mut c, n, true, &mut scratch);
                 for (x, y) in c.iter().zip(&expected) {
                     assert!((*x as f64 - 2.0 * y).abs() < 2e-3, "accumulate {m}x{n}x{k}");
+                }
+            }
+        }
+    }
+
+    /// Both AVX-512 tile shapes (12 rows on Intel, 8 elsewhere: only one
+    /// runs by default on any CPU) give the same bits, with edges,
+    /// transposes, accumulation and the fused epilogue, and the exact sums.
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn both_avx512_tile_shapes_give_the_same_bits() {
+        if !crate::simd::Isa::Avx512.supported() {
+            eprintln!("skipped: this CPU has no AVX-512");
+            return;
+        }
+        let bias = values(301, 9);
+        for &(m, n, k) in &[(1, 1, 1), (5, 17, 3), (13, 33, 300), (128, 300, 784), (73, 20, 257), (30, 70, 9)] {
+            for (ta, tb, accumulate, fused) in
+                [(false, false, false, false), (true, false, true, true), (false, true, false, true)]
+            {
+                let (a_data, b_data) = (values(m * k, 3), values(k * n, 4));
+                let a = if ta { Mat::transposed(&a_data, m) } else { Mat::row_major(&a_data, k) };
+                let b = if tb { Mat::transposed(&b_data, k) } else { Mat::row_major(&b_data, n) };
+                let epilogue = Epilogue { bias: fused.then_some(&bias[..n]), relu: fused };
+                let product = |rows: usize| {
+                    let mut c = values(m * n, 5);
+                    let out = Out { c: c.as_mut_ptr(), ldc: n, accumulate, epilogue };
+                    let mut scratch = Scratch::default();
+                    // SAFETY: AVX-512 checked above; C holds m×n values, A and B their products'.
+                    unsafe {
+                        match rows {
+                            12 => avx512_blocked::<12, 6>(m, n, k, a, b, out, &mut scratch),
+                            _ => avx512_blocked::<8, 4>(m, n, k, a, b, out, &mut scratch),
+                        }
+                    }
+                    c
+                };
+                let (tall, short) = (product(12), product(8));
+                assert_eq!(tall, short, "{m}x{n}x{k} ta={ta} tb={tb} accumulate={accumulate} fused={fused}");
+                let start = values(m * n, 5);
+                for (i, (&x, exact)) in tall.iter().zip(naive(m, n, k, &a, &b)).enumerate() {
+                    let mut y = exact + if accumulate { f64::from(start[i]) } else { 0.0 };
+                    if fused {
+                        y = (y + f64::from(bias[i % n])).max(0.0);
+                    }
+                    assert!((f64::from(x) - y).abs() < 1e-3, "{m}x{n}x{k} [{i}]: {x} vs {y}");
                 }
             }
         }

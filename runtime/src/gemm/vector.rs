@@ -4,16 +4,24 @@
 /// `y[n] = x[k] · W[k×n]` with `W` row-major: `y` is a sum of rows of `W`.
 ///
 /// With several threads the columns can be split between them (each core
-/// streams only its part of `W`), where [`crate::parallel`]'s split policy
-/// says it pays; as measured so far it never does (see `VEC_MAT_MIN_PER_PART`).
+/// streams only its part of `W`) where [`crate::parallel`]'s split policy
+/// says it pays: a large enough `W`, and a helper thread awake already
+/// (waking one costs more than the product). The result is the same either way.
 pub fn vec_mat(x: &[f32], w: &[f32], y: &mut [f32]) {
     assert_eq!(w.len(), x.len() * y.len(), "vec_mat: W is not k×n");
-    vec_mat_in_parts(crate::parallel::vec_mat_parts(x.len(), y.len()), x, w, y);
+    let parts = crate::parallel::parts_if_awake(crate::parallel::vec_mat_parts(x.len(), y.len()));
+    vec_mat_split(parts, crate::parallel::run_unjudged, x, w, y);
 }
 
-/// [`vec_mat`] with its columns cut into `parts` parts (the policy's
-/// choice, or a forced one when measuring where a split pays).
+/// [`vec_mat`] with its columns cut into `parts` parts, split whatever the
+/// helpers are doing (measuring where a split pays; tests).
+#[cfg(test)]
 pub(crate) fn vec_mat_in_parts(parts: usize, x: &[f32], w: &[f32], y: &mut [f32]) {
+    vec_mat_split(parts, crate::parallel::run, x, w, y);
+}
+
+/// `y = x · W` with the columns cut into `parts` parts, run by `run`.
+fn vec_mat_split(parts: usize, run: fn(usize, &(dyn Fn(usize) + Sync)), x: &[f32], w: &[f32], y: &mut [f32]) {
     let n = y.len();
     assert_eq!(w.len(), x.len() * n, "vec_mat: W is not k×n");
     let isa = crate::simd::isa();
@@ -23,7 +31,7 @@ pub(crate) fn vec_mat_in_parts(parts: usize, x: &[f32], w: &[f32], y: &mut [f32]
     }
     let chunk = n.div_ceil(parts).div_ceil(8) * 8;
     let out = super::OutPtr(y.as_mut_ptr());
-    crate::parallel::run(parts, &|p| {
+    run(parts, &|p| {
         let std::ops::Range { start, end } = crate::parallel::part_range(p, chunk, n);
         if start < end {
             // SAFETY: parts write disjoint column ranges of `y`.
