@@ -18,7 +18,8 @@
 
 use kiln::activations::Activation;
 use kiln::gemm::{
-    add_row_vector, column_sums_into, sgemm, sgemm_fused, small_gemm, vec_mat, vec_mat_strided, Epilogue, Mat, Scratch,
+    add_row_vector, column_sums_into, sgemm, sgemm_fused, small_gemm, vec_mat, vec_mat_repeated, vec_mat_strided,
+    Epilogue, Mat, Scratch,
 };
 use kiln::simd::{with_isa, Isa};
 
@@ -371,6 +372,33 @@ fn vec_mat_strided_reads_one_column_block() {
             assert_eq!(f64::from(got), want, "{isa} at {j}");
         }
     });
+}
+
+#[test]
+fn vec_mat_repeated_gives_the_bits_of_vec_mat_in_either_order() {
+    // Column counts below, at and around the 128-column blocks.
+    for (k, n) in [(64, 256), (3, 7), (33, 200), (17, 385), (64, 128)] {
+        let (x, w) = (irregular(k, 13), irregular(k * n, 14));
+        let (expected, scale): (Vec<f64>, Vec<f64>) = (0..n)
+            .map(|j| {
+                let terms = (0..k).map(|i| f64::from(x[i]) * f64::from(w[i * n + j]));
+                (terms.clone().sum::<f64>(), terms.map(f64::abs).sum::<f64>())
+            })
+            .unzip();
+        on_each_path("vec_mat_repeated", |isa| {
+            let mut whole = vec![f32::NAN; n];
+            vec_mat(&x, &w, &mut whole);
+            for reverse in [false, true] {
+                let mut y = vec![f32::NAN; n];
+                vec_mat_repeated(&x, &w, &mut y, reverse);
+                assert!(y == whole, "{isa} vec_mat_repeated {k}x{n} reverse={reverse} differs from vec_mat");
+            }
+            for (j, (&got, (&want, &s))) in whole.iter().zip(expected.iter().zip(&scale)).enumerate() {
+                let bound = k as f64 * f64::from(f32::EPSILON) * s;
+                assert!((f64::from(got) - want).abs() <= bound, "{isa} {k}x{n} at {j}: {got} vs {want}");
+            }
+        });
+    }
 }
 
 #[test]

@@ -29,7 +29,9 @@ pub use small::small_gemm;
 
 #[cfg(test)]
 pub(crate) use vector::vec_mat_in_parts;
-pub use vector::{add_row_vector, axpy, column_sums_into, vec_mat, vec_mat_strided, vec_mat_transposed};
+pub use vector::{
+    add_row_vector, axpy, column_sums_into, vec_mat, vec_mat_repeated, vec_mat_strided, vec_mat_transposed,
+};
 
 /// Rows of A handled by one call of the AVX2 and portable micro-kernels.
 pub const MR: usize = 6;

@@ -84,9 +84,12 @@ mod avx2 {
 mod avx512 {
     use std::arch::x86_64::*;
 
-    /// Four rows by 32 columns of C in registers, then a masked 16-column
-    /// tail; each value is one chain of fused multiply–adds over `k`, as in
-    /// the AVX2 copy (same bits).
+    /// Eight rows (then four, two, one) by 32 columns of C in registers,
+    /// then a masked 16-column tail; each value is one chain of fused
+    /// multiply–adds over `k`, as in the AVX2 copy (same bits). Eight rows
+    /// keep 16 sums in flight (two FMA pipes × 4 cycles need 8) and read
+    /// each 32-column strip of B half as often as four did: the LSTM's
+    /// 16×64×256 input projection took 5.3 µs with four rows.
     ///
     /// # Safety
     /// AVX-512F and FMA must be present and the slices as long as `small_gemm` checks.
@@ -95,40 +98,67 @@ mod avx512 {
         let (ap, bp, cp) = (a.as_ptr(), b.as_ptr(), c.as_mut_ptr());
         let mut i = 0;
         while i < m {
-            let rows = (m - i).min(4);
-            let mut j = 0;
-            while j + 32 <= n {
-                let mut acc = [[_mm512_setzero_ps(); 2]; 4];
-                for p in 0..k {
-                    let b0 = _mm512_loadu_ps(bp.add(p * n + j));
-                    let b1 = _mm512_loadu_ps(bp.add(p * n + j + 16));
-                    for (r, acc_r) in acc.iter_mut().enumerate().take(rows) {
-                        let av = _mm512_set1_ps(*ap.add((i + r) * k + p));
-                        acc_r[0] = _mm512_fmadd_ps(av, b0, acc_r[0]);
-                        acc_r[1] = _mm512_fmadd_ps(av, b1, acc_r[1]);
-                    }
-                }
-                for (r, acc_r) in acc.iter().enumerate().take(rows) {
-                    _mm512_storeu_ps(cp.add((i + r) * n + j), acc_r[0]);
-                    _mm512_storeu_ps(cp.add((i + r) * n + j + 16), acc_r[1]);
-                }
-                j += 32;
-            }
-            while j < n {
-                let mask = ((1u32 << (n - j).min(16)) - 1) as __mmask16;
-                let mut acc = [_mm512_setzero_ps(); 4];
-                for p in 0..k {
-                    let bv = _mm512_maskz_loadu_ps(mask, bp.add(p * n + j));
-                    for (r, acc_r) in acc.iter_mut().enumerate().take(rows) {
-                        *acc_r = _mm512_fmadd_ps(_mm512_set1_ps(*ap.add((i + r) * k + p)), bv, *acc_r);
-                    }
-                }
-                for (r, acc_r) in acc.iter().enumerate().take(rows) {
-                    _mm512_mask_storeu_ps(cp.add((i + r) * n + j), mask, *acc_r);
-                }
-                j += 16;
+            let rows = match m - i {
+                8.. => 8,
+                4..=7 => 4,
+                2..=3 => 2,
+                _ => 1,
+            };
+            let at = Block { a: ap.add(i * k), b: bp, c: cp.add(i * n), k, n };
+            match rows {
+                8 => rows_block::<8>(at),
+                4 => rows_block::<4>(at),
+                2 => rows_block::<2>(at),
+                _ => rows_block::<1>(at),
             }
             i += rows;
+        }
+    }
+
+    /// `R` rows of A, C from their first row; B whole (`k × n`).
+    #[derive(Clone, Copy)]
+    struct Block {
+        a: *const f32,
+        b: *const f32,
+        c: *mut f32,
+        k: usize,
+        n: usize,
+    }
+
+    /// Every column of `R` rows of C.
+    #[inline(always)]
+    unsafe fn rows_block<const R: usize>(Block { a, b, c, k, n }: Block) {
+        let mut j = 0;
+        while j + 32 <= n {
+            let mut acc = [[_mm512_setzero_ps(); 2]; R];
+            for p in 0..k {
+                let b0 = _mm512_loadu_ps(b.add(p * n + j));
+                let b1 = _mm512_loadu_ps(b.add(p * n + j + 16));
+                for (r, acc_r) in acc.iter_mut().enumerate() {
+                    let av = _mm512_set1_ps(*a.add(r * k + p));
+                    acc_r[0] = _mm512_fmadd_ps(av, b0, acc_r[0]);
+                    acc_r[1] = _mm512_fmadd_ps(av, b1, acc_r[1]);
+                }
+            }
+            for (r, acc_r) in acc.iter().enumerate() {
+                _mm512_storeu_ps(c.add(r * n + j), acc_r[0]);
+                _mm512_storeu_ps(c.add(r * n + j + 16), acc_r[1]);
+            }
+            j += 32;
+        }
+        while j < n {
+            let mask = ((1u32 << (n - j).min(16)) - 1) as __mmask16;
+            let mut acc = [_mm512_setzero_ps(); R];
+            for p in 0..k {
+                let bv = _mm512_maskz_loadu_ps(mask, b.add(p * n + j));
+                for (r, acc_r) in acc.iter_mut().enumerate() {
+                    *acc_r = _mm512_fmadd_ps(_mm512_set1_ps(*a.add(r * k + p)), bv, *acc_r);
+                }
+            }
+            for (r, acc_r) in acc.iter().enumerate() {
+                _mm512_mask_storeu_ps(c.add(r * n + j), mask, *acc_r);
+            }
+            j += 16;
         }
     }
 }
@@ -139,7 +169,7 @@ mod tests {
 
     #[test]
     fn matches_naive_product_with_edges() {
-        for (m, k, n) in [(16, 64, 256), (5, 7, 21), (1, 3, 16), (3, 1, 17)] {
+        for (m, k, n) in [(16, 64, 256), (5, 7, 21), (1, 3, 16), (3, 1, 17), (15, 9, 80), (11, 5, 48)] {
             let a: Vec<f32> = (0..m * k).map(|i| ((i * 37) % 11) as f32 - 5.0).collect();
             let b: Vec<f32> = (0..k * n).map(|i| ((i * 13) % 7) as f32 * 0.5 - 1.5).collect();
             let mut c = vec![9.0; m * n];

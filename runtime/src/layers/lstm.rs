@@ -10,7 +10,7 @@
 use super::recurrent::{add_output_grad, step, Cell, Recurrent, RecurrentConfig};
 #[cfg(test)] // for the tests' `use super::*`
 use super::Layer;
-use crate::gemm::{sgemm_on_this_thread, small_gemm, vec_mat, Mat, Scratch};
+use crate::gemm::{sgemm_on_this_thread, small_gemm, vec_mat, vec_mat_repeated, Mat, Scratch};
 
 /// Keras's `LSTM(units = U)` over `T` steps of `D` features; `SEQ` is `return_sequences`.
 /// Kernel `[D, 4U]`, recurrent kernel `[U, 4U]`, bias `[4U]`.
@@ -180,7 +180,8 @@ impl<const D: usize, const U: usize, const T: usize, const SEQ: bool> Lstm<D, U,
         let w = &self.weights;
         let z = gates.as_flattened_mut();
         if t > 0 {
-            vec_mat(&s.h, &w.recurrent_kernel.value, s.recurrent.as_flattened_mut());
+            // Alternating column order keeps half of the kernel in L1 between steps.
+            vec_mat_repeated(&s.h, &w.recurrent_kernel.value, s.recurrent.as_flattened_mut(), t % 2 == 1);
             z.iter_mut().zip(s.recurrent.as_flattened()).for_each(|(a, b)| *a += b);
         }
         if let Some(b) = &w.bias {
