@@ -127,7 +127,8 @@ where
                     hs.range(b0 * T * U, b1 * T * U),
                 )
             };
-            self.forward_steps(gates, aux, h, b1 - b0, scratch);
+            // Every step multiplies by the same recurrent kernel: packed once.
+            scratch.reusing_packed_b(|scratch| self.forward_steps(gates, aux, h, b1 - b0, scratch));
         });
         write_output(&cache.h[..rows * U], y, T, U, SEQ);
     }
@@ -163,7 +164,9 @@ where
                     dhs.range(b0 * U, b1 * U),
                 )
             };
-            self.backward_steps(gates, aux, h, d_gates, d_aux, dh, dy, b1 - b0, scratch);
+            scratch.reusing_packed_b(|scratch| {
+                self.backward_steps(gates, aux, h, d_gates, d_aux, dh, dy, b1 - b0, scratch)
+            });
         });
         let d_in = &cache.d_gates[..rows * g];
         let d_rec = if Self::SPLIT_RECURRENT_GRAD { &cache.d_aux[..rows * g] } else { d_in };
