@@ -22,6 +22,9 @@ kiln::model! {
 
 fn run(threads: usize) -> (Vec<f32>, Vec<f32>) {
     kiln::parallel::set_num_threads(threads);
+    // Split whatever the machine's load (batch 96: the recurrences run
+    // their samples in two halves, the input products by rows).
+    kiln::parallel::set_split_gate(false);
     let x: Vec<[u32; 16]> = (0..96).map(|s| std::array::from_fn(|t| ((s * 5 + t * 3 + s / 7) % 4) as u32)).collect();
     let y: Vec<[f32; 1]> = (0..96).map(|s| [(s % 2) as f32]).collect();
     let mut model = Text::new(0).compile(Adam::new(0.01), BinaryCrossentropy, &[]);
@@ -31,6 +34,7 @@ fn run(threads: usize) -> (Vec<f32>, Vec<f32>) {
     let outputs: Vec<f32> = model.predict(&x, 96).unwrap().into_iter().map(|p| p[0]).collect();
     let mut weights = Vec::new();
     model.network().params(&mut |p| weights.extend_from_slice(&p.value));
+    kiln::parallel::set_split_gate(true);
     (outputs, weights)
 }
 

@@ -109,11 +109,12 @@ const GEMM_MIN_PER_PART: usize = 3 << 19;
 /// half of W saves.
 const VEC_MAT_MIN_PER_PART: usize = 1 << 16;
 
-/// Work per part below which a recurrence stays on one thread: never, until
-/// measured (the callers pass gate values, not multiply–adds, as `work`,
-/// and a recurrence's 16 steps are one job: a helper preempted mid-part
-/// holds up the whole sequence).
-const SAMPLES_MIN_PER_PART: usize = usize::MAX;
+/// Work per part (the caller's measure: samples × steps × gate values ×
+/// units) below which a recurrence stays on one thread: 4M, so text
+/// training at batch 64 (16.8M) runs its samples in two halves, one per
+/// thread, and batch 4 (1M) stays whole. Each sample's steps are the same
+/// sums either way.
+const SAMPLES_MIN_PER_PART: usize = 1 << 22;
 
 /// Values per part below which an element-wise pass (an optimizer's
 /// update: Adam reads four and writes three arrays per value, with a
@@ -347,7 +348,14 @@ pub(crate) fn part_range(part: usize, chunk: usize, len: usize) -> std::ops::Ran
 /// Parts for a recurrence over `batch` samples costing `work` (see
 /// [`SAMPLES_MIN_PER_PART`]).
 pub(crate) fn sample_parts(batch: usize, work: usize) -> usize {
-    parts_for_work(work, SAMPLES_MIN_PER_PART).min(batch).max(1)
+    let parts = parts_for_work(work, SAMPLES_MIN_PER_PART).min(batch).max(1);
+    if parts > 1 {
+        prepare(parts);
+        if !split_now() {
+            return 1;
+        }
+    }
+    parts
 }
 
 /// The number of parts to cut `work` into, at least `min_per_part` each.
