@@ -11,11 +11,11 @@
 //! kiln's runtime (see docs/DESIGN.md, "Weights compiled in").
 
 use crate::graph::{Graph, LayerInfo};
+use crate::json::{self, Value};
 use crate::layers::{DType, Size, TensorType};
 use crate::parse::ModelDef;
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
-use crate::json::{self, Value};
 use std::collections::BTreeMap;
 use syn::{Expr, LitStr};
 

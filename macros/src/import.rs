@@ -12,9 +12,9 @@
 //! argument. Nothing is silently dropped. A new layer kind needs no code
 //! here: its class and keywords come from the registry.
 
+use crate::json::{self, Map, Value};
 use crate::parse::{ModelDef, Stmt};
 use proc_macro2::{Group, Span, TokenStream, TokenTree};
-use crate::json::{self, Map, Value};
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use syn::LitStr;

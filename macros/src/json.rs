@@ -541,7 +541,11 @@ impl Parser<'_> {
             integer = false;
             self.at += 1;
             if !matches!(self.peek(), Some(b'0'..=b'9')) {
-                return Err(self.error_here(if self.peek().is_none() { "EOF while parsing a value" } else { "invalid number" }));
+                return Err(self.error_here(if self.peek().is_none() {
+                    "EOF while parsing a value"
+                } else {
+                    "invalid number"
+                }));
             }
             self.digits();
         }
@@ -552,7 +556,11 @@ impl Parser<'_> {
                 self.at += 1;
             }
             if !matches!(self.peek(), Some(b'0'..=b'9')) {
-                return Err(self.error_here(if self.peek().is_none() { "EOF while parsing a value" } else { "invalid number" }));
+                return Err(self.error_here(if self.peek().is_none() {
+                    "EOF while parsing a value"
+                } else {
+                    "invalid number"
+                }));
             }
             self.digits();
         }
@@ -588,8 +596,10 @@ mod tests {
 
     #[test]
     fn integers_and_floats_stay_as_written() {
-        let v = from_str(r#"{"units": 64, "rate": 0.5, "gain": 1.0, "shift": -3, "tiny": 1e-7, "big": 18446744073709551615}"#)
-            .unwrap();
+        let v = from_str(
+            r#"{"units": 64, "rate": 0.5, "gain": 1.0, "shift": -3, "tiny": 1e-7, "big": 18446744073709551615}"#,
+        )
+        .unwrap();
         assert_eq!(v["units"], Value::Number(Number::U64(64)));
         assert_eq!(v["rate"], Value::Number(Number::F64(0.5)));
         assert_eq!(v["gain"], Value::Number(Number::F64(1.0)));
@@ -617,12 +627,10 @@ mod tests {
     /// notation (the expected texts are serde_json 1.0.154's output).
     #[test]
     fn values_print_as_serde_json_prints_them() {
-        let v = from_str(r#" {"stddev": 0.05, "seed": null, "mean": 0.0, "s": "a\"b\\c\n\u0001é", "l": [true, -0.0, 1]} "#)
-            .unwrap();
-        assert_eq!(
-            v.to_string(),
-            r#"{"l":[true,-0.0,1],"mean":0.0,"s":"a\"b\\c\n\u0001é","seed":null,"stddev":0.05}"#
-        );
+        let v =
+            from_str(r#" {"stddev": 0.05, "seed": null, "mean": 0.0, "s": "a\"b\\c\n\u0001é", "l": [true, -0.0, 1]} "#)
+                .unwrap();
+        assert_eq!(v.to_string(), r#"{"l":[true,-0.0,1],"mean":0.0,"s":"a\"b\\c\n\u0001é","seed":null,"stddev":0.05}"#);
         let cases = [
             (1e-7, "1e-7"),
             (1.5e-7, "1.5e-7"),
