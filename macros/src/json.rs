@@ -21,8 +21,11 @@ pub type Map = BTreeMap<String, Value>;
 /// A JSON number as written: an integer (`3`, `-3`) or a float (`3.0`, `3e0`).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Number {
+    /// A non-negative integer.
     U64(u64),
+    /// A negative integer.
     I64(i64),
+    /// Written with a fraction or an exponent, or an integer beyond 64 bits.
     F64(f64),
 }
 
@@ -41,6 +44,7 @@ impl Number {
         matches!(*self, Number::U64(_))
     }
 
+    /// The value of a non-negative integer (`None` for `3.0`, as serde_json).
     pub fn as_u64(&self) -> Option<u64> {
         match *self {
             Number::U64(n) => Some(n),
@@ -48,6 +52,7 @@ impl Number {
         }
     }
 
+    /// The value as a float (always `Some`, as serde_json's for finite numbers).
     pub fn as_f64(&self) -> Option<f64> {
         Some(match *self {
             Number::U64(n) => n as f64,
