@@ -11,11 +11,11 @@
 //! kiln's runtime (see docs/DESIGN.md, "Weights compiled in").
 
 use crate::graph::{Graph, LayerInfo};
+use crate::json::{self, Value};
 use crate::layers::{DType, Size, TensorType};
 use crate::parse::ModelDef;
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
-use serde_json::Value;
 use std::collections::BTreeMap;
 use syn::{Expr, LitStr};
 
@@ -46,7 +46,7 @@ fn read_file(path: &std::path::Path, shown: &str) -> Result<WeightsFile, String>
     let n = bytes.get(..8).ok_or_else(|| corrupt("shorter than 8 bytes"))?;
     let n = u64::from_le_bytes(n.try_into().expect("8 bytes")) as usize;
     let header = bytes.get(8..8usize.saturating_add(n)).ok_or_else(|| corrupt("its header runs past the end"))?;
-    let header: Value = serde_json::from_slice(header).map_err(|e| corrupt(&format!("its header is not JSON: {e}")))?;
+    let header: Value = json::from_slice(header).map_err(|e| corrupt(&format!("its header is not JSON: {e}")))?;
     let Value::Object(entries) = header else { return Err(corrupt("its header is not a JSON object")) };
     let data_start = 8 + n;
     let mut tensors = BTreeMap::new();

@@ -12,9 +12,9 @@
 //! argument. Nothing is silently dropped. A new layer kind needs no code
 //! here: its class and keywords come from the registry.
 
+use crate::json::{self, Map, Value};
 use crate::parse::{ModelDef, Stmt};
 use proc_macro2::{Group, Span, TokenStream, TokenTree};
-use serde_json::{Map, Value};
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use syn::LitStr;
@@ -37,7 +37,7 @@ pub fn statements(source: &LitStr, name: &syn::Ident) -> syn::Result<(Vec<Stmt>,
         String::from_utf8(bytes).map_err(|_| fail(format!("`{shown}` is neither a `.keras` archive nor JSON text")))?
     };
     let config: Value =
-        serde_json::from_str(&text).map_err(|e| fail(format!("`{shown}` is not a Keras model config: {e}")))?;
+        json::from_str(&text).map_err(|e| fail(format!("`{shown}` is not a Keras model config: {e}")))?;
     let body = Translator::default().model(&config).map_err(|errors| {
         let mut all = fail(format!("`{shown}`: {}", errors[0]));
         for e in &errors[1..] {
@@ -164,7 +164,12 @@ impl Translator {
             }
             _ => match config["build_input_shape"].as_array() {
                 Some(shape) => {
-                    let fake = serde_json::json!({"config": {"batch_shape": shape, "dtype": "float32", "name": "input_layer"}});
+                    let config = Map::from([
+                        ("batch_shape".to_string(), Value::Array(shape.clone())),
+                        ("dtype".to_string(), Value::from("float32")),
+                        ("name".to_string(), Value::from("input_layer")),
+                    ]);
+                    let fake = Value::Object(Map::from([("config".to_string(), Value::Object(config))]));
                     self.input(&fake)
                 }
                 None => {
@@ -358,7 +363,7 @@ impl Translator {
         let class = layer["class_name"].as_str().unwrap_or("");
         let kind = crate::layers::for_keras_class(class);
         let known: &[&str] = kind.map(|k| k.args).unwrap_or(&[]);
-        let table: Value = serde_json::from_str(DEFAULTS).unwrap_or_default();
+        let table: Value = json::from_str(DEFAULTS).unwrap_or_default();
         let keras = &table["layers"][class];
         let required: Vec<&str> =
             keras["required"].as_array().map(|r| r.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
@@ -436,7 +441,7 @@ impl Translator {
                 let class = o.get("class_name").and_then(Value::as_str).unwrap_or("");
                 match o.get("module").and_then(Value::as_str) {
                     Some("keras.initializers") => {
-                        let table: Value = serde_json::from_str(DEFAULTS).unwrap_or_default();
+                        let table: Value = json::from_str(DEFAULTS).unwrap_or_default();
                         let known = &table["initializers"][class];
                         let Some(name) = known["name"].as_str() else {
                             return Err(format!("kiln has no initializer `{class}`"));
@@ -556,31 +561,36 @@ mod tests {
 
     #[test]
     fn configs_compare_as_keras_values() {
-        let a: Value = serde_json::json!({"seed": null, "gain": 1, "shared_object_id": 7});
-        let b: Value = serde_json::json!({"seed": null, "gain": 1.0});
+        let parse = |text: &str| json::from_str(text).expect("valid JSON");
+        let a = parse(r#"{"seed": null, "gain": 1, "shared_object_id": 7}"#);
+        let b = parse(r#"{"seed": null, "gain": 1.0}"#);
         assert!(same(&a, &b));
-        assert!(!same(&serde_json::json!({"gain": 1.5}), &b));
+        assert!(!same(&parse(r#"{"gain": 1.5}"#), &b));
     }
 
     /// A functional config whose layers are listed out of call order
     /// still translates (every call after the calls making its inputs).
     #[test]
     fn calls_are_ordered_by_their_inputs() {
-        let tensor = |layer: &str| serde_json::json!({"config": {"keras_history": [layer, 0, 0]}});
-        let model = serde_json::json!({
+        let tensor = |layer: &str| format!(r#"{{"config": {{"keras_history": ["{layer}", 0, 0]}}}}"#);
+        let (a, x) = (tensor("a"), tensor("x"));
+        let model = json::from_str(&format!(
+            r#"{{
             "class_name": "Functional",
-            "config": {
+            "config": {{
                 "layers": [
-                    {"class_name": "Dense", "name": "b", "config": {"name": "b", "units": 2},
-                     "inbound_nodes": [{"args": [tensor("a")], "kwargs": {}}]},
-                    {"class_name": "InputLayer", "name": "x", "config": {"name": "x", "batch_shape": [null, 3]}},
-                    {"class_name": "Dense", "name": "a", "config": {"name": "a", "units": 4},
-                     "inbound_nodes": [{"args": [tensor("x")], "kwargs": {}}]},
+                    {{"class_name": "Dense", "name": "b", "config": {{"name": "b", "units": 2}},
+                     "inbound_nodes": [{{"args": [{a}], "kwargs": {{}}}}]}},
+                    {{"class_name": "InputLayer", "name": "x", "config": {{"name": "x", "batch_shape": [null, 3]}}}},
+                    {{"class_name": "Dense", "name": "a", "config": {{"name": "a", "units": 4}},
+                     "inbound_nodes": [{{"args": [{x}], "kwargs": {{}}}}]}}
                 ],
                 "input_layers": ["x", 0, 0],
-                "output_layers": [["b", 0, 0]],
-            }
-        });
+                "output_layers": [["b", 0, 0]]
+            }}
+        }}"#
+        ))
+        .expect("valid JSON");
         let text = Translator::default().model(&model).unwrap_or_else(|e| panic!("{e:?}"));
         let want = "input x: [f32; 3];\nlet a = Dense(name = \"a\", units = 4)(x);\nlet b = Dense(name = \"b\", units = 2)(a);\noutput b;\n";
         assert_eq!(text, want);

@@ -19,6 +19,7 @@ mod embed;
 mod errors;
 mod graph;
 mod import;
+mod json;
 mod kw;
 mod layers;
 mod parse;
