@@ -401,6 +401,37 @@ fn vec_mat_repeated_gives_the_bits_of_vec_mat_in_either_order() {
     }
 }
 
+/// The one-sample kernels start rows that share a cache-line offset with a
+/// masked block up to the line boundary: every offset of `W` in its line
+/// gives the same bits (as the aligned start) and the exact sums.
+#[test]
+fn vec_mat_and_small_gemm_give_the_same_bits_at_every_alignment() {
+    let (m, k, n) = (5, 64, 256);
+    let storage = quarters(k * n + 16, 21);
+    let (x, a) = (quarters(k, 22), quarters(m * k, 23));
+    on_each_path("alignment", |isa| {
+        for offset in 0..16 {
+            let w = &storage[offset..offset + k * n];
+            let mut y = vec![f32::NAN; n];
+            vec_mat(&x, w, &mut y);
+            let mut c = vec![f32::NAN; m * n];
+            small_gemm(m, k, n, &a, w, &mut c);
+            for j in 0..n {
+                let want: f64 = (0..k).map(|i| f64::from(x[i]) * f64::from(w[i * n + j])).sum();
+                assert_eq!(f64::from(y[j]), want, "{isa} vec_mat, W at offset {offset}, column {j}");
+                let want: f64 = (0..k).map(|i| f64::from(a[i]) * f64::from(w[i * n + j])).sum();
+                assert_eq!(f64::from(c[j]), want, "{isa} small_gemm, B at offset {offset}, column {j}");
+            }
+            // The same product on a copy at the allocator's alignment.
+            let copy: Vec<f32> = w.to_vec();
+            let (mut y1, mut c1) = (vec![0.0; n], vec![0.0; m * n]);
+            vec_mat(&x, &copy, &mut y1);
+            small_gemm(m, k, n, &a, &copy, &mut c1);
+            assert!(y == y1 && c == c1, "{isa}: offset {offset} changed the bits");
+        }
+    });
+}
+
 #[test]
 fn small_gemm_matches_the_reference_on_every_path() {
     for (m, k, n) in [(16, 64, 256), (5, 7, 21), (1, 3, 16), (3, 1, 17), (9, 33, 47), (4, 10, 32), (2, 5, 70)] {

@@ -128,7 +128,15 @@ mod avx512 {
     /// Every column of `R` rows of C.
     #[inline(always)]
     unsafe fn rows_block<const R: usize>(Block { a, b, c, k, n }: Block) {
+        // As in `vec_mat`: when every row of B starts at the same offset in
+        // its cache line, the columns before the first line boundary go
+        // first, masked, so the full-width loads below read whole lines.
+        let lead = if n.is_multiple_of(16) { b.align_offset(64).min(n) } else { 0 };
         let mut j = 0;
+        if lead > 0 && lead < 16 {
+            masked_columns::<R>(Block { a, b, c, k, n }, 0, lead);
+            j = lead;
+        }
         while j + 32 <= n {
             let mut acc = [[_mm512_setzero_ps(); 2]; R];
             for p in 0..k {
@@ -147,18 +155,25 @@ mod avx512 {
             j += 32;
         }
         while j < n {
-            let mask = ((1u32 << (n - j).min(16)) - 1) as __mmask16;
-            let mut acc = [_mm512_setzero_ps(); R];
-            for p in 0..k {
-                let bv = _mm512_maskz_loadu_ps(mask, b.add(p * n + j));
-                for (r, acc_r) in acc.iter_mut().enumerate() {
-                    *acc_r = _mm512_fmadd_ps(_mm512_set1_ps(*a.add(r * k + p)), bv, *acc_r);
-                }
+            let width = (n - j).min(16);
+            masked_columns::<R>(Block { a, b, c, k, n }, j, width);
+            j += width;
+        }
+    }
+
+    /// Columns `j..j + width` (`width` ≤ 16) of `R` rows of C, masked.
+    #[inline(always)]
+    unsafe fn masked_columns<const R: usize>(Block { a, b, c, k, n }: Block, j: usize, width: usize) {
+        let mask = ((1u32 << width) - 1) as __mmask16;
+        let mut acc = [_mm512_setzero_ps(); R];
+        for p in 0..k {
+            let bv = _mm512_maskz_loadu_ps(mask, b.add(p * n + j));
+            for (r, acc_r) in acc.iter_mut().enumerate() {
+                *acc_r = _mm512_fmadd_ps(_mm512_set1_ps(*a.add(r * k + p)), bv, *acc_r);
             }
-            for (r, acc_r) in acc.iter().enumerate() {
-                _mm512_mask_storeu_ps(c.add(r * n + j), mask, *acc_r);
-            }
-            j += 16;
+        }
+        for (r, acc_r) in acc.iter().enumerate() {
+            _mm512_mask_storeu_ps(c.add(r * n + j), mask, *acc_r);
         }
     }
 }
