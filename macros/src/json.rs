@@ -371,22 +371,31 @@ impl Parser<'_> {
         }
         loop {
             items.push(self.value()?);
-            self.skip_whitespace();
-            match self.peek() {
-                Some(b',') => {
-                    self.at += 1;
-                    self.skip_whitespace();
-                    if self.peek() == Some(b']') {
-                        return Err(self.error_here("trailing comma"));
-                    }
-                }
-                Some(b']') => {
-                    self.at += 1;
-                    return Ok(Value::Array(items));
-                }
-                None => return Err(self.error_here("EOF while parsing a list")),
-                Some(_) => return Err(self.error_here("expected `,` or `]`")),
+            if self.closed_after_item(b']', "EOF while parsing a list", "expected `,` or `]`")? {
+                return Ok(Value::Array(items));
             }
+        }
+    }
+
+    /// After an item of an array or object: `true` past the closing
+    /// bracket `close`, `false` past a comma that another item follows.
+    fn closed_after_item(&mut self, close: u8, eof: &str, unexpected: &str) -> Result<bool, Error> {
+        self.skip_whitespace();
+        match self.peek() {
+            Some(b',') => {
+                self.at += 1;
+                self.skip_whitespace();
+                if self.peek() == Some(close) {
+                    return Err(self.error_here("trailing comma"));
+                }
+                Ok(false)
+            }
+            Some(b) if b == close => {
+                self.at += 1;
+                Ok(true)
+            }
+            None => Err(self.error_here(eof)),
+            Some(_) => Err(self.error_here(unexpected)),
         }
     }
 
@@ -415,21 +424,8 @@ impl Parser<'_> {
             // A repeated key keeps its last value, as in serde_json.
             let value = self.value()?;
             entries.insert(key, value);
-            self.skip_whitespace();
-            match self.peek() {
-                Some(b',') => {
-                    self.at += 1;
-                    self.skip_whitespace();
-                    if self.peek() == Some(b'}') {
-                        return Err(self.error_here("trailing comma"));
-                    }
-                }
-                Some(b'}') => {
-                    self.at += 1;
-                    return Ok(Value::Object(entries));
-                }
-                None => return Err(self.error_here("EOF while parsing an object")),
-                Some(_) => return Err(self.error_here("expected `,` or `}`")),
+            if self.closed_after_item(b'}', "EOF while parsing an object", "expected `,` or `}`")? {
+                return Ok(Value::Object(entries));
             }
         }
     }
@@ -681,6 +677,8 @@ mod tests {
         assert_eq!(error("{\"a\": 1"), "EOF while parsing an object at line 1 column 7");
         assert_eq!(error("{1: 2}"), "key must be a string at line 1 column 2");
         assert_eq!(error("[1,]"), "trailing comma at line 1 column 4");
+        assert_eq!(error("{\"a\": 1,}"), "trailing comma at line 1 column 9");
+        assert_eq!(error("{\"a\": 1 \"b\": 2}"), "expected `,` or `}` at line 1 column 9");
         assert_eq!(error("1 2"), "trailing characters at line 1 column 3");
         assert_eq!(error("\"abc"), "EOF while parsing a string at line 1 column 4");
         assert_eq!(error("\"\\q\""), "invalid escape at line 1 column 3");
