@@ -430,6 +430,20 @@ impl Parser<'_> {
         }
     }
 
+    /// One or more digits (a fraction's or an exponent's), else the error
+    /// serde_json gives there.
+    fn required_digits(&mut self) -> Result<(), Error> {
+        if !matches!(self.peek(), Some(b'0'..=b'9')) {
+            return Err(self.error_here(if self.peek().is_none() {
+                "EOF while parsing a value"
+            } else {
+                "invalid number"
+            }));
+        }
+        self.digits();
+        Ok(())
+    }
+
     /// At `"`: the string's text, escapes resolved.
     fn string(&mut self) -> Result<String, Error> {
         self.at += 1;
@@ -541,14 +555,7 @@ impl Parser<'_> {
         if self.peek() == Some(b'.') {
             integer = false;
             self.at += 1;
-            if !matches!(self.peek(), Some(b'0'..=b'9')) {
-                return Err(self.error_here(if self.peek().is_none() {
-                    "EOF while parsing a value"
-                } else {
-                    "invalid number"
-                }));
-            }
-            self.digits();
+            self.required_digits()?;
         }
         if matches!(self.peek(), Some(b'e' | b'E')) {
             integer = false;
@@ -556,14 +563,7 @@ impl Parser<'_> {
             if matches!(self.peek(), Some(b'+' | b'-')) {
                 self.at += 1;
             }
-            if !matches!(self.peek(), Some(b'0'..=b'9')) {
-                return Err(self.error_here(if self.peek().is_none() {
-                    "EOF while parsing a value"
-                } else {
-                    "invalid number"
-                }));
-            }
-            self.digits();
+            self.required_digits()?;
         }
         let text = std::str::from_utf8(&self.bytes[start..self.at]).expect("ASCII digits");
         // `-0` is the float -0.0, as serde_json reads it.

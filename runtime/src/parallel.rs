@@ -103,10 +103,12 @@ pub fn num_threads() -> usize {
 const GEMM_MIN_PER_PART: usize = 3 << 19;
 
 /// Values of `W` per part below which a one-sample product (`vec_mat`)
-/// stays on one thread: never. 784×300 (the MLP's first layer) ran
-/// 0.94–0.95× split in three runs, 2048×2048 0.54× in one: batch-1
-/// inference is bound by streaming W, and waking a helper costs more than
-/// half of W saves.
+/// stays on one thread: 64k (the MLP's 784×300 layer splits, its 300×100
+/// one does not). Such a product takes microseconds and waking a parked
+/// helper costs more (784×300: 28.5 µs split onto a parked helper, 10 µs
+/// whole, Intel Xeon), so it splits only onto an awake one
+/// ([`parts_if_awake`]): 6.7 µs back to back. Splits that woke the helper
+/// every time ran 0.94–0.95× (AMD EPYC, session 5).
 const VEC_MAT_MIN_PER_PART: usize = 1 << 16;
 
 /// Work per part (the caller's measure: samples × steps × gate values ×
@@ -329,7 +331,13 @@ pub fn vec_mat_parts(k: usize, n: usize) -> usize {
 /// size threshold (`ELEMENTWISE_MIN_PER_PART`), then the gate. Starts the
 /// helpers the size calls for either way (see [`prepare`]).
 pub(crate) fn elementwise_parts(len: usize) -> usize {
-    let parts = parts_for_work(len, ELEMENTWISE_MIN_PER_PART);
+    gated(parts_for_work(len, ELEMENTWISE_MIN_PER_PART))
+}
+
+/// `parts` (the size threshold's choice) if the gate lets a split through
+/// now, else 1; starts the helpers `parts` needs either way, so a product
+/// first run unsplit does not allocate them later (see [`prepare`]).
+fn gated(parts: usize) -> usize {
     if parts > 1 {
         prepare(parts);
         if !split_now() {
@@ -348,14 +356,7 @@ pub(crate) fn part_range(part: usize, chunk: usize, len: usize) -> std::ops::Ran
 /// Parts for a recurrence over `batch` samples costing `work` (see
 /// [`SAMPLES_MIN_PER_PART`]).
 pub(crate) fn sample_parts(batch: usize, work: usize) -> usize {
-    let parts = parts_for_work(work, SAMPLES_MIN_PER_PART).min(batch).max(1);
-    if parts > 1 {
-        prepare(parts);
-        if !split_now() {
-            return 1;
-        }
-    }
-    parts
+    gated(parts_for_work(work, SAMPLES_MIN_PER_PART).min(batch).max(1))
 }
 
 /// The number of parts to cut `work` into, at least `min_per_part` each.
@@ -885,10 +886,12 @@ mod tests {
         // after its last job.
         if parked(Instant::now() + Duration::from_secs(5)) && split_now() {
             // Raced only by the helper's own 100 ms look for work.
+            WOKEN_AT.store(0, Ordering::Relaxed);
             let parts = parts_if_awake(2);
             assert!(parts == 1 || AWAKE.load(Ordering::Relaxed) > 0, "split onto a parked helper");
-            // The call woke it (or another test did): it spins for a while.
-            let deadline = Instant::now() + Duration::from_secs(1);
+            // The call woke it: it comes well before its own next look
+            // (which alone would make this pass half the time at most).
+            let deadline = Instant::now() + Duration::from_millis(50);
             while parts_if_awake(2) != 2 && Instant::now() < deadline {
                 std::hint::spin_loop();
             }

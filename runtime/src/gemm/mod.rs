@@ -188,7 +188,20 @@ fn aligned(buffer: &mut [f32]) -> &mut [f32] {
     &mut buffer[offset..]
 }
 
-impl Scratch {}
+/// Columns before the first cache-line boundary of a row-major matrix at
+/// `w` whose rows are `ld` values apart, when every row starts at the same
+/// offset in its line (`ld` a multiple of 16) and that offset is not 0;
+/// else 0. A kernel that runs these columns first, masked, reads the rest
+/// of every row in whole 64-byte lines: a `Vec<f32>` is only 16-byte
+/// aligned. Never more than `cols` or 15.
+#[cfg(target_arch = "x86_64")]
+pub(crate) fn line_lead(w: *const f32, ld: usize, cols: usize) -> usize {
+    if ld.is_multiple_of(16) {
+        w.align_offset(64).min(cols).min(15)
+    } else {
+        0
+    }
+}
 
 /// What the product's store does after the sum, fused into the
 /// micro-kernel's last write of each tile (one pass over C instead of three).

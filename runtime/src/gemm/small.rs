@@ -131,9 +131,9 @@ mod avx512 {
         // As in `vec_mat`: when every row of B starts at the same offset in
         // its cache line, the columns before the first line boundary go
         // first, masked, so the full-width loads below read whole lines.
-        let lead = if n.is_multiple_of(16) { b.align_offset(64).min(n) } else { 0 };
+        let lead = super::super::line_lead(b, n, n);
         let mut j = 0;
-        if lead > 0 && lead < 16 {
+        if lead > 0 {
             masked_columns::<R>(Block { a, b, c, k, n }, 0, lead);
             j = lead;
         }

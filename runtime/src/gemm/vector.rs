@@ -194,11 +194,9 @@ mod avx512 {
         // whole line instead of straddling two: a weight matrix is only as
         // aligned as the allocator made it (16 bytes), and the LSTM's
         // one-sample latency moved by a third with its heap position.
-        let mut c = if ld.is_multiple_of(16) { w.as_ptr().align_offset(64).min(cols) } else { 0 };
-        if c > 0 && c < 16 {
+        let mut c = super::super::line_lead(w.as_ptr(), ld, cols);
+        if c > 0 {
             block::<1>(x, w, ld, y, 0, c);
-        } else {
-            c = 0;
         }
         while c < cols {
             let width = (cols - c).min(128);
