@@ -255,6 +255,7 @@ pub(super) mod avx512 {
     /// A packed `MR` wide (`ROWS = false`, `lda` = MR) or in place (rows
     /// `lda` apart; rows past the tile's read its last row, never stored).
     #[target_feature(enable = "avx512f,fma")]
+    #[allow(clippy::needless_range_loop)] // see the loops' comment
     unsafe fn tile_kernel_on<const R: usize, const V: usize, const ROWS: bool>(
         kc: usize,
         a: *const f32,
@@ -273,38 +274,48 @@ pub(super) mod avx512 {
                 _mm_prefetch::<_MM_HINT_T0>(c.add(16).cast());
             }
         }
+        // Index loops over the fixed-size arrays, not iterator adaptors or
+        // `array::from_fn`: core's `Zip::new` and the closures are not
+        // `#[inline]`, so in a build without LTO whose codegen units split
+        // them from this function (`lto = "off"`, the repository's release
+        // profile) they stayed calls in the inner loop: 9 instead of 150
+        // GFLOP/s (docs/PERFORMANCE.md, "Without LTO").
         let mut acc = [[_mm512_setzero_ps(); V]; R];
-        let rows: [*const f32; R] =
-            std::array::from_fn(|r| if ROWS { a.add(r.min(tile.rows - 1) * lda) } else { a.add(r) });
+        let mut rows = [a; R];
+        for r in 0..R {
+            rows[r] = if ROWS { a.add(r.min(tile.rows - 1) * lda) } else { a.add(r) };
+        }
         let step = if ROWS { 1 } else { lda };
+        let mut bv = [_mm512_setzero_ps(); V];
         for p in 0..kc {
-            let bv: [__m512; V] = std::array::from_fn(|v| _mm512_loadu_ps(b.add(16 * v)));
-            for (acc_row, row) in acc.iter_mut().zip(&rows) {
-                let av = _mm512_set1_ps(*row.add(p * step));
-                for (x, bv) in acc_row.iter_mut().zip(&bv) {
-                    *x = _mm512_fmadd_ps(av, *bv, *x);
+            for v in 0..V {
+                bv[v] = _mm512_loadu_ps(b.add(16 * v));
+            }
+            for r in 0..R {
+                let av = _mm512_set1_ps(*rows[r].add(p * step));
+                for v in 0..V {
+                    acc[r][v] = _mm512_fmadd_ps(av, bv[v], acc[r][v]);
                 }
             }
             b = b.add(NR);
         }
         // Masked loads and stores write exactly the tile's columns.
-        let masks: [__mmask16; V] = std::array::from_fn(|v| {
+        let mut masks: [__mmask16; V] = [0; V];
+        let mut bias = [_mm512_setzero_ps(); V];
+        for v in 0..V {
             let cols = tile.cols.saturating_sub(16 * v).min(16);
-            ((1u32 << cols) - 1) as __mmask16
-        });
-        let bias: [__m512; V] = std::array::from_fn(|v| {
-            if tile.bias.is_null() {
-                _mm512_setzero_ps()
-            } else {
-                _mm512_maskz_loadu_ps(masks[v], tile.bias.add(16 * v))
+            masks[v] = ((1u32 << cols) - 1) as __mmask16;
+            if !tile.bias.is_null() {
+                bias[v] = _mm512_maskz_loadu_ps(masks[v], tile.bias.add(16 * v));
             }
-        });
+        }
         let zero = _mm512_setzero_ps();
-        for (r, acc_row) in acc.iter().enumerate().take(tile.rows) {
+        for r in 0..tile.rows.min(R) {
             let c = tile.c.add(r * tile.ldc);
-            for (v, (x, &mask)) in acc_row.iter().zip(&masks).enumerate() {
+            for v in 0..V {
                 let p = c.add(16 * v);
-                let mut x = *x;
+                let mask = masks[v];
+                let mut x = acc[r][v];
                 if tile.accumulate {
                     x = _mm512_add_ps(x, _mm512_maskz_loadu_ps(mask, p));
                 }

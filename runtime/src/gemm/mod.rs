@@ -676,15 +676,23 @@ fn round_up(x: usize, multiple: usize) -> usize {
 
 /// Packs `A[ic.., pc..]` (`mc × kc`) into row panels of `MR`: for each
 /// panel, column after column, `MR` consecutive values, zero-padded.
+#[allow(clippy::needless_range_loop)] // index loops: see the comment inside
 fn pack_a<const MR: usize>(a: &Mat<'_>, ic: usize, pc: usize, mc: usize, kc: usize, out: &mut [f32]) {
     for (panel, dst) in out.chunks_exact_mut(MR * kc).take(mc.div_ceil(MR)).enumerate() {
         let row0 = ic + panel * MR;
         let rows = MR.min(ic + mc - row0);
         let dst: &mut [[f32; MR]] = as_chunks_mut(dst);
+        // Index loops rather than `array::from_fn`, whose closure is a call
+        // per value in a build without LTO (docs/PERFORMANCE.md, "Without LTO").
         if a.col_stride == 1 && rows == MR {
-            let src: [&[f32]; MR] = std::array::from_fn(|r| &a.data[(row0 + r) * a.row_stride + pc..][..kc]);
+            let mut src: [&[f32]; MR] = [&[]; MR];
+            for r in 0..MR {
+                src[r] = &a.data[(row0 + r) * a.row_stride + pc..][..kc];
+            }
             for (p, col) in dst.iter_mut().enumerate() {
-                *col = std::array::from_fn(|r| src[r][p]);
+                for r in 0..MR {
+                    col[r] = src[r][p];
+                }
             }
         } else if a.row_stride == 1 && rows == MR {
             for (p, col) in dst.iter_mut().enumerate() {
@@ -693,7 +701,9 @@ fn pack_a<const MR: usize>(a: &Mat<'_>, ic: usize, pc: usize, mc: usize, kc: usi
             }
         } else {
             for (p, col) in dst.iter_mut().enumerate() {
-                *col = std::array::from_fn(|r| if r < rows { a.at(row0 + r, pc + p) } else { 0.0 });
+                for r in 0..MR {
+                    col[r] = if r < rows { a.at(row0 + r, pc + p) } else { 0.0 };
+                }
             }
         }
     }
@@ -701,6 +711,7 @@ fn pack_a<const MR: usize>(a: &Mat<'_>, ic: usize, pc: usize, mc: usize, kc: usi
 
 /// Packs `B[pc.., jc..]` (`kc × nc`) into column panels of `NR`: for each
 /// panel, row after row, `NR` consecutive values, zero-padded.
+#[allow(clippy::needless_range_loop)] // index loops: see pack_a
 fn pack_b<const NR: usize>(b: &Mat<'_>, pc: usize, jc: usize, kc: usize, nc: usize, out: &mut [f32]) {
     for (panel, dst) in out.chunks_exact_mut(NR * kc).take(nc.div_ceil(NR)).enumerate() {
         let col0 = jc + panel * NR;
@@ -715,13 +726,20 @@ fn pack_b<const NR: usize>(b: &Mat<'_>, pc: usize, jc: usize, kc: usize, nc: usi
         } else if b.row_stride == 1 && cols == NR {
             // A transposed view (a dense layer's ∂x = ∂y·Wᵀ): each column is
             // contiguous; read NR of them side by side.
-            let src: [&[f32]; NR] = std::array::from_fn(|j| &b.data[(col0 + j) * b.col_stride + pc..][..kc]);
+            let mut src: [&[f32]; NR] = [&[]; NR];
+            for j in 0..NR {
+                src[j] = &b.data[(col0 + j) * b.col_stride + pc..][..kc];
+            }
             for (p, row) in dst.iter_mut().enumerate() {
-                *row = std::array::from_fn(|j| src[j][p]);
+                for j in 0..NR {
+                    row[j] = src[j][p];
+                }
             }
         } else {
             for (p, row) in dst.iter_mut().enumerate() {
-                *row = std::array::from_fn(|j| if j < cols { b.at(pc + p, col0 + j) } else { 0.0 });
+                for j in 0..NR {
+                    row[j] = if j < cols { b.at(pc + p, col0 + j) } else { 0.0 };
+                }
             }
         }
     }

@@ -262,14 +262,27 @@ impl<
     /// Copies the receptive field of output position `(oh, ow)` of one
     /// sample `xs` into `row` (`[KH, KW, C]`, zeros in the padding).
     #[inline(always)]
+    #[allow(clippy::manual_memcpy)] // see the loop's comment
     fn im2col_row(xs: &[f32], oh: usize, ow: usize, row: &mut [f32]) {
         for kh in 0..KH {
             let ih = Self::in_row(oh, kh);
             for kw in 0..KW {
                 let dst = &mut row[(kh * KW + kw) * C..][..C];
+                // Loops, not `copy_from_slice` / `fill`: without LTO those
+                // are a `memmove` / `memset` call per `C` values
+                // (docs/PERFORMANCE.md, "Without LTO").
                 match (ih, Self::in_col(ow, kw)) {
-                    (Some(ih), Some(iw)) => dst.copy_from_slice(&xs[(ih * W + iw) * C..][..C]),
-                    _ => dst.fill(0.0),
+                    (Some(ih), Some(iw)) => {
+                        let src = &xs[(ih * W + iw) * C..][..C];
+                        for c in 0..C {
+                            dst[c] = src[c];
+                        }
+                    }
+                    _ => {
+                        for d in dst.iter_mut() {
+                            *d = 0.0;
+                        }
+                    }
                 }
             }
         }
@@ -398,7 +411,7 @@ impl<
     /// # Safety
     /// As [`Self::forward_one_direct`], for the tile's windows and outputs.
     #[target_feature(enable = "avx512f,fma")]
-    #[allow(clippy::too_many_arguments)]
+    #[allow(clippy::too_many_arguments, clippy::needless_range_loop)]
     unsafe fn tile<const R: usize, const V: usize>(
         (x, row, k, b, y, mask, relu): (
             *const f32,
@@ -421,27 +434,30 @@ impl<
                     let ks = k.add((kh * KW + kw) * C * F);
                     for c in 0..C {
                         let kc = ks.add(c * F);
-                        let kv: [__m512; V] = std::array::from_fn(|v| {
-                            if v + 1 < V {
+                        // Index loops, not `array::from_fn` or `zip`: see
+                        // `gemm::kernel::avx512::tile_kernel_on`.
+                        let mut kv = [_mm512_setzero_ps(); V];
+                        for v in 0..V {
+                            kv[v] = if v + 1 < V {
                                 _mm512_loadu_ps(kc.add(16 * v))
                             } else {
                                 _mm512_maskz_loadu_ps(mask, kc.add(16 * v))
-                            }
-                        });
-                        for (r, acc_r) in acc.iter_mut().enumerate() {
+                            };
+                        }
+                        for r in 0..R {
                             let xb = _mm512_set1_ps(*xs.add(r * SW * C + c));
-                            for (a, kv) in acc_r.iter_mut().zip(&kv) {
-                                *a = _mm512_fmadd_ps(xb, *kv, *a);
+                            for v in 0..V {
+                                acc[r][v] = _mm512_fmadd_ps(xb, kv[v], acc[r][v]);
                             }
                         }
                     }
                 }
             }
             let zero = _mm512_setzero_ps();
-            for (r, acc_r) in acc.iter().enumerate() {
-                for (v, &sum) in acc_r.iter().enumerate() {
+            for r in 0..R {
+                for v in 0..V {
                     let m = if v + 1 < V { 0xffff } else { mask };
-                    let mut out = sum;
+                    let mut out = acc[r][v];
                     if !b.is_null() {
                         out = _mm512_add_ps(out, _mm512_maskz_loadu_ps(m, b.add(16 * v)));
                     }

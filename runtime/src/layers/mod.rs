@@ -102,7 +102,11 @@ impl<'a> InputGrad<'a> {
     pub fn to_add_into(self, len: usize) -> &'a mut [f32] {
         let grad = &mut self.grad[..len];
         if !self.accumulate {
-            grad.fill(0.0);
+            // Not `fill`: without LTO it is a call that does not become a
+            // `memset` (docs/PERFORMANCE.md, "Without LTO").
+            for g in grad.iter_mut() {
+                *g = 0.0;
+            }
         }
         grad
     }
