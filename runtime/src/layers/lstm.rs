@@ -176,31 +176,44 @@ impl<const D: usize, const U: usize, const T: usize, const SEQ: bool> Lstm<D, U,
     /// Step `t` given its input projection `gates` (overwritten with the
     /// gate activations); writes `h` to `y` when returning sequences.
     #[inline(always)]
+    #[allow(clippy::needless_range_loop, clippy::manual_memcpy)] // see the loops' comment
     fn step_one(&self, t: usize, gates: &mut [[f32; U]; 4], s: &mut OneSampleState<U>, y: &mut [f32]) {
+        // Index loops, not `zip` / `copy_from_slice`: this runs per step of
+        // one-sample inference, and without LTO those are calls
+        // (docs/PERFORMANCE.md, "Without LTO").
         let w = &self.weights;
         let z = gates.as_flattened_mut();
         if t > 0 {
             // Alternating column order keeps half of the kernel in L1 between steps.
             vec_mat_repeated(&s.h, &w.recurrent_kernel.value, s.recurrent.as_flattened_mut(), t % 2 == 1);
-            z.iter_mut().zip(s.recurrent.as_flattened()).for_each(|(a, b)| *a += b);
+            let r = s.recurrent.as_flattened();
+            for j in 0..4 * U {
+                z[j] += r[j];
+            }
         }
         if let Some(b) = &w.bias {
-            z.iter_mut().zip(&b.value).for_each(|(a, b)| *a += b);
+            let b = &b.value[..4 * U];
+            for j in 0..4 * U {
+                z[j] += b[j];
+            }
         }
         self.recurrent_activation.forward_in_place(&mut z[..2 * U], U);
         self.activation.forward_in_place(&mut z[2 * U..3 * U], U);
         self.recurrent_activation.forward_in_place(&mut z[3 * U..], U);
         let [i, f, gg, o] = &*gates;
-        for (j, c) in s.c.iter_mut().enumerate() {
-            *c = f[j] * *c + i[j] * gg[j];
+        for j in 0..U {
+            s.c[j] = f[j] * s.c[j] + i[j] * gg[j];
+            s.tanh_c[j] = s.c[j];
         }
-        s.tanh_c.copy_from_slice(&s.c);
         self.activation.forward_in_place(&mut s.tanh_c, U);
-        for ((h, o), tc) in s.h.iter_mut().zip(o).zip(&s.tanh_c) {
-            *h = o * tc;
+        for j in 0..U {
+            s.h[j] = o[j] * s.tanh_c[j];
         }
         if SEQ {
-            y[t * U..(t + 1) * U].copy_from_slice(&s.h);
+            let y = &mut y[t * U..(t + 1) * U];
+            for j in 0..U {
+                y[j] = s.h[j];
+            }
         }
     }
 }
