@@ -158,6 +158,9 @@ fn compare(file: &str, value: &Value) {
         .unwrap_or_else(|e| panic!("{}: {e} (write it with KILN_BLESS_JSON=1)", path.display()));
     let want: Value = text.parse().unwrap();
     assert_eq!(value, &want, "{file} differs from to_json() (rewrite with KILN_BLESS_JSON=1 if intended)");
+    // Byte for byte too: the fixtures were written by serde_json's
+    // `to_string_pretty`, which kiln's printer must reproduce.
+    assert_eq!(kiln::json::to_string_pretty(value) + "\n", text, "{file}: same value, other text");
 }
 
 /// Checks `net`'s JSON and layer table against the fixtures, and writes

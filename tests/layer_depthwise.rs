@@ -507,9 +507,7 @@ fn weights_round_trip_under_keras_s_names() {
     );
     // The safetensors file names its tensors by these paths.
     let bytes = kiln::io::weights_to_bytes(&Both::new(0)).unwrap();
-    let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
-    let mut names: Vec<String> = file.names().into_iter().map(str::to_string).collect();
-    names.sort();
+    let names: Vec<String> = support::safetensors_header(&bytes).into_iter().map(|(name, ..)| name).collect();
     let mut want: Vec<String> = paths.clone();
     want.sort();
     assert_eq!(names, want);

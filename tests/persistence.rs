@@ -269,12 +269,17 @@ fn bad_weights_files_are_typed_errors_and_change_nothing() {
         assert_eq!(values(&target), before, "{what}: the model changed");
     }
 
-    // A dtype other than F32, written with the safetensors crate directly.
-    let data = vec![0u8; 64 * 8];
-    let view = safetensors::tensor::TensorView::new(safetensors::Dtype::F64, vec![4, 16], &data).unwrap();
-    let meta = [("format", "kiln.weights"), ("format_version", "1")];
-    let meta = meta.into_iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    let bytes = safetensors::serialize([("dense/kernel", view)], Some(meta)).unwrap();
+    // A dtype other than F32, the file assembled by hand: the header's
+    // length (little-endian u64), the JSON header (padded with spaces to 8
+    // bytes, as writers do), then 4 × 16 F64 values (512 bytes).
+    let header = concat!(
+        r#"{"__metadata__":{"format":"kiln.weights","format_version":"1"},"#,
+        r#""dense/kernel":{"dtype":"F64","shape":[4,16],"data_offsets":[0,512]}}"#,
+    );
+    let header = format!("{header:<width$}", width = header.len().next_multiple_of(8));
+    let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+    bytes.extend_from_slice(header.as_bytes());
+    bytes.extend_from_slice(&[0u8; 512]);
     let problem = load_weights_from_bytes(&mut Mlp::new(2), &bytes).unwrap_err();
     assert!(
         matches!(&problem, FileProblem::Dtype { tensor, found } if tensor == "dense/kernel" && found == "F64"),

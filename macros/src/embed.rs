@@ -11,9 +11,9 @@
 //! kiln's runtime (see docs/DESIGN.md, "Weights compiled in").
 
 use crate::graph::{Graph, LayerInfo};
-use crate::json::{self, Value};
 use crate::layers::{DType, Size, TensorType};
 use crate::parse::ModelDef;
+use kiln_format::safetensors::{self, Dtype, TensorInfo};
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 use std::collections::BTreeMap;
@@ -37,46 +37,26 @@ struct WeightsFile {
     tensors: BTreeMap<String, Stored>,
 }
 
-/// Reads the safetensors header: `u64` header length (little-endian), the
-/// JSON header, then the data, tensors at `data_offsets` from its start.
+/// Reads and checks the safetensors header (kiln_format's parser, which
+/// checks what the safetensors crate checks: offsets, sizes, the data
+/// section's length), then that every tensor is F32 and starts on a
+/// 4-byte boundary of the file, so it can be read in place as `f32`.
 fn read_file(path: &std::path::Path, shown: &str) -> Result<WeightsFile, String> {
     let bytes = std::fs::read(path)
         .map_err(|e| format!("cannot read `{shown}` (relative to the directory of Cargo.toml): {e}"))?;
-    let corrupt = |why: &str| format!("`{shown}` is not a safetensors file: {why}");
-    let n = bytes.get(..8).ok_or_else(|| corrupt("shorter than 8 bytes"))?;
-    let n = u64::from_le_bytes(n.try_into().expect("8 bytes")) as usize;
-    let header = bytes.get(8..8usize.saturating_add(n)).ok_or_else(|| corrupt("its header runs past the end"))?;
-    let header: Value = json::from_slice(header).map_err(|e| corrupt(&format!("its header is not JSON: {e}")))?;
-    let Value::Object(entries) = header else { return Err(corrupt("its header is not a JSON object")) };
-    let data_start = 8 + n;
+    let header = safetensors::read_header(&bytes).map_err(|e| format!("`{shown}` is not a safetensors file: {e}"))?;
+    // By name, so that the first problem reported does not depend on the file's layout.
+    let by_name: BTreeMap<String, TensorInfo> = header.tensors.into_iter().map(|t| (t.name.clone(), t)).collect();
     let mut tensors = BTreeMap::new();
-    for (name, entry) in entries {
-        if name == "__metadata__" {
-            continue;
+    for (name, info) in by_name {
+        if info.dtype != Dtype::F32 {
+            return Err(format!("`{shown}`: tensor `{name}` is {}; compiled-in weights must be F32", info.dtype));
         }
-        let dtype = entry["dtype"].as_str().unwrap_or("?");
-        if dtype != "F32" {
-            return Err(format!("`{shown}`: tensor `{name}` is {dtype}; compiled-in weights must be F32"));
+        let start = header.data_start + info.data_offsets.0;
+        if !start.is_multiple_of(4) {
+            return Err(format!("`{shown}`: tensor `{name}` starts at byte {start} (not a multiple of 4), so it cannot be read in place as f32"));
         }
-        let shape: Option<Vec<usize>> =
-            entry["shape"].as_array().map(|a| a.iter().filter_map(|d| d.as_u64().map(|d| d as usize)).collect());
-        let offsets: Option<Vec<usize>> =
-            entry["data_offsets"].as_array().map(|a| a.iter().filter_map(|d| d.as_u64().map(|d| d as usize)).collect());
-        let (Some(shape), Some(offsets)) = (shape, offsets) else {
-            return Err(corrupt(&format!("tensor `{name}` has no shape or data_offsets")));
-        };
-        let (begin, end) = match offsets[..] {
-            [begin, end] => (begin, end),
-            _ => return Err(corrupt(&format!("tensor `{name}` has malformed data_offsets"))),
-        };
-        let len: usize = shape.iter().product();
-        if end < begin || end - begin != len * 4 || data_start + end > bytes.len() {
-            return Err(corrupt(&format!("tensor `{name}`'s data_offsets do not match its shape or the file")));
-        }
-        if !(data_start + begin).is_multiple_of(4) {
-            return Err(format!("`{shown}`: tensor `{name}` starts at byte {} (not a multiple of 4), so it cannot be read in place as f32", data_start + begin));
-        }
-        tensors.insert(name, Stored { shape, start: data_start + begin });
+        tensors.insert(name, Stored { shape: info.shape, start });
     }
     Ok(WeightsFile { bytes, tensors })
 }

@@ -19,13 +19,15 @@ mod embed;
 mod errors;
 mod graph;
 mod import;
-mod json;
 mod kw;
 mod layers;
 mod parse;
 mod regularizers;
 mod size;
 
+// JSON (Keras model configs, safetensors headers) is read by the shared
+// kiln-format crate, which the runtime uses too.
+use kiln_format::json;
 use proc_macro::TokenStream;
 
 /// See `kiln::model!`.

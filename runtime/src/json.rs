@@ -8,7 +8,12 @@
 //! rebuilds the model. Arguments not given are left out: Keras fills in
 //! its defaults, which are kiln's (`docs/DESIGN.md`, "Keras JSON").
 
-pub use serde_json::{Map, Value};
+pub use kiln_format::json::{from_str, Map, Number, Value};
+
+/// An object of `entries` (keys sorted, as every object here).
+pub fn object<'a>(entries: impl IntoIterator<Item = (&'a str, Value)>) -> Value {
+    Value::Object(entries.into_iter().map(|(key, value)| (key.to_string(), value)).collect())
+}
 
 /// A value written in a `model!` line (a size such as `VOCAB + 2`, a
 /// rate) as a JSON number, evaluated where the model is built.
@@ -56,12 +61,12 @@ impl ToJsonValue for &str {
 
 /// Keras's float32 dtype policy, as every layer's config holds it.
 fn dtype_policy() -> Value {
-    serde_json::json!({
-        "module": "keras",
-        "class_name": "DTypePolicy",
-        "config": {"name": "float32"},
-        "registered_name": null,
-    })
+    object([
+        ("module", "keras".into()),
+        ("class_name", "DTypePolicy".into()),
+        ("config", object([("name", "float32".into())])),
+        ("registered_name", Value::Null),
+    ])
 }
 
 /// `[null, d1, d2, …]`: a per-sample shape with Keras's batch axis.
@@ -84,28 +89,35 @@ pub fn layer(class_name: &str, name: &str, args: Vec<(&str, Value)>, input_shape
     for (key, value) in args {
         config.insert(key.into(), value);
     }
-    serde_json::json!({
-        "module": "keras.layers",
-        "class_name": class_name,
-        "config": config,
-        "registered_name": null,
-        "build_config": {"input_shape": input_shape},
-    })
+    object([
+        ("module", "keras.layers".into()),
+        ("class_name", class_name.into()),
+        ("config", Value::Object(config)),
+        ("registered_name", Value::Null),
+        ("build_config", object([("input_shape", input_shape)])),
+    ])
 }
 
 /// A tensor as a call's argument: Keras's `__keras_tensor__` with its
 /// shape, dtype and history (the layer, call and output that made it).
 pub fn tensor(shape: &[usize], dtype: &str, layer: &str, node: usize) -> Value {
-    serde_json::json!({
-        "class_name": "__keras_tensor__",
-        "config": {"shape": batch_shape(shape), "dtype": dtype, "keras_history": [layer, node, 0]},
-    })
+    object([
+        ("class_name", "__keras_tensor__".into()),
+        (
+            "config",
+            object([
+                ("shape", batch_shape(shape)),
+                ("dtype", dtype.into()),
+                ("keras_history", Value::Array(vec![layer.into(), node.into(), 0.into()])),
+            ]),
+        ),
+    ])
 }
 
 /// One call of a layer: its tensors, as one argument or (merges) as a list.
 pub fn node(mut tensors: Vec<Value>, merge: bool) -> Value {
     let args = if merge || tensors.len() != 1 { Value::Array(tensors) } else { tensors.remove(0) };
-    serde_json::json!({"args": [args], "kwargs": {}})
+    object([("args", Value::Array(vec![args])), ("kwargs", object([]))])
 }
 
 /// A layer entry of the model's `layers`: [`layer`] plus its name and calls.
@@ -120,27 +132,31 @@ pub fn called(mut layer: Value, nodes: Vec<Value>) -> Value {
 /// A model input: Keras's `InputLayer` (`dtype` is `float32`, or `int32`
 /// for ids).
 pub fn input_layer(name: &str, shape: &[usize], dtype: &str) -> Value {
-    serde_json::json!({
-        "module": "keras.layers",
-        "class_name": "InputLayer",
-        "config": {
-            "batch_shape": batch_shape(shape),
-            "dtype": dtype,
-            "sparse": false,
-            "ragged": false,
-            "name": name,
-            "optional": false,
-        },
-        "registered_name": null,
-        "name": name,
-        "inbound_nodes": [],
-    })
+    object([
+        ("module", "keras.layers".into()),
+        ("class_name", "InputLayer".into()),
+        (
+            "config",
+            object([
+                ("batch_shape", batch_shape(shape)),
+                ("dtype", dtype.into()),
+                ("sparse", false.into()),
+                ("ragged", false.into()),
+                ("name", name.into()),
+                ("optional", false.into()),
+            ]),
+        ),
+        ("registered_name", Value::Null),
+        ("name", name.into()),
+        ("inbound_nodes", Value::Array(vec![])),
+    ])
 }
 
 /// `input_layers` / `output_layers`: `[name, node, 0]` for one tensor, a
 /// list of them for several (as Keras writes them).
 fn endpoints(list: &[(&str, usize)]) -> Value {
-    let all: Vec<Value> = list.iter().map(|(name, node)| serde_json::json!([name, node, 0])).collect();
+    let all: Vec<Value> =
+        list.iter().map(|(name, node)| Value::Array(vec![(*name).into(), (*node).into(), 0.into()])).collect();
     match <[Value; 1]>::try_from(all) {
         Ok([one]) => one,
         Err(all) => Value::Array(all),
@@ -149,34 +165,43 @@ fn endpoints(list: &[(&str, usize)]) -> Value {
 
 /// The whole model: Keras's `Functional` config.
 pub fn functional(name: &str, layers: Vec<Value>, inputs: &[(&str, usize)], outputs: &[(&str, usize)]) -> Value {
-    serde_json::json!({
-        "module": "keras.src.models.functional",
-        "class_name": "Functional",
-        "config": {
-            "name": name,
-            "trainable": true,
-            "layers": layers,
-            "input_layers": endpoints(inputs),
-            "output_layers": endpoints(outputs),
-        },
-        "registered_name": "Functional",
-        "build_config": {"input_shape": null},
-    })
+    object([
+        ("module", "keras.src.models.functional".into()),
+        ("class_name", "Functional".into()),
+        (
+            "config",
+            object([
+                ("name", name.into()),
+                ("trainable", true.into()),
+                ("layers", Value::Array(layers)),
+                ("input_layers", endpoints(inputs)),
+                ("output_layers", endpoints(outputs)),
+            ]),
+        ),
+        ("registered_name", "Functional".into()),
+        ("build_config", object([("input_shape", Value::Null)])),
+    ])
 }
 
 /// `kernel_regularizer = l2(0.01)` and its kin as Keras serializes them:
 /// `{"module": "keras.regularizers", "class_name": "L2", "config": {"l2": 0.01}}`.
 pub fn keras_object(module: &str, class_name: &str, config: Vec<(&str, Value)>) -> Value {
-    let config: Map<String, Value> = config.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
-    serde_json::json!({"module": module, "class_name": class_name, "config": config, "registered_name": null})
+    object([
+        ("module", module.into()),
+        ("class_name", class_name.into()),
+        ("config", object(config)),
+        ("registered_name", Value::Null),
+    ])
 }
 
-/// The JSON text of a model's config (what `model.to_json()` returns).
+/// The JSON text of a model's config (what `model.to_json()` returns):
+/// compact, keys sorted, as serde_json's `to_string` writes it.
 pub fn to_string(value: &Value) -> String {
-    value.to_string()
+    kiln_format::json::to_string(value)
 }
 
-/// [`to_string`], indented (the checked-in test fixtures).
+/// [`to_string`], indented as serde_json's `to_string_pretty` writes it
+/// (the checked-in test fixtures).
 pub fn to_string_pretty(value: &Value) -> String {
-    serde_json::to_string_pretty(value).unwrap_or_default()
+    kiln_format::json::to_string_pretty(value)
 }

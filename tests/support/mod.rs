@@ -1,6 +1,7 @@
 //! Shared by the per-layer test files (`tests/layer_*.rs`): a counting
 //! allocator that counts per thread (so tests in one binary may run in
-//! parallel) and a weights round trip.
+//! parallel), a weights round trip, and a safetensors header decoded by
+//! hand.
 //!
 //! A test file uses it with
 //! ```ignore
@@ -81,4 +82,24 @@ pub fn assert_weights_round_trip<N: Network>(trained: &N, fresh: &mut N) {
         differs_before || expected.iter().all(|(_, _, v)| v.iter().all(|x| *x == 0.0)),
         "fresh model already equal"
     );
+}
+
+/// The tensors a safetensors file declares, `(name, dtype, shape)` sorted
+/// by name, decoded by hand from the format's layout rather than by kiln's
+/// reader (kiln_format::safetensors): bytes 0..8 are the header's length N
+/// (little-endian `u64`), bytes 8..8+N a JSON object whose entries other
+/// than `__metadata__` are tensors `{"dtype": "F32", "shape": [..], ..}`.
+/// (dev-tests/tests/format_crosscheck.rs reads kiln's files with the
+/// safetensors crate itself.)
+pub fn safetensors_header(bytes: &[u8]) -> Vec<(String, String, Vec<usize>)> {
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: kiln::json::Value = std::str::from_utf8(&bytes[8..8 + n]).unwrap().parse().unwrap();
+    let entries = header.as_object().expect("the header is a JSON object");
+    let tensors = entries.iter().filter(|(name, _)| *name != "__metadata__");
+    tensors
+        .map(|(name, entry)| {
+            let shape = entry["shape"].as_array().unwrap().iter().map(|d| d.as_u64().unwrap() as usize).collect();
+            (name.clone(), entry["dtype"].as_str().unwrap().to_string(), shape)
+        })
+        .collect()
 }

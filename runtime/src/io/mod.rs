@@ -38,7 +38,7 @@ pub(crate) mod weights;
 pub use atomic::write_atomically;
 #[cfg(feature = "keras-weights")]
 pub use keras::{load_keras_archive_bytes, load_keras_h5_bytes, load_keras_weights, load_keras_weights_from_bytes};
-pub(crate) use tensors::checked_metadata;
+pub(crate) use tensors::checked;
 pub use tensors::{TensorFile, FORMAT_KEY, VERSION_KEY};
 pub use weights::{
     load_weights, load_weights_from_bytes, save_weights, weights_to_bytes, WEIGHTS_FORMAT, WEIGHTS_VERSION,

@@ -1,7 +1,7 @@
 //! Reading and writing the safetensors container.
 
 use super::FileProblem;
-use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+use kiln_format::safetensors::{self, Dtype, SafeTensors, Tensor};
 use std::collections::{BTreeMap, HashMap};
 
 /// Metadata key naming the file's kind.
@@ -28,12 +28,12 @@ impl TensorFile {
 
     /// Parses `bytes`, checking that the file is of `format` and `version`.
     pub fn parse(bytes: &[u8], format: &'static str, version: &'static str) -> Result<Self, FileProblem> {
-        let file = SafeTensors::deserialize(bytes).map_err(|e| FileProblem::Corrupt(e.to_string()))?;
-        let metadata = checked_metadata(bytes, format, version)?;
+        let file = checked(bytes, format, version)?;
+        let metadata = file.metadata.into_iter().flatten().collect();
         let mut tensors = BTreeMap::new();
-        for (name, view) in file.tensors() {
+        for (name, view) in file.tensors {
             if view.dtype() != Dtype::F32 {
-                return Err(FileProblem::Dtype { tensor: name, found: format!("{:?}", view.dtype()) });
+                return Err(FileProblem::Dtype { tensor: name, found: view.dtype().to_string() });
             }
             let values = view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
             tensors.insert(name, (view.shape().to_vec(), values));
@@ -51,13 +51,13 @@ impl TensorFile {
         let views = bytes
             .iter()
             .map(|(name, data, shape)| {
-                TensorView::new(Dtype::F32, shape.to_vec(), data)
+                Tensor::new(Dtype::F32, shape.to_vec(), data)
                     .map(|view| (name.as_str(), view))
                     .map_err(|e| FileProblem::Corrupt(e.to_string()))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        safetensors::serialize(views, Some(self.metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect()))
-            .map_err(|e| FileProblem::Corrupt(e.to_string()))
+        let metadata: BTreeMap<String, String> = self.metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        safetensors::serialize(views, Some(&metadata)).map_err(|e| FileProblem::Corrupt(e.to_string()))
     }
 
     /// Metadata entry `key`.
@@ -93,22 +93,21 @@ impl TensorFile {
     }
 }
 
-/// The header metadata of the safetensors file `bytes`, checked to declare
+/// The safetensors file `bytes` parsed, its metadata checked to declare
 /// `format` and `version` (every kiln file format shares this check).
-pub(crate) fn checked_metadata(
-    bytes: &[u8],
+pub(crate) fn checked<'a>(
+    bytes: &'a [u8],
     format: &'static str,
     version: &'static str,
-) -> Result<HashMap<String, String>, FileProblem> {
-    let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| FileProblem::Corrupt(e.to_string()))?;
-    let metadata: HashMap<String, String> =
-        header.metadata().iter().flatten().map(|(k, v)| (k.clone(), v.clone())).collect();
-    let found = metadata.get(FORMAT_KEY).cloned().unwrap_or_default();
+) -> Result<SafeTensors<'a>, FileProblem> {
+    let file = safetensors::deserialize(bytes).map_err(|e| FileProblem::Corrupt(e.to_string()))?;
+    let meta = |key| file.metadata.as_ref().and_then(|m| m.get(key));
+    let found = meta(FORMAT_KEY).cloned().unwrap_or_default();
     if found != format {
         return Err(FileProblem::Format { expected: format, found });
     }
-    match metadata.get(VERSION_KEY) {
-        Some(v) if v == version => Ok(metadata),
+    match meta(VERSION_KEY) {
+        Some(v) if v == version => Ok(file),
         Some(v) => Err(FileProblem::Version { found: v.clone(), supported: version }),
         None => Err(FileProblem::Metadata { key: VERSION_KEY, found: None }),
     }

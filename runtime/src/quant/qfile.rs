@@ -1,7 +1,7 @@
 //! The quantized weights file: safetensors with `I8` and `F32` tensors.
 
 use crate::io::FileProblem;
-use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+use kiln_format::safetensors::{self, Dtype, Tensor};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -89,7 +89,7 @@ impl QFile {
             .tensors
             .iter()
             .map(|(name, (dtype, shape, data))| {
-                TensorView::new(*dtype, shape.clone(), data)
+                Tensor::new(*dtype, shape.clone(), data)
                     .map(|view| (name.as_str(), view))
                     .map_err(|e| FileProblem::Corrupt(e.to_string()))
             })
@@ -97,22 +97,21 @@ impl QFile {
         let fixed = [(crate::io::FORMAT_KEY, QFILE_FORMAT), (crate::io::VERSION_KEY, QFILE_VERSION)];
         let fixed = fixed.into_iter().map(|(k, v)| (k.to_string(), v.to_string()));
         // The format's own entries last, so they win over any stray copy.
-        let metadata = self.metadata.clone().into_iter().chain(fixed).collect();
-        safetensors::serialize(views, Some(metadata)).map_err(|e| FileProblem::Corrupt(e.to_string()))
+        let metadata: BTreeMap<String, String> = self.metadata.clone().into_iter().chain(fixed).collect();
+        safetensors::serialize(views, Some(&metadata)).map_err(|e| FileProblem::Corrupt(e.to_string()))
     }
 
     /// Parses a file's bytes (e.g. from `include_bytes!`), checking its
     /// format, version and dtypes (`I8` or `F32` only).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, FileProblem> {
-        let file = SafeTensors::deserialize(bytes).map_err(|e| FileProblem::Corrupt(e.to_string()))?;
-        let mut metadata: BTreeMap<String, String> =
-            crate::io::checked_metadata(bytes, QFILE_FORMAT, QFILE_VERSION)?.into_iter().collect();
+        let file = crate::io::checked(bytes, QFILE_FORMAT, QFILE_VERSION)?;
+        let mut metadata = file.metadata.unwrap_or_default();
         metadata.remove(crate::io::FORMAT_KEY);
         metadata.remove(crate::io::VERSION_KEY);
         let mut tensors = BTreeMap::new();
-        for (name, view) in file.tensors() {
+        for (name, view) in file.tensors {
             if !matches!(view.dtype(), Dtype::I8 | Dtype::F32) {
-                return Err(FileProblem::Dtype { tensor: name, found: format!("{:?}", view.dtype()) });
+                return Err(FileProblem::Dtype { tensor: name, found: view.dtype().to_string() });
             }
             tensors.insert(name, (view.dtype(), view.shape().to_vec(), view.data().to_vec()));
         }

@@ -1,16 +1,19 @@
-//! The JSON the macro reads at compile time (a Keras model config, a
-//! safetensors header), as values with the parts of `serde_json::Value`'s
-//! API the import and embed code use.
+//! JSON values with the parts of `serde_json::Value`'s API that kiln
+//! uses: the `model!` macro reads Keras model configs and safetensors
+//! headers at compile time, the runtime builds `to_json()`'s Keras config
+//! and reads and writes safetensors headers.
 //!
-//! Why not serde_json: on the host it is built only for this, and with
-//! serde it was ~4.5 s of CPU on the critical path of a clean example
-//! build (docs/DESIGN.md, "Build time"). Why not a small JSON crate:
-//! the import needs what serde_json gives and they do not — integers
-//! told from floats as written (`units = 64` is passed as `64`, `dropout`
-//! as `0.0`), objects in key order, and messages that print values as
-//! serde_json does (`{"mean":0.0,"seed":null}`, snapshots in dev-tests).
-//! So values print exactly as serde_json's compact form: keys sorted,
-//! floats in its shortest notation, strings with its escapes.
+//! Why not serde_json: with serde it was ~4.5 s of CPU on the host path
+//! to kiln-macros and as much again on the runtime's path (docs/DESIGN.md,
+//! "Build time"). Why not a small JSON crate: kiln needs what serde_json
+//! gives and they do not — integers told from floats as written (`units =
+//! 64` is passed as `64`, `dropout` as `0.0`), objects in key order, and
+//! text printed as serde_json prints it (`{"mean":0.0,"seed":null}` in
+//! macro messages, dev-tests snapshots; `to_json()`'s output and the
+//! checked-in fixtures). So values print exactly as serde_json's compact
+//! form ([`Value`]'s `Display`, [`to_string`]) and its pretty form
+//! ([`to_string_pretty`], `{:#}`): keys sorted, floats in its shortest
+//! notation, strings with its escapes.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -19,11 +22,15 @@ use std::fmt;
 pub type Map = BTreeMap<String, Value>;
 
 /// A JSON number as written: an integer (`3`, `-3`) or a float (`3.0`, `3e0`).
-#[derive(Clone, Copy, Debug, PartialEq)]
+///
+/// Integers compare by value whichever variant holds them (`U64(3)` equals
+/// `I64(3)`, as serde_json's numbers), and never equal a float (`3` is not
+/// `3.0`).
+#[derive(Clone, Copy, Debug)]
 pub enum Number {
-    /// A non-negative integer.
+    /// A non-negative integer (what the parser and `From` give for one).
     U64(u64),
-    /// A negative integer.
+    /// A negative integer (what the parser and `From` give for one).
     I64(i64),
     /// Written with a fraction or an exponent, or an integer beyond 64 bits.
     F64(f64),
@@ -52,6 +59,15 @@ impl Number {
         }
     }
 
+    /// The value of an integer that fits in `i64` (`None` for `3.0`).
+    pub fn as_i64(&self) -> Option<i64> {
+        match *self {
+            Number::U64(n) => i64::try_from(n).ok(),
+            Number::I64(n) => Some(n),
+            Number::F64(_) => None,
+        }
+    }
+
     /// The value as a float (always `Some`, as serde_json's for finite numbers).
     pub fn as_f64(&self) -> Option<f64> {
         Some(match *self {
@@ -59,6 +75,20 @@ impl Number {
             Number::I64(n) => n as f64,
             Number::F64(x) => x,
         })
+    }
+}
+
+impl PartialEq for Number {
+    fn eq(&self, other: &Number) -> bool {
+        let integer = |n: &Number| match *n {
+            Number::U64(n) => Some(i128::from(n)),
+            Number::I64(n) => Some(i128::from(n)),
+            Number::F64(_) => None,
+        };
+        match (self, other) {
+            (Number::F64(a), Number::F64(b)) => a == b,
+            _ => integer(self).is_some() && integer(self) == integer(other),
+        }
     }
 }
 
@@ -80,11 +110,7 @@ fn float(x: f64) -> String {
     if !x.is_finite() {
         return "null".into();
     }
-    // `{:e}` gives the shortest round-trip digits: `-1.5e-7`, `0e0`.
-    let sci = format!("{:e}", x.abs());
-    let (mantissa, exp) = sci.split_once('e').expect("`{:e}` has an exponent");
-    let exp: i32 = exp.parse().expect("`{:e}`'s exponent is an integer");
-    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    let (digits, exp) = shortest_digits(x.abs());
     let sign = if x.is_sign_negative() { "-" } else { "" };
     let n = digits.len() as i32;
     let text = if x == 0.0 {
@@ -105,15 +131,59 @@ fn float(x: f64) -> String {
     format!("{sign}{text}")
 }
 
+/// The shortest decimal digits that read back as `x` (positive, finite)
+/// and their exponent (`1.5e-7` → `("15", -7)`), the one closest to `x`;
+/// where two are equally close, the one with an even last digit, as
+/// serde_json's ryu/zmij choose.
+///
+/// Rust's `{:e}` gives the shortest closest digits but settles such a
+/// tie upwards: 1108918770227455.25 (exactly an `f64`) prints as
+/// `1.1089187702274553e15`, serde_json's `1108918770227455.2`.
+fn shortest_digits(x: f64) -> (String, i32) {
+    let split = |sci: &str| {
+        let (mantissa, exp) = sci.split_once('e').expect("`{:e}` has an exponent");
+        let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+        (digits, exp.parse::<i32>().expect("`{:e}`'s exponent is an integer"))
+    };
+    let (mut digits, exp) = split(&format!("{x:e}"));
+    // A tie: `x` is exactly the digits' value plus or minus half a unit of
+    // their last place, that is, its exact expansion (at most 767
+    // significant digits for an f64) is those digits with one more, a 5.
+    let (exact, exact_exp) = split(&format!("{x:.800e}"));
+    let exact = exact.trim_end_matches('0');
+    let last = digits.as_bytes()[digits.len() - 1];
+    if exact_exp == exp && exact.len() == digits.len() + 1 && exact.ends_with('5') && last % 2 == 1 {
+        // The other candidate differs in the last digit only (a carry
+        // would end it in 0, a shorter string `{:e}` would have found).
+        let other = if exact.as_bytes()[..digits.len()] == *digits.as_bytes() { last + 1 } else { last - 1 };
+        if other <= b'9' {
+            let mut candidate = digits.clone().into_bytes();
+            *candidate.last_mut().expect("at least one digit") = other;
+            let candidate = String::from_utf8(candidate).expect("ASCII digits");
+            let text = format!("{}.{}e{exp}", &candidate[..1], &candidate[1..]);
+            if text.parse::<f64>() == Ok(x) {
+                digits = candidate;
+            }
+        }
+    }
+    (digits, exp)
+}
+
 /// A JSON value.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub enum Value {
+    /// `null`.
     #[default]
     Null,
+    /// `true` or `false`.
     Bool(bool),
+    /// A number, integer or float as written.
     Number(Number),
+    /// A string.
     String(String),
+    /// An array.
     Array(Vec<Value>),
+    /// An object, keys sorted.
     Object(Map),
 }
 
@@ -121,6 +191,7 @@ pub enum Value {
 static NULL: Value = Value::Null;
 
 impl Value {
+    /// The text of a string.
     pub fn as_str(&self) -> Option<&str> {
         match self {
             Value::String(s) => Some(s),
@@ -128,6 +199,7 @@ impl Value {
         }
     }
 
+    /// The value of a non-negative integer (`None` for `3.0`, as serde_json).
     pub fn as_u64(&self) -> Option<u64> {
         match self {
             Value::Number(n) => n.as_u64(),
@@ -135,6 +207,31 @@ impl Value {
         }
     }
 
+    /// The value of an integer that fits in `i64` (`None` for `3.0`).
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            Value::Number(n) => n.as_i64(),
+            _ => None,
+        }
+    }
+
+    /// A number's value as a float (integers converted).
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Value::Number(n) => n.as_f64(),
+            _ => None,
+        }
+    }
+
+    /// The value of `true` or `false`.
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            Value::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+
+    /// The elements of an array.
     pub fn as_array(&self) -> Option<&Vec<Value>> {
         match self {
             Value::Array(a) => Some(a),
@@ -142,6 +239,15 @@ impl Value {
         }
     }
 
+    /// The elements of an array, to change.
+    pub fn as_array_mut(&mut self) -> Option<&mut Vec<Value>> {
+        match self {
+            Value::Array(a) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// The entries of an object.
     pub fn as_object(&self) -> Option<&Map> {
         match self {
             Value::Object(o) => Some(o),
@@ -149,12 +255,37 @@ impl Value {
         }
     }
 
+    /// The entries of an object, to change.
+    pub fn as_object_mut(&mut self) -> Option<&mut Map> {
+        match self {
+            Value::Object(o) => Some(o),
+            _ => None,
+        }
+    }
+
+    /// `null`.
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+
+    /// A string.
     pub fn is_string(&self) -> bool {
         matches!(self, Value::String(_))
     }
 
+    /// An object.
     pub fn is_object(&self) -> bool {
         matches!(self, Value::Object(_))
+    }
+
+    /// An array.
+    pub fn is_array(&self) -> bool {
+        matches!(self, Value::Array(_))
+    }
+
+    /// A number.
+    pub fn is_number(&self) -> bool {
+        matches!(self, Value::Number(_))
     }
 
     /// The object's entry `key` (`None` for a missing key or a non-object).
@@ -201,27 +332,155 @@ impl PartialEq<&str> for Value {
     }
 }
 
+impl PartialEq<String> for Value {
+    fn eq(&self, other: &String) -> bool {
+        self.as_str() == Some(other.as_str())
+    }
+}
+
+impl PartialEq<bool> for Value {
+    fn eq(&self, other: &bool) -> bool {
+        self.as_bool() == Some(*other)
+    }
+}
+
+// `value == 4` is true for the integer 4, not for 4.0; `value == 4.0` for
+// both (serde_json's comparisons with primitives).
+macro_rules! compare_integers {
+    ($($t:ty),*) => {$(
+        impl PartialEq<$t> for Value {
+            fn eq(&self, other: &$t) -> bool {
+                let integer = match self {
+                    Value::Number(Number::U64(n)) => Some(i128::from(*n)),
+                    Value::Number(Number::I64(n)) => Some(i128::from(*n)),
+                    _ => None,
+                };
+                i128::try_from(*other).ok().is_some_and(|other| integer == Some(other))
+            }
+        }
+    )*};
+}
+compare_integers!(u8, u16, u32, u64, usize, i8, i16, i32, i64, isize);
+
+impl PartialEq<f64> for Value {
+    fn eq(&self, other: &f64) -> bool {
+        self.as_f64() == Some(*other)
+    }
+}
+
 impl From<&str> for Value {
     fn from(s: &str) -> Value {
         Value::String(s.to_string())
     }
 }
 
-/// Compact JSON, as serde_json's `Display` writes it.
+impl From<String> for Value {
+    fn from(s: String) -> Value {
+        Value::String(s)
+    }
+}
+
+impl From<bool> for Value {
+    fn from(b: bool) -> Value {
+        Value::Bool(b)
+    }
+}
+
+impl From<Number> for Value {
+    fn from(n: Number) -> Value {
+        Value::Number(n)
+    }
+}
+
+impl From<Map> for Value {
+    fn from(entries: Map) -> Value {
+        Value::Object(entries)
+    }
+}
+
+/// An array of the items converted (`vec![1, 2]`, `vec![Value::Null]`).
+impl<T: Into<Value>> From<Vec<T>> for Value {
+    fn from(items: Vec<T>) -> Value {
+        Value::Array(items.into_iter().map(Into::into).collect())
+    }
+}
+
+/// `null` for `None` (as serde_json).
+impl<T: Into<Value>> From<Option<T>> for Value {
+    fn from(value: Option<T>) -> Value {
+        value.map_or(Value::Null, Into::into)
+    }
+}
+
+/// A float; `null` if it is not finite (JSON has no NaN or infinity, and
+/// serde_json converts them so).
+impl From<f64> for Value {
+    fn from(x: f64) -> Value {
+        if x.is_finite() {
+            Value::Number(Number::F64(x))
+        } else {
+            Value::Null
+        }
+    }
+}
+
+macro_rules! unsigned {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Value {
+            fn from(n: $t) -> Value {
+                Value::Number(Number::U64(n as u64))
+            }
+        }
+    )*};
+}
+unsigned!(u8, u16, u32, u64, usize);
+
+// Non-negative integers are `U64` whatever their type, so that `Value::from(2i32)`
+// equals the `2` a parser reads (as serde_json's `Number`).
+macro_rules! signed {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Value {
+            fn from(n: $t) -> Value {
+                let n = n as i64;
+                Value::Number(if n >= 0 { Number::U64(n as u64) } else { Number::I64(n) })
+            }
+        }
+    )*};
+}
+signed!(i8, i16, i32, i64, isize);
+
+/// Parses JSON text (as [`from_str`]), so that `text.parse::<Value>()` works.
+impl std::str::FromStr for Value {
+    type Err = Error;
+
+    fn from_str(text: &str) -> Result<Value, Error> {
+        from_str(text)
+    }
+}
+
+/// Compact JSON, as serde_json's `Display` writes it; with `{:#}`, the
+/// pretty form of [`to_string_pretty`] (as serde_json's `{:#}`).
 impl fmt::Display for Value {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if f.alternate() {
+            self.pretty(f, 0)
+        } else {
+            self.compact(f)
+        }
+    }
+}
+
+impl Value {
+    /// Compact JSON: no whitespace at all.
+    fn compact(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Value::Null => f.write_str("null"),
-            Value::Bool(b) => write!(f, "{b}"),
-            Value::Number(n) => write!(f, "{n}"),
-            Value::String(s) => quoted(s, f),
             Value::Array(items) => {
                 f.write_str("[")?;
                 for (i, item) in items.iter().enumerate() {
                     if i > 0 {
                         f.write_str(",")?;
                     }
-                    write!(f, "{item}")?;
+                    item.compact(f)?;
                 }
                 f.write_str("]")
             }
@@ -231,37 +490,109 @@ impl fmt::Display for Value {
                     if i > 0 {
                         f.write_str(",")?;
                     }
-                    quoted(key, f)?;
-                    write!(f, ":{value}")?;
+                    write_string(key, f)?;
+                    f.write_str(":")?;
+                    value.compact(f)?;
                 }
                 f.write_str("}")
             }
+            scalar => scalar.scalar(f),
         }
     }
+
+    /// serde_json's `PrettyFormatter` with its default two-space indent:
+    /// every array element and object entry on a line of its own, indented
+    /// one step deeper than its bracket; `"key": value`; `[]` and `{}` for
+    /// empty ones. `level` is the depth of the line this value starts on.
+    fn pretty(&self, f: &mut fmt::Formatter<'_>, level: usize) -> fmt::Result {
+        let indent = |f: &mut fmt::Formatter<'_>, level: usize| (0..level).try_for_each(|_| f.write_str("  "));
+        match self {
+            Value::Array(items) if items.is_empty() => f.write_str("[]"),
+            Value::Object(entries) if entries.is_empty() => f.write_str("{}"),
+            Value::Array(items) => {
+                f.write_str("[")?;
+                for (i, item) in items.iter().enumerate() {
+                    f.write_str(if i > 0 { ",\n" } else { "\n" })?;
+                    indent(f, level + 1)?;
+                    item.pretty(f, level + 1)?;
+                }
+                f.write_str("\n")?;
+                indent(f, level)?;
+                f.write_str("]")
+            }
+            Value::Object(entries) => {
+                f.write_str("{")?;
+                for (i, (key, value)) in entries.iter().enumerate() {
+                    f.write_str(if i > 0 { ",\n" } else { "\n" })?;
+                    indent(f, level + 1)?;
+                    write_string(key, f)?;
+                    f.write_str(": ")?;
+                    value.pretty(f, level + 1)?;
+                }
+                f.write_str("\n")?;
+                indent(f, level)?;
+                f.write_str("}")
+            }
+            scalar => scalar.scalar(f),
+        }
+    }
+
+    /// A value that is neither array nor object.
+    fn scalar(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Null => f.write_str("null"),
+            Value::Bool(b) => write!(f, "{b}"),
+            Value::Number(n) => write!(f, "{n}"),
+            Value::String(s) => write_string(s, f),
+            Value::Array(_) | Value::Object(_) => self.compact(f),
+        }
+    }
+}
+
+/// Compact JSON text of `value`, as `serde_json::to_string` writes it
+/// (the same as `value.to_string()`).
+pub fn to_string(value: &Value) -> String {
+    value.to_string()
+}
+
+/// Indented JSON text of `value`, as `serde_json::to_string_pretty`
+/// writes it (two spaces per level, no final newline).
+pub fn to_string_pretty(value: &Value) -> String {
+    format!("{value:#}")
 }
 
 /// A JSON string literal with serde_json's escapes (also a valid Rust
-/// string literal, which the import relies on).
-fn quoted(s: &str, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-    f.write_str("\"")?;
-    for c in s.chars() {
-        match c {
-            '"' => f.write_str("\\\"")?,
-            '\\' => f.write_str("\\\\")?,
-            '\n' => f.write_str("\\n")?,
-            '\r' => f.write_str("\\r")?,
-            '\t' => f.write_str("\\t")?,
-            '\u{8}' => f.write_str("\\b")?,
-            '\u{c}' => f.write_str("\\f")?,
-            c if (c as u32) < 0x20 => write!(f, "\\u{:04x}", c as u32)?,
-            c => write!(f, "{c}")?,
+/// string literal, which the macro's import relies on).
+pub fn write_string(s: &str, out: &mut impl fmt::Write) -> fmt::Result {
+    out.write_str("\"")?;
+    // Runs of characters that need no escape are written in one piece.
+    let mut start = 0;
+    for (at, c) in s.char_indices() {
+        let escape = match c {
+            '"' => "\\\"",
+            '\\' => "\\\\",
+            '\n' => "\\n",
+            '\r' => "\\r",
+            '\t' => "\\t",
+            '\u{8}' => "\\b",
+            '\u{c}' => "\\f",
+            c if (c as u32) < 0x20 => "",
+            _ => continue,
+        };
+        out.write_str(&s[start..at])?;
+        if escape.is_empty() {
+            write!(out, "\\u{:04x}", c as u32)?;
+        } else {
+            out.write_str(escape)?;
         }
+        start = at + c.len_utf8();
     }
-    f.write_str("\"")
+    out.write_str(&s[start..])?;
+    out.write_str("\"")
 }
 
 /// A syntax error, worded as serde_json words it: `expected value at line 1 column 1`.
-#[derive(Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Error(String);
 
 impl fmt::Display for Error {
@@ -269,6 +600,8 @@ impl fmt::Display for Error {
         f.write_str(&self.0)
     }
 }
+
+impl std::error::Error for Error {}
 
 /// Parses one JSON value (surrounding whitespace allowed), as serde_json's `from_str`.
 pub fn from_str(text: &str) -> Result<Value, Error> {
@@ -287,8 +620,9 @@ pub fn from_slice(bytes: &[u8]) -> Result<Value, Error> {
     Ok(value)
 }
 
-/// Nesting deeper than this is refused (as serde_json's recursion limit),
-/// so a hostile file cannot overflow the compiler's stack.
+/// Nesting this deep is refused, so a hostile file cannot overflow the
+/// stack: as serde_json's recursion limit, 127 nested arrays or objects
+/// are read and the 128th is an error.
 const MAX_DEPTH: usize = 128;
 
 struct Parser<'a> {
@@ -337,7 +671,7 @@ impl Parser<'_> {
 
     fn nested(&mut self, parse: impl FnOnce(&mut Self) -> Result<Value, Error>) -> Result<Value, Error> {
         self.depth += 1;
-        if self.depth > MAX_DEPTH {
+        if self.depth >= MAX_DEPTH {
             return Err(self.error_here("recursion limit exceeded"));
         }
         self.at += 1;
@@ -647,6 +981,8 @@ mod tests {
             (0.1 + 0.2, "0.30000000000000004"),
             (f64::MAX, "1.7976931348623157e+308"),
             (5e-324, "5e-324"),
+            // Exactly halfway between two shortest candidates: the even one.
+            (1108918770227455.0 + 0.25, "1108918770227455.2"),
         ];
         for (x, want) in cases {
             assert_eq!(Value::Number(Number::F64(x)).to_string(), want, "{x:?}");
@@ -687,7 +1023,108 @@ mod tests {
         assert_eq!(error("-"), "EOF while parsing a value at line 1 column 1");
         assert_eq!(error("1.x"), "invalid number at line 1 column 3");
         assert_eq!(error("1e999"), "number out of range at line 1 column 5");
-        assert!(error(&"[".repeat(200)).starts_with("recursion limit exceeded"));
+        assert_eq!(error(&"[".repeat(200)), "recursion limit exceeded at line 1 column 128");
+        assert_eq!(error(&"[".repeat(127)), "EOF while parsing a list at line 1 column 127");
         assert_eq!(from_slice(b"\"\xff\"").unwrap_err().to_string(), "invalid unicode code point at line 1 column 2");
+    }
+
+    /// serde_json's `to_string_pretty` layout, written out by hand: two
+    /// spaces per level, `"key": value`, `[]` and `{}` for empty ones, no
+    /// final newline; scalars as in the compact form.
+    #[test]
+    fn pretty_form_is_serde_json_s() {
+        let v =
+            from_str(r#"{"f": [0.1, -0.0, 1e-7], "b": [1, [], {}], "a": {"y": "s\n", "x": null}, "e": {}}"#).unwrap();
+        let want = "{
+  \"a\": {
+    \"x\": null,
+    \"y\": \"s\\n\"
+  },
+  \"b\": [
+    1,
+    [],
+    {}
+  ],
+  \"e\": {},
+  \"f\": [
+    0.1,
+    -0.0,
+    1e-7
+  ]
+}";
+        assert_eq!(to_string_pretty(&v), want);
+        assert_eq!(format!("{v:#}"), want);
+        assert_eq!(to_string(&v), r#"{"a":{"x":null,"y":"s\n"},"b":[1,[],{}],"e":{},"f":[0.1,-0.0,1e-7]}"#);
+        assert_eq!(to_string_pretty(&Value::from(7)), "7");
+        assert_eq!(to_string_pretty(&Value::Array(vec![])), "[]");
+        assert_eq!(to_string_pretty(&Value::Object(Map::new())), "{}");
+        assert_eq!(to_string_pretty(&Value::from(vec![vec![1]])), "[\n  [\n    1\n  ]\n]");
+    }
+
+    /// The Keras configs checked in under tests/fixtures/keras_json were
+    /// written by serde_json's `to_string_pretty` (plus a newline): each
+    /// reads and prints back byte for byte. Skipped where the workspace's
+    /// fixtures are absent (the crate packaged on its own).
+    #[test]
+    fn fixtures_written_by_serde_json_print_back_the_same() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/keras_json");
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            eprintln!("skipped: no {}", dir.display());
+            return;
+        };
+        let mut seen = 0;
+        for entry in entries {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "json") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                let value = from_str(&text).unwrap();
+                assert_eq!(to_string_pretty(&value) + "\n", text, "{}", path.display());
+                seen += 1;
+            }
+        }
+        assert!(seen >= 10, "only {seen} fixtures in {}", dir.display());
+    }
+
+    #[test]
+    fn conversions_give_what_the_parser_gives() {
+        assert_eq!(Value::from(2i32), from_str("2").unwrap());
+        assert_eq!(Value::from(2usize), from_str("2").unwrap());
+        assert_eq!(Value::from(-3i8), from_str("-3").unwrap());
+        assert_eq!(Value::from(i64::MIN), from_str("-9223372036854775808").unwrap());
+        assert_eq!(Value::from(u64::MAX), from_str("18446744073709551615").unwrap());
+        assert_eq!(Value::from(0.5), from_str("0.5").unwrap());
+        assert_ne!(Value::from(3), Value::from(3.0), "an integer is not a float");
+        assert_eq!(Value::Number(Number::I64(3)), Value::Number(Number::U64(3)));
+        assert_eq!(Value::from(f64::NAN), Value::Null);
+        assert_eq!(Value::from(f64::NEG_INFINITY), Value::Null);
+        assert_eq!(Value::from(vec![1u8, 2]).to_string(), "[1,2]");
+        assert_eq!(Value::from(None::<bool>), Value::Null);
+        assert_eq!(Value::from(Some(true)), Value::Bool(true));
+        assert_eq!(Value::from(String::from("s")), "s");
+        let mut map = Map::new();
+        map.insert("k".into(), Value::from(false));
+        let mut v = Value::from(map);
+        v.as_object_mut().unwrap().insert("j".into(), Value::Null);
+        assert_eq!(v.to_string(), r#"{"j":null,"k":false}"#);
+        assert_eq!("[1, 2.5]".parse::<Value>().unwrap()[1].as_f64(), Some(2.5));
+        assert_eq!(from_str("-4").unwrap().as_i64(), Some(-4));
+        assert_eq!(from_str("4.0").unwrap().as_i64(), None);
+        assert_eq!(from_str("true").unwrap().as_bool(), Some(true));
+        assert!(from_str("null").unwrap().is_null());
+        assert!(from_str("4").unwrap() == 4 && from_str("4").unwrap() == 4u8 && from_str("-4").unwrap() == -4i64);
+        assert!(from_str("4.0").unwrap() != 4 && from_str("4.0").unwrap() == 4.0 && from_str("4").unwrap() == 4.0);
+        assert!(from_str("\"4\"").unwrap() != 4 && from_str("-1").unwrap() != u64::MAX);
+    }
+
+    /// serde_json escapes `"`, `\` and the C0 controls (short forms where
+    /// JSON has them, else `\u00xx` in lower case) and nothing else.
+    #[test]
+    fn strings_are_escaped_as_serde_json_escapes_them() {
+        let mut out = String::new();
+        write_string("a\u{1f}\u{0}\u{7f}\u{2028}é\"\\\u{8}\u{c}\r", &mut out).unwrap();
+        assert_eq!(out, "\"a\\u001f\\u0000\u{7f}\u{2028}é\\\"\\\\\\b\\f\\r\"");
+        let mut out = String::new();
+        write_string("", &mut out).unwrap();
+        assert_eq!(out, "\"\"");
     }
 }
