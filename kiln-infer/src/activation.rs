@@ -42,16 +42,16 @@ impl Activation {
             Activation::Sigmoid => values.iter_mut().for_each(|v| *v = sigmoid(*v)),
             Activation::Tanh => values.iter_mut().for_each(|v| *v = tanh(*v)),
             Activation::Softmax => values.chunks_exact_mut(row).for_each(softmax_row),
-            Activation::Elu => values.iter_mut().for_each(|v| *v = if *v > 0.0 { *v } else { libm::expm1f(*v) }),
+            Activation::Elu => values.iter_mut().for_each(|v| *v = if *v > 0.0 { *v } else { crate::math::expm1f(*v) }),
             Activation::Selu => values
                 .iter_mut()
-                .for_each(|v| *v = SELU_SCALE * if *v > 0.0 { *v } else { SELU_ALPHA * libm::expm1f(*v) }),
+                .for_each(|v| *v = SELU_SCALE * if *v > 0.0 { *v } else { SELU_ALPHA * crate::math::expm1f(*v) }),
             Activation::Softplus => {
-                values.iter_mut().for_each(|v| *v = v.max(0.0) + libm::log1pf(libm::expf(-v.abs())))
+                values.iter_mut().for_each(|v| *v = v.max(0.0) + crate::math::log1pf(crate::math::expf(-v.abs())))
             }
             Activation::Softsign => values.iter_mut().for_each(|v| *v /= 1.0 + v.abs()),
             Activation::HardSigmoid => values.iter_mut().for_each(|v| *v = ((*v + 3.0).clamp(0.0, 6.0)) / 6.0),
-            Activation::Exponential => values.iter_mut().for_each(|v| *v = libm::expf(*v)),
+            Activation::Exponential => values.iter_mut().for_each(|v| *v = crate::math::expf(*v)),
         }
     }
 }
@@ -112,7 +112,7 @@ pub fn softmax_row(row: &mut [f32]) {
     let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let mut sum = 0.0;
     for v in row.iter_mut() {
-        *v = libm::expf(*v - max);
+        *v = crate::math::expf(*v - max);
         sum += *v;
     }
     let inv = 1.0 / sum;

@@ -9,7 +9,8 @@
 //!
 //! The arithmetic follows kiln's runtime (and Keras): the same operation
 //! order, kiln's vectorizable `exp`/`sigmoid`/`tanh` polynomials, and
-//! `libm`'s functions where the runtime calls the standard library's. The
+//! `libm`'s functions where the runtime calls the standard library's
+//! (with the `std` feature, the standard library's). The
 //! runtime's matrix–vector products fuse each multiply–add on CPUs with
 //! FMA, so results agree with it to rounding, not always bit for bit.
 //!
@@ -29,7 +30,14 @@ compile_error!(
     "kiln-infer reads weights stored little-endian (safetensors) in place: big-endian targets are not supported"
 );
 
+#[cfg(not(any(feature = "std", feature = "libm")))]
+compile_error!("kiln-infer needs its `libm` feature (the default) or `std` for `exp`, `expm1` and `log1p`");
+
+#[cfg(feature = "std")]
+extern crate std;
+
 mod activation;
+mod math;
 mod recurrent;
 
 pub use activation::{exp, sigmoid, softmax_row, tanh, Activation};
