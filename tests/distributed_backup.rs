@@ -99,7 +99,7 @@ fn run(
     (model, history)
 }
 
-fn metadata(path: &Path) -> std::collections::HashMap<String, String> {
+fn metadata(path: &Path) -> std::collections::BTreeMap<String, String> {
     let bytes = std::fs::read(path).unwrap();
     kiln::io::TensorFile::parse(&bytes, kiln::train::CHECKPOINT_FORMAT, kiln::train::CHECKPOINT_VERSION)
         .unwrap()

@@ -74,6 +74,15 @@ fn reference(m: usize, n: usize, k: usize, a: &[f32], ta: bool, b: &[f32], tb: b
     (c, scale)
 }
 
+/// Asserts every value of `got`, a sum of `k` products rounded in f32,
+/// within `k·ε·Σ|aᵢbᵢ|` of the exact sum (`reference`'s two outputs).
+fn assert_within_rounding(got: &[f32], (want, scale): (&[f64], &[f64]), k: usize, what: &str) {
+    for (j, (&g, (&w, &s))) in got.iter().zip(want.iter().zip(scale)).enumerate() {
+        let bound = k as f64 * f64::from(f32::EPSILON) * s;
+        assert!((f64::from(g) - w).abs() <= bound, "{what} at {j}: {g} vs {w}");
+    }
+}
+
 /// Shapes around the edges of both tile shapes (6 × 16 and 8 × 32, with its
 /// 4-row and 16-column edge copies), of the row blocks (72 and 144 rows),
 /// and of the depth split (256).
@@ -327,15 +336,9 @@ fn vec_mat_matches_the_reference_on_every_path() {
         [(1, 1), (3, 7), (5, 17), (64, 256), (300, 100), (7, 129), (33, 200), (784, 300), (50, 1500), (1025, 1030)]
     {
         let (x, w) = (quarters(k, 7), quarters(k * n, 8));
-        let expected: Vec<f64> =
-            (0..n).map(|j| (0..k).map(|i| f64::from(x[i]) * f64::from(w[i * n + j])).sum()).collect();
+        let (expected, _) = reference(1, n, k, &x, false, &w, false);
         let (xi, wi) = (irregular(k, 9), irregular(k * n, 10));
-        let (expected_i, scale): (Vec<f64>, Vec<f64>) = (0..n)
-            .map(|j| {
-                let terms = (0..k).map(|i| f64::from(xi[i]) * f64::from(wi[i * n + j]));
-                (terms.clone().sum::<f64>(), terms.map(f64::abs).sum::<f64>())
-            })
-            .unzip();
+        let (expected_i, scale) = reference(1, n, k, &xi, false, &wi, false);
         let results = on_each_path("vec_mat", |isa| {
             let mut y = vec![f32::NAN; n];
             vec_mat(&x, &w, &mut y);
@@ -344,10 +347,7 @@ fn vec_mat_matches_the_reference_on_every_path() {
             }
             let mut y = vec![f32::NAN; n];
             vec_mat(&xi, &wi, &mut y);
-            for (j, (&got, (&want, &s))) in y.iter().zip(expected_i.iter().zip(&scale)).enumerate() {
-                let bound = k as f64 * f64::from(f32::EPSILON) * s;
-                assert!((f64::from(got) - want).abs() <= bound, "{isa} vec_mat {k}x{n} at {j}: {got} vs {want}");
-            }
+            assert_within_rounding(&y, (&expected_i, &scale), k, &format!("{isa} vec_mat {k}x{n}"));
             y
         });
         // The vector paths (AVX2, AVX-512) compute the same fused chains.
@@ -379,12 +379,7 @@ fn vec_mat_repeated_gives_the_bits_of_vec_mat_in_either_order() {
     // Column counts below, at and around the 128-column blocks.
     for (k, n) in [(64, 256), (3, 7), (33, 200), (17, 385), (64, 128)] {
         let (x, w) = (irregular(k, 13), irregular(k * n, 14));
-        let (expected, scale): (Vec<f64>, Vec<f64>) = (0..n)
-            .map(|j| {
-                let terms = (0..k).map(|i| f64::from(x[i]) * f64::from(w[i * n + j]));
-                (terms.clone().sum::<f64>(), terms.map(f64::abs).sum::<f64>())
-            })
-            .unzip();
+        let (expected, scale) = reference(1, n, k, &x, false, &w, false);
         on_each_path("vec_mat_repeated", |isa| {
             let mut whole = vec![f32::NAN; n];
             vec_mat(&x, &w, &mut whole);
@@ -393,10 +388,7 @@ fn vec_mat_repeated_gives_the_bits_of_vec_mat_in_either_order() {
                 vec_mat_repeated(&x, &w, &mut y, reverse);
                 assert!(y == whole, "{isa} vec_mat_repeated {k}x{n} reverse={reverse} differs from vec_mat");
             }
-            for (j, (&got, (&want, &s))) in whole.iter().zip(expected.iter().zip(&scale)).enumerate() {
-                let bound = k as f64 * f64::from(f32::EPSILON) * s;
-                assert!((f64::from(got) - want).abs() <= bound, "{isa} {k}x{n} at {j}: {got} vs {want}");
-            }
+            assert_within_rounding(&whole, (&expected, &scale), k, &format!("{isa} vec_mat {k}x{n}"));
         });
     }
 }
@@ -446,13 +438,7 @@ fn small_gemm_matches_the_reference_on_every_path() {
                 assert_eq!(f64::from(got), want, "{isa} small_gemm {m}x{k}x{n} at {idx}");
             }
             small_gemm(m, k, n, &ai, &bi, &mut c);
-            for (idx, (&got, (&want, &s))) in c.iter().zip(expected_i.iter().zip(&scale)).enumerate() {
-                let bound = k as f64 * f64::from(f32::EPSILON) * s;
-                assert!(
-                    (f64::from(got) - want).abs() <= bound,
-                    "{isa} small_gemm {m}x{k}x{n} at {idx}: {got} vs {want}"
-                );
-            }
+            assert_within_rounding(&c, (&expected_i, &scale), k, &format!("{isa} small_gemm {m}x{k}x{n}"));
             c
         });
         let vector: Vec<_> = results.iter().filter(|(isa, _)| *isa != Isa::Portable).collect();

@@ -78,16 +78,22 @@ impl Number {
     }
 }
 
-impl PartialEq for Number {
-    fn eq(&self, other: &Number) -> bool {
-        let integer = |n: &Number| match *n {
+impl Number {
+    /// An integer's value, whichever variant holds it (`None` for a float).
+    fn integer(&self) -> Option<i128> {
+        match *self {
             Number::U64(n) => Some(i128::from(n)),
             Number::I64(n) => Some(i128::from(n)),
             Number::F64(_) => None,
-        };
+        }
+    }
+}
+
+impl PartialEq for Number {
+    fn eq(&self, other: &Number) -> bool {
         match (self, other) {
             (Number::F64(a), Number::F64(b)) => a == b,
-            _ => integer(self).is_some() && integer(self) == integer(other),
+            _ => self.integer().is_some() && self.integer() == other.integer(),
         }
     }
 }
@@ -239,14 +245,6 @@ impl Value {
         }
     }
 
-    /// The elements of an array, to change.
-    pub fn as_array_mut(&mut self) -> Option<&mut Vec<Value>> {
-        match self {
-            Value::Array(a) => Some(a),
-            _ => None,
-        }
-    }
-
     /// The entries of an object.
     pub fn as_object(&self) -> Option<&Map> {
         match self {
@@ -276,16 +274,6 @@ impl Value {
     /// An object.
     pub fn is_object(&self) -> bool {
         matches!(self, Value::Object(_))
-    }
-
-    /// An array.
-    pub fn is_array(&self) -> bool {
-        matches!(self, Value::Array(_))
-    }
-
-    /// A number.
-    pub fn is_number(&self) -> bool {
-        matches!(self, Value::Number(_))
     }
 
     /// The object's entry `key` (`None` for a missing key or a non-object).
@@ -351,8 +339,7 @@ macro_rules! compare_integers {
         impl PartialEq<$t> for Value {
             fn eq(&self, other: &$t) -> bool {
                 let integer = match self {
-                    Value::Number(Number::U64(n)) => Some(i128::from(*n)),
-                    Value::Number(Number::I64(n)) => Some(i128::from(*n)),
+                    Value::Number(n) => n.integer(),
                     _ => None,
                 };
                 i128::try_from(*other).ok().is_some_and(|other| integer == Some(other))

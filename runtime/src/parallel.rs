@@ -320,11 +320,7 @@ pub fn gemm_parts(m: usize, n: usize, k: usize) -> usize {
 /// product splits only onto a helper that is awake (it never waits for a
 /// wake-up); starts the helpers the size calls for.
 pub fn vec_mat_parts(k: usize, n: usize) -> usize {
-    let parts = parts_for_work(k * n, VEC_MAT_MIN_PER_PART).min(n / 64).max(1);
-    if parts > 1 {
-        prepare(parts);
-    }
-    parts
+    prepared(parts_for_work(k * n, VEC_MAT_MIN_PER_PART).min(n / 64).max(1))
 }
 
 /// Parts for an element-wise pass over `len` values, decided now: the
@@ -338,11 +334,16 @@ pub(crate) fn elementwise_parts(len: usize) -> usize {
 /// now, else 1; starts the helpers `parts` needs either way, so a product
 /// first run unsplit does not allocate them later (see [`prepare`]).
 fn gated(parts: usize) -> usize {
+    if prepared(parts) > 1 && !split_now() {
+        return 1;
+    }
+    parts
+}
+
+/// `parts`, having started the helpers it needs (see [`prepare`]).
+fn prepared(parts: usize) -> usize {
     if parts > 1 {
         prepare(parts);
-        if !split_now() {
-            return 1;
-        }
     }
     parts
 }

@@ -502,14 +502,14 @@ unsafe fn gemm_serial(
         match isa {
             #[cfg(target_arch = "x86_64")]
             Isa::Avx512 if kernel::avx512::rows() == kernel::avx512::MR_INTEL => {
-                avx512_blocked::<{ kernel::avx512::MR_INTEL }, { kernel::avx512::MR_INTEL / 2 }>(
-                    m, n, k, a, b, out, scratch,
-                )
+                const R: usize = kernel::avx512::MR_INTEL;
+                blocked::<R, AVX512_NR>(BLOCKING_AVX512, avx512_kernels::<R, { R / 2 }>(), m, n, k, a, b, out, scratch)
             }
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => avx512_blocked::<{ kernel::avx512::MR_OTHER }, { kernel::avx512::MR_OTHER / 2 }>(
-                m, n, k, a, b, out, scratch,
-            ),
+            Isa::Avx512 => {
+                const R: usize = kernel::avx512::MR_OTHER;
+                blocked::<R, AVX512_NR>(BLOCKING_AVX512, avx512_kernels::<R, { R / 2 }>(), m, n, k, a, b, out, scratch)
+            }
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2 => blocked::<MR, NR>(BLOCKING_6X16, (kernel::avx2::kernel, None), m, n, k, a, b, out, scratch),
             _ => blocked::<MR, NR>(BLOCKING_6X16, (kernel::portable, None), m, n, k, a, b, out, scratch),
@@ -517,26 +517,15 @@ unsafe fn gemm_serial(
     }
 }
 
-/// [`blocked`] around the `R × 32` AVX-512 kernel (edge tiles of at most
-/// `HALF` rows run the `HALF`-row copy).
-///
-/// # Safety
-/// As [`gemm_serial`], on a CPU with AVX-512F and FMA.
+/// Columns of the AVX-512 tile.
 #[cfg(target_arch = "x86_64")]
-unsafe fn avx512_blocked<const R: usize, const HALF: usize>(
-    m: usize,
-    n: usize,
-    k: usize,
-    a: Mat<'_>,
-    b: Mat<'_>,
-    out: Out<'_>,
-    scratch: &mut Scratch,
-) {
-    const C: usize = kernel::avx512::NR;
-    let kernels =
-        (kernel::avx512::kernel::<R, HALF> as kernel::Kernel, Some(kernel::avx512::kernel_direct::<R, HALF> as _));
-    // SAFETY: forwarded from the caller.
-    unsafe { blocked::<R, C>(BLOCKING_AVX512, kernels, m, n, k, a, b, out, scratch) }
+const AVX512_NR: usize = kernel::avx512::NR;
+
+/// The `R × 32` AVX-512 kernels for [`blocked`], packed A and A in place
+/// (edge tiles of at most `HALF` rows run the `HALF`-row copy).
+#[cfg(target_arch = "x86_64")]
+fn avx512_kernels<const R: usize, const HALF: usize>() -> (kernel::Kernel, Option<kernel::DirectKernel>) {
+    (kernel::avx512::kernel::<R, HALF>, Some(kernel::avx512::kernel_direct::<R, HALF>))
 }
 
 /// Where a blocked product writes, and how.
@@ -573,6 +562,8 @@ unsafe fn blocked<const R: usize, const C: usize>(
     let mc_max = round_up(m.min(mc_block), R);
     let nc_max = round_up(n.min(nc_block), C);
     scratch.reserve(mc_max * kc_max, kc_max * nc_max);
+    let Scratch { packed_a, packed_b, reuse_b, packed_b_holds, .. } = scratch;
+    let (packed_a, packed_b) = (aligned(packed_a), aligned(packed_b));
 
     for jc in (0..n).step_by(nc_block) {
         let nc = nc_block.min(n - jc);
@@ -588,20 +579,20 @@ unsafe fn blocked<const R: usize, const C: usize>(
                 n,
                 nr: C,
             });
-            if !(scratch.reuse_b && whole.is_some() && scratch.packed_b_holds == whole) {
-                pack_b::<C>(&b, pc, jc, kc, nc, aligned(&mut scratch.packed_b));
-                scratch.packed_b_holds = whole.filter(|_| scratch.reuse_b);
+            if !(*reuse_b && whole.is_some() && *packed_b_holds == whole) {
+                pack_b::<C>(&b, pc, jc, kc, nc, packed_b);
+                *packed_b_holds = whole.filter(|_| *reuse_b);
             }
             let first_block = pc == 0;
             let last_block = pc + kc == k;
             for ic in (0..m).step_by(mc_block) {
                 let mc = mc_block.min(m - ic);
                 if direct.is_none() {
-                    pack_a::<R>(&a, ic, pc, mc, kc, aligned(&mut scratch.packed_a));
+                    pack_a::<R>(&a, ic, pc, mc, kc, packed_a);
                 }
                 for jr in (0..nc).step_by(C) {
                     let nr = C.min(nc - jr);
-                    let b_panel = &aligned(&mut scratch.packed_b)[jr * kc..(jr + C) * kc];
+                    let b_panel = &packed_b[jr * kc..(jr + C) * kc];
                     let bias = match epilogue.bias {
                         Some(bias) if last_block => bias[jc + jr..].as_ptr(),
                         _ => std::ptr::null(),
@@ -629,7 +620,7 @@ unsafe fn blocked<const R: usize, const C: usize>(
                                 direct(kc, a, b_panel, tile)
                             },
                             None => {
-                                let a_panel = &aligned(&mut scratch.packed_a)[ir * kc..(ir + R) * kc];
+                                let a_panel = &packed_a[ir * kc..(ir + R) * kc];
                                 // SAFETY: as above; the panels hold `kc` steps.
                                 unsafe { kernel(kc, a_panel, b_panel, tile) }
                             }
@@ -818,11 +809,12 @@ mod tests {
                     let mut c = values(m * n, 5);
                     let out = Out { c: c.as_mut_ptr(), ldc: n, accumulate, epilogue };
                     let mut scratch = Scratch::default();
+                    let (blocking, s) = (BLOCKING_AVX512, &mut scratch);
                     // SAFETY: AVX-512 checked above; C holds m×n values, A and B their products'.
                     unsafe {
                         match rows {
-                            12 => avx512_blocked::<12, 6>(m, n, k, a, b, out, &mut scratch),
-                            _ => avx512_blocked::<8, 4>(m, n, k, a, b, out, &mut scratch),
+                            12 => blocked::<12, AVX512_NR>(blocking, avx512_kernels::<12, 6>(), m, n, k, a, b, out, s),
+                            _ => blocked::<8, AVX512_NR>(blocking, avx512_kernels::<8, 4>(), m, n, k, a, b, out, s),
                         }
                     }
                     c
@@ -842,11 +834,12 @@ mod tests {
     }
 
     /// Inside `reusing_packed_b`, a product with the B packed by the last
-    /// one skips the packing and gives the same bits; another B (or the same
-    /// one seen through another view) is packed; after the scope, changed
-    /// values of B are read again.
+    /// one skips the packing: shown by changing B's values in between (which
+    /// the scope forbids callers to do), after which the product still uses
+    /// the old packed copy. The same data seen through another view, or
+    /// another B, is packed afresh; after the scope, B is read again.
     #[test]
-    fn a_reused_packed_b_gives_the_bits_of_a_fresh_one() {
+    fn a_reused_packed_b_skips_the_packing_within_its_scope_only() {
         let (m, n, k) = (9, 70, 33);
         let a = values(m * k, 6);
         let mut b = values(k * n, 7);
@@ -857,19 +850,21 @@ mod tests {
             c
         };
         let fresh = |b: Mat<'_>| product(b, &mut Scratch::default());
+        let original = fresh(Mat::row_major(&b, n));
         let mut scratch = Scratch::default();
         scratch.reusing_packed_b(|scratch| {
-            for _ in 0..3 {
-                assert_eq!(product(Mat::row_major(&b, n), scratch), fresh(Mat::row_major(&b, n)));
-                assert_eq!(scratch.packed_b_holds.map(|p| p.data), Some(b.as_ptr() as usize));
-                assert_eq!(product(Mat::row_major(&other, n), scratch), fresh(Mat::row_major(&other, n)));
-            }
+            assert_eq!(product(Mat::row_major(&b, n), scratch), original);
+            assert_eq!(scratch.packed_b_holds.map(|p| p.data), Some(b.as_ptr() as usize));
+            b.iter_mut().for_each(|x| *x *= 2.0);
+            assert_eq!(product(Mat::row_major(&b, n), scratch), original, "B was packed again");
             // The same data as a k×n view of its transpose is another B.
             assert_eq!(product(Mat::transposed(&b, k), scratch), fresh(Mat::transposed(&b, k)));
+            assert_eq!(product(Mat::row_major(&other, n), scratch), fresh(Mat::row_major(&other, n)));
         });
         assert_eq!(scratch.packed_b_holds, None);
-        b.iter_mut().for_each(|x| *x *= 2.0);
-        assert_eq!(product(Mat::row_major(&b, n), &mut scratch), fresh(Mat::row_major(&b, n)));
+        let doubled = product(Mat::row_major(&b, n), &mut scratch);
+        assert_eq!(doubled, fresh(Mat::row_major(&b, n)));
+        assert_ne!(doubled, original);
     }
 
     #[test]

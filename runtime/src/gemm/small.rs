@@ -98,20 +98,13 @@ mod avx512 {
         let (ap, bp, cp) = (a.as_ptr(), b.as_ptr(), c.as_mut_ptr());
         let mut i = 0;
         while i < m {
-            let rows = match m - i {
-                8.. => 8,
-                4..=7 => 4,
-                2..=3 => 2,
-                _ => 1,
-            };
             let at = Block { a: ap.add(i * k), b: bp, c: cp.add(i * n), k, n };
-            match rows {
-                8 => rows_block::<8>(at),
-                4 => rows_block::<4>(at),
-                2 => rows_block::<2>(at),
+            i += match m - i {
+                8.. => rows_block::<8>(at),
+                4..=7 => rows_block::<4>(at),
+                2..=3 => rows_block::<2>(at),
                 _ => rows_block::<1>(at),
-            }
-            i += rows;
+            };
         }
     }
 
@@ -125,9 +118,9 @@ mod avx512 {
         n: usize,
     }
 
-    /// Every column of `R` rows of C.
+    /// Every column of `R` rows of C; returns `R`.
     #[inline(always)]
-    unsafe fn rows_block<const R: usize>(Block { a, b, c, k, n }: Block) {
+    unsafe fn rows_block<const R: usize>(Block { a, b, c, k, n }: Block) -> usize {
         // As in `vec_mat`: when every row of B starts at the same offset in
         // its cache line, the columns before the first line boundary go
         // first, masked, so the full-width loads below read whole lines.
@@ -159,6 +152,7 @@ mod avx512 {
             masked_columns::<R>(Block { a, b, c, k, n }, j, width);
             j += width;
         }
+        R
     }
 
     /// Columns `j..j + width` (`width` ≤ 16) of `R` rows of C, masked.

@@ -2,7 +2,7 @@
 
 use super::FileProblem;
 use kiln_format::safetensors::{self, Dtype, SafeTensors, Tensor};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 /// Metadata key naming the file's kind.
 pub const FORMAT_KEY: &str = "format";
@@ -13,7 +13,7 @@ pub const VERSION_KEY: &str = "format_version";
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct TensorFile {
     /// The header's metadata.
-    pub metadata: HashMap<String, String>,
+    pub metadata: BTreeMap<String, String>,
     /// Every tensor: name → (shape, row-major values).
     pub tensors: BTreeMap<String, (Vec<usize>, Vec<f32>)>,
 }
@@ -22,14 +22,14 @@ impl TensorFile {
     /// A file of `format`, version `version`, with no tensors yet.
     pub fn new(format: &str, version: &str) -> Self {
         let metadata =
-            HashMap::from([(FORMAT_KEY.to_string(), format.into()), (VERSION_KEY.to_string(), version.into())]);
+            BTreeMap::from([(FORMAT_KEY.to_string(), format.into()), (VERSION_KEY.to_string(), version.into())]);
         TensorFile { metadata, tensors: BTreeMap::new() }
     }
 
     /// Parses `bytes`, checking that the file is of `format` and `version`.
     pub fn parse(bytes: &[u8], format: &'static str, version: &'static str) -> Result<Self, FileProblem> {
         let file = checked(bytes, format, version)?;
-        let metadata = file.metadata.into_iter().flatten().collect();
+        let metadata = file.metadata.unwrap_or_default();
         let mut tensors = BTreeMap::new();
         for (name, view) in file.tensors {
             if view.dtype() != Dtype::F32 {
@@ -56,8 +56,7 @@ impl TensorFile {
                     .map_err(|e| FileProblem::Corrupt(e.to_string()))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let metadata: BTreeMap<String, String> = self.metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-        safetensors::serialize(views, Some(&metadata)).map_err(|e| FileProblem::Corrupt(e.to_string()))
+        safetensors::serialize(views, Some(&self.metadata)).map_err(|e| FileProblem::Corrupt(e.to_string()))
     }
 
     /// Metadata entry `key`.
