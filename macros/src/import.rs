@@ -22,6 +22,13 @@ use syn::LitStr;
 /// Keras's defaults: `{"layers": {Class: {"required", "defaults"}}, "initializers": {Class: {"name", "config"}}}`.
 const DEFAULTS: &str = include_str!("keras_defaults.json");
 
+/// [`DEFAULTS`] parsed, once per macro process: it is 62 KB, and every
+/// layer and initializer of an imported model reads it.
+fn defaults() -> &'static Value {
+    static TABLE: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| json::from_str(DEFAULTS).unwrap_or_default())
+}
+
 /// The statements of the model described by the file at `source`
 /// (relative to the crate's `Cargo.toml`), spanned at the literal; and the
 /// file's absolute path (for `include_bytes!`, so a changed file rebuilds).
@@ -363,7 +370,7 @@ impl Translator {
         let class = layer["class_name"].as_str().unwrap_or("");
         let kind = crate::layers::for_keras_class(class);
         let known: &[&str] = kind.map(|k| k.args).unwrap_or(&[]);
-        let table: Value = json::from_str(DEFAULTS).unwrap_or_default();
+        let table = defaults();
         let keras = &table["layers"][class];
         let required: Vec<&str> =
             keras["required"].as_array().map(|r| r.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
@@ -441,7 +448,7 @@ impl Translator {
                 let class = o.get("class_name").and_then(Value::as_str).unwrap_or("");
                 match o.get("module").and_then(Value::as_str) {
                     Some("keras.initializers") => {
-                        let table: Value = json::from_str(DEFAULTS).unwrap_or_default();
+                        let table = defaults();
                         let known = &table["initializers"][class];
                         let Some(name) = known["name"].as_str() else {
                             return Err(format!("kiln has no initializer `{class}`"));
