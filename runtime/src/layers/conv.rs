@@ -311,16 +311,20 @@ impl<
     }
 }
 
-/// Matches a tile's width `$r` to a `tile::<R, V>` instance.
+/// Matches a tile's width `$r` to a `$tile::<R, V>` instance.
 #[cfg(target_arch = "x86_64")]
 macro_rules! tile_of_width {
-    ($r:expr, $v:literal, [$($n:literal),*], $args:expr) => {
+    ($tile:ident, $r:expr, $v:literal, [$($n:literal),*], $args:expr) => {
         match $r {
-            $($n => Self::tile::<$n, $v>($args),)*
+            $($n => Self::$tile::<$n, $v>($args),)*
             _ => unreachable!("tile widths never exceed the register budget"),
         }
     };
 }
+
+// After the macro, which it uses.
+#[cfg(target_arch = "x86_64")]
+mod avx2;
 
 /// The direct one-sample convolution of the AVX-512 path: no im2col copy;
 /// a tile of up to `R` consecutive output positions of one row by up to
@@ -353,6 +357,22 @@ impl<
             4 => 6,
             3 => 8,
             _ => 12,
+        }
+    }
+
+    /// The direct kernel of `isa` (AVX-512 or AVX2).
+    ///
+    /// # Safety
+    /// The CPU runs `isa`, which is AVX2 or above; `x` and `y` as
+    /// [`Self::forward_one_direct`] requires.
+    unsafe fn forward_one_direct_on(&self, isa: crate::simd::Isa, x: &[f32], row: usize, y: &mut [f32]) {
+        // SAFETY: the caller's contract.
+        unsafe {
+            if isa == crate::simd::Isa::Avx512 {
+                self.forward_one_direct(x, row, y)
+            } else {
+                self.forward_one_direct_avx2(x, row, y)
+            }
         }
     }
 
@@ -390,10 +410,10 @@ impl<
                         let y0 = yp.add((oh * Self::OUT_W + ow) * F + j);
                         let args = (x0, row, kp.add(j), b0, y0, mask, relu);
                         match v {
-                            4 => tile_of_width!(end - ow, 4, [1, 2, 3, 4, 5, 6], args),
-                            3 => tile_of_width!(end - ow, 3, [1, 2, 3, 4, 5, 6, 7, 8], args),
-                            2 => tile_of_width!(end - ow, 2, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], args),
-                            _ => tile_of_width!(end - ow, 1, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], args),
+                            4 => tile_of_width!(tile, end - ow, 4, [1, 2, 3, 4, 5, 6], args),
+                            3 => tile_of_width!(tile, end - ow, 3, [1, 2, 3, 4, 5, 6, 7, 8], args),
+                            2 => tile_of_width!(tile, end - ow, 2, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], args),
+                            _ => tile_of_width!(tile, end - ow, 1, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], args),
                         }
                     }
                     ow = end;
@@ -620,9 +640,10 @@ impl<
         }
     }
 
-    /// On the AVX-512 path, the direct kernel (`forward_one_direct`:
-    /// W4's one-sample latency 59 → 30 µs with the pooling change, same
-    /// run, docs/PERFORMANCE.md), for `valid` padding and for `same` inputs
+    /// On the AVX-512 and AVX2 paths, the direct kernel
+    /// (`forward_one_direct`: W4's one-sample latency 59 → 30 µs on AVX-512
+    /// with the pooling change; `avx2::forward_one_direct_avx2`: 138–225 →
+    /// 94–96 µs on an AVX2-only Zen 3; same runs, docs/PERFORMANCE.md), for `valid` padding and for `same` inputs
     /// whose padded copy fits [`PADDED_STACK`]. Otherwise blocks of
     /// positions' receptive fields are copied into a stack buffer and
     /// multiplied by the kernel with [`small_gemm`]; receptive fields of
@@ -632,7 +653,8 @@ impl<
         let kernel = &self.kernel.value;
         let y = &mut y[..Self::OUTPUT_LEN];
         #[cfg(target_arch = "x86_64")]
-        if Self::DIRECT && crate::simd::isa() == crate::simd::Isa::Avx512 {
+        let isa = crate::simd::isa();
+        if Self::DIRECT && isa >= crate::simd::Isa::Avx2 {
             let x = &x[..Self::INPUT_LEN];
             if Self::NEEDS_PADDING {
                 // `same`: the windows read a zero border; a padded copy
@@ -645,11 +667,11 @@ impl<
                     let dst = &mut padded[(ih + Self::PAD_TOP) * row + Self::PAD_LEFT * C..][..cols * C];
                     dst.copy_from_slice(&x[ih * W * C..][..cols * C]);
                 }
-                // SAFETY: the path is AVX-512; the copy holds SPAN_H rows of `row` floats.
-                unsafe { self.forward_one_direct(&padded[..Self::SPAN_H * row], row, y) };
+                // SAFETY: the path is `isa`'s; the copy holds SPAN_H rows of `row` floats.
+                unsafe { self.forward_one_direct_on(isa, &padded[..Self::SPAN_H * row], row, y) };
             } else {
-                // SAFETY: the path is AVX-512; `valid` windows lie inside the input.
-                unsafe { self.forward_one_direct(x, W * C, y) };
+                // SAFETY: the path is `isa`'s; `valid` windows lie inside the input.
+                unsafe { self.forward_one_direct_on(isa, x, W * C, y) };
             }
             if !matches!(self.activation, Activation::Linear | Activation::Relu) {
                 self.activation.forward_in_place(y, F);
