@@ -217,7 +217,12 @@ impl<const N: usize, const M: usize> Pooling<N, M> {
     fn sample_forward_on_path(&self, x: &[f32], y: &mut [f32], mut argmax: Option<&mut [u32]>) {
         let (c, cols) = (self.channels, self.input[1]);
         #[cfg(target_arch = "x86_64")]
-        let avx512 = crate::simd::isa() == crate::simd::Isa::Avx512;
+        let isa = crate::simd::isa();
+        // Channels per register block: one vector of the path.
+        #[cfg(target_arch = "x86_64")]
+        let block = if isa == crate::simd::Isa::Avx2 { 8 } else { 16 };
+        #[cfg(not(target_arch = "x86_64"))]
+        let block = 16;
         for oi in 0..self.output[0] {
             let (r0, r1) = self.window(0, oi);
             for oj in 0..self.output[1] {
@@ -239,20 +244,25 @@ impl<const N: usize, const M: usize> Pooling<N, M> {
                     }
                     PoolMode::Max => {
                         let mut arg = argmax.as_deref_mut().map(|a| &mut a[at..at + c]);
-                        // Blocks of 16 channels whose running maxima (and
-                        // arg-maxima) stay in registers over the window:
-                        // updating `y` in place costs a masked store and a
-                        // stalled reload per window element (measured).
+                        // Blocks of one vector of channels whose running
+                        // maxima (and arg-maxima) stay in registers over the
+                        // window: updating `y` in place costs a masked store
+                        // and a stalled reload per window element (measured).
                         let mut k0 = 0;
                         while k0 < c {
-                            let width = (c - k0).min(16);
+                            let width = (c - k0).min(block);
                             let arg_block = arg.as_deref_mut().map(|a| &mut a[k0..k0 + width]);
                             let out_block = &mut out[k0..k0 + width];
                             let window = Window { x, cols, channels: c, rows: r0..r1, columns: c0..c1, first: k0 };
                             #[cfg(target_arch = "x86_64")]
-                            if width == 16 && avx512 {
-                                // SAFETY: the path is AVX-512; the window holds 16 channels.
-                                unsafe { window.max16_avx512(out_block, arg_block) };
+                            if width == block && isa >= crate::simd::Isa::Avx2 {
+                                if block == 16 {
+                                    // SAFETY: the path is AVX-512; the window holds 16 channels.
+                                    unsafe { window.max16_avx512(out_block, arg_block) };
+                                } else {
+                                    // SAFETY: the path is AVX2; the window holds 8 channels.
+                                    unsafe { window.max8_avx2(out_block, arg_block) };
+                                }
                                 k0 += width;
                                 continue;
                             }
@@ -318,6 +328,44 @@ impl Window<'_> {
             _mm512_storeu_ps(out.as_mut_ptr(), best);
             if let Some(arg) = arg {
                 _mm512_storeu_si512(arg.as_mut_ptr().cast(), best_at);
+            }
+        }
+    }
+
+    /// [`Self::max16_avx512`] for 8 channels on the AVX2 path (W4's one
+    /// sample spent 24% of its time in the scalar [`Self::max_tail`] on an
+    /// AVX2-only Zen 3).
+    ///
+    /// # Safety
+    /// The CPU must have AVX2; `out` and `arg` must hold 8 values.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn max8_avx2(&self, out: &mut [f32], arg: Option<&mut [u32]>) {
+        use std::arch::x86_64::*;
+        assert!(out.len() == 8 && arg.as_ref().is_none_or(|a| a.len() == 8));
+        let load = |i: usize| -> __m256 { _mm256_loadu_ps(self.x[i..i + 8].as_ptr()) };
+        let lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        let index = |i: usize| _mm256_castsi256_ps(_mm256_add_epi32(_mm256_set1_epi32(i as i32), lanes));
+        let start = self.at(self.rows.start, self.columns.start);
+        // The indices ride in float registers, moved bit for bit by the blend.
+        let (mut best, mut best_at) = (load(start), index(start));
+        for r in self.rows.clone() {
+            for col in self.columns.clone() {
+                let i = self.at(r, col);
+                let v = load(i);
+                // `wins`: v > best, or v is NaN and best is not.
+                let greater = _mm256_cmp_ps::<_CMP_GT_OQ>(v, best);
+                let nan = _mm256_and_ps(_mm256_cmp_ps::<_CMP_UNORD_Q>(v, v), _mm256_cmp_ps::<_CMP_ORD_Q>(best, best));
+                let w = _mm256_or_ps(greater, nan);
+                best = _mm256_blendv_ps(best, v, w);
+                best_at = _mm256_blendv_ps(best_at, index(i), w);
+            }
+        }
+        // SAFETY: both hold 8 values (asserted).
+        unsafe {
+            _mm256_storeu_ps(out.as_mut_ptr(), best);
+            if let Some(arg) = arg {
+                _mm256_storeu_si256(arg.as_mut_ptr().cast(), _mm256_castps_si256(best_at));
             }
         }
     }
