@@ -643,8 +643,9 @@ impl<
     /// On the AVX-512 and AVX2 paths, the direct kernel
     /// (`forward_one_direct`: W4's one-sample latency 59 → 30 µs on AVX-512
     /// with the pooling change; `avx2::forward_one_direct_avx2`: 138–225 →
-    /// 94–96 µs on an AVX2-only Zen 3; same runs, docs/PERFORMANCE.md), for `valid` padding and for `same` inputs
-    /// whose padded copy fits [`PADDED_STACK`]. Otherwise blocks of
+    /// 94–96 µs on an AVX2-only Zen 3; same runs, docs/PERFORMANCE.md),
+    /// for `valid` padding and for `same` inputs whose padded copy fits
+    /// [`PADDED_STACK`]. Otherwise blocks of
     /// positions' receptive fields are copied into a stack buffer and
     /// multiplied by the kernel with [`small_gemm`]; receptive fields of
     /// more than [`PATCH_STACK`] values add each input channel's kernel row
