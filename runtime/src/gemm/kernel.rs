@@ -131,13 +131,27 @@ pub(super) mod avx2 {
             a = a.add(MR);
             b = b.add(NR);
         }
-        if tile.rows == MR && tile.cols == NR && tile.bias.is_null() && !tile.relu {
+        if tile.rows == MR && tile.cols == NR {
+            // A whole tile: the epilogue in registers, in `store`'s order
+            // (C + acc, + bias, relu). Through the spill and `store`, the
+            // epilogue was 6% of batch-1024 inference on AVX2 (Zen 3).
+            let zero = _mm256_setzero_ps();
+            let bias = (!tile.bias.is_null()).then(|| (_mm256_loadu_ps(tile.bias), _mm256_loadu_ps(tile.bias.add(8))));
             for (r, acc_row) in acc.iter().enumerate() {
                 let c = tile.c.add(r * tile.ldc);
                 let (mut lo, mut hi) = (acc_row[0], acc_row[1]);
                 if tile.accumulate {
-                    lo = _mm256_add_ps(lo, _mm256_loadu_ps(c));
-                    hi = _mm256_add_ps(hi, _mm256_loadu_ps(c.add(8)));
+                    lo = _mm256_add_ps(_mm256_loadu_ps(c), lo);
+                    hi = _mm256_add_ps(_mm256_loadu_ps(c.add(8)), hi);
+                }
+                if let Some((b_lo, b_hi)) = bias {
+                    lo = _mm256_add_ps(lo, b_lo);
+                    hi = _mm256_add_ps(hi, b_hi);
+                }
+                if tile.relu {
+                    // `relu`'s `if x < 0 { 0 } else { x }`: NaN and −0 pass.
+                    lo = _mm256_blendv_ps(lo, zero, _mm256_cmp_ps::<_CMP_LT_OQ>(lo, zero));
+                    hi = _mm256_blendv_ps(hi, zero, _mm256_cmp_ps::<_CMP_LT_OQ>(hi, zero));
                 }
                 _mm256_storeu_ps(c, lo);
                 _mm256_storeu_ps(c.add(8), hi);
