@@ -5,8 +5,8 @@
 //! product follows the Goto/BLIS blocking scheme: B is packed into panels
 //! of [`NR`] columns, A into panels of [`MR`] rows, and an `MR × NR`
 //! micro-kernel (AVX-512 or AVX2 + FMA when the CPU has it, portable Rust
-//! otherwise) keeps the whole output tile in registers. The AVX-512 kernel
-//! reads a row-major A in place instead of packing it, and
+//! otherwise) keeps the whole output tile in registers. The AVX-512 and
+//! AVX2 kernels read a row-major A in place instead of packing it, and
 //! [`sgemm_fused`] adds a bias and applies relu in the tile's last store.
 //!
 //! The packing buffers live in a caller-owned [`Scratch`], so a product
@@ -511,7 +511,11 @@ unsafe fn gemm_serial(
                 blocked::<R, AVX512_NR>(BLOCKING_AVX512, avx512_kernels::<R, { R / 2 }>(), m, n, k, a, b, out, scratch)
             }
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx2 => blocked::<MR, NR>(BLOCKING_6X16, (kernel::avx2::kernel, None), m, n, k, a, b, out, scratch),
+            Isa::Avx2 => {
+                let kernels =
+                    (kernel::avx2::kernel as kernel::Kernel, Some(kernel::avx2::kernel_direct as kernel::DirectKernel));
+                blocked::<MR, NR>(BLOCKING_6X16, kernels, m, n, k, a, b, out, scratch)
+            }
             _ => blocked::<MR, NR>(BLOCKING_6X16, (kernel::portable, None), m, n, k, a, b, out, scratch),
         }
     }
