@@ -918,9 +918,6 @@ mod tests {
         set_num_threads(1);
     }
 
-    /// A one-sample product never waits for a parked helper: with every
-    /// helper parked it runs whole (and wakes them, at most every
-    /// `WAKE_EVERY_NS`), and once one is awake, back-to-back products split.
     /// Held by this module's tests: the thread count, the gate's record and
     /// the helpers' lock are process-wide.
     static GATE_TESTS: Mutex<()> = Mutex::new(());
@@ -942,8 +939,11 @@ mod tests {
         true
     }
 
-    /// (After a part panicked: its unwinding poisoned the helpers' lock,
-    /// and the wake-up, which only tried the lock, left them parked.)
+    /// A one-sample product never waits for a parked helper: with every
+    /// helper parked it runs whole (and wakes them, at most every
+    /// `WAKE_EVERY_NS`), and once one is awake, back-to-back products split.
+    /// Also after a part panicked: its unwinding poisoned the helpers'
+    /// lock, and the wake-up, which only tried the lock, left them parked.
     #[test]
     fn one_sample_products_split_only_onto_an_awake_helper() {
         let _serial = gate_tests();
