@@ -92,7 +92,7 @@ impl<L: Layer> Layer for Mutant<L> {
             (Target::Input, None) => self.inner.backward(x, y, dy, None, batch, cache, ctx),
             (Target::Param(k), dx) => {
                 let mut before = Vec::new();
-                nth_param(&mut self.inner, k, &mut |p| before = p.grad.clone());
+                nth_param(&mut self.inner, k, &mut |p| before = p.grad.to_vec());
                 self.inner.backward(x, y, dy, dx, batch, cache, ctx);
                 // Only this pass's contribution is scaled, so accumulation stays right.
                 nth_param(&mut self.inner, k, &mut |p| {

@@ -290,7 +290,7 @@ fn the_reference_check_catches_a_small_error() {
             ctx: &mut Ctx,
         ) {
             let mut before = Vec::new();
-            self.0.params(&mut |p| before.push(p.grad.clone()));
+            self.0.params(&mut |p| before.push(p.grad.to_vec()));
             self.0.backward(x, y, dy, dx, batch, cache, ctx);
             // Scale this pass's kernel gradient by 1.001.
             let mut index = 0;
@@ -373,7 +373,7 @@ fn check_keras<L: Layer<In = f32>>(
     );
     assert_close("dx", &grad, dx);
     let mut grads = Vec::new();
-    layer.params(&mut |p| grads.push(p.grad.clone()));
+    layer.params(&mut |p| grads.push(p.grad.to_vec()));
     assert_close("dkernel", &grads[0], dkernel);
     if let Some(dbias) = dbias {
         assert_close("dbias", &grads[1], dbias);

@@ -248,7 +248,7 @@ fn the_reference_check_catches_a_small_error() {
             ctx: &mut Ctx,
         ) {
             let mut before = Vec::new();
-            self.0.params(&mut |p| before.push(p.grad.clone()));
+            self.0.params(&mut |p| before.push(p.grad.to_vec()));
             self.0.backward(x, y, dy, dx, batch, cache, ctx);
             // Scale this pass's gradient of weight `self.1` by 1.001.
             let mut index = 0;
@@ -333,7 +333,7 @@ fn check_keras<L: Layer<In = f32>>(mut layer: L, case: &Case) {
     layer.backward(&x, &out, &mut dy, dx, batch, &mut cache, &mut ctx);
     assert_close("dx", &grad, case.dx);
     let mut grads = Vec::new();
-    layer.params(&mut |p| grads.push((p.name, p.grad.clone())));
+    layer.params(&mut |p| grads.push((p.name, p.grad.to_vec())));
     assert_eq!(grads.len(), case.dweights.len());
     for ((name, got), want) in grads.iter().zip(case.dweights) {
         assert_close(name, got, want);

@@ -87,7 +87,7 @@ fn param<L: Layer>(layer: &L, name: &str) -> (Vec<f32>, Vec<f32>) {
     let mut found = None;
     layer.params(&mut |p| {
         if p.name == name {
-            found = Some((p.value.clone(), p.grad.clone()));
+            found = Some((p.value.to_vec(), p.grad.to_vec()));
         }
     });
     found.unwrap_or_else(|| panic!("no parameter {name}"))

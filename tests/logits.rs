@@ -64,7 +64,7 @@ fn loss_and_grads<N: Network<Input = [f32; 4]>>(
     let value = output_loss(loss, N::output_buffers(&mut ws, 0, 4), &f32s(y), None, true, 4, 1.0);
     net.backward(&mut ws, &x, 4);
     let mut grads = Vec::new();
-    net.params(&mut |p| grads.push(p.grad.clone()));
+    net.params(&mut |p| grads.push(p.grad.to_vec()));
     (value, grads[0].clone(), grads[1].clone())
 }
 

@@ -105,7 +105,7 @@ fn replay(f: &Fixture, case: &Case, opt: &mut dyn Optimizer) -> Result<(), Strin
             assert_eq!(slots.len(), records.len() - 1, "{}: number of slots", case.name);
         }
         for (k, (name, expected)) in records.iter().enumerate() {
-            let got = match (k, slots) {
+            let got: &[f32] = match (k, slots) {
                 (0, _) => &p.value,
                 (_, Some(slots)) => &slots[k - 1],
                 (_, None) => continue,

@@ -138,7 +138,7 @@ fn replay(f: &Fixture, case: &Case, opt: &mut dyn Optimizer) -> Result<(), Strin
                 assert_eq!(slots.len(), records.len() - 1, "{}: number of slots", case.name);
             }
             for (j, (name, expected)) in records.iter().enumerate() {
-                let got = match (j, slots) {
+                let got: &[f32] = match (j, slots) {
                     (0, _) => &p.value,
                     (_, Some(slots)) => &slots[j - 1],
                     (_, None) => continue,
@@ -446,7 +446,7 @@ fn restored_nadam_continues_exactly() {
     let run = |restore_at: Option<usize>| {
         let mut opt = Nadam::new(0.02);
         let mut params: Vec<Param> =
-            f.inits.iter().map(|v| Param { value: v.clone(), ..Param::zeros("w", &[v.len()]) }).collect();
+            f.inits.iter().map(|v| Param { value: v.as_slice().into(), ..Param::zeros("w", &[v.len()]) }).collect();
         for (s, grads) in f.grads.iter().enumerate() {
             if restore_at == Some(s) {
                 let (iterations, slots) = (opt.iterations(), opt.slots().to_vec());

@@ -60,7 +60,7 @@ fn temp(name: &str) -> PathBuf {
 
 fn values<N: Network>(net: &N) -> Vec<Vec<f32>> {
     let mut out = Vec::new();
-    net.params(&mut |p| out.push(p.value.clone()));
+    net.params(&mut |p| out.push(p.value.to_vec()));
     out
 }
 

@@ -165,7 +165,7 @@ fn predict_one_of_a_model_larger_than_the_stack_runs_in_a_2_mib_thread() {
 /// `Wide`'s outputs recomputed from its weights in f64.
 fn reference_outputs(model: &Model<Wide>, x: &[f32; 8]) -> [f64; 2] {
     let mut params = Vec::new();
-    model.network().params(&mut |p| params.push(p.value.clone()));
+    model.network().params(&mut |p| params.push(p.value.to_vec()));
     let (w1, b1, w2, b2) = (&params[0], &params[1], &params[2], &params[3]);
     let units = b1.len();
     let mut y = [b2[0] as f64, b2[1] as f64];

@@ -48,6 +48,7 @@
 extern crate self as kiln;
 
 pub mod activations;
+pub mod aligned;
 pub mod data;
 pub mod datasets;
 pub mod distribute;

@@ -1,5 +1,7 @@
 //! Trainable (and non-trainable) parameters with their gradients.
 
+pub use crate::aligned::AlignedVec;
+
 /// One weight tensor of a layer and the gradient of the loss with respect to it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Param {
@@ -7,10 +9,10 @@ pub struct Param {
     pub name: &'static str,
     /// Keras's shape of the variable (`[input_dim, units]` for a Dense kernel).
     pub shape: Vec<usize>,
-    /// The values, row-major in `shape`.
-    pub value: Vec<f32>,
+    /// The values, row-major in `shape`, on a 64-byte boundary.
+    pub value: AlignedVec,
     /// The gradient of the last backward pass, same layout as `value`.
-    pub grad: Vec<f32>,
+    pub grad: AlignedVec,
     /// Whether optimizers update it.
     pub trainable: bool,
     /// Keras's `kernel_regularizer` & co.: a penalty added to the loss.
@@ -26,8 +28,8 @@ impl Param {
         Param {
             name,
             shape: shape.to_vec(),
-            value: vec![0.0; len],
-            grad: vec![0.0; len],
+            value: AlignedVec::zeros(len),
+            grad: AlignedVec::zeros(len),
             trainable: true,
             regularizer: None,
             constraint: None,

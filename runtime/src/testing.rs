@@ -143,10 +143,10 @@ pub fn check_layer_gradients<L: Layer<In = f32>>(layer: &mut L, batch: usize) {
     }
 
     let mut analytic: Vec<(&'static str, Vec<f32>)> = Vec::new();
-    layer.params(&mut |p: &Param| analytic.push((p.name, p.grad.clone())));
+    layer.params(&mut |p: &Param| analytic.push((p.name, p.grad.to_vec())));
     for (index, (name, grad)) in analytic.iter().enumerate() {
         let mut values = Vec::new();
-        with_param(layer, index, |p| values.clone_from(&p.value));
+        with_param(layer, index, |p| values = p.value.to_vec());
         let result = compare_with_finite_differences(&mut values, grad, |v| {
             with_param(layer, index, |p| p.value.copy_from_slice(v));
             loss_at(layer, &x, &mut ctx)
@@ -199,7 +199,7 @@ pub fn check_network_gradients<N: crate::network::Network>(
     }
     network.backward(&mut ws, x, batch);
     let mut analytic: Vec<(&'static str, Vec<f32>, Vec<f32>)> = Vec::new();
-    network.params(&mut |p| analytic.push((p.name, p.value.clone(), p.grad.clone())));
+    network.params(&mut |p| analytic.push((p.name, p.value.to_vec(), p.grad.to_vec())));
     for (index, (name, values, grad)) in analytic.into_iter().enumerate() {
         let stride = (values.len() / per_param.max(1)).max(1);
         let picked: Vec<usize> = (0..values.len()).step_by(stride).take(per_param).collect();
@@ -419,7 +419,7 @@ fn layer_pass<L: Layer>(
     let input_grad = float_input.then_some(InputGrad { grad: &mut dx, accumulate: dx_prefill.is_some() });
     layer.backward(x, &y, &mut dy, input_grad, batch, &mut cache, &mut ctx);
     let mut grads = Vec::new();
-    layer.params(&mut |p| grads.push(p.grad.clone()));
+    layer.params(&mut |p| grads.push(p.grad.to_vec()));
     (y, dx, grads)
 }
 

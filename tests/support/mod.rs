@@ -58,7 +58,7 @@ pub fn allocations<R>(f: impl FnOnce() -> R) -> (usize, R) {
 /// Every parameter's name and values, in visiting order.
 pub fn params<N: Network>(net: &N) -> Vec<(String, Vec<usize>, Vec<f32>)> {
     let mut out = Vec::new();
-    net.params(&mut |p| out.push((p.name.to_string(), p.shape.clone(), p.value.clone())));
+    net.params(&mut |p| out.push((p.name.to_string(), p.shape.clone(), p.value.to_vec())));
     out
 }
 

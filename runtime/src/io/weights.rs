@@ -15,7 +15,7 @@ pub(crate) fn add_weights<N: Network + ?Sized>(network: &N, file: &mut TensorFil
     let mut paths = network.param_paths().into_iter();
     network.params(&mut |p| {
         let path = paths.next().expect("one path per parameter");
-        file.tensors.insert(path, (p.shape.clone(), p.value.clone()));
+        file.tensors.insert(path, (p.shape.clone(), p.value.to_vec()));
     });
 }
 
@@ -34,7 +34,7 @@ pub(crate) fn take_weights<N: Network + ?Sized>(
 /// Writes values taken by [`take_weights`] into the network.
 pub(crate) fn set_weights<N: Network + ?Sized>(network: &mut N, values: Vec<Vec<f32>>) {
     let mut values = values.into_iter();
-    network.visit_params(&mut |p| p.value = values.next().expect("one tensor per parameter"));
+    network.visit_params(&mut |p| p.value = values.next().expect("one tensor per parameter").into());
 }
 
 /// The weights file's bytes (see [`crate::io`] for the format).

@@ -453,7 +453,10 @@ pub fn step(optimizer: &mut dyn Optimizer, mut visit: impl FnMut(&mut dyn FnMut(
             }
             let clipped = !matches!(clip, Clip::None);
             if clipped {
+                // The update sees the clipped gradient; `p.grad` gets the
+                // unclipped one back afterwards (kept in `scratch`).
                 scratch.clear();
+                scratch.extend_from_slice(&p.grad);
                 match clip {
                     Clip::Norm(c) => {
                         // TensorFlow's `clip_by_norm`: `g·c / max(‖g‖, c)`,
@@ -461,17 +464,16 @@ pub fn step(optimizer: &mut dyn Optimizer, mut visit: impl FnMut(&mut dyn FnMut(
                         let sum = sum_of_squares(&p.grad);
                         let norm = if sum > 0.0 { sum.sqrt() } else { sum };
                         let d = norm.max(c);
-                        scratch.extend(p.grad.iter().map(|g| g * c / d));
+                        p.grad.iter_mut().for_each(|g| *g = *g * c / d);
                     }
-                    Clip::Value(c) => scratch.extend(p.grad.iter().map(|g| g.max(-c).min(c))),
-                    Clip::Scale(s) => scratch.extend(p.grad.iter().map(|g| g * s)),
+                    Clip::Value(c) => p.grad.iter_mut().for_each(|g| *g = g.max(-c).min(c)),
+                    Clip::Scale(s) => p.grad.iter_mut().for_each(|g| *g *= s),
                     Clip::None => unreachable!(),
                 }
-                std::mem::swap(&mut p.grad, &mut scratch);
             }
             optimizer.update(index, p);
             if clipped {
-                std::mem::swap(&mut p.grad, &mut scratch);
+                p.grad.copy_from_slice(&scratch);
             }
             // Keras's optimizer projects a constrained variable right after its update.
             if let Some(constraint) = &p.constraint {

@@ -59,7 +59,7 @@ impl<const I: usize, const O: usize> QDense<I, O> {
     /// ([`super::ActivationRange::params`]).
     pub fn quantize(dense: &Dense<I, O>, input: QuantParams) -> Result<Self> {
         let weights = QWeights::quantize(&dense.kernel.value, I, O)?;
-        let bias = dense.bias.as_ref().map_or_else(|| vec![0.0; O], |b| b.value.clone());
+        let bias = dense.bias.as_ref().map_or_else(|| vec![0.0; O], |b| b.value.to_vec());
         Ok(Self::build(weights, bias, input, dense.activation))
     }
 
@@ -257,7 +257,7 @@ impl<const D: usize, const U: usize, const T: usize, const SEQ: bool> QLstm<D, U
         Ok(Self::build(
             QWeights::quantize(&w.kernel.value, D, 4 * U)?,
             QWeights::quantize(&w.recurrent_kernel.value, U, 4 * U)?,
-            w.bias.as_ref().map_or_else(|| vec![0.0; 4 * U], |b| b.value.clone()),
+            w.bias.as_ref().map_or_else(|| vec![0.0; 4 * U], |b| b.value.to_vec()),
             input,
             [lstm.activation, lstm.recurrent_activation],
         ))

@@ -129,7 +129,7 @@ impl<'a, N: Network> CallbackContext<'a, N> {
     /// (Keras's `model.get_weights()`).
     pub fn get_weights(&self) -> Vec<Vec<f32>> {
         let mut weights = Vec::new();
-        self.model.network.params(&mut |p| weights.push(p.value.clone()));
+        self.model.network.params(&mut |p| weights.push(p.value.to_vec()));
         weights
     }
 
