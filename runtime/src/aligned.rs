@@ -10,7 +10,7 @@
 //! session 10). A `Vec` cannot carry a larger alignment (it frees with
 //! `f32`'s), hence this type; it dereferences to `[f32]`.
 
-use std::alloc::{alloc_zeroed, dealloc, handle_alloc_error, Layout};
+use std::alloc::{alloc, alloc_zeroed, dealloc, handle_alloc_error, Layout};
 use std::fmt;
 use std::ops::{Deref, DerefMut};
 use std::ptr::NonNull;
@@ -36,6 +36,19 @@ impl AlignedVec {
     /// When `len` floats exceed `isize::MAX` bytes (as `vec![0.0; len]`
     /// does); aborts when memory runs out.
     pub fn zeros(len: usize) -> Self {
+        Self::allocate(len, alloc_zeroed)
+    }
+
+    /// A copy of `values` (written once: the buffer is not zeroed first).
+    pub fn from_slice(values: &[f32]) -> Self {
+        let v = Self::allocate(values.len(), alloc);
+        // SAFETY: the buffer holds `values.len()` floats and is a new allocation.
+        unsafe { std::ptr::copy_nonoverlapping(values.as_ptr(), v.ptr.as_ptr(), values.len()) };
+        v
+    }
+
+    /// `len` floats from `allocate` (zeroed or not: callers initialize).
+    fn allocate(len: usize, allocate: unsafe fn(Layout) -> *mut u8) -> Self {
         if len == 0 {
             // A dangling pointer, non-null and on the boundary like every other.
             #[repr(align(64))]
@@ -45,16 +58,9 @@ impl AlignedVec {
         }
         let layout = Self::layout(len);
         // SAFETY: `layout` has a non-zero size.
-        let raw = unsafe { alloc_zeroed(layout) }.cast::<f32>();
+        let raw = unsafe { allocate(layout) }.cast::<f32>();
         let ptr = NonNull::new(raw).unwrap_or_else(|| handle_alloc_error(layout));
         AlignedVec { ptr, len }
-    }
-
-    /// A copy of `values`.
-    pub fn from_slice(values: &[f32]) -> Self {
-        let mut v = Self::zeros(values.len());
-        v.copy_from_slice(values);
-        v
     }
 
     fn layout(len: usize) -> Layout {

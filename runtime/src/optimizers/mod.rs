@@ -454,9 +454,8 @@ pub fn step(optimizer: &mut dyn Optimizer, mut visit: impl FnMut(&mut dyn FnMut(
             let clipped = !matches!(clip, Clip::None);
             if clipped {
                 // The update sees the clipped gradient; `p.grad` gets the
-                // unclipped one back afterwards (kept in `scratch`).
+                // unclipped one back afterwards (saved in `scratch` as it is clipped).
                 scratch.clear();
-                scratch.extend_from_slice(&p.grad);
                 match clip {
                     Clip::Norm(c) => {
                         // TensorFlow's `clip_by_norm`: `g·c / max(‖g‖, c)`,
@@ -464,10 +463,10 @@ pub fn step(optimizer: &mut dyn Optimizer, mut visit: impl FnMut(&mut dyn FnMut(
                         let sum = sum_of_squares(&p.grad);
                         let norm = if sum > 0.0 { sum.sqrt() } else { sum };
                         let d = norm.max(c);
-                        p.grad.iter_mut().for_each(|g| *g = *g * c / d);
+                        clip_saving(&mut p.grad, &mut scratch, |g| g * c / d);
                     }
-                    Clip::Value(c) => p.grad.iter_mut().for_each(|g| *g = g.max(-c).min(c)),
-                    Clip::Scale(s) => p.grad.iter_mut().for_each(|g| *g *= s),
+                    Clip::Value(c) => clip_saving(&mut p.grad, &mut scratch, |g| g.max(-c).min(c)),
+                    Clip::Scale(s) => clip_saving(&mut p.grad, &mut scratch, |g| g * s),
                     Clip::None => unreachable!(),
                 }
             }
@@ -484,6 +483,12 @@ pub fn step(optimizer: &mut dyn Optimizer, mut visit: impl FnMut(&mut dyn FnMut(
     });
     optimizer.state_mut().scratch.grad = scratch;
     optimizer.state_mut().scratch.norms = norms;
+}
+
+/// Replaces each gradient value by `clip` of it, appending the original
+/// to `saved` (one pass; `saved` keeps its capacity between steps).
+fn clip_saving(grad: &mut [f32], saved: &mut Vec<f32>, clip: impl Fn(f32) -> f32) {
+    saved.extend(grad.iter_mut().map(|g| std::mem::replace(g, clip(*g))));
 }
 
 #[cfg(test)]
@@ -544,6 +549,29 @@ mod tests {
             assert!(ok.validate().is_ok());
         }
         assert!(RmsProp::new(1e-3).validate().is_ok() && Adagrad::new(1e-3).validate().is_ok());
+    }
+
+    /// The update uses the clipped gradient (w = 1 − 0.1·clip(g)), and
+    /// the parameter's gradient reads unclipped afterwards, for each kind
+    /// of clipping.
+    #[test]
+    fn clipping_leaves_the_unclipped_gradient_after_the_step() {
+        let cases: [(Box<dyn Optimizer>, [f32; 2]); 3] = [
+            // ‖(3, 4)‖ = 5: clipnorm 1 gives (0.6, 0.8).
+            (Box::new(Sgd::new(0.1).with_clipnorm(1.0)), [0.6, 0.8]),
+            (Box::new(Sgd::new(0.1).with_clipvalue(3.5)), [3.0, 3.5]),
+            (Box::new(Sgd::new(0.1).with_global_clipnorm(1.0)), [0.6, 0.8]),
+        ];
+        for (mut opt, clipped) in cases {
+            let mut p = Param::zeros("w", &[2]);
+            p.value.copy_from_slice(&[1.0, 1.0]);
+            p.grad.copy_from_slice(&[3.0, 4.0]);
+            step(&mut *opt, |f| f(&mut p));
+            assert_eq!(p.grad, [3.0, 4.0]);
+            for (w, g) in p.value.iter().zip(clipped) {
+                assert!((w - (1.0 - 0.1 * g)).abs() < 1e-6, "{w} for a clipped gradient {g}");
+            }
+        }
     }
 
     #[test]
