@@ -130,11 +130,9 @@ fn a_checksum_mismatch_is_an_error() {
     let Error::Format { path, reason } = &err else { panic!("{err:?}") };
     assert_eq!(path, &dir.join("train-images-idx3-ubyte"));
     assert!(reason.contains("expected c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888"), "{reason}");
-    // The uncompressed file is read as such (its SHA-256 is of these bytes).
-    let digest = {
-        use sha2::Digest;
-        sha2::Sha256::digest(&images).iter().map(|b| format!("{b:02x}")).collect::<String>()
-    };
+    // The uncompressed file is read as such (its SHA-256 is of these bytes;
+    // `sha256_hex` itself is checked against the `sha2` crate in dev-tests).
+    let digest = kiln::datasets::sha256_hex(&images);
     assert!(reason.contains(&format!("SHA-256 {digest}")), "{reason}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -7,11 +7,10 @@
 use std::path::PathBuf;
 
 /// Everything that can go wrong at kiln's run-time edges.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
     /// Inputs and targets hold different numbers of samples.
-    #[error("x holds {inputs} samples but y holds {targets}")]
     SampleCountMismatch {
         /// Samples in `x`.
         inputs: usize,
@@ -20,7 +19,6 @@ pub enum Error {
     },
     /// The members of a tuple batch (one slice per input or output) hold
     /// different numbers of samples.
-    #[error("the members of a batch hold different numbers of samples: {first} and {other}")]
     MemberCountMismatch {
         /// Samples in the first member.
         first: usize,
@@ -28,7 +26,6 @@ pub enum Error {
         other: usize,
     },
     /// A target does not have the length the loss needs.
-    #[error("{loss} needs targets of {expected} value(s) per sample, but they have {found}")]
     TargetShape {
         /// The loss's Keras name.
         loss: &'static str,
@@ -38,10 +35,6 @@ pub enum Error {
         found: usize,
     },
     /// A class label is not below the number of classes.
-    #[error(
-        "label {label}{} of sample {sample} is out of range for {classes} classes",
-        label_hint(.label)
-    )]
     LabelOutOfRange {
         /// The offending label.
         label: f32,
@@ -51,10 +44,6 @@ pub enum Error {
         classes: usize,
     },
     /// A token id is not below its `Embedding`'s `input_dim`.
-    #[error(
-        "token id {id}{} in sample {sample} is out of range for an Embedding with input_dim {input_dim}",
-        id_hint(.id)
-    )]
     IdOutOfRange {
         /// The offending id.
         id: u32,
@@ -65,7 +54,6 @@ pub enum Error {
     },
     /// A target value outside the range its loss accepts (binary
     /// cross-entropy's targets are probabilities in `[0, 1]`).
-    #[error("y: target {value} of sample {sample} is outside {range}, the range {loss} accepts")]
     TargetOutOfRange {
         /// The loss's Keras name.
         loss: &'static str,
@@ -78,7 +66,6 @@ pub enum Error {
     },
     /// A value of the data is NaN or infinite. Checked before any work, so
     /// nothing has been trained or changed.
-    #[error("`{argument}` holds {value} at sample {sample}, feature {feature}, but every value must be finite")]
     NonFinite {
         /// The argument: `x`, `y`, `sample_weight` (`x.1` for the second
         /// member of a tuple of inputs).
@@ -92,10 +79,8 @@ pub enum Error {
     },
     /// Something is wrong with `fit`'s `validation_data`; checked before
     /// the first epoch trains.
-    #[error("validation_data: {0}")]
     ValidationData(Box<Error>),
     /// An argument has a value Keras would reject too.
-    #[error("invalid argument `{name}`: {reason}")]
     InvalidArgument {
         /// The argument's Keras name.
         name: &'static str,
@@ -103,12 +88,10 @@ pub enum Error {
         reason: String,
     },
     /// There is no data to work on.
-    #[error("no samples to {0}")]
     NoData(&'static str),
     /// The loss became NaN or infinite; training stops before that batch's
     /// step, so the weights, the optimizer's state (moments, iterations) and
     /// the running metrics are those from before the batch.
-    #[error("the loss is not finite ({loss}) at epoch {epoch}, batch {batch}; the step was not applied")]
     NonFiniteLoss {
         /// The value reported.
         loss: f32,
@@ -119,9 +102,6 @@ pub enum Error {
     },
     /// A gradient became NaN or infinite while the loss was finite; as for
     /// [`Error::NonFiniteLoss`], that batch's step is not applied.
-    #[error(
-        "the gradient of parameter `{parameter}` (number {index} in visiting order) is not finite at epoch {epoch}, batch {batch}; the step was not applied"
-    )]
     NonFiniteGradient {
         /// The parameter's Keras variable name (`kernel`, `bias`, …).
         parameter: &'static str,
@@ -134,7 +114,6 @@ pub enum Error {
     },
     /// Data-parallel training failed on this rank: a collective did not
     /// complete in time (another rank died or hangs), or MPI reported an error.
-    #[error("distributed training failed on rank {rank}: {reason}")]
     Distributed {
         /// This process's rank.
         rank: usize,
@@ -142,7 +121,6 @@ pub enum Error {
         reason: String,
     },
     /// A data file could not be read.
-    #[error("cannot read {path}: {source}")]
     Io {
         /// The file.
         path: PathBuf,
@@ -150,7 +128,6 @@ pub enum Error {
         source: std::io::Error,
     },
     /// A weights or checkpoint file does not fit the model (or is not one).
-    #[error("{path}: {problem}")]
     File {
         /// The file.
         path: PathBuf,
@@ -158,7 +135,6 @@ pub enum Error {
         problem: crate::io::FileProblem,
     },
     /// A text data file is malformed.
-    #[error("{path}:{line}: {reason}")]
     Parse {
         /// The file.
         path: PathBuf,
@@ -169,7 +145,6 @@ pub enum Error {
     },
     /// A dataset's files are not on this machine (`kiln::datasets`): the
     /// directories searched and how to get the files.
-    #[error("the {dataset} dataset is missing: {reason}")]
     MissingData {
         /// Keras's name of the dataset.
         dataset: &'static str,
@@ -178,7 +153,6 @@ pub enum Error {
     },
     /// `to_json()` of a model with a layer Keras cannot express as a layer
     /// (`reduce_sum`, a `custom(…)` layer): no JSON is written.
-    #[error("layer `{layer}` ({kind}) has no Keras layer class, so the model has no Keras config: {reason}")]
     NotKerasSerializable {
         /// The layer's name (as `summary()` shows it).
         layer: String,
@@ -189,7 +163,6 @@ pub enum Error {
     },
     /// A binary data file (IDX) or a whole file is malformed; there is no
     /// line to point at.
-    #[error("{path}: {reason}")]
     Format {
         /// The file.
         path: PathBuf,
@@ -198,11 +171,46 @@ pub enum Error {
     },
 }
 
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::SampleCountMismatch { inputs, targets } => write!(f, "x holds {inputs} samples but y holds {targets}"),
+            Self::MemberCountMismatch { first, other } => write!(f, "the members of a batch hold different numbers of samples: {first} and {other}"),
+            Self::TargetShape { loss, expected, found } => write!(f, "{loss} needs targets of {expected} value(s) per sample, but they have {found}"),
+            Self::LabelOutOfRange { label, sample, classes } => write!(f, "label {label}{hint} of sample {sample} is out of range for {classes} classes", hint = label_hint(*label)),
+            Self::IdOutOfRange { id, sample, input_dim } => write!(f, "token id {id}{hint} in sample {sample} is out of range for an Embedding with input_dim {input_dim}", hint = id_hint(*id)),
+            Self::TargetOutOfRange { value, sample, range, loss } => write!(f, "y: target {value} of sample {sample} is outside {range}, the range {loss} accepts"),
+            Self::NonFinite { argument, value, sample, feature } => write!(f, "`{argument}` holds {value} at sample {sample}, feature {feature}, but every value must be finite"),
+            Self::ValidationData(inner) => write!(f, "validation_data: {inner}"),
+            Self::InvalidArgument { name, reason } => write!(f, "invalid argument `{name}`: {reason}"),
+            Self::NoData(inner) => write!(f, "no samples to {inner}"),
+            Self::NonFiniteLoss { loss, epoch, batch } => write!(f, "the loss is not finite ({loss}) at epoch {epoch}, batch {batch}; the step was not applied"),
+            Self::NonFiniteGradient { parameter, index, epoch, batch } => write!(f, "the gradient of parameter `{parameter}` (number {index} in visiting order) is not finite at epoch {epoch}, batch {batch}; the step was not applied"),
+            Self::Distributed { rank, reason } => write!(f, "distributed training failed on rank {rank}: {reason}"),
+            Self::Io { path, source } => write!(f, "cannot read {path}: {source}", path = path.display()),
+            Self::File { path, problem } => write!(f, "{path}: {problem}", path = path.display()),
+            Self::Parse { path, line, reason } => write!(f, "{path}:{line}: {reason}", path = path.display()),
+            Self::MissingData { dataset, reason } => write!(f, "the {dataset} dataset is missing: {reason}"),
+            Self::NotKerasSerializable { layer, kind, reason } => write!(f, "layer `{layer}` ({kind}) has no Keras layer class, so the model has no Keras config: {reason}"),
+            Self::Format { path, reason } => write!(f, "{path}: {reason}", path = path.display()),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
 /// For an id that may be a negative `i32` cast with `as u32` (ids ≥ 2³¹
 /// print as huge numbers): the value it probably was.
-fn id_hint(id: &u32) -> String {
-    if *id >= 1 << 31 {
-        format!(" (read as i32: {}; a negative number cast to u32?)", *id as i32)
+fn id_hint(id: u32) -> String {
+    if id >= 1 << 31 {
+        format!(" (read as i32: {}; a negative number cast to u32?)", id as i32)
     } else {
         String::new()
     }
@@ -210,8 +218,8 @@ fn id_hint(id: &u32) -> String {
 
 /// [`id_hint`] for a label that came from `u32` targets (as `f32`, small
 /// negative numbers cast to `u32` all round to 2³²).
-fn label_hint(label: &f32) -> String {
-    if (2f32.powi(31)..=2f32.powi(32)).contains(label) {
+fn label_hint(label: f32) -> String {
+    if (2f32.powi(31)..=2f32.powi(32)).contains(&label) {
         " (a negative number cast to u32?)".into()
     } else {
         String::new()

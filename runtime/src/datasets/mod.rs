@@ -28,12 +28,13 @@
 
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
-
 use crate::error::{Error, Result};
 
 pub mod fashion_mnist;
 pub mod mnist;
+mod sha256;
+
+pub use sha256::{sha256, sha256_hex};
 
 /// One 28×28 greyscale image, row by row (Keras's `x[i]`, `uint8`).
 pub type Image = [[u8; 28]; 28];
@@ -116,7 +117,7 @@ impl IdxDataset {
                 return Err(self.missing(&[dir.to_path_buf()]));
             };
             let bytes = crate::data::read_bytes(&path)?;
-            let digest: String = Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+            let digest = sha256_hex(&bytes);
             if digest != sha {
                 return Err(Error::Format {
                     path,

@@ -59,14 +59,12 @@ pub(crate) fn read_file<T>(
 use crate::network::Network;
 
 /// What is wrong with a weights or checkpoint file.
-#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum FileProblem {
     /// Not a safetensors file, or truncated or corrupt bytes.
-    #[error("not a readable safetensors file ({0})")]
     Corrupt(String),
     /// The file is of another kind (`format` metadata).
-    #[error("holds `{found}`, expected `{expected}`")]
     Format {
         /// The format this loader reads.
         expected: &'static str,
@@ -74,7 +72,6 @@ pub enum FileProblem {
         found: String,
     },
     /// A format version this build cannot read.
-    #[error("format version {found} is not supported (this build reads version {supported})")]
     Version {
         /// The file's version.
         found: String,
@@ -82,7 +79,6 @@ pub enum FileProblem {
         supported: &'static str,
     },
     /// A metadata entry is missing or malformed.
-    #[error("metadata `{key}` is missing or malformed ({found:?})")]
     Metadata {
         /// The key.
         key: &'static str,
@@ -90,7 +86,6 @@ pub enum FileProblem {
         found: Option<String>,
     },
     /// The model has a parameter the file lacks.
-    #[error("no tensor `{tensor}` (the model's parameter of shape {expected:?})")]
     MissingTensor {
         /// The parameter's path.
         tensor: String,
@@ -98,7 +93,6 @@ pub enum FileProblem {
         expected: Vec<usize>,
     },
     /// The file has a tensor the model has no parameter for.
-    #[error("tensor `{tensor}` (shape {found:?}) matches no parameter of the model")]
     UnexpectedTensor {
         /// The tensor's name.
         tensor: String,
@@ -106,7 +100,6 @@ pub enum FileProblem {
         found: Vec<usize>,
     },
     /// A tensor's shape differs from its parameter's.
-    #[error("tensor `{tensor}` has shape {found:?}, but the model's parameter has shape {expected:?}")]
     Shape {
         /// The tensor's name.
         tensor: String,
@@ -116,7 +109,6 @@ pub enum FileProblem {
         found: Vec<usize>,
     },
     /// A tensor is not `F32`.
-    #[error("tensor `{tensor}` holds {found}, expected F32")]
     Dtype {
         /// The tensor's name.
         tensor: String,
@@ -124,7 +116,6 @@ pub enum FileProblem {
         found: String,
     },
     /// The checkpoint was written by a model of another architecture.
-    #[error("layer {index} differs: the model has `{expected}`, the file has `{found}`")]
     Architecture {
         /// Zero-based row of the summary's layer table.
         index: usize,
@@ -134,7 +125,6 @@ pub enum FileProblem {
         found: String,
     },
     /// The checkpoint's optimizer is of another kind.
-    #[error("the optimizer is {expected}, but the file holds the state of {found}")]
     Optimizer {
         /// The model's optimizer.
         expected: String,
@@ -144,10 +134,8 @@ pub enum FileProblem {
     /// A Keras file (`.keras` archive or `.weights.h5`) that cannot be
     /// read: not a zip or HDF5 file, truncated or corrupt bytes, or not laid
     /// out as Keras 3 writes weights.
-    #[error("not a readable Keras 3 file: {0}")]
     KerasFile(String),
     /// The model has a layer with parameters that the Keras file lacks.
-    #[error("the file has no layer `{layer}` (the model's layer with parameters of shapes {expected:?}); its layers with weights are {available:?}")]
     MissingLayer {
         /// The layer's name (`outer/inner` for a layer of a nested model).
         layer: String,
@@ -157,7 +145,6 @@ pub enum FileProblem {
         available: Vec<String>,
     },
     /// The Keras file has a layer with weights that the model lacks.
-    #[error("the file's layer `{layer}` ({variables} variables) matches no layer of the model")]
     UnexpectedLayer {
         /// The file's layer name.
         layer: String,
@@ -165,3 +152,25 @@ pub enum FileProblem {
         variables: usize,
     },
 }
+
+impl std::fmt::Display for FileProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Corrupt(inner) => write!(f, "not a readable safetensors file ({inner})"),
+            Self::Format { found, expected } => write!(f, "holds `{found}`, expected `{expected}`"),
+            Self::Version { found, supported } => write!(f, "format version {found} is not supported (this build reads version {supported})"),
+            Self::Metadata { key, found } => write!(f, "metadata `{key}` is missing or malformed ({found:?})"),
+            Self::MissingTensor { tensor, expected } => write!(f, "no tensor `{tensor}` (the model's parameter of shape {expected:?})"),
+            Self::UnexpectedTensor { tensor, found } => write!(f, "tensor `{tensor}` (shape {found:?}) matches no parameter of the model"),
+            Self::Shape { tensor, found, expected } => write!(f, "tensor `{tensor}` has shape {found:?}, but the model's parameter has shape {expected:?}"),
+            Self::Dtype { tensor, found } => write!(f, "tensor `{tensor}` holds {found}, expected F32"),
+            Self::Architecture { index, expected, found } => write!(f, "layer {index} differs: the model has `{expected}`, the file has `{found}`"),
+            Self::Optimizer { expected, found } => write!(f, "the optimizer is {expected}, but the file holds the state of {found}"),
+            Self::KerasFile(inner) => write!(f, "not a readable Keras 3 file: {inner}"),
+            Self::MissingLayer { layer, expected, available } => write!(f, "the file has no layer `{layer}` (the model's layer with parameters of shapes {expected:?}); its layers with weights are {available:?}"),
+            Self::UnexpectedLayer { layer, variables } => write!(f, "the file's layer `{layer}` ({variables} variables) matches no layer of the model"),
+        }
+    }
+}
+
+impl std::error::Error for FileProblem {}
