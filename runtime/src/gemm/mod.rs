@@ -6,8 +6,9 @@
 //! of [`NR`] columns, A into panels of [`MR`] rows, and an `MR × NR`
 //! micro-kernel (AVX-512 or AVX2 + FMA when the CPU has it, portable Rust
 //! otherwise) keeps the whole output tile in registers. The AVX-512 and
-//! AVX2 kernels read a row-major A in place instead of packing it, and
-//! [`sgemm_fused`] adds a bias and applies relu in the tile's last store.
+//! AVX2 kernels read a row-major A in place instead of packing it, the
+//! AVX-512 kernel also a row-major B that a single block of A's rows uses,
+//! and [`sgemm_fused`] adds a bias and applies relu in the tile's last store.
 //!
 //! The packing buffers live in a caller-owned [`Scratch`], so a product
 //! allocates only when the scratch is too small for it, once.
@@ -513,10 +514,13 @@ unsafe fn gemm_serial(
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2 => {
                 let kernels =
-                    (kernel::avx2::kernel as kernel::Kernel, Some(kernel::avx2::kernel_direct as kernel::DirectKernel));
+                    Kernels { packed: kernel::avx2::kernel, a_rows: Some(kernel::avx2::kernel_direct), b_rows: None };
                 blocked::<MR, NR>(BLOCKING_6X16, kernels, m, n, k, a, b, out, scratch)
             }
-            _ => blocked::<MR, NR>(BLOCKING_6X16, (kernel::portable, None), m, n, k, a, b, out, scratch),
+            _ => {
+                let kernels = Kernels { packed: kernel::portable, a_rows: None, b_rows: None };
+                blocked::<MR, NR>(BLOCKING_6X16, kernels, m, n, k, a, b, out, scratch)
+            }
         }
     }
 }
@@ -525,11 +529,25 @@ unsafe fn gemm_serial(
 #[cfg(target_arch = "x86_64")]
 const AVX512_NR: usize = kernel::avx512::NR;
 
-/// The `R × 32` AVX-512 kernels for [`blocked`], packed A and A in place
-/// (edge tiles of at most `HALF` rows run the `HALF`-row copy).
+/// The `R × 32` AVX-512 kernels for [`blocked`]: packed A, A in place, and
+/// A and B in place (edge tiles of at most `HALF` rows run the `HALF`-row copy).
 #[cfg(target_arch = "x86_64")]
-fn avx512_kernels<const R: usize, const HALF: usize>() -> (kernel::Kernel, Option<kernel::DirectKernel>) {
-    (kernel::avx512::kernel::<R, HALF>, Some(kernel::avx512::kernel_direct::<R, HALF>))
+fn avx512_kernels<const R: usize, const HALF: usize>() -> Kernels {
+    Kernels {
+        packed: kernel::avx512::kernel::<R, HALF>,
+        a_rows: Some(kernel::avx512::kernel_direct::<R, HALF>),
+        b_rows: Some(kernel::avx512::kernel_b_rows::<R, HALF>),
+    }
+}
+
+/// One path's micro-kernels, by which operands they read in place.
+struct Kernels {
+    /// A and B packed.
+    packed: kernel::Kernel,
+    /// A read in place (a row-major A), B packed.
+    a_rows: Option<kernel::DirectKernel>,
+    /// A and B read in place (both row-major).
+    b_rows: Option<kernel::BRowsKernel>,
 }
 
 /// Where a blocked product writes, and how.
@@ -547,7 +565,7 @@ struct Out<'e> {
 #[allow(clippy::too_many_arguments)]
 unsafe fn blocked<const R: usize, const C: usize>(
     blocking: Blocking,
-    (kernel, direct): (kernel::Kernel, Option<kernel::DirectKernel>),
+    kernels: Kernels,
     m: usize,
     n: usize,
     k: usize,
@@ -557,9 +575,12 @@ unsafe fn blocked<const R: usize, const C: usize>(
     scratch: &mut Scratch,
 ) {
     let Out { c, ldc, accumulate, epilogue } = out;
-    // A row-major A is read in place by kernels that can (no packing of A).
-    let direct = direct.filter(|_| a.col_stride == 1);
     let Blocking { mc: mc_block, nc: nc_block } = blocking;
+    // A row-major A is read in place by kernels that can (no packing of A).
+    let direct = kernels.a_rows.filter(|_| a.col_stride == 1);
+    // So is a row-major B packed for a single use: one block of A's rows,
+    // and no later product reusing the packing (`Scratch::reusing_packed_b`).
+    let b_rows = kernels.b_rows.filter(|_| direct.is_some() && b.col_stride == 1 && m <= mc_block && !scratch.reuse_b);
     // Split the depth evenly: 784 = 4 × 196 rather than 3 × 256 + 16 (a
     // thin last block spends most of its time loading and storing C).
     let kc_max = k.div_ceil(k.div_ceil(KC));
@@ -583,7 +604,7 @@ unsafe fn blocked<const R: usize, const C: usize>(
                 n,
                 nr: C,
             });
-            if !(*reuse_b && whole.is_some() && *packed_b_holds == whole) {
+            if b_rows.is_none() && !(*reuse_b && whole.is_some() && *packed_b_holds == whole) {
                 pack_b::<C>(&b, pc, jc, kc, nc, packed_b);
                 *packed_b_holds = whole.filter(|_| *reuse_b);
             }
@@ -613,20 +634,27 @@ unsafe fn blocked<const R: usize, const C: usize>(
                             bias,
                             relu: epilogue.relu && last_block,
                         };
-                        match direct {
-                            // SAFETY: as above; rows `ic + ir..` of A hold
-                            // `kc` values from column `pc` (`check_operands`).
-                            Some(direct) => unsafe {
+                        match (b_rows, direct) {
+                            // SAFETY: rows `ic + ir..` of A hold `kc` values
+                            // from column `pc`, rows `pc..pc + kc` of B the
+                            // tile's columns from `jc + jr` (`check_operands`).
+                            (Some(b_rows), _) => unsafe {
+                                let a_rows = a.data.as_ptr().add((ic + ir) * a.row_stride + pc);
+                                let b_tile = b.data.as_ptr().add(pc * b.row_stride + jc + jr);
+                                b_rows(kc, a_rows, a.row_stride, b_tile, b.row_stride, tile)
+                            },
+                            // SAFETY: as above for A; the packed panel holds `kc` steps.
+                            (None, Some(direct)) => unsafe {
                                 let a = kernel::APanel::Rows {
                                     a: a.data.as_ptr().add((ic + ir) * a.row_stride + pc),
                                     lda: a.row_stride,
                                 };
                                 direct(kc, a, b_panel, tile)
                             },
-                            None => {
+                            (None, None) => {
                                 let a_panel = &packed_a[ir * kc..(ir + R) * kc];
                                 // SAFETY: as above; the panels hold `kc` steps.
-                                unsafe { kernel(kc, a_panel, b_panel, tile) }
+                                unsafe { (kernels.packed)(kc, a_panel, b_panel, tile) }
                             }
                         }
                     }
@@ -837,6 +865,54 @@ mod tests {
         }
     }
 
+    /// A row-major B read in place (AVX-512, products of at most one block
+    /// of A's rows) gives the bits of the same product from packed panels,
+    /// with edges, accumulation and the fused epilogue, for a B whose rows
+    /// are longer than its view (masked loads must not read the values past
+    /// the view's columns); and nothing is packed.
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn b_read_in_place_gives_the_packed_products_bits() {
+        if !crate::simd::Isa::Avx512.supported() {
+            eprintln!("skipped: this CPU has no AVX-512");
+            return;
+        }
+        let bias = values(301, 9);
+        for &(m, n, k) in &[(1, 1, 1), (5, 17, 3), (13, 33, 300), (128, 300, 784), (73, 20, 257), (144, 70, 9)] {
+            for (accumulate, fused, padding) in [(false, false, 0), (true, true, 7), (false, true, 16)] {
+                let ldb = n + padding;
+                let a_data = values(m * k, 3);
+                let b_data: Vec<f32> = values(k * ldb, 4);
+                let (a, b) = (Mat::row_major(&a_data, k), Mat::strided(&b_data[..(k - 1) * ldb + n], ldb, 1));
+                let epilogue = Epilogue { bias: fused.then_some(&bias[..n]), relu: fused };
+                let product = |b_in_place: bool| {
+                    let mut c = values(m * n, 5);
+                    let out = Out { c: c.as_mut_ptr(), ldc: n, accumulate, epilogue };
+                    let mut scratch = Scratch::default();
+                    let mut kernels = avx512_kernels::<8, 4>();
+                    if !b_in_place {
+                        kernels.b_rows = None;
+                    }
+                    // SAFETY: AVX-512 checked above; C holds m×n values, A and B their products'.
+                    unsafe { blocked::<8, AVX512_NR>(BLOCKING_AVX512, kernels, m, n, k, a, b, out, &mut scratch) };
+                    (c, scratch.packed_b.iter().all(|&x| x == 0.0))
+                };
+                let ((in_place, nothing_packed), (packed, _)) = (product(true), product(false));
+                assert!(nothing_packed, "{m}x{n}x{k}: B was packed");
+                let case = format!("{m}x{n}x{k} accumulate={accumulate} fused={fused} ldb={ldb}");
+                assert!(in_place.iter().zip(&packed).all(|(x, y)| x.to_bits() == y.to_bits()), "{case}");
+                let start = values(m * n, 5);
+                for (i, (&x, exact)) in in_place.iter().zip(naive(m, n, k, &a, &b)).enumerate() {
+                    let mut y = exact + if accumulate { f64::from(start[i]) } else { 0.0 };
+                    if fused {
+                        y = (y + f64::from(bias[i % n])).max(0.0);
+                    }
+                    assert!((f64::from(x) - y).abs() < 1e-3, "{case} [{i}]: {x} vs {y}");
+                }
+            }
+        }
+    }
+
     /// Inside `reusing_packed_b`, a product with the B packed by the last
     /// one skips the packing: shown by changing B's values in between (which
     /// the scope forbids callers to do), after which the product still uses
@@ -844,7 +920,9 @@ mod tests {
     /// another B, is packed afresh; after the scope, B is read again.
     #[test]
     fn a_reused_packed_b_skips_the_packing_within_its_scope_only() {
-        let (m, n, k) = (9, 70, 33);
+        // More rows than one block of A (144 on AVX-512), so that B is packed
+        // on every path rather than read in place.
+        let (m, n, k) = (150, 70, 33);
         let a = values(m * k, 6);
         let mut b = values(k * n, 7);
         let other = values(k * n, 8);
