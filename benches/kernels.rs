@@ -133,6 +133,16 @@ fn main() {
         row(&format!("{name} 128x300 µs"), |t| t * 1e6, || per_call(|| act.forward_in_place(black_box(&mut v), 300)));
     }
     {
+        // A classifier's output at batch 1024 (repeated calls converge to
+        // rows of 0.1: ordinary values, no special cases).
+        let mut v: Vec<f32> = (0..1024 * 10).map(|i| (i % 19) as f32 * 0.7 - 6.0).collect();
+        row(
+            "softmax 1024x10 µs",
+            |t| t * 1e6,
+            || per_call(|| Activation::Softmax.forward_in_place(black_box(&mut v), 10)),
+        );
+    }
+    {
         // Relu's gradient leaves a value or zeroes it, so repeated calls
         // reach a fixed point (no underflow into subnormals, as sigmoid's would).
         let y: Vec<f32> = (0..128 * 300).map(|i| if i % 3 == 0 { 0.0 } else { (i % 17) as f32 * 0.1 }).collect();
