@@ -335,7 +335,7 @@ mod softmax_short_rows {
     /// The CPU must have AVX-512F; `0 < row < 16`, and `values` holds whole rows.
     #[target_feature(enable = "avx512f,avx512vl,avx512bw,avx512dq,avx2,fma")]
     pub(super) unsafe fn softmax_short_rows(values: &mut [f32], row: usize) {
-        debug_assert!(row > 0 && row < SOFTMAX_BLOCK && values.len() % row == 0);
+        debug_assert!(row > 0 && row < SOFTMAX_BLOCK && values.len().is_multiple_of(row));
         let block = SOFTMAX_BLOCK * row;
         // Lane `l` of a gather reads row `l` of the block.
         let starts = _mm512_mullo_epi32(
