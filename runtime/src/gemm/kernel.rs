@@ -327,6 +327,17 @@ pub(super) mod avx512 {
         }
     }
 
+    /// The masks of a tile's `cols` columns in its `V` 16-lane vectors.
+    #[inline(always)]
+    fn column_masks<const V: usize>(cols: usize) -> [__mmask16; V] {
+        let mut masks = [0; V];
+        for (v, mask) in masks.iter_mut().enumerate() {
+            let cols = cols.saturating_sub(16 * v).min(16);
+            *mask = ((1u32 << cols) - 1) as __mmask16;
+        }
+        masks
+    }
+
     /// `R` rows × `V` vectors of the tile, reading A packed `MR` wide
     /// (`ROWS = false`, `lda` = MR) or in place (rows `lda` apart; rows past
     /// the tile's read its last row, never stored), and B packed `NR` wide
@@ -365,17 +376,17 @@ pub(super) mod avx512 {
             rows[r] = if ROWS { a.add(r.min(tile.rows - 1) * lda) } else { a.add(r) };
         }
         let step = if ROWS { 1 } else { lda };
-        // Masked loads and stores touch exactly the tile's columns.
-        let mut masks: [__mmask16; V] = [0; V];
-        for v in 0..V {
-            let cols = tile.cols.saturating_sub(16 * v).min(16);
-            masks[v] = ((1u32 << cols) - 1) as __mmask16;
-        }
+        // A constant for packed panels, so their loop steps by an immediate.
+        let ldb = if B_ROWS { ldb } else { NR };
+        // B's rows in place are read only in the tile's columns. (Computed
+        // here only then: live across the loop, the masks made the packed
+        // kernels 1.5–3% slower.)
+        let b_masks = if B_ROWS { column_masks::<V>(tile.cols) } else { [0; V] };
         let mut bv = [_mm512_setzero_ps(); V];
         for p in 0..kc {
             for v in 0..V {
                 bv[v] = if B_ROWS {
-                    _mm512_maskz_loadu_ps(masks[v], b.add(16 * v))
+                    _mm512_maskz_loadu_ps(b_masks[v], b.add(16 * v))
                 } else {
                     _mm512_loadu_ps(b.add(16 * v))
                 };
@@ -388,6 +399,8 @@ pub(super) mod avx512 {
             }
             b = b.add(ldb);
         }
+        // Masked loads and stores write exactly the tile's columns.
+        let masks = column_masks::<V>(tile.cols);
         let mut bias = [_mm512_setzero_ps(); V];
         if !tile.bias.is_null() {
             for v in 0..V {
