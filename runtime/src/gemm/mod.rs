@@ -585,7 +585,7 @@ unsafe fn blocked<const R: usize, const C: usize>(
     // panel evicts itself (the CNN's 288 × 64 convolution kernel, 256 bytes
     // per row, trained 5% slower read in place).
     let b_rows = kernels.b_rows.filter(|_| {
-        let spread_rows = (b.row_stride * std::mem::size_of::<f32>()) % 128 != 0;
+        let spread_rows = !(b.row_stride * std::mem::size_of::<f32>()).is_multiple_of(128);
         direct.is_some() && b.col_stride == 1 && spread_rows && m <= mc_block && !scratch.reuse_b
     });
     // Split the depth evenly: 784 = 4 × 196 rather than 3 × 256 + 16 (a
