@@ -337,6 +337,11 @@ mod softmax_short_rows {
     pub(super) unsafe fn softmax_short_rows(values: &mut [f32], row: usize) {
         debug_assert!(row > 0 && row < SOFTMAX_BLOCK && values.len().is_multiple_of(row));
         let block = SOFTMAX_BLOCK * row;
+        if values.len() < block {
+            // Fewer than 16 rows (one sample's `predict_one`): no vector
+            // step, and no index vectors to build.
+            return super::softmax_body(values, row);
+        }
         // Lane `l` of a gather reads row `l` of the block.
         let starts = _mm512_mullo_epi32(
             _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
@@ -345,10 +350,15 @@ mod softmax_short_rows {
         // Chunk `c` (values 16c..16c+16 of a block) takes its lanes' row
         // values from lanes `(16c + t) / row` of a per-row vector.
         let mut owners = [_mm512_setzero_si512(); SOFTMAX_BLOCK];
-        for (c, owner) in owners.iter_mut().enumerate().take(row) {
+        let (mut owner_row, mut column) = (0, 0);
+        for owner in owners.iter_mut().take(row) {
             let mut lanes = [0i32; 16];
-            for (t, lane) in lanes.iter_mut().enumerate() {
-                *lane = ((16 * c + t) / row) as i32;
+            for lane in &mut lanes {
+                *lane = owner_row;
+                column += 1;
+                if column == row {
+                    (owner_row, column) = (owner_row + 1, 0);
+                }
             }
             // SAFETY: 16 values.
             *owner = unsafe { _mm512_loadu_si512(lanes.as_ptr().cast()) };
