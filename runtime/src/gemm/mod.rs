@@ -797,6 +797,24 @@ mod tests {
         c
     }
 
+    /// `c` is, within 1e-3, `start + A·B` (`A·B` without a start), then
+    /// plus `bias` and through relu when there is a bias (the fused epilogue).
+    fn assert_epilogue_of_naive(
+        c: &[f32],
+        (m, n, k): (usize, usize, usize),
+        (a, b): (&Mat<'_>, &Mat<'_>),
+        start: Option<&[f32]>,
+        bias: Option<&[f32]>,
+    ) {
+        for (i, (&x, exact)) in c.iter().zip(naive(m, n, k, a, b)).enumerate() {
+            let mut y = exact + start.map_or(0.0, |s| f64::from(s[i]));
+            if let Some(bias) = bias {
+                y = (y + f64::from(bias[i % n])).max(0.0);
+            }
+            assert!((f64::from(x) - y).abs() < 1e-3, "{m}x{n}x{k} [{i}]: {x} vs {y}");
+        }
+    }
+
     fn values(len: usize, seed: u32) -> Vec<f32> {
         (0..len).map(|i| (((i as u32).wrapping_mul(2654435761) ^ seed) % 1000) as f32 / 500.0 - 1.0).collect()
     }
@@ -860,14 +878,8 @@ mod tests {
                 };
                 let (tall, short) = (product(12), product(8));
                 assert_eq!(tall, short, "{m}x{n}x{k} ta={ta} tb={tb} accumulate={accumulate} fused={fused}");
-                let start = values(m * n, 5);
-                for (i, (&x, exact)) in tall.iter().zip(naive(m, n, k, &a, &b)).enumerate() {
-                    let mut y = exact + if accumulate { f64::from(start[i]) } else { 0.0 };
-                    if fused {
-                        y = (y + f64::from(bias[i % n])).max(0.0);
-                    }
-                    assert!((f64::from(x) - y).abs() < 1e-3, "{m}x{n}x{k} [{i}]: {x} vs {y}");
-                }
+                let start = accumulate.then(|| values(m * n, 5));
+                assert_epilogue_of_naive(&tall, (m, n, k), (&a, &b), start.as_deref(), fused.then_some(&bias[..n]));
             }
         }
     }
@@ -910,14 +922,9 @@ mod tests {
                 assert!(nothing_packed, "{m}x{n}x{k}: B was packed");
                 let case = format!("{m}x{n}x{k} accumulate={accumulate} fused={fused} ldb={ldb}");
                 assert!(in_place.iter().zip(&packed).all(|(x, y)| x.to_bits() == y.to_bits()), "{case}");
-                let start = values(m * n, 5);
-                for (i, (&x, exact)) in in_place.iter().zip(naive(m, n, k, &a, &b)).enumerate() {
-                    let mut y = exact + if accumulate { f64::from(start[i]) } else { 0.0 };
-                    if fused {
-                        y = (y + f64::from(bias[i % n])).max(0.0);
-                    }
-                    assert!((f64::from(x) - y).abs() < 1e-3, "{case} [{i}]: {x} vs {y}");
-                }
+                let start = accumulate.then(|| values(m * n, 5));
+                let bias = fused.then_some(&bias[..n]);
+                assert_epilogue_of_naive(&in_place, (m, n, k), (&a, &b), start.as_deref(), bias);
             }
         }
     }
