@@ -237,18 +237,17 @@ fn emit<const MR: usize>(out: &[[i32; 64]; MR], r: usize, b: usize, nb: usize, n
         }
         Dest::F32 { ep, y, ldy, accumulate } => {
             let (corr, scale, bias) = (&ep.corr[c0..c0 + cols], &ep.scale[c0..c0 + cols], &ep.bias[c0..c0 + cols]);
+            // An index loop, not a chain of `zip`s (core's `Zip::new` is not
+            // `#[inline]`: see the VNNI tile).
+            let (relu, accumulate) = (ep.relu, *accumulate);
             for (i, row) in out.iter().enumerate() {
                 let yrow = &mut y[(r + i) * *ldy + c0..(r + i) * *ldy + c0 + cols];
-                let values = yrow.iter_mut().zip(&row[..cols]).zip(corr).zip(scale).zip(bias);
-                match (ep.relu, *accumulate) {
-                    (false, false) => values.for_each(|((((v, &a), &k), &s), &c)| *v = (a - k) as f32 * s + c),
-                    (false, true) => values.for_each(|((((v, &a), &k), &s), &c)| *v += (a - k) as f32 * s + c),
-                    (true, acc) => values.for_each(|((((v, &a), &k), &s), &c)| {
-                        let d = (a - k) as f32 * s + c;
-                        // As `Activation::Relu`; the sums are never NaN.
-                        let d = if d < 0.0 { 0.0 } else { d };
-                        *v = if acc { *v + d } else { d };
-                    }),
+                let row = &row[..cols];
+                for j in 0..cols {
+                    let d = (row[j] - corr[j]) as f32 * scale[j] + bias[j];
+                    // As `Activation::Relu`; the sums are never NaN.
+                    let d = if relu && d < 0.0 { 0.0 } else { d };
+                    yrow[j] = if accumulate { yrow[j] + d } else { d };
                 }
             }
         }
@@ -336,8 +335,11 @@ mod vnni {
     }
 
     /// The sums of rows `r..r+MR`, blocks `b..b+NB`, in registers.
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+    /// `inline(always)` (so without a target feature of its own, taking
+    /// [`gemm`]'s): a separate function returned its 16 accumulators
+    /// through memory in a build without LTO.
+    #[inline(always)]
+    #[allow(clippy::needless_range_loop)] // index loops: see the comment inside
     unsafe fn tile<const MR: usize, const NB: usize>(
         x: &[u8],
         r: usize,
@@ -348,26 +350,59 @@ mod vnni {
         let panel = w.data.as_ptr().wrapping_add(b * w.quads * BLOCK * 4);
         let full = w.k / 4;
         let xp = x.as_ptr();
-        for q in 0..w.quads {
-            let mut wv = [_mm512_setzero_si512(); NB];
-            for (j, v) in wv.iter_mut().enumerate() {
-                // SAFETY: block `b + j`, quad `q` lies inside `data`.
-                *v = unsafe { _mm512_loadu_si512(panel.add((j * w.quads + q) * BLOCK * 4).cast()) };
+        // Index loops over the fixed-size arrays, as in the f32 kernels: a
+        // `zip` here stayed a call of core's `Zip::new` per row and quad in
+        // a build without LTO (the repository's release profile), and the
+        // accumulators went through memory: int8 digits at batch 1024 took
+        // 377 µs, 2.3× the f32 model (docs/PERFORMANCE.md, "Without LTO").
+        // The whole quads, then (in a loop of its own, so that the hot one
+        // holds no branch and no call, and its accumulators stay in
+        // registers) a last partial quad.
+        for q in 0..full {
+            let mut xq = [0u32; MR];
+            for i in 0..MR {
+                // SAFETY: the 4 bytes lie inside row `r + i` of `x`.
+                xq[i] = unsafe { xp.add((r + i) * w.k + 4 * q).cast::<u32>().read_unaligned() };
             }
-            for (i, row) in acc.iter_mut().enumerate() {
-                let xq = if q < full {
-                    // SAFETY: the 4 bytes lie inside row `r + i` of `x`.
-                    unsafe { xp.add((r + i) * w.k + 4 * q).cast::<u32>().read_unaligned() }
-                } else {
-                    quad(x, r + i, w.k, q)
-                };
-                let xv = _mm512_set1_epi32(xq as i32);
-                for (a, wj) in row.iter_mut().zip(&wv) {
-                    *a = _mm512_dpbusd_epi32(*a, xv, *wj);
-                }
+            // SAFETY: as the caller's.
+            unsafe { quad_step(&mut acc, panel, w.quads, q, xq) };
+        }
+        for q in full..w.quads {
+            let mut xq = [0u32; MR];
+            for i in 0..MR {
+                xq[i] = quad(x, r + i, w.k, q);
             }
+            // SAFETY: as the caller's.
+            unsafe { quad_step(&mut acc, panel, w.quads, q, xq) };
         }
         acc
+    }
+
+    /// One quad of depth for every row and block of a tile: `xq[i]` holds
+    /// row `i`'s four bytes, the panel's blocks are `quads` quads long.
+    ///
+    /// # Safety
+    /// Blocks `0..NB` of `panel` hold quad `q`; the CPU has AVX-512 VNNI.
+    #[inline(always)]
+    #[allow(clippy::needless_range_loop)] // index loops: see `tile`
+    unsafe fn quad_step<const MR: usize, const NB: usize>(
+        acc: &mut [[__m512i; NB]; MR],
+        panel: *const i8,
+        quads: usize,
+        q: usize,
+        xq: [u32; MR],
+    ) {
+        let mut wv = [_mm512_setzero_si512(); NB];
+        for j in 0..NB {
+            // SAFETY: block `j`, quad `q` lies inside the panel (caller).
+            wv[j] = unsafe { _mm512_loadu_si512(panel.add((j * quads + q) * BLOCK * 4).cast()) };
+        }
+        for i in 0..MR {
+            let xv = _mm512_set1_epi32(xq[i] as i32);
+            for j in 0..NB {
+                acc[i][j] = _mm512_dpbusd_epi32(acc[i][j], xv, wv[j]);
+            }
+        }
     }
 
     /// Hands a tile's sums to the destination. The f32 epilogue works on
@@ -376,9 +411,9 @@ mod vnni {
     /// runs (10 classes) ran partly scalar; it computes the same
     /// operations in the same order (`(a − k) as f32 · s + c`, no fused
     /// multiply–add, then ReLU as `max(0, d)`, which keeps `−0.0` as the
-    /// other paths do), so results stay identical across paths.
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+    /// other paths do), so results stay identical across paths. Inlined
+    /// into [`gemm`] as [`tile`] is.
+    #[inline(always)]
     unsafe fn finish<const MR: usize, const NB: usize>(
         acc: &[[__m512i; NB]; MR],
         r: usize,
@@ -459,41 +494,63 @@ mod avx2 {
         }
     }
 
+    /// One quad of depth for the tile's rows (`xq[i]`: row `i`'s four
+    /// bytes) and its 16 columns.
+    ///
+    /// # Safety
+    /// The block's `panel` holds quad `q`; the CPU has AVX2.
+    #[inline(always)]
+    #[allow(clippy::needless_range_loop)] // index loops: see the VNNI tile
+    unsafe fn quad_step<const MR: usize>(acc: &mut [[__m256i; 4]; MR], panel: *const i8, q: usize, xq: [u32; MR]) {
+        let mut wv = [_mm256_setzero_si256(); 4];
+        for c in 0..4 {
+            // SAFETY: 16 bytes of quad `q` lie inside the panel (caller).
+            wv[c] = _mm256_cvtepi8_epi16(unsafe { _mm_loadu_si128(panel.add((q * BLOCK + 4 * c) * 4).cast()) });
+        }
+        for i in 0..MR {
+            // x0 x1 x2 x3 as i16, repeated over the register.
+            let xv = _mm256_broadcastq_epi64(_mm_cvtepu8_epi16(_mm_cvtsi32_si128(xq[i] as i32)));
+            for c in 0..4 {
+                acc[i][c] = _mm256_add_epi32(acc[i][c], _mm256_madd_epi16(wv[c], xv));
+            }
+        }
+    }
+
     #[inline]
     #[target_feature(enable = "avx2")]
+    #[allow(clippy::needless_range_loop)] // index loops: see the VNNI tile
     unsafe fn tile<const MR: usize>(x: &[u8], r: usize, w: &PackedI8, b: usize) -> [[i32; 64]; MR] {
         // acc[i][c]: columns 4c..4c+4, two partial sums per column.
         let mut acc = [[_mm256_setzero_si256(); 4]; MR];
         let panel = w.data.as_ptr().wrapping_add(b * w.quads * BLOCK * 4);
         let full = w.k / 4;
         let xp = x.as_ptr();
-        for q in 0..w.quads {
-            let mut wv = [_mm256_setzero_si256(); 4];
-            for (c, v) in wv.iter_mut().enumerate() {
-                // SAFETY: 16 bytes of quad `q` of block `b` lie inside `data`.
-                *v = _mm256_cvtepi8_epi16(unsafe { _mm_loadu_si128(panel.add((q * BLOCK + 4 * c) * 4).cast()) });
+        // Index loops, and the whole quads apart from a last partial one
+        // (see the VNNI tile).
+        for q in 0..full {
+            let mut xq = [0u32; MR];
+            for i in 0..MR {
+                // SAFETY: the 4 bytes lie inside row `r + i` of `x`.
+                xq[i] = unsafe { xp.add((r + i) * w.k + 4 * q).cast::<u32>().read_unaligned() };
             }
-            for (i, row) in acc.iter_mut().enumerate() {
-                let xq = if q < full {
-                    // SAFETY: the 4 bytes lie inside row `r + i` of `x`.
-                    unsafe { xp.add((r + i) * w.k + 4 * q).cast::<u32>().read_unaligned() }
-                } else {
-                    quad(x, r + i, w.k, q)
-                };
-                // x0 x1 x2 x3 as i16, repeated over the register.
-                let xv = _mm256_broadcastq_epi64(_mm_cvtepu8_epi16(_mm_cvtsi32_si128(xq as i32)));
-                for (a, wc) in row.iter_mut().zip(&wv) {
-                    *a = _mm256_add_epi32(*a, _mm256_madd_epi16(*wc, xv));
-                }
+            // SAFETY: as the caller's.
+            unsafe { quad_step(&mut acc, panel, q, xq) };
+        }
+        for q in full..w.quads {
+            let mut xq = [0u32; MR];
+            for i in 0..MR {
+                xq[i] = quad(x, r + i, w.k, q);
             }
+            // SAFETY: as the caller's.
+            unsafe { quad_step(&mut acc, panel, q, xq) };
         }
         let mut out = [[0i32; 64]; MR];
-        for (o, row) in out.iter_mut().zip(&acc) {
+        for i in 0..MR {
             for h in 0..2 {
                 // hadd gives columns [0 1 4 5 2 3 6 7] of the pair; the permute orders them.
-                let s = _mm256_permute4x64_epi64(_mm256_hadd_epi32(row[2 * h], row[2 * h + 1]), 0b11_01_10_00);
+                let s = _mm256_permute4x64_epi64(_mm256_hadd_epi32(acc[i][2 * h], acc[i][2 * h + 1]), 0b11_01_10_00);
                 // SAFETY: `8 h + 8 ≤ 16 ≤ 64`.
-                unsafe { _mm256_storeu_si256(o.as_mut_ptr().add(8 * h).cast(), s) };
+                unsafe { _mm256_storeu_si256(out[i].as_mut_ptr().add(8 * h).cast(), s) };
             }
         }
         out
