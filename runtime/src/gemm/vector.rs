@@ -276,10 +276,16 @@ pub fn axpy(alpha: f32, x: &[f32], y: &mut [f32]) {
 
 /// Adds `v` to every row of the row-major matrix `m` (rows of `v.len()`).
 pub fn add_row_vector(m: &mut [f32], v: &[f32]) {
+    // Index loops here and below: a `zip` per row stayed a call of core's
+    // `Zip::new` per row without LTO (the repository's release profile;
+    // docs/PERFORMANCE.md, "Without LTO").
+    #[allow(clippy::needless_range_loop)]
     crate::simd::dispatch(|| {
-        for row in m.chunks_exact_mut(v.len()) {
-            for (x, b) in row.iter_mut().zip(v) {
-                *x += b;
+        let n = v.len();
+        for row in m.chunks_exact_mut(n) {
+            let row = &mut row[..n];
+            for j in 0..n {
+                row[j] += v[j];
             }
         }
     })
@@ -287,10 +293,13 @@ pub fn add_row_vector(m: &mut [f32], v: &[f32]) {
 
 /// `sums[j] += Σ_i m[i][j]` over the rows of the row-major matrix `m`.
 pub fn column_sums_into(m: &[f32], sums: &mut [f32]) {
+    #[allow(clippy::needless_range_loop)]
     crate::simd::dispatch(|| {
-        for row in m.chunks_exact(sums.len()) {
-            for (s, x) in sums.iter_mut().zip(row) {
-                *s += x;
+        let n = sums.len();
+        for row in m.chunks_exact(n) {
+            let row = &row[..n];
+            for j in 0..n {
+                sums[j] += row[j];
             }
         }
     })

@@ -302,7 +302,11 @@ impl<
                             let Some(iw) = Self::in_col(ow, kw) else { continue };
                             let src = &row[(kh * KW + kw) * C..][..C];
                             let dst = &mut dxs[(ih * W + iw) * C..][..C];
-                            dst.iter_mut().zip(src).for_each(|(d, s)| *d += s);
+                            // An index loop, as in `im2col_row` (a `zip` is a
+                            // call of core's `Zip::new` per `C` values without LTO).
+                            for c in 0..C {
+                                dst[c] += src[c];
+                            }
                         }
                     }
                 }

@@ -444,8 +444,11 @@ impl<const N: usize, const M: usize> Layer for Pooling<N, M> {
         match self.mode {
             PoolMode::Max => {
                 for ((gs, dys), arg) in grads.zip(cache.argmax.chunks_exact(M)) {
-                    for (&d, &i) in dys.iter().zip(arg) {
-                        gs[i as usize] += d;
+                    // An index loop: a `zip` here cost calls of core's
+                    // iterator code per sample without LTO (the repository's
+                    // release profile; docs/PERFORMANCE.md, "Without LTO").
+                    for j in 0..M {
+                        gs[arg[j] as usize] += dys[j];
                     }
                 }
             }
