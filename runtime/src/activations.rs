@@ -264,6 +264,18 @@ pub fn softmax_rows(values: &mut [f32], row: usize) {
     softmax_body(values, row);
 }
 
+/// `e^v` of every shifted value, 0 below −87 (where `e^v` is subnormal or
+/// 0): softmax's middle pass, shared by [`softmax_body`] and the AVX-512
+/// short rows so that both give the same bits.
+#[inline(always)]
+fn exp_of_shifted(values: &mut [f32]) {
+    values.iter_mut().for_each(|v| {
+        let e = exp(*v);
+        // A comparison, not a clamp: NaN (false) keeps its NaN.
+        *v = if *v < -87.0 { 0.0 } else { e };
+    });
+}
+
 /// Rows per block of [`softmax_body`]'s maximum and sum passes.
 const SOFTMAX_BLOCK: usize = 16;
 
@@ -289,11 +301,7 @@ fn softmax_body(values: &mut [f32], row: usize) {
         r.iter_mut().for_each(|v| *v -= m);
     }
     // e^x over the whole buffer, whatever the row length.
-    values.iter_mut().for_each(|v| {
-        let e = exp(*v);
-        // A comparison, not a clamp: NaN (false) keeps its NaN.
-        *v = if *v < -87.0 { 0.0 } else { e };
-    });
+    exp_of_shifted(values);
     // Sums, in order within each row, 16 rows side by side as above.
     let mut blocks = values.chunks_exact_mut(SOFTMAX_BLOCK * row);
     for block in &mut blocks {
@@ -328,7 +336,7 @@ fn softmax_body(values: &mut [f32], row: usize) {
 /// `1 / sum`, product), so both give the same bits.
 #[cfg(target_arch = "x86_64")]
 mod softmax_short_rows {
-    use super::{exp, SOFTMAX_BLOCK};
+    use super::SOFTMAX_BLOCK;
     use std::arch::x86_64::*;
 
     /// # Safety
@@ -383,11 +391,7 @@ mod softmax_short_rows {
                     _mm512_storeu_ps(chunk, shifted);
                 }
             }
-            // The same loop as `softmax_body`'s, compiled for AVX-512.
-            b.iter_mut().for_each(|v| {
-                let e = exp(*v);
-                *v = if *v < -87.0 { 0.0 } else { e };
-            });
+            super::exp_of_shifted(b);
             // SAFETY: as above.
             unsafe {
                 let mut sum = _mm512_setzero_ps();

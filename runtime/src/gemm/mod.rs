@@ -593,7 +593,7 @@ unsafe fn blocked<const R: usize, const C: usize>(
     let kc_max = k.div_ceil(k.div_ceil(KC));
     let mc_max = round_up(m.min(mc_block), R);
     let nc_max = round_up(n.min(nc_block), C);
-    scratch.reserve(mc_max * kc_max, kc_max * nc_max);
+    scratch.reserve(mc_max * kc_max, if b_rows.is_some() { 0 } else { kc_max * nc_max });
     let Scratch { packed_a, packed_b, reuse_b, packed_b_holds, .. } = scratch;
     let (packed_a, packed_b) = (aligned(packed_a), aligned(packed_b));
 
@@ -624,7 +624,6 @@ unsafe fn blocked<const R: usize, const C: usize>(
                 }
                 for jr in (0..nc).step_by(C) {
                     let nr = C.min(nc - jr);
-                    let b_panel = &packed_b[jr * kc..(jr + C) * kc];
                     let bias = match epilogue.bias {
                         Some(bias) if last_block => bias[jc + jr..].as_ptr(),
                         _ => std::ptr::null(),
@@ -656,12 +655,12 @@ unsafe fn blocked<const R: usize, const C: usize>(
                                     a: a.data.as_ptr().add((ic + ir) * a.row_stride + pc),
                                     lda: a.row_stride,
                                 };
-                                direct(kc, a, b_panel, tile)
+                                direct(kc, a, &packed_b[jr * kc..(jr + C) * kc], tile)
                             },
                             (None, None) => {
                                 let a_panel = &packed_a[ir * kc..(ir + R) * kc];
                                 // SAFETY: as above; the panels hold `kc` steps.
-                                unsafe { (kernels.packed)(kc, a_panel, b_panel, tile) }
+                                unsafe { (kernels.packed)(kc, a_panel, &packed_b[jr * kc..(jr + C) * kc], tile) }
                             }
                         }
                     }

@@ -205,6 +205,34 @@ fn quad(x: &[u8], row: usize, k: usize, q: usize) -> u32 {
     }
 }
 
+/// Quad `q` of rows `r..r + MR`, for a quad wholly inside the rows
+/// (`4q + 4 ≤ k`): one unaligned read per row, no branch, so the kernels'
+/// hot loops hold no call ([`quad`] copies a partial quad).
+///
+/// # Safety
+/// Rows `r..r + MR` of the `k`-wide `x` exist and `4q + 4 ≤ k`.
+#[inline(always)]
+#[allow(clippy::needless_range_loop)] // index loops: see the VNNI tile
+unsafe fn whole_quads<const MR: usize>(x: &[u8], r: usize, k: usize, q: usize) -> [u32; MR] {
+    let mut xq = [0u32; MR];
+    for i in 0..MR {
+        // SAFETY: the 4 bytes lie inside row `r + i` of `x` (caller).
+        xq[i] = unsafe { x.as_ptr().add((r + i) * k + 4 * q).cast::<u32>().read_unaligned() };
+    }
+    xq
+}
+
+/// [`quad`] of rows `r..r + MR` (the last, partial quad).
+#[inline(always)]
+#[allow(clippy::needless_range_loop)] // index loops: see the VNNI tile
+fn quads<const MR: usize>(x: &[u8], r: usize, k: usize, q: usize) -> [u32; MR] {
+    let mut xq = [0u32; MR];
+    for i in 0..MR {
+        xq[i] = quad(x, r + i, k, q);
+    }
+    xq
+}
+
 /// The f32 epilogue of [`gemm_u8i8_f32`]: per column `c`,
 /// `y_c = (acc_c − corr_c) · scale_c + bias_c`, then `max(·, 0)` when
 /// `relu`. Built by [`super::QWeights::epilogue`].
@@ -349,7 +377,6 @@ mod vnni {
         let mut acc = [[_mm512_setzero_si512(); NB]; MR];
         let panel = w.data.as_ptr().wrapping_add(b * w.quads * BLOCK * 4);
         let full = w.k / 4;
-        let xp = x.as_ptr();
         // Index loops over the fixed-size arrays, as in the f32 kernels: a
         // `zip` here stayed a call of core's `Zip::new` per row and quad in
         // a build without LTO (the repository's release profile), and the
@@ -358,22 +385,12 @@ mod vnni {
         // The whole quads, then (in a loop of its own, so that the hot one
         // holds no branch and no call, and its accumulators stay in
         // registers) a last partial quad.
+        // SAFETY (both loops): as the caller's; quads below `full` are whole.
         for q in 0..full {
-            let mut xq = [0u32; MR];
-            for i in 0..MR {
-                // SAFETY: the 4 bytes lie inside row `r + i` of `x`.
-                xq[i] = unsafe { xp.add((r + i) * w.k + 4 * q).cast::<u32>().read_unaligned() };
-            }
-            // SAFETY: as the caller's.
-            unsafe { quad_step(&mut acc, panel, w.quads, q, xq) };
+            unsafe { quad_step(&mut acc, panel, w.quads, q, whole_quads(x, r, w.k, q)) };
         }
         for q in full..w.quads {
-            let mut xq = [0u32; MR];
-            for i in 0..MR {
-                xq[i] = quad(x, r + i, w.k, q);
-            }
-            // SAFETY: as the caller's.
-            unsafe { quad_step(&mut acc, panel, w.quads, q, xq) };
+            unsafe { quad_step(&mut acc, panel, w.quads, q, quads(x, r, w.k, q)) };
         }
         acc
     }
@@ -524,25 +541,14 @@ mod avx2 {
         let mut acc = [[_mm256_setzero_si256(); 4]; MR];
         let panel = w.data.as_ptr().wrapping_add(b * w.quads * BLOCK * 4);
         let full = w.k / 4;
-        let xp = x.as_ptr();
         // Index loops, and the whole quads apart from a last partial one
         // (see the VNNI tile).
+        // SAFETY (both loops): as the caller's; quads below `full` are whole.
         for q in 0..full {
-            let mut xq = [0u32; MR];
-            for i in 0..MR {
-                // SAFETY: the 4 bytes lie inside row `r + i` of `x`.
-                xq[i] = unsafe { xp.add((r + i) * w.k + 4 * q).cast::<u32>().read_unaligned() };
-            }
-            // SAFETY: as the caller's.
-            unsafe { quad_step(&mut acc, panel, q, xq) };
+            unsafe { quad_step(&mut acc, panel, q, whole_quads(x, r, w.k, q)) };
         }
         for q in full..w.quads {
-            let mut xq = [0u32; MR];
-            for i in 0..MR {
-                xq[i] = quad(x, r + i, w.k, q);
-            }
-            // SAFETY: as the caller's.
-            unsafe { quad_step(&mut acc, panel, q, xq) };
+            unsafe { quad_step(&mut acc, panel, q, quads(x, r, w.k, q)) };
         }
         let mut out = [[0i32; 64]; MR];
         for i in 0..MR {
