@@ -265,7 +265,7 @@ pub struct BinaryCrossentropy {
     pub from_logits: bool,
 }
 
-/// [`BinaryCrossentropy`] with Keras's defaults (`from_logits = false`).
+/// [`BinaryCrossentropy`](struct@BinaryCrossentropy) with Keras's defaults (`from_logits = false`).
 #[allow(non_upper_case_globals)]
 pub const BinaryCrossentropy: BinaryCrossentropy = BinaryCrossentropy { from_logits: false };
 
@@ -347,14 +347,14 @@ fn categorical(pred: &[f32], target: Option<&[f32]>, label: usize, grad: Option<
 /// Cross-entropy against one-hot (or soft) targets of the output's length;
 /// from the logits after a softmax output or with `from_logits`.
 ///
-/// Also a constant with Keras's defaults, like [`BinaryCrossentropy`].
+/// Also a constant with Keras's defaults, like [`BinaryCrossentropy`](struct@BinaryCrossentropy).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CategoricalCrossentropy {
     /// The prediction is the logits, not probabilities (Keras's `from_logits`).
     pub from_logits: bool,
 }
 
-/// [`CategoricalCrossentropy`] with Keras's defaults (`from_logits = false`).
+/// [`CategoricalCrossentropy`](struct@CategoricalCrossentropy) with Keras's defaults (`from_logits = false`).
 #[allow(non_upper_case_globals)]
 pub const CategoricalCrossentropy: CategoricalCrossentropy = CategoricalCrossentropy { from_logits: false };
 
@@ -378,14 +378,14 @@ impl Loss for CategoricalCrossentropy {
 /// Cross-entropy against integer class labels (one value per sample);
 /// from the logits after a softmax output or with `from_logits`.
 ///
-/// Also a constant with Keras's defaults, like [`BinaryCrossentropy`].
+/// Also a constant with Keras's defaults, like [`BinaryCrossentropy`](struct@BinaryCrossentropy).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SparseCategoricalCrossentropy {
     /// The prediction is the logits, not probabilities (Keras's `from_logits`).
     pub from_logits: bool,
 }
 
-/// [`SparseCategoricalCrossentropy`] with Keras's defaults (`from_logits = false`).
+/// [`SparseCategoricalCrossentropy`](struct@SparseCategoricalCrossentropy) with Keras's defaults (`from_logits = false`).
 #[allow(non_upper_case_globals)]
 pub const SparseCategoricalCrossentropy: SparseCategoricalCrossentropy =
     SparseCategoricalCrossentropy { from_logits: false };

@@ -13,7 +13,7 @@
 //! Helpers spin briefly between jobs (a training step issues products back
 //! to back), then park; a parked helper looks for work every 100 ms. A
 //! one-sample product, which takes microseconds, is only split onto a
-//! helper that is awake ([`parts_if_awake`]): it never waits for a wake-up.
+//! helper that is awake (`parts_if_awake`): it never waits for a wake-up.
 //!
 //! Posting a job allocates nothing: the job is a reference to a closure on
 //! the caller's stack, valid because the caller revokes it from helpers that have not taken it

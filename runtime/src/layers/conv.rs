@@ -649,10 +649,10 @@ impl<
     /// with the pooling change; `avx2::forward_one_direct_avx2`: 138–225 →
     /// 94–96 µs on an AVX2-only Zen 3; same runs, docs/PERFORMANCE.md),
     /// for `valid` padding and for `same` inputs whose padded copy fits
-    /// [`PADDED_STACK`]. Otherwise blocks of
+    /// `PADDED_STACK`. Otherwise blocks of
     /// positions' receptive fields are copied into a stack buffer and
     /// multiplied by the kernel with [`small_gemm`]; receptive fields of
-    /// more than [`PATCH_STACK`] values add each input channel's kernel row
+    /// more than `PATCH_STACK` values add each input channel's kernel row
     /// into `y` instead, so the stack use stays bounded.
     fn forward_one(&self, x: &[f32], y: &mut [f32]) {
         let kernel = &self.kernel.value;

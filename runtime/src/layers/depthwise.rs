@@ -685,7 +685,7 @@ impl<
 
     /// A block of positions' depthwise values in a stack buffer, multiplied
     /// by the pointwise kernel in one small product. Positions with more
-    /// than [`MID_STACK`] depthwise channels add each channel's pointwise
+    /// than `MID_STACK` depthwise channels add each channel's pointwise
     /// row into `y` instead, so the stack use stays bounded.
     fn forward_one(&self, x: &[f32], y: &mut [f32]) {
         let cm = C * M;
