@@ -192,6 +192,18 @@ fn conv2d_pointwise_and_no_bias_match_the_f64_reference() {
     assert!(check_reference(&mut layer, g, 2) < 1e-5);
 }
 
+#[test]
+fn conv2d_with_many_channels_matches_the_f64_reference() {
+    // im2col copies each kernel position's channels in blocks of 16 values
+    // and a rest: 19 channels are one block and 3 values, 32 two blocks.
+    let g = geometry((5, 4, 19), 3, (3, 3), (1, 1), (1, 1), true, Activation::Linear);
+    let mut layer = Conv2d::<5, 4, 19, 3, 3, 3, 1, 1, 1, 1, true>::new(config(g.activation), &mut rng(9));
+    assert!(check_reference(&mut layer, g, 2) < 1e-5);
+    let g = geometry((4, 5, 32), 2, (2, 3), (1, 1), (1, 1), false, Activation::Relu);
+    let mut layer = Conv2d::<4, 5, 32, 2, 2, 3, 1, 1, 1, 1, false>::new(config(g.activation), &mut rng(10));
+    assert!(check_reference(&mut layer, g, 3) < 1e-5);
+}
+
 /// `forward_one` (the direct AVX-512 kernel where the CPU has it, the
 /// im2col path otherwise) against the f64 reference, on every path the CPU
 /// runs: worst error at most 1e-5 of the output's largest value (a 0.1%

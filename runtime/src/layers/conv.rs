@@ -262,22 +262,16 @@ impl<
     /// Copies the receptive field of output position `(oh, ow)` of one
     /// sample `xs` into `row` (`[KH, KW, C]`, zeros in the padding).
     #[inline(always)]
-    #[allow(clippy::manual_memcpy)] // see the loop's comment
     fn im2col_row(xs: &[f32], oh: usize, ow: usize, row: &mut [f32]) {
         for kh in 0..KH {
             let ih = Self::in_row(oh, kh);
             for kw in 0..KW {
                 let dst = &mut row[(kh * KW + kw) * C..][..C];
-                // Loops, not `copy_from_slice` / `fill`: without LTO those
-                // are a `memmove` / `memset` call per `C` values
-                // (docs/PERFORMANCE.md, "Without LTO").
+                // Not `copy_from_slice` / `fill`: without LTO those are a
+                // `memmove` / `memset` call per `C` values (docs/PERFORMANCE.md,
+                // "Without LTO"); `copy_values` says why not a plain loop.
                 match (ih, Self::in_col(ow, kw)) {
-                    (Some(ih), Some(iw)) => {
-                        let src = &xs[(ih * W + iw) * C..][..C];
-                        for c in 0..C {
-                            dst[c] = src[c];
-                        }
-                    }
+                    (Some(ih), Some(iw)) => copy_values(&xs[(ih * W + iw) * C..][..C], dst),
                     _ => {
                         for d in dst.iter_mut() {
                             *d = 0.0;
@@ -312,6 +306,26 @@ impl<
                 }
             }
         }
+    }
+}
+
+/// Copies `src` into `dst` (equal lengths) in blocks of 16 values. LLVM
+/// left the value-by-value loop of `im2col_row` as one scalar load and
+/// store per value (32 pairs for each kernel position of a 32-channel
+/// input); a block is an array, whose copy is a few vector moves on any
+/// instruction set. Neither `copy_from_slice` (a `memcpy` call per copy
+/// once the length outgrows what is inlined) nor a `zip` (a call per copy
+/// without LTO: docs/PERFORMANCE.md, "Without LTO").
+#[inline(always)]
+#[allow(clippy::manual_memcpy)] // see above
+fn copy_values(src: &[f32], dst: &mut [f32]) {
+    let (src_blocks, src_rest) = src.as_chunks::<16>();
+    let (dst_blocks, dst_rest) = dst.as_chunks_mut::<16>();
+    for i in 0..dst_blocks.len() {
+        dst_blocks[i] = src_blocks[i];
+    }
+    for i in 0..dst_rest.len() {
+        dst_rest[i] = src_rest[i];
     }
 }
 
