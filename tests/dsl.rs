@@ -278,3 +278,54 @@ fn sizes_may_be_rust_constants() {
     let extra = [[0.25f32, -0.5, 0.75, 1.0]; 6];
     ::std::assert_eq!(a.predict_one(&ids, &extra).unwrap(), b.predict_one(&ids, &extra).unwrap());
 }
+
+// One name in several scopes is no duplicate: kiln's check of a model
+// name defined twice in one scope (macros/src/duplicate.rs) looks only in
+// the model's own module, function body or block.
+mod first {
+    kiln::model! {
+        pub struct Net {
+            input x: [f32; 2];
+            let y = Dense(3)(x);
+            output y;
+        }
+    }
+}
+
+mod second {
+    kiln::model! {
+        pub struct Net {
+            input x: [f32; 4];
+            let y = Dense(1)(x);
+            output y;
+        }
+    }
+}
+
+#[test]
+fn one_model_name_in_several_scopes_builds() {
+    kiln::model! {
+        struct Net {
+            input x: [f32; 5];
+            let y = Dense(2)(x);
+            output y;
+        }
+    }
+    let y: [f32; 3] = first::Net::new(0).predict_one(&[1.0, 2.0]);
+    assert!(y.iter().all(|v| v.is_finite()));
+    let y: [f32; 1] = second::Net::new(0).predict_one(&[1.0; 4]);
+    assert!(y[0].is_finite());
+    let y: [f32; 2] = Net::new(0).predict_one(&[1.0; 5]);
+    assert!(y.iter().all(|v| v.is_finite()));
+    {
+        kiln::model! {
+            struct Net {
+                input x: [f32; 6];
+                let y = Dense(7)(x);
+                output y;
+            }
+        }
+        let y: [f32; 7] = Net::new(0).predict_one(&[1.0; 6]);
+        assert!(y.iter().all(|v| v.is_finite()));
+    }
+}

@@ -15,6 +15,7 @@ extern crate proc_macro;
 
 mod args;
 mod codegen;
+mod duplicate;
 mod embed;
 mod errors;
 mod graph;
@@ -33,6 +34,17 @@ use proc_macro::TokenStream;
 /// See `kiln::model!`.
 #[proc_macro]
 pub fn model(input: TokenStream) -> TokenStream {
+    // A second model of a name in one scope: one error and no expansion
+    // (the first defines the type, so code using it adds no errors).
+    if let Ok(head) = syn::parse::<parse::ModelHead>(input.clone()) {
+        if let Some(line) = duplicate::earlier_definition(&head.name) {
+            let message = format!(
+                "`{}` is already defined in this scope, on line {line}; give this model another name",
+                head.name
+            );
+            return syn::Error::new(head.name.span(), message).to_compile_error().into();
+        }
+    }
     let mut def = match syn::parse::<parse::ModelDef>(input.clone()) {
         Ok(def) => def,
         Err(error) => {
