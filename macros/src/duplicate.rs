@@ -16,7 +16,7 @@
 //! `cfg` attribute in it (either definition may be compiled out), is not
 //! checked, and rustc's own errors remain.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 
 /// The line of an earlier definition of `name` in the scope of the model
 /// whose name is at `span`, if there is one (see the module's comment).
@@ -37,7 +37,7 @@ pub fn earlier_in_source(text: &str, name: &str, line: usize, column: usize) -> 
     let scan = Scan::of(text, name);
     let own = scan.definitions.iter().position(|d| d.line == line && d.column == column)?;
     let scope = scan.definitions[own].scope;
-    if scan.scopes_with_cfg.get(&scope).copied().unwrap_or(false) {
+    if scan.scopes_with_cfg.contains(&scope) {
         return None;
     }
     scan.definitions[..own].iter().find(|d| d.scope == scope).map(|d| d.line)
@@ -54,7 +54,7 @@ struct Definition {
 #[derive(Default)]
 struct Scan {
     definitions: Vec<Definition>,
-    scopes_with_cfg: HashMap<Option<usize>, bool>,
+    scopes_with_cfg: HashSet<Option<usize>>,
 }
 
 /// An open delimiter: its offset, whether it is a brace, and whether it
@@ -173,7 +173,7 @@ impl Scan {
                     // `#[cfg…]` / `#![cfg…]`: the attribute's `[` is on the
                     // stack; the scope it sits in is the one below it.
                     let scope = scope_of(&stack[..stack.len().saturating_sub(1)]);
-                    scan.scopes_with_cfg.insert(scope, true);
+                    scan.scopes_with_cfg.insert(scope);
                 }
                 recent.push(word);
             } else {

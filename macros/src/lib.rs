@@ -34,9 +34,11 @@ use proc_macro::TokenStream;
 /// See `kiln::model!`.
 #[proc_macro]
 pub fn model(input: TokenStream) -> TokenStream {
+    // The name, read even when the body has a syntax error.
+    let head = syn::parse::<parse::ModelHead>(input.clone()).ok();
     // A second model of a name in one scope: one error and no expansion
     // (the first defines the type, so code using it adds no errors).
-    if let Ok(head) = syn::parse::<parse::ModelHead>(input.clone()) {
+    if let Some(head) = &head {
         if let Some(line) = duplicate::earlier_definition(&head.name) {
             let message = format!(
                 "`{}` is already defined in this scope, on line {line}; give this model another name",
@@ -45,14 +47,14 @@ pub fn model(input: TokenStream) -> TokenStream {
             return syn::Error::new(head.name.span(), message).to_compile_error().into();
         }
     }
-    let mut def = match syn::parse::<parse::ModelDef>(input.clone()) {
+    let mut def = match syn::parse::<parse::ModelDef>(input) {
         Ok(def) => def,
         Err(error) => {
             // A syntax error: the model's name, if it can be read, still
             // names a (poisoned) type, so code using it adds no errors.
-            return match syn::parse::<parse::ModelHead>(input) {
-                Ok(head) => codegen::fallback(&head.attrs, &head.vis, &head.name, &error).into(),
-                Err(_) => error.to_compile_error().into(),
+            return match head {
+                Some(head) => codegen::fallback(&head.attrs, &head.vis, &head.name, &error).into(),
+                None => error.to_compile_error().into(),
             };
         }
     };

@@ -400,7 +400,7 @@ pub(super) mod avx512 {
             b = b.add(ldb);
         }
         // Masked loads and stores write exactly the tile's columns.
-        let masks = column_masks::<V>(tile.cols);
+        let masks = if B_ROWS { b_masks } else { column_masks::<V>(tile.cols) };
         let mut bias = [_mm512_setzero_ps(); V];
         if !tile.bias.is_null() {
             for v in 0..V {

@@ -710,7 +710,8 @@ fn pack_a<const MR: usize>(a: &Mat<'_>, ic: usize, pc: usize, mc: usize, kc: usi
     for (panel, dst) in out.chunks_exact_mut(MR * kc).take(mc.div_ceil(MR)).enumerate() {
         let row0 = ic + panel * MR;
         let rows = MR.min(ic + mc - row0);
-        let dst: &mut [[f32; MR]] = as_chunks_mut(dst);
+        // `MR · kc` values: whole arrays, no remainder.
+        let (dst, _) = dst.as_chunks_mut::<MR>();
         // Index loops rather than `array::from_fn`, whose closure is a call
         // per value in a build without LTO (docs/PERFORMANCE.md, "Without LTO").
         if a.col_stride == 1 && rows == MR {
@@ -745,7 +746,7 @@ fn pack_b<const NR: usize>(b: &Mat<'_>, pc: usize, jc: usize, kc: usize, nc: usi
     for (panel, dst) in out.chunks_exact_mut(NR * kc).take(nc.div_ceil(NR)).enumerate() {
         let col0 = jc + panel * NR;
         let cols = NR.min(jc + nc - col0);
-        let dst: &mut [[f32; NR]] = as_chunks_mut(dst);
+        let (dst, _) = dst.as_chunks_mut::<NR>();
         if b.col_stride == 1 && cols == NR {
             // Fixed-size copies: a `memmove` call per 16 values would cost more than the copy.
             for (p, row) in dst.iter_mut().enumerate() {
@@ -772,14 +773,6 @@ fn pack_b<const NR: usize>(b: &Mat<'_>, pc: usize, jc: usize, kc: usize, nc: usi
             }
         }
     }
-}
-
-/// Views a slice whose length is a multiple of `N` as arrays of `N`.
-fn as_chunks_mut<const N: usize>(s: &mut [f32]) -> &mut [[f32; N]] {
-    assert_eq!(s.len() % N, 0);
-    // SAFETY: `[f32; N]` has the layout of `N` consecutive `f32`s, and the
-    // length is a multiple of `N`.
-    unsafe { std::slice::from_raw_parts_mut(s.as_mut_ptr().cast(), s.len() / N) }
 }
 
 #[cfg(test)]
