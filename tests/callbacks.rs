@@ -707,6 +707,7 @@ fn proto_fields(mut data: &[u8]) -> Vec<(u64, Result<u64, &[u8]>)> {
 /// (TensorBoard's reader's view, as tests/fixtures/tensorboard_read.py prints it),
 /// checking each record's length and data checksums (masked CRC-32C).
 fn read_scalars(log_dir: &Path) -> Vec<String> {
+    let crc32c = crc::Crc::<u32>::new(&crc::CRC_32_ISCSI);
     let mask = |crc: u32| crc.rotate_right(15).wrapping_add(0xa282_ead8);
     let mut rows = Vec::new();
     for run in ["train", "validation"] {
@@ -715,11 +716,11 @@ fn read_scalars(log_dir: &Path) -> Vec<String> {
             let mut rest = bytes.as_slice();
             while !rest.is_empty() {
                 let len = u64::from_le_bytes(rest[..8].try_into().unwrap()) as usize;
-                assert_eq!(u32::from_le_bytes(rest[8..12].try_into().unwrap()), mask(crc32c::crc32c(&rest[..8])));
+                assert_eq!(u32::from_le_bytes(rest[8..12].try_into().unwrap()), mask(crc32c.checksum(&rest[..8])));
                 let data = &rest[12..12 + len];
                 assert_eq!(
                     u32::from_le_bytes(rest[12 + len..16 + len].try_into().unwrap()),
-                    mask(crc32c::crc32c(data))
+                    mask(crc32c.checksum(data))
                 );
                 rest = &rest[16 + len..];
                 let event = proto_fields(data);

@@ -136,3 +136,33 @@ fn a_checksum_mismatch_is_an_error() {
     assert!(reason.contains(&format!("SHA-256 {digest}")), "{reason}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `.gz` files are read as Python's `gzip` reads them (the expected values
+/// are `gzip.open(f).read()` from Python), and a damaged one is an error
+/// naming the file and what is wrong, never a panic or short data.
+#[test]
+fn gzipped_files_match_python_and_damage_is_named() {
+    let data = concat!(env!("CARGO_MANIFEST_DIR"), "/data");
+    let images = kiln::data::read_bytes(format!("{data}/t10k-images-idx3-ubyte.gz")).unwrap();
+    assert_eq!(images.len(), 7_840_016);
+    assert_eq!(images[16..].iter().map(|&p| u64::from(p)).sum::<u64>(), 573_469_082);
+    let (dims, labels) = kiln::data::read_idx(format!("{data}/t10k-labels-idx1-ubyte.gz")).unwrap();
+    assert_eq!((dims, &labels[..10]), (vec![10_000], &[9, 2, 1, 1, 6, 1, 4, 6, 5, 7][..]));
+
+    let dir = temp_dir("damaged_gzip");
+    let gz = std::fs::read(format!("{data}/t10k-labels-idx1-ubyte.gz")).unwrap();
+    let truncated = dir.join("truncated.gz");
+    std::fs::write(&truncated, &gz[..gz.len() / 2]).unwrap();
+    let mut flipped = gz.clone();
+    let n = flipped.len();
+    flipped[n - 6] ^= 0x10; // inside the stored CRC-32
+    let corrupt = dir.join("corrupt.gz");
+    std::fs::write(&corrupt, &flipped).unwrap();
+    for (path, what) in [(&truncated, "truncated"), (&corrupt, "CRC-32")] {
+        let err = kiln::data::read_idx(path).unwrap_err();
+        let Error::Format { path: named, reason } = &err else { panic!("{err:?}") };
+        assert_eq!(named, path);
+        assert!(reason.contains(what), "{reason}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

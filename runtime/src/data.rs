@@ -2,6 +2,7 @@
 //! standardization, train/test splits, and input pipelines ([`Dataset`],
 //! generators) for `fit`, `evaluate` and `predict`.
 
+mod gzip;
 mod pipeline;
 
 pub use pipeline::{
@@ -11,18 +12,21 @@ pub use pipeline::{
 use crate::error::{Error, Result};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
-use std::io::Read;
 use std::path::Path;
 
-/// The bytes of `path`, decompressed when the name ends in `.gz`.
+/// The bytes of `path`, decompressed when the name ends in `.gz` (every
+/// gzip member in turn, each checked against its CRC-32 and length, as
+/// Python's `gzip` reads them).
+///
+/// # Errors
+/// [`Error::Io`] when the file cannot be read; [`Error::Format`] naming the
+/// path and what is wrong for a `.gz` file that is truncated, corrupt or
+/// not gzip.
 pub fn read_bytes(path: impl AsRef<Path>) -> Result<Vec<u8>> {
     let path = path.as_ref();
-    let io = |source| Error::Io { path: path.to_path_buf(), source };
-    let raw = std::fs::read(path).map_err(io)?;
+    let raw = std::fs::read(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
     if path.extension().is_some_and(|e| e == "gz") {
-        let mut out = Vec::new();
-        flate2::read::GzDecoder::new(&raw[..]).read_to_end(&mut out).map_err(io)?;
-        Ok(out)
+        gzip::decompress(&raw).map_err(|reason| Error::Format { path: path.to_path_buf(), reason })
     } else {
         Ok(raw)
     }

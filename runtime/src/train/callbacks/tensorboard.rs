@@ -324,9 +324,12 @@ fn wall_time() -> f64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
 }
 
+/// CRC-32C (Castagnoli), the checksum TFRecord framing uses.
+const CRC_32C: crc::Crc<u32, crc::Table<16>> = crc::Crc::<u32, crc::Table<16>>::new(&crc::CRC_32_ISCSI);
+
 /// TFRecord's masked CRC-32C.
 fn masked_crc(data: &[u8]) -> u32 {
-    let crc = crc32c::crc32c(data);
+    let crc = CRC_32C.checksum(data);
     crc.rotate_right(15).wrapping_add(0xa282_ead8)
 }
 
@@ -362,7 +365,7 @@ mod tests {
     /// CRC-32C of "123456789" is the standard check value 0xE3069283.
     #[test]
     fn records_are_framed_as_tfrecords() {
-        assert_eq!(crc32c::crc32c(b"123456789"), 0xe306_9283);
+        assert_eq!(CRC_32C.checksum(b"123456789"), 0xe306_9283);
         assert_eq!(masked_crc(b"123456789"), 0xc78a_b0e5);
         assert_eq!(masked_crc(&[0; 8]), 0x0798_0329);
         let mut v = Vec::new();
