@@ -47,8 +47,11 @@ pub(crate) fn decompress(raw: &[u8]) -> Result<Vec<u8>, String> {
                 "gzip member {member}: {len} bytes of data (mod 2^32), the trailer says {stored_len} (corrupt file)"
             ));
         }
+        // Zero bytes after a member are padding (Python skips them too),
+        // whether or not another member follows.
         rest = &data[used + 8..];
-        if rest.iter().all(|&b| b == 0) {
+        rest = &rest[rest.iter().take_while(|&&b| b == 0).count()..];
+        if rest.is_empty() {
             return Ok(out);
         }
         member += 1;
@@ -215,6 +218,7 @@ mod tests {
         bytes.truncate(bytes.len() - 3);
         assert!(decompress(&bytes).unwrap_err().ends_with("starts with 0x6a, not 0x1f 0x8b"));
         let mut two = hex(HELLO);
+        two.extend_from_slice(&[0; 5]);
         two.extend_from_slice(&hex(HELLO));
         assert_eq!(decompress(&two).unwrap(), b"hello, kiln\nhello, kiln\n");
     }
