@@ -22,26 +22,33 @@ const RESERVED: u8 = 0b1110_0000;
 /// The concatenated contents of every gzip member of `raw`, or what is
 /// wrong with it (a sentence for [`Error::Format`](crate::error::Error::Format)).
 pub(crate) fn decompress(raw: &[u8]) -> Result<Vec<u8>, String> {
-    let mut out = Vec::with_capacity(raw.len().saturating_mul(4));
+    // `out` is zero-filled ahead of the data (miniz_oxide writes into an
+    // initialized slice) and holds its first `end` bytes of data: every
+    // byte is zeroed once, however many members the file has.
+    let mut out = vec![0; raw.len().saturating_mul(2).max(64)];
+    let mut end = 0;
+    let mut state = Box::<DecompressorOxide>::default();
     let mut rest = raw;
     let mut member = 1;
     loop {
-        let start = out.len();
+        let start = end;
         let data = skip_header(rest).map_err(|e| format!("gzip member {member}: {e}"))?;
-        let used = inflate_member(data, &mut out).map_err(|e| format!("gzip member {member}: {e}"))?;
+        state.init();
+        let used =
+            inflate_member(&mut state, data, &mut out, &mut end).map_err(|e| format!("gzip member {member}: {e}"))?;
         let trailer = data
             .get(used..used + 8)
             .ok_or_else(|| format!("gzip member {member}: the file ends inside the 8-byte trailer (truncated)"))?;
         let stored_crc = u32::from_le_bytes([trailer[0], trailer[1], trailer[2], trailer[3]]);
         let stored_len = u32::from_le_bytes([trailer[4], trailer[5], trailer[6], trailer[7]]);
-        let crc = CRC_32.checksum(&out[start..]);
+        let crc = CRC_32.checksum(&out[start..end]);
         if crc != stored_crc {
             return Err(format!(
                 "gzip member {member}: CRC-32 of the data is {crc:#010x}, the trailer says {stored_crc:#010x} (corrupt file)"
             ));
         }
         // ISIZE is the length modulo 2³².
-        let len = (out.len() - start) as u32;
+        let len = (end - start) as u32;
         if len != stored_len {
             return Err(format!(
                 "gzip member {member}: {len} bytes of data (mod 2^32), the trailer says {stored_len} (corrupt file)"
@@ -52,6 +59,7 @@ pub(crate) fn decompress(raw: &[u8]) -> Result<Vec<u8>, String> {
         rest = &data[used + 8..];
         rest = &rest[rest.iter().take_while(|&&b| b == 0).count()..];
         if rest.is_empty() {
+            out.truncate(end);
             return Ok(out);
         }
         member += 1;
@@ -99,40 +107,31 @@ fn skip_header(raw: &[u8]) -> Result<&[u8], String> {
     raw.get(at..).ok_or_else(truncated)
 }
 
-/// Inflates one deflate stream from the start of `data` onto `out`;
+/// Inflates one deflate stream from the start of `data` into `out` after
+/// its first `end` bytes (advancing `end`, doubling `out` when it is full);
 /// returns how many bytes of `data` it took.
-fn inflate_member(data: &[u8], out: &mut Vec<u8>) -> Result<usize, String> {
-    // The whole output is one buffer (matches may reach back anywhere in
-    // this member), grown until the stream ends.
+fn inflate_member(
+    state: &mut DecompressorOxide,
+    data: &[u8],
+    out: &mut Vec<u8>,
+    end: &mut usize,
+) -> Result<usize, String> {
+    // The member's output is one window (matches may reach back anywhere
+    // in it): `out[start..]`, positions relative to its start.
     let flags = inflate_flags::TINFL_FLAG_USING_NON_WRAPPING_OUTPUT_BUF;
-    let mut state = Box::<DecompressorOxide>::default();
-    let start = out.len();
-    let mut written = start;
+    let start = *end;
     let mut consumed = 0;
-    out.resize(start + data.len().saturating_mul(2).max(64), 0);
     loop {
-        // `out[start..]` is this member's window: positions are relative to it.
-        let (status, used, produced) =
-            inflate(&mut state, &data[consumed..], &mut out[start..], written - start, flags);
+        let (status, used, produced) = inflate(state, &data[consumed..], &mut out[start..], *end - start, flags);
         consumed += used;
-        written += produced;
+        *end += produced;
         match status {
-            TINFLStatus::Done => {
-                out.truncate(written);
-                return Ok(consumed);
-            }
-            TINFLStatus::HasMoreOutput => {
-                let grown = out.len().saturating_mul(2);
-                out.resize(grown, 0);
-            }
+            TINFLStatus::Done => return Ok(consumed),
+            TINFLStatus::HasMoreOutput => out.resize(out.len().saturating_mul(2), 0),
             TINFLStatus::FailedCannotMakeProgress | TINFLStatus::NeedsMoreInput => {
-                out.truncate(start);
-                return Err("the file ends inside the compressed data (truncated)".into());
+                return Err("the file ends inside the compressed data (truncated)".into())
             }
-            _ => {
-                out.truncate(start);
-                return Err("the compressed data is corrupt (not valid deflate)".into());
-            }
+            _ => return Err("the compressed data is corrupt (not valid deflate)".into()),
         }
     }
 }
@@ -221,5 +220,22 @@ mod tests {
         two.extend_from_slice(&[0; 5]);
         two.extend_from_slice(&hex(HELLO));
         assert_eq!(decompress(&two).unwrap(), b"hello, kiln\nhello, kiln\n");
+    }
+
+    /// Many members, most of them empty, the last one growing the buffer:
+    /// each member's data lands after the previous member's.
+    #[test]
+    fn many_members_concatenate() {
+        // `gzip.compress(b"", mtime=0)`.
+        let empty = hex("1f8b080000000000020303000000000000000000");
+        let mut bytes = Vec::new();
+        for _ in 0..1000 {
+            bytes.extend_from_slice(&empty);
+            bytes.extend_from_slice(&hex(HELLO));
+        }
+        bytes.extend_from_slice(&hex(REPETITIVE));
+        let mut expected = b"hello, kiln\n".repeat(1000);
+        expected.extend_from_slice(&b"kiln".repeat(25_000));
+        assert_eq!(decompress(&bytes).unwrap(), expected);
     }
 }
