@@ -390,7 +390,13 @@ fn loaders() -> Vec<(&'static str, Loader)> {
             Box::new(move |bytes: &[u8]| {
                 let before = values(checkpoint.network());
                 match checkpoint.load_checkpoint_bytes(bytes) {
-                    Ok(()) => Ok(true),
+                    // A loaded state must also survive a step (a step count
+                    // that overflows must be a load error, not a panic here);
+                    // the step may refuse, e.g. NaN weights give NaN gradients.
+                    Ok(()) => {
+                        let _ = checkpoint.train_on_batch(&[[0.5f32, -0.25, 1.0, 0.0]][..], &[1u32][..]);
+                        Ok(true)
+                    }
                     Err(problem) if values(checkpoint.network()) != before => {
                         Err(format!("a failed load ({problem}) changed the model"))
                     }

@@ -366,3 +366,116 @@ fn weights_from_keras_predict_what_keras_predicted() {
         }
     }
 }
+
+/// A checkpoint whose optimizer state cannot be resumed is refused at load,
+/// naming the entry, and the model keeps its state. Old code: it accepted
+/// each of these; `iterations = u64::MAX` then overflowed in the next step
+/// (a panic with overflow checks), a wrong number of slots silently reset
+/// Adam's moments to zeros, and a NaN learning rate was refused only by
+/// the next `fit`; a `+` before a hexadecimal value was read as its digits.
+#[test]
+fn a_checkpoint_with_unresumable_optimizer_state_is_rejected() {
+    let (x, y) = mlp_data();
+    let mut model = Mlp::new(1).compile(Adam::new(0.01), SparseCategoricalCrossentropy, &[]);
+    model.fit(&x, &y).epochs(1).verbose(0).run().unwrap();
+    let good = TensorFile::parse(&model.checkpoint_bytes().unwrap(), "kiln.checkpoint", "1").unwrap();
+    let load = |edit: &dyn Fn(&mut TensorFile)| {
+        let mut file = good.clone();
+        edit(&mut file);
+        let mut fresh = Mlp::new(2).compile(Adam::new(0.01), SparseCategoricalCrossentropy, &[]);
+        let before = values(fresh.network());
+        let result = fresh.load_checkpoint_bytes(&file.to_bytes().unwrap());
+        if result.is_err() {
+            assert_eq!(values(fresh.network()), before, "a failed load changed the model");
+        }
+        result
+    };
+    let set =
+        |key: &'static str, value: String| move |f: &mut TensorFile| drop(f.metadata.insert(key.into(), value.clone()));
+    assert_eq!(load(&|_| {}), Ok(()));
+
+    for (key, value) in [
+        ("iterations", u64::MAX.to_string()),
+        ("iterations", (i64::MAX as u64 + 1).to_string()),
+        ("learning_rate_bits", f32::NAN.to_bits().to_string()),
+        ("learning_rate_bits", f32::INFINITY.to_bits().to_string()),
+        ("learning_rate_bits", (-0.5f32).to_bits().to_string()),
+    ] {
+        assert_eq!(load(&set(key, value.clone())), Err(FileProblem::Metadata { key, found: Some(value) }));
+    }
+    let largest = i64::MAX.to_string();
+    assert_eq!(load(&set("iterations", largest)), Ok(()), "Keras's int64 range is kept");
+
+    // Adam keeps two slots per parameter: a third, or only the first, is refused.
+    let first = "optimizer/dense/kernel/".to_string();
+    let shape = good.tensors[&format!("{first}0")].0.clone();
+    let third = load(&|f: &mut TensorFile| {
+        let slot = f.tensors[&format!("{first}0")].clone();
+        f.tensors.insert(format!("{first}2"), slot);
+    });
+    assert_eq!(
+        third,
+        Err(FileProblem::OptimizerSlots { parameter: "dense/kernel".into(), expected: 2, found: 3 }),
+        "{shape:?}"
+    );
+    let one = load(&|f: &mut TensorFile| drop(f.tensors.remove(&format!("{first}1"))));
+    assert_eq!(one, Err(FileProblem::OptimizerSlots { parameter: "dense/kernel".into(), expected: 2, found: 1 }));
+    assert!(third.unwrap_err().to_string().contains("`dense/kernel`"));
+
+    // Hexadecimal entries hold hexadecimal digits only.
+    let seed = good.metadata["shuffle_seed"].clone();
+    let signed = format!("+{}", &seed[1..]);
+    assert_eq!(
+        load(&set("shuffle_seed", signed.clone())),
+        Err(FileProblem::Metadata { key: "shuffle_seed", found: Some(signed) })
+    );
+}
+
+/// Every optimizer resumes from its checkpoint: the file holds the slots
+/// Keras keeps per variable (Adam's `momentums` and `velocities`,
+/// RMSprop's `velocities`, `momentums` and `average_gradients`, …), the
+/// load accepts them, and the next step equals the uninterrupted one bit
+/// for bit. A checkpoint of SGD with momentum does not load into SGD
+/// without it (its momentum buffer would be dropped).
+#[test]
+fn every_optimizer_resumes_and_a_configuration_without_its_slots_is_refused() {
+    type Make = fn() -> Box<dyn Optimizer>;
+    let cases: [(&str, Make, usize); 11] = [
+        ("SGD", || Box::new(Sgd::new(0.05)), 0),
+        ("SGD momentum", || Box::new(Sgd::new(0.05).with_momentum(0.9, true)), 1),
+        ("RMSprop", || Box::new(RmsProp::new(0.01)), 1),
+        ("RMSprop momentum centered", || Box::new(RmsProp::new(0.01).with_momentum(0.5).with_centered(true)), 3),
+        ("Adam", || Box::new(Adam::new(0.01)), 2),
+        ("AdamW", || Box::new(AdamW::new(0.01)), 2),
+        ("Adamax", || Box::new(Adamax::new(0.01)), 2),
+        ("Nadam", || Box::new(Nadam::new(0.01)), 2),
+        ("Adagrad", || Box::new(Adagrad::new(0.05)), 1),
+        ("Adadelta", || Box::new(Adadelta::new(1.0)), 2),
+        ("Lion", || Box::new(Lion::new(0.001)), 1),
+    ];
+    let (x, y) = mlp_data();
+    for (name, make, slots) in cases {
+        let mut trained = Mlp::new(1).compile(make(), SparseCategoricalCrossentropy, &[]);
+        trained.fit(&x, &y).epochs(1).batch_size(32).verbose(0).run().unwrap();
+        let bytes = trained.checkpoint_bytes().unwrap();
+        let file = TensorFile::parse(&bytes, "kiln.checkpoint", "1").unwrap();
+        let held = file.tensors.keys().filter(|k| k.starts_with("optimizer/dense/kernel/")).count();
+        assert_eq!(held, slots, "{name}");
+
+        let mut resumed = Mlp::new(2).compile(make(), SparseCategoricalCrossentropy, &[]);
+        resumed.load_checkpoint_bytes(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let a = trained.train_on_batch(&x[..32], &y[..32]).unwrap();
+        let b = resumed.train_on_batch(&x[..32], &y[..32]).unwrap();
+        assert_eq!(a.to_bits(), b.to_bits(), "{name}");
+        assert_eq!(values(resumed.network()), values(trained.network()), "{name}");
+    }
+
+    let mut momentum =
+        Mlp::new(1).compile(Sgd::new(0.05).with_momentum(0.9, false), SparseCategoricalCrossentropy, &[]);
+    momentum.fit(&x, &y).epochs(1).verbose(0).run().unwrap();
+    let mut plain = Mlp::new(2).compile(Sgd::new(0.05), SparseCategoricalCrossentropy, &[]);
+    assert_eq!(
+        plain.load_checkpoint_bytes(&momentum.checkpoint_bytes().unwrap()),
+        Err(FileProblem::OptimizerSlots { parameter: "dense/kernel".into(), expected: 0, found: 1 })
+    );
+}

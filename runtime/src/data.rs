@@ -63,8 +63,9 @@ pub fn read_csv(path: impl AsRef<Path>) -> Result<Vec<Vec<f32>>> {
 ///
 /// # Errors
 /// [`Error::Format`] (the path and what is wrong; a binary file has no line
-/// to show) for a wrong magic number, an element type other than `u8`, or a
-/// length that does not match the header.
+/// to show) for a wrong magic number, an element type other than `u8`,
+/// dimensions whose product overflows `usize`, or a length that does not
+/// match the header.
 pub fn read_idx(path: impl AsRef<Path>) -> Result<(Vec<usize>, Vec<u8>)> {
     let path = path.as_ref();
     let bytes = read_bytes(path)?;
@@ -83,7 +84,10 @@ pub fn read_idx(path: impl AsRef<Path>) -> Result<(Vec<usize>, Vec<u8>)> {
     let dims: Vec<usize> = (0..rank)
         .map(|d| u32::from_be_bytes(bytes[4 + 4 * d..8 + 4 * d].try_into().expect("4 bytes")) as usize)
         .collect();
-    let len: usize = dims.iter().product();
+    let len = dims.iter().try_fold(1usize, |len, &d| len.checked_mul(d)).ok_or_else(|| {
+        let dims = dims.iter().map(usize::to_string).collect::<Vec<_>>().join(" × ");
+        bad(&format!("the dimensions {dims} hold more values than memory can address"))
+    })?;
     if bytes.len() - header != len {
         return Err(bad(&format!("header promises {len} values, file holds {}", bytes.len() - header)));
     }
@@ -252,6 +256,30 @@ mod tests {
             format!("{}: header promises 5 values, file holds 2", idx.display())
         );
         assert!(matches!(read_csv(dir.join("missing.csv")), Err(Error::Io { .. })));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Old code: the dimensions' product was unchecked: `ff ff ff ff` three
+    /// times panicked with overflow checks on, and four dimensions of 65536
+    /// wrapped to 0 without them, reading an empty file as an `Ok` tensor.
+    #[test]
+    fn idx_dimensions_whose_product_overflows_are_errors() {
+        let dir = std::env::temp_dir().join(format!("kiln-data-idx-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let idx = dir.join("huge.idx");
+        let cases: [&[u8]; 2] = [
+            &[0, 0, 8, 3, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff],
+            &[0, 0, 8, 4, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0],
+        ];
+        for header in cases {
+            std::fs::write(&idx, header).unwrap();
+            let dims: Vec<u32> = header[4..].chunks(4).map(|d| u32::from_be_bytes(d.try_into().unwrap())).collect();
+            let dims = dims.iter().map(u32::to_string).collect::<Vec<_>>().join(" × ");
+            assert_eq!(
+                read_idx(&idx).unwrap_err().to_string(),
+                format!("{}: the dimensions {dims} hold more values than memory can address", idx.display())
+            );
+        }
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -131,6 +131,17 @@ pub enum FileProblem {
         /// The file's.
         found: String,
     },
+    /// A checkpoint holds another number of optimizer slots for a
+    /// parameter than the model's optimizer keeps (e.g. SGD's momentum
+    /// buffer for an optimizer configured without momentum).
+    OptimizerSlots {
+        /// The parameter's path.
+        parameter: String,
+        /// The slots the model's optimizer keeps per parameter.
+        expected: usize,
+        /// The slots the file holds for it.
+        found: usize,
+    },
     /// A Keras file (`.keras` archive or `.weights.h5`) that cannot be
     /// read: not a zip or HDF5 file, truncated or corrupt bytes, or not laid
     /// out as Keras 3 writes weights.
@@ -166,6 +177,7 @@ impl std::fmt::Display for FileProblem {
             Self::Dtype { tensor, found } => write!(f, "tensor `{tensor}` holds {found}, expected F32"),
             Self::Architecture { index, expected, found } => write!(f, "layer {index} differs: the model has `{expected}`, the file has `{found}`"),
             Self::Optimizer { expected, found } => write!(f, "the optimizer is {expected}, but the file holds the state of {found}"),
+            Self::OptimizerSlots { parameter, expected, found } => write!(f, "the file holds {found} optimizer slots for `{parameter}`, but the model's optimizer keeps {expected}"),
             Self::KerasFile(inner) => write!(f, "not a readable Keras 3 file: {inner}"),
             Self::MissingLayer { layer, expected, available } => write!(f, "the file has no layer `{layer}` (the model's layer with parameters of shapes {expected:?}); its layers with weights are {available:?}"),
             Self::UnexpectedLayer { layer, variables } => write!(f, "the file's layer `{layer}` ({variables} variables) matches no layer of the model"),

@@ -44,6 +44,9 @@ impl Default for Adadelta {
 }
 
 impl Optimizer for Adadelta {
+    fn slots_per_param(&self) -> Option<usize> {
+        Some(2)
+    }
     fn name(&self) -> &'static str {
         "Adadelta"
     }

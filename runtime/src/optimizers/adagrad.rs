@@ -41,6 +41,9 @@ impl Default for Adagrad {
 }
 
 impl Optimizer for Adagrad {
+    fn slots_per_param(&self) -> Option<usize> {
+        Some(1)
+    }
     fn name(&self) -> &'static str {
         "Adagrad"
     }

@@ -50,6 +50,9 @@ impl Default for Adam {
 }
 
 impl Optimizer for Adam {
+    fn slots_per_param(&self) -> Option<usize> {
+        Some(2)
+    }
     fn name(&self) -> &'static str {
         "Adam"
     }

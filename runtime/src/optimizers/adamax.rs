@@ -44,6 +44,9 @@ impl Default for Adamax {
 }
 
 impl Optimizer for Adamax {
+    fn slots_per_param(&self) -> Option<usize> {
+        Some(2)
+    }
     fn name(&self) -> &'static str {
         "Adamax"
     }

@@ -45,6 +45,9 @@ impl DerefMut for AdamW {
 }
 
 impl Optimizer for AdamW {
+    fn slots_per_param(&self) -> Option<usize> {
+        self.adam.slots_per_param()
+    }
     fn name(&self) -> &'static str {
         "AdamW"
     }

@@ -40,6 +40,9 @@ impl Default for Lion {
 }
 
 impl Optimizer for Lion {
+    fn slots_per_param(&self) -> Option<usize> {
+        Some(1)
+    }
     fn name(&self) -> &'static str {
         "Lion"
     }

@@ -196,6 +196,13 @@ pub trait Optimizer: Send + Sync {
     fn slots(&self) -> &[Vec<Vec<f32>>] {
         &self.state().slots.per_param
     }
+    /// How many slot vectors the optimizer keeps per parameter (Adam's
+    /// two moments: 2), so that a checkpoint holding another number is
+    /// refused rather than silently reset; `None` (the default, for
+    /// optimizers defined outside kiln) skips that check.
+    fn slots_per_param(&self) -> Option<usize> {
+        None
+    }
     /// Restores state saved from [`Optimizer::slots`] and [`Optimizer::iterations`].
     fn restore(&mut self, iterations: u64, slots: Vec<Vec<Vec<f32>>>) {
         let state = self.state_mut();
@@ -273,6 +280,9 @@ impl<O: Optimizer + ?Sized> Optimizer for Box<O> {
     }
     fn set_learning_rate(&mut self, lr: f32) {
         (**self).set_learning_rate(lr)
+    }
+    fn slots_per_param(&self) -> Option<usize> {
+        (**self).slots_per_param()
     }
     fn restore(&mut self, iterations: u64, slots: Vec<Vec<Vec<f32>>>) {
         (**self).restore(iterations, slots)

@@ -74,6 +74,9 @@ impl Default for Nadam {
 }
 
 impl Optimizer for Nadam {
+    fn slots_per_param(&self) -> Option<usize> {
+        Some(2)
+    }
     fn name(&self) -> &'static str {
         "Nadam"
     }

@@ -66,6 +66,9 @@ impl Default for RmsProp {
 }
 
 impl Optimizer for RmsProp {
+    fn slots_per_param(&self) -> Option<usize> {
+        Some(1 + usize::from(self.momentum > 0.0) + usize::from(self.centered))
+    }
     fn name(&self) -> &'static str {
         "RMSprop"
     }
@@ -86,8 +89,8 @@ impl Optimizer for RmsProp {
         // Keras: `multiply(rho, velocity)` casts the Python float ρ to f32;
         // `1 - rho` is Python (f64) arithmetic, cast afterwards.
         let (rho, c) = (self.rho as f32, (1.0 - self.rho) as f32);
-        let (with_momentum, centered) = (mu > 0.0, self.centered);
-        let count = 1 + with_momentum as usize + centered as usize;
+        let with_momentum = mu > 0.0;
+        let count = self.slots_per_param().unwrap_or(1);
         let Some((v, rest)) = self.state.slots.get(index, count, p.len(), 0.0).split_first_mut() else {
             unreachable!("at least the velocity slot")
         };

@@ -47,6 +47,9 @@ impl Default for Sgd {
 }
 
 impl Optimizer for Sgd {
+    fn slots_per_param(&self) -> Option<usize> {
+        Some(usize::from(self.momentum != 0.0))
+    }
     fn name(&self) -> &'static str {
         "SGD"
     }

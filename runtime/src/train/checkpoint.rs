@@ -31,9 +31,15 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Hexadecimal digits only: `from_str_radix` alone also takes a leading
+/// `+`, which `hex` never writes.
+fn is_hex(text: &str) -> bool {
+    !text.is_empty() && text.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 fn unhex(text: &str) -> Option<[u8; 32]> {
     let mut out = [0u8; 32];
-    if text.len() != 64 {
+    if text.len() != 64 || !is_hex(text) {
         return None;
     }
     for (i, byte) in out.iter_mut().enumerate() {
@@ -120,8 +126,18 @@ impl<N: Network> Model<N> {
         if optimizer != self.optimizer.name() {
             return Err(FileProblem::Optimizer { expected: self.optimizer.name().into(), found: optimizer.into() });
         }
+        // Keras's `iterations` is an int64; a larger count would overflow
+        // the next step's increment.
         let iterations: u64 = file.meta_parsed("iterations")?;
-        let learning_rate = f32::from_bits(file.meta_parsed("learning_rate_bits")?);
+        if iterations > i64::MAX as u64 {
+            return Err(FileProblem::Metadata { key: "iterations", found: Some(iterations.to_string()) });
+        }
+        let learning_rate_bits: u32 = file.meta_parsed("learning_rate_bits")?;
+        let learning_rate = f32::from_bits(learning_rate_bits);
+        if !(learning_rate.is_finite() && learning_rate >= 0.0) {
+            let found = Some(learning_rate_bits.to_string());
+            return Err(FileProblem::Metadata { key: "learning_rate_bits", found });
+        }
         let epoch: usize = file.meta_parsed("epoch")?;
         let seed = file.meta("shuffle_seed")?;
         let seed = unhex(seed).ok_or(FileProblem::Metadata { key: "shuffle_seed", found: Some(seed.into()) })?;
@@ -146,6 +162,14 @@ impl<N: Network> Model<N> {
             while file.tensors.contains_key(&format!("optimizer/{path}/{}", param_slots.len())) {
                 let name = format!("optimizer/{path}/{}", param_slots.len());
                 param_slots.push(file.take(&name, &[values.len()])?);
+            }
+            let expected = self.optimizer.slots_per_param();
+            if !param_slots.is_empty() && expected.is_some_and(|n| n != param_slots.len()) {
+                return Err(FileProblem::OptimizerSlots {
+                    parameter: path.clone(),
+                    expected: expected.unwrap_or_default(),
+                    found: param_slots.len(),
+                });
             }
             slots.push(param_slots);
         }
@@ -434,11 +458,29 @@ fn parse_running(text: &str, means: usize) -> Result<Vec<(f64, f64)>, FileProble
     let bad = || FileProblem::Metadata { key: "fit_running", found: Some(text.into()) };
     let values: Vec<f64> = text
         .split(' ')
-        .map(|v| u64::from_str_radix(v, 16).map(f64::from_bits))
-        .collect::<Result<_, _>>()
-        .map_err(|_| bad())?;
+        .map(|v| is_hex(v).then(|| u64::from_str_radix(v, 16).ok().map(f64::from_bits)).flatten())
+        .collect::<Option<_>>()
+        .ok_or_else(bad)?;
     if values.len() != 2 * means {
         return Err(bad());
     }
     Ok(values.chunks_exact(2).map(|p| (p[0], p[1])).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Old code: `from_str_radix` read `+1` as 1, a spelling `hex` never writes.
+    #[test]
+    fn hexadecimal_entries_take_digits_only() {
+        let one = 1.0f64.to_bits();
+        assert_eq!(parse_running(&format!("{one:x} 0"), 1), Ok(vec![(1.0, 0.0)]));
+        for text in [format!("+{one:x} 0"), format!("{one:x} +0"), format!("{one:x} "), format!("{one:x} 0 0")] {
+            assert_eq!(parse_running(&text, 1), Err(FileProblem::Metadata { key: "fit_running", found: Some(text) }));
+        }
+        assert_eq!(unhex(&"0a".repeat(32)), Some([10; 32]));
+        assert_eq!(unhex(&format!("+a{}", "0a".repeat(31))), None);
+        assert_eq!(unhex(&"0a".repeat(31)), None);
+    }
 }
