@@ -133,25 +133,35 @@ impl StandardScaler {
         if data.is_empty() {
             return Err(Error::NoData("fit a StandardScaler on"));
         }
-        let rows = (data.len() / features) as f64;
+        // scikit-learn's way, in f64: the mean first, then the squared
+        // deviations from it with its rounding correction (one pass of
+        // `Σv²/n − mean²` cancels catastrophically), and a feature is
+        // constant when its variance is within rounding of zero *relative
+        // to its size* (`_is_constant_feature`), not below a fixed bound.
+        let n = (data.len() / features) as f64;
         let mut mean = vec![0.0f64; features];
-        let mut sq = vec![0.0f64; features];
+        for row in data.chunks_exact(features) {
+            mean.iter_mut().zip(row).for_each(|(m, &v)| *m += f64::from(v));
+        }
+        mean.iter_mut().for_each(|m| *m /= n);
+        let mut squares = vec![0.0f64; features];
+        let mut correction = vec![0.0f64; features];
         for row in data.chunks_exact(features) {
             for (j, &v) in row.iter().enumerate() {
-                mean[j] += v as f64;
-                sq[j] += (v as f64) * (v as f64);
+                let d = f64::from(v) - mean[j];
+                squares[j] += d * d;
+                correction[j] += d;
             }
         }
-        let mean: Vec<f64> = mean.iter().map(|m| m / rows).collect();
-        let scale = sq
-            .iter()
-            .zip(&mean)
-            .map(|(s, m)| {
-                let sd = (s / rows - m * m).max(0.0).sqrt();
-                if sd < 1e-12 {
+        let scale = (0..features)
+            .map(|j| {
+                let var = (squares[j] - correction[j] * correction[j] / n) / n;
+                let eps = f64::EPSILON;
+                let constant = var <= n * eps * var + (n * mean[j] * eps).powi(2);
+                if constant {
                     1.0
                 } else {
-                    sd as f32
+                    var.sqrt() as f32
                 }
             })
             .collect();
@@ -281,6 +291,43 @@ mod tests {
             );
         }
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// scikit-learn 1.9.1's `StandardScaler().fit(x)` (float32 `x`), its
+    /// `mean_` and `scale_` rounded to f32. Old code: variance as
+    /// `Σv²/n − mean²` against an absolute 1e-12 gave a constant column of
+    /// 0.1 the scale 6e-9 (so 0.2 became 1.7e7), was 2.5% off for values
+    /// near 5e10, and took a column of values near 1e-20 as constant.
+    #[test]
+    fn scaler_matches_scikit_learn() {
+        let cases: [(Vec<f32>, usize, Vec<f32>, Vec<f32>); 5] = [
+            (vec![0.1; 1000], 1, vec![0.1], vec![1.0]),
+            (vec![0.3; 10_000], 1, vec![0.3], vec![1.0]),
+            (
+                vec![49999998976.0, 50000003072.0, 50000003072.0, 50000003072.0, 50000003072.0],
+                1,
+                vec![50000003072.0],
+                vec![1638.4],
+            ),
+            (vec![1.0, 10.0, 3.0, 10.0, 2.5, 10.0], 2, vec![2.1666667, 10.0], vec![0.8498366, 1.0]),
+            (vec![1e-20, 3e-20], 1, vec![2e-20], vec![1e-20]),
+        ];
+        for (data, features, mean, scale) in cases {
+            let s = StandardScaler::fit(&data, features);
+            assert_eq!((&s.mean, &s.scale), (&mean, &scale), "{:?}", &data[..data.len().min(6)]);
+        }
+        // Constant columns of many magnitudes (old code: a quarter of them
+        // got a tiny scale).
+        let mut state = 0x2545_f491_u32;
+        for _ in 0..300 {
+            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            let value = f32::from_bits(0x2000_0000 + state % 0x3f00_0000);
+            let s = StandardScaler::fit(&[value; 1000], 1);
+            assert_eq!((s.mean[0], s.scale[0]), (value, 1.0), "{value}");
+        }
+        let mut x = [0.2f32];
+        StandardScaler::fit(&[0.1; 1000], 1).transform(&mut x);
+        assert_eq!(x, [0.2 - 0.1]);
     }
 
     /// Old code: `fit(&[], 0)` panicked in `chunks_exact(0)`; a partial row
