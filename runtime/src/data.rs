@@ -16,7 +16,8 @@ use std::path::Path;
 
 /// The bytes of `path`, decompressed when the name ends in `.gz` (every
 /// gzip member in turn, each checked against its CRC-32 and length, as
-/// Python's `gzip` reads them).
+/// Python's `gzip` reads them; an empty file, reserved header flags and a
+/// wrong header CRC, which Python lets pass, are errors).
 ///
 /// # Errors
 /// [`Error::Io`] when the file cannot be read; [`Error::Format`] naming the

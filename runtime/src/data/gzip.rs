@@ -1,6 +1,9 @@
 //! gzip files (RFC 1952) read as Python's `gzip` module reads them: every
 //! member in turn, each member's CRC-32 and length checked, zero bytes
 //! after the last member allowed (padding), anything else refused.
+//! Stricter than Python where it lets a sign of damage pass: a header CRC
+//! that does not match, reserved flag bits, and an empty file (no member
+//! at all; Python returns no bytes) are errors here.
 //!
 //! The deflate data is `miniz_oxide`'s; the framing around it is a header
 //! and an 8-byte trailer, written out here rather than taken from `flate2`,
