@@ -421,3 +421,84 @@ fn a_pipeline_step_allocates_nothing_once_warm() {
     let (short, long) = (count(8, &mut m), count(16, &mut m));
     assert_eq!(long, short, "{short} allocations for 16 steps, {long} for 32");
 }
+
+#[test]
+fn repeat_cardinality_is_infinite_when_the_count_overflows_usize() {
+    // 5 × usize::MAX and 10 × (usize::MAX / 2 + 1) = 5 × 2^64 do not fit: as
+    // many elements as no run can read, i.e. never ending.
+    assert_eq!(ids(5).repeat(Some(usize::MAX)).cardinality(), Cardinality::Infinite);
+    assert_eq!(ids(5).repeat(Some(2)).repeat(Some(usize::MAX / 2 + 1)).cardinality(), Cardinality::Infinite);
+    // Products that fit are exact: 1 × MAX, and 4 × (MAX / 4) = 4 × (2^62 - 1) = MAX - 3.
+    assert_eq!(ids(1).repeat(Some(usize::MAX)).cardinality(), Cardinality::Finite(usize::MAX));
+    assert_eq!(ids(4).repeat(Some(usize::MAX / 4)).cardinality(), Cardinality::Finite(usize::MAX - 3));
+    // No element, or no pass, is 0 whatever the other factor (tf.data's rule),
+    // even over a dataset that never ends or whose size is unknown.
+    assert_eq!(ids(0).repeat(Some(usize::MAX)).cardinality(), Cardinality::Finite(0));
+    assert_eq!(ids(5).repeat(Some(0)).cardinality(), Cardinality::Finite(0));
+    assert_eq!(ids(5).repeat(None).repeat(Some(0)).cardinality(), Cardinality::Finite(0));
+    assert_eq!(ids(5).repeat(None).repeat(Some(0)).iter().unwrap().count(), 0);
+    let gen = Dataset::from_generator(|| (0..3u32).map(|i| (i, 0u32)));
+    assert_eq!(gen.clone().repeat(Some(0)).cardinality(), Cardinality::Finite(0));
+    assert_eq!(gen.repeat(Some(2)).cardinality(), Cardinality::Unknown);
+    assert_eq!(ids(5).repeat(None).repeat(Some(3)).cardinality(), Cardinality::Infinite);
+    // The saturated dataset still yields its passes in order, and take bounds it.
+    let huge = ids(5).repeat(Some(usize::MAX));
+    assert_eq!(huge.clone().take(12).cardinality(), Cardinality::Finite(12));
+    assert_eq!(order(&huge.take(12)), [0, 1, 2, 3, 4, 0, 1, 2, 3, 4, 0, 1]);
+}
+
+#[test]
+fn repeat_of_a_pass_without_elements_ends_at_once() {
+    // 2^40 empty passes would take hours to walk through; like tf.data (and
+    // repeat(None)), the first empty pass ends the repetition.
+    assert_eq!(ids(0).repeat(Some(1 << 40)).iter().unwrap().count(), 0);
+    assert_eq!(ids(10).take(0).repeat(Some(1 << 40)).iter().unwrap().count(), 0);
+    // 3 samples in batches of 4 with drop_remainder: every pass is empty.
+    assert_eq!(ids(3).batch_with(4, true).repeat(Some(1 << 40)).iter().unwrap().count(), 0);
+    let empty = Dataset::from_generator(std::iter::empty::<(u32, u32)>);
+    assert_eq!(empty.repeat(Some(1 << 40)).iter().unwrap().count(), 0);
+    // Passes with elements are all read.
+    assert_eq!(order(&ids(2).repeat(Some(3))), [0, 1, 0, 1, 0, 1]);
+}
+
+#[test]
+fn batch_larger_than_the_data_is_one_batch_of_all_of_it() {
+    let batches = |ds: Dataset<kiln::data::Batch<u32, u32>>| -> Vec<(Vec<u32>, Vec<u32>)> {
+        ds.iter().unwrap().map(|b| (b.x().to_vec(), b.y().to_vec())).collect()
+    };
+    let all = vec![(vec![0, 1, 2], vec![0, 0, 0])];
+    for size in [usize::MAX, 1 << 40] {
+        assert_eq!(batches(ids(3).batch(size)), all, "batch({size})");
+        assert_eq!(ids(3).batch(size).cardinality(), Cardinality::Finite(1));
+        // With drop_remainder the one batch (3 < size samples) is short, so dropped.
+        assert_eq!(batches(ids(3).batch_with(size, true)), [], "batch_with({size}, true)");
+        assert_eq!(ids(3).batch_with(size, true).cardinality(), Cardinality::Finite(0));
+        // An unknown number of elements, and a shuffled pass (all 3, in some order).
+        let gen = Dataset::from_generator(|| (0..3u32).map(|i| (i, 0u32)));
+        assert_eq!(batches(gen.batch(size)), all, "generator, batch({size})");
+        let mut shuffled = batches(ids(3).shuffle(3, 1).batch(size));
+        assert_eq!(shuffled.len(), 1);
+        shuffled[0].0.sort();
+        assert_eq!(shuffled, all);
+    }
+    // Samples of 6 floats: size × 6 overflows usize.
+    let (x, y) = data(3);
+    let ds = Dataset::from_slices(&x, &y).unwrap().batch(usize::MAX);
+    let got: Vec<(Vec<f32>, Vec<u32>)> = ds.iter().unwrap().map(|b| (b.x().to_vec(), b.y().to_vec())).collect();
+    assert_eq!(got, [(x.concat(), y)]);
+}
+
+#[test]
+fn prefetch_buffer_size_is_a_bound_not_an_allocation() {
+    for size in [usize::MAX, 1 << 40] {
+        assert_eq!(order(&ids(3).prefetch(size)), [0, 1, 2], "prefetch({size})");
+        assert_eq!(ids(3).prefetch(size).cardinality(), Cardinality::Finite(3));
+        let gen = Dataset::from_generator(|| (0..3u32).map(|i| (i, 0u32)));
+        assert_eq!(order(&gen.prefetch(size)), [0, 1, 2], "generator, prefetch({size})");
+        // A never-ending input: read 7, then dropping the pass stops the producer.
+        let first: Vec<u32> = ids(3).repeat(None).prefetch(size).iter().unwrap().take(7).map(|(i, _)| i).collect();
+        assert_eq!(first, [0, 1, 2, 0, 1, 2, 0]);
+        let sizes: Vec<usize> = ids(10).batch(4).prefetch(size).iter().unwrap().map(|b| b.len()).collect();
+        assert_eq!(sizes, [4, 4, 2]);
+    }
+}

@@ -301,7 +301,9 @@ mod tests {
     /// near 5e10, and took a column of values near 1e-20 as constant.
     #[test]
     fn scaler_matches_scikit_learn() {
-        let cases: [(Vec<f32>, usize, Vec<f32>, Vec<f32>); 5] = [
+        // (data, features, scikit-learn's mean_, its scale_)
+        type Case = (Vec<f32>, usize, Vec<f32>, Vec<f32>);
+        let cases: [Case; 5] = [
             (vec![0.1; 1000], 1, vec![0.1], vec![1.0]),
             (vec![0.3; 10_000], 1, vec![0.3], vec![1.0]),
             (

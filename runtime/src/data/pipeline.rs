@@ -59,6 +59,14 @@ impl Cardinality {
 type Iter<T> = Box<dyn Iterator<Item = T> + Send>;
 type Make<T> = Arc<dyn Fn() -> Iter<T> + Send + Sync>;
 
+/// The most elements `prefetch` holds ahead, whatever its `buffer_size`
+/// (see [`Dataset::prefetch`]).
+const MAX_PREFETCH: usize = 1024;
+
+/// The most samples a new batch reserves room for when the number of
+/// elements per pass is not known (see [`Dataset::batch_with`]).
+const MAX_BATCH_RESERVE: usize = 1024;
+
 /// A reusable description of a stream of elements: `from_slices`, then
 /// `map`, `shuffle`, `batch`, `repeat`, `take`, `prefetch`, as in `tf.data`.
 ///
@@ -95,6 +103,10 @@ pub trait Rows: SampleSet {
     /// Empties `buffers`, keeping their capacity.
     fn clear(buffers: &mut Self::Buffers);
     /// Reserves room for `samples` more samples.
+    ///
+    /// # Panics
+    /// As [`Vec::reserve`], when the room needed exceeds `isize::MAX`
+    /// bytes (a number of values beyond `usize::MAX` counts as that).
     fn reserve(buffers: &mut Self::Buffers, samples: usize);
 }
 
@@ -111,7 +123,8 @@ macro_rules! single_rows {
                 buffers.clear();
             }
             fn reserve(buffers: &mut Self::Buffers, samples: usize) {
-                buffers.reserve(samples * <$ty as Sample>::LEN);
+                // Saturating: an overflowing count is a too-large reservation, not a wrapped small one.
+                buffers.reserve(samples.saturating_mul(<$ty as Sample>::LEN));
             }
         }
     )*};
@@ -132,7 +145,8 @@ macro_rules! tuple_rows {
                 $(buffers.$idx.clear();)+
             }
             fn reserve(buffers: &mut Self::Buffers, samples: usize) {
-                $(buffers.$idx.reserve(samples * $name::LEN);)+
+                // Saturating: an overflowing count is a too-large reservation, not a wrapped small one.
+                $(buffers.$idx.reserve(samples.saturating_mul($name::LEN));)+
             }
         }
     };
@@ -333,11 +347,17 @@ impl<T: Send + 'static> Dataset<T> {
 
     /// tf.data's `repeat(count)`: `Some(k)` passes one after the other,
     /// `None` for ever. Each pass is a fresh one (a new shuffle order).
-    /// An empty dataset repeated for ever is empty, as in tf.data.
+    /// As in tf.data, a pass that yields nothing ends the repetition, so an
+    /// empty dataset repeated (any number of times, or for ever) is empty.
+    ///
+    /// The cardinality is `k` times the input's, 0 when either is 0, and
+    /// [`Cardinality::Infinite`] when the product exceeds `usize::MAX`
+    /// (more elements than any run can read).
     pub fn repeat(self, count: Option<usize>) -> Dataset<T> {
         let cardinality = match (count, self.cardinality) {
-            (Some(k), c) => c.map(|n| n * k),
-            (None, Cardinality::Finite(0)) => Cardinality::Finite(0),
+            (Some(0), _) | (_, Cardinality::Finite(0)) => Cardinality::Finite(0),
+            (Some(k), Cardinality::Finite(n)) => n.checked_mul(k).map_or(Cardinality::Infinite, Cardinality::Finite),
+            (Some(_), c) => c,
             (None, _) => Cardinality::Infinite,
         };
         let make = self.make.clone();
@@ -355,11 +375,23 @@ impl<T: Send + 'static> Dataset<T> {
     /// (tf.data's `prefetch`), handed over through a bounded channel. 0
     /// prefetches nothing. A panic in an earlier stage (a `map` closure,
     /// say) is re-raised in the consuming thread.
+    ///
+    /// `buffer_size` is a bound, not an allocation: at most 1024 elements,
+    /// and no more than a pass holds, wait in the channel, so a huge value
+    /// (`usize::MAX`) works.
     pub fn prefetch(self, buffer_size: usize) -> Dataset<T> {
         if buffer_size == 0 {
             return self;
         }
-        self.then(self.cardinality, move |it| Box::new(Prefetch::start(it, buffer_size)))
+        // The channel allocates every slot up front, so a slot per element
+        // of `buffer_size` could exceed memory; slots beyond what a pass
+        // holds are never filled, and MAX_PREFETCH elements ahead already
+        // hide any stall of the producer.
+        let mut bound = buffer_size.min(MAX_PREFETCH);
+        if let Cardinality::Finite(n) = self.cardinality {
+            bound = bound.min(n);
+        }
+        self.then(self.cardinality, move |it| Box::new(Prefetch::start(it, bound)))
     }
 }
 
@@ -373,12 +405,25 @@ impl<E: Example> Dataset<E> {
 
     /// [`Dataset::batch`] with tf.data's `drop_remainder`: when true, a
     /// last batch smaller than `batch_size` is dropped.
+    ///
+    /// A `batch_size` larger than a pass (up to `usize::MAX`) makes one
+    /// batch of the whole pass, or none with `drop_remainder`.
     pub fn batch_with(self, batch_size: usize, drop_remainder: bool) -> Dataset<Batch<E::X, E::Y>> {
         let size = batch_size.max(1);
         let cardinality = self.cardinality.map(|n| if drop_remainder { n / size } else { n.div_ceil(size) });
+        // Room reserved in a new batch: `size` samples, but no more than a
+        // pass holds, nor than MAX_BATCH_RESERVE when that is not known, so
+        // a batch size beyond the data allocates for the data only; a batch
+        // that does get larger grows as its samples arrive.
+        let reserve = match self.cardinality {
+            Cardinality::Finite(n) => size.min(n),
+            _ => size.min(MAX_BATCH_RESERVE),
+        };
         let pool: Arc<Pool<E::X, E::Y>> = Arc::new(Mutex::new(Vec::new()));
         self.invalid_if(batch_size == 0, "batch_size", || "must be at least 1, but is 0".into())
-            .then(cardinality, move |it| Box::new(Batcher { input: it, size, drop_remainder, pool: pool.clone() }))
+            .then(cardinality, move |it| {
+                Box::new(Batcher { input: it, size, reserve, drop_remainder, pool: pool.clone() })
+            })
     }
 }
 
@@ -463,8 +508,12 @@ impl<T> Iterator for Repeat<T> {
                 }
                 None => {
                     self.current = None;
-                    // A pass without elements: repeating for ever would spin.
-                    if !self.yielded_this_pass && self.passes_left.is_none() {
+                    // A pass without elements ends the repetition (as in
+                    // tf.data): the next passes are presumably empty too, and
+                    // walking through them would spin for ever, or through
+                    // up to `usize::MAX` passes. The end is final.
+                    if !self.yielded_this_pass {
+                        self.passes_left = Some(0);
                         return None;
                     }
                 }
@@ -612,6 +661,8 @@ impl<X: SampleSet, Y: SampleSet> std::fmt::Debug for Batch<X, Y> {
 struct Batcher<E: Example> {
     input: Iter<E>,
     size: usize,
+    /// Samples to reserve room for in a new batch's buffers (at most `size`).
+    reserve: usize,
     drop_remainder: bool,
     pool: Arc<Pool<E::X, E::Y>>,
 }
@@ -622,8 +673,8 @@ impl<E: Example> Iterator for Batcher<E> {
         let recycled = self.pool.lock().ok().and_then(|mut p| p.pop());
         let mut parts = recycled.unwrap_or_else(|| {
             let mut p = Parts::<E::X, E::Y> { x: Default::default(), y: Default::default(), weights: Vec::new() };
-            E::X::reserve(&mut p.x, self.size);
-            E::Y::reserve(&mut p.y, self.size);
+            E::X::reserve(&mut p.x, self.reserve);
+            E::Y::reserve(&mut p.y, self.reserve);
             p
         });
         E::X::clear(&mut parts.x);
