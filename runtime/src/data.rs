@@ -217,7 +217,7 @@ fn check_rows(len: usize, features: usize) -> Result<()> {
 }
 
 /// Shuffled indices split into `(train, test)` with `test_fraction` of `n`
-/// (rounded) in test.
+/// (rounded, halves away from zero) in test.
 ///
 /// # Panics
 /// When `test_fraction` is not in `[0, 1]`; [`try_train_test_split`] returns
@@ -240,7 +240,11 @@ pub fn try_train_test_split(n: usize, test_fraction: f32, seed: u64) -> Result<(
     }
     let mut indices: Vec<usize> = (0..n).collect();
     indices.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(seed));
-    let n_test = ((n as f32) * test_fraction).round() as usize;
+    // In f64, from the fraction's shortest decimal (what the caller wrote:
+    // `0.7`, not f32's 0.699999988): f32 arithmetic lost samples above 2²⁴,
+    // and the f32 value widened turns 0.7 of 5 (3.5, rounded up) into 3.
+    let fraction: f64 = test_fraction.to_string().parse().unwrap_or(f64::from(test_fraction));
+    let n_test = ((n as f64) * fraction).round() as usize;
     let test = indices.split_off(n - n_test.min(n));
     Ok((indices, test))
 }
@@ -352,6 +356,21 @@ mod tests {
         let two = StandardScaler::try_fit(&[1.0, 3.0], 2).unwrap();
         assert!(two.try_transform(&mut [1.0, 2.0, 3.0]).is_err());
         assert!(std::panic::catch_unwind(|| StandardScaler::fit(&[1.0], 0)).is_err());
+    }
+
+    /// The test size is `round(n · fraction)` with the fraction the caller
+    /// wrote (its shortest decimal) and ties away from zero, in f64. Old
+    /// code multiplied in f32: 16,777,217 · 1.0 became 16,777,216 (one
+    /// sample left in train).
+    #[test]
+    fn test_size_is_the_written_fraction_of_n_rounded() {
+        let n = 16_777_217;
+        let (train, test) = try_train_test_split(n, 1.0, 3).unwrap();
+        assert_eq!((train.len(), test.len()), (0, n));
+        // 0.7 · 5 = 3.5, rounded away from zero: 4 (f32's 0.7 · 5 in f64 is 3.49999994).
+        assert_eq!(try_train_test_split(5, 0.7, 3).unwrap().1.len(), 4);
+        assert_eq!(try_train_test_split(10, 0.25, 3).unwrap().1.len(), 3);
+        assert_eq!(try_train_test_split(7, 0.0, 3).unwrap().1.len(), 0);
     }
 
     #[test]
