@@ -59,6 +59,14 @@ impl RmsProp {
     }
 }
 
+impl RmsProp {
+    /// The velocity, then the momentum buffer when momentum > 0, then the
+    /// average gradient when centered (Keras's variables, in its order).
+    fn slot_count(&self) -> usize {
+        1 + usize::from(self.momentum > 0.0) + usize::from(self.centered)
+    }
+}
+
 impl Default for RmsProp {
     fn default() -> Self {
         RmsProp::new(0.001)
@@ -67,7 +75,7 @@ impl Default for RmsProp {
 
 impl Optimizer for RmsProp {
     fn slots_per_param(&self) -> Option<usize> {
-        Some(1 + usize::from(self.momentum > 0.0) + usize::from(self.centered))
+        Some(self.slot_count())
     }
     fn name(&self) -> &'static str {
         "RMSprop"
@@ -90,7 +98,7 @@ impl Optimizer for RmsProp {
         // `1 - rho` is Python (f64) arithmetic, cast afterwards.
         let (rho, c) = (self.rho as f32, (1.0 - self.rho) as f32);
         let with_momentum = mu > 0.0;
-        let count = self.slots_per_param().unwrap_or(1);
+        let count = self.slot_count();
         let Some((v, rest)) = self.state.slots.get(index, count, p.len(), 0.0).split_first_mut() else {
             unreachable!("at least the velocity slot")
         };

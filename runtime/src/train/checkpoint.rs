@@ -163,13 +163,10 @@ impl<N: Network> Model<N> {
                 let name = format!("optimizer/{path}/{}", param_slots.len());
                 param_slots.push(file.take(&name, &[values.len()])?);
             }
-            let expected = self.optimizer.slots_per_param();
-            if !param_slots.is_empty() && expected.is_some_and(|n| n != param_slots.len()) {
-                return Err(FileProblem::OptimizerSlots {
-                    parameter: path.clone(),
-                    expected: expected.unwrap_or_default(),
-                    found: param_slots.len(),
-                });
+            // No slots: a parameter not updated yet (e.g. frozen).
+            let found = param_slots.len();
+            if let Some(expected) = self.optimizer.slots_per_param().filter(|&n| found != 0 && n != found) {
+                return Err(FileProblem::OptimizerSlots { parameter: path.clone(), expected, found });
             }
             slots.push(param_slots);
         }
@@ -458,7 +455,7 @@ fn parse_running(text: &str, means: usize) -> Result<Vec<(f64, f64)>, FileProble
     let bad = || FileProblem::Metadata { key: "fit_running", found: Some(text.into()) };
     let values: Vec<f64> = text
         .split(' ')
-        .map(|v| is_hex(v).then(|| u64::from_str_radix(v, 16).ok().map(f64::from_bits)).flatten())
+        .map(|v| if is_hex(v) { u64::from_str_radix(v, 16).ok().map(f64::from_bits) } else { None })
         .collect::<Option<_>>()
         .ok_or_else(bad)?;
     if values.len() != 2 * means {

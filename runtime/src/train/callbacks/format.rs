@@ -161,25 +161,30 @@ fn format_value(value: Value, spec: &str) -> std::result::Result<String, String>
     if let Some(p) = precision.filter(|&p| p > MAX_PRECISION) {
         return Err(format!("precision {p} is above the limit of {MAX_PRECISION}"));
     }
-    let precision_or_6 = precision.unwrap_or(6);
-    // Rust prints `NaN` and has no exponent to split for `inf`; Python
-    // prints `nan`, `inf`, `-inf` whatever the spec (a diverging run logs these).
-    let float_text = |x: f64, finite: &dyn Fn(f64) -> String| non_finite(x).map_or_else(|| finite(x), String::from);
+    let places = precision.unwrap_or(6);
     let text = match (kind, value) {
         (None, _) if precision.is_some() => return Err(unsupported()),
         (None, Value::Int(i)) => i.to_string(),
         (None, Value::Float(f)) => python_repr(f),
         (Some('d'), Value::Int(i)) if precision.is_none() => i.to_string(),
         (Some('d'), Value::Float(_)) => return Err("Unknown format code 'd' for a float".into()),
-        (Some('f'), v) => float_text(as_f64(v), &|x| format!("{x:.precision_or_6$}")),
-        // As Python, scale first: a finite value may overflow to `inf%`.
-        (Some('%'), v) => float_text(100.0 * as_f64(v), &|x| format!("{x:.precision_or_6$}")) + "%",
-        (Some('e'), v) => float_text(as_f64(v), &|x| {
-            let s = format!("{x:.precision_or_6$e}");
-            let (m, e) = s.split_once('e').expect("a finite `{:e}` has an exponent");
-            let (sign, digits) = e.strip_prefix('-').map_or(("+", e), |d| ("-", d));
-            format!("{m}e{sign}{digits:0>2}")
-        }),
+        (Some(kind @ ('f' | '%' | 'e')), v) => {
+            // As Python, `%` scales first: a finite value may overflow to `inf%`.
+            let (x, suffix) = if kind == '%' { (100.0 * as_f64(v), "%") } else { (as_f64(v), "") };
+            // Rust prints `NaN` and has no exponent to split for `inf`; Python
+            // prints `nan`, `inf`, `-inf` whatever the spec (a diverging run logs these).
+            let number = match non_finite(x) {
+                Some(text) => text.to_string(),
+                None if kind == 'e' => {
+                    let s = format!("{x:.places$e}");
+                    let (m, e) = s.split_once('e').expect("a finite `{:e}` has an exponent");
+                    let (sign, digits) = e.strip_prefix('-').map_or(("+", e), |d| ("-", d));
+                    format!("{m}e{sign}{digits:0>2}")
+                }
+                None => format!("{x:.places$}"),
+            };
+            number + suffix
+        }
         _ => return Err(unsupported()),
     };
     Ok(if text.len() >= width {
