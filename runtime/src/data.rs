@@ -220,8 +220,8 @@ fn check_rows(len: usize, features: usize) -> Result<()> {
 /// (rounded, halves away from zero) in test.
 ///
 /// # Panics
-/// When `test_fraction` is not in `[0, 1]`; [`try_train_test_split`] returns
-/// the error instead.
+/// When `test_fraction` is not in `[0, 1]` or `n` indices cannot be
+/// allocated; [`try_train_test_split`] returns the error instead.
 pub fn train_test_split(n: usize, test_fraction: f32, seed: u64) -> (Vec<usize>, Vec<usize>) {
     try_train_test_split(n, test_fraction, seed).unwrap_or_else(|e| panic!("{e}"))
 }
@@ -230,7 +230,8 @@ pub fn train_test_split(n: usize, test_fraction: f32, seed: u64) -> (Vec<usize>,
 ///
 /// # Errors
 /// [`Error::InvalidArgument`] naming `test_fraction` when it is not in
-/// `[0, 1]` (old versions silently put every sample, or none, in test).
+/// `[0, 1]` (old versions silently put every sample, or none, in test), or
+/// naming `n` when `n` indices cannot be allocated.
 pub fn try_train_test_split(n: usize, test_fraction: f32, seed: u64) -> Result<(Vec<usize>, Vec<usize>)> {
     if !(0.0..=1.0).contains(&test_fraction) {
         return Err(Error::InvalidArgument {
@@ -238,7 +239,11 @@ pub fn try_train_test_split(n: usize, test_fraction: f32, seed: u64) -> Result<(
             reason: format!("must be in [0, 1], but is {test_fraction}"),
         });
     }
-    let mut indices: Vec<usize> = (0..n).collect();
+    let mut indices: Vec<usize> = Vec::new();
+    indices
+        .try_reserve_exact(n)
+        .map_err(|_| Error::InvalidArgument { name: "n", reason: format!("{n} indices do not fit in memory") })?;
+    indices.extend(0..n);
     indices.shuffle(&mut rand_chacha::ChaCha8Rng::seed_from_u64(seed));
     // In f64, from the fraction's shortest decimal (what the caller wrote:
     // `0.7`, not f32's 0.699999988): f32 arithmetic lost samples above 2²⁴,
@@ -372,6 +377,20 @@ mod tests {
         assert_eq!(try_train_test_split(5, 0.7, 3).unwrap().1.len(), 4);
         assert_eq!(try_train_test_split(10, 0.25, 3).unwrap().1.len(), 3);
         assert_eq!(try_train_test_split(7, 0.0, 3).unwrap().1.len(), 0);
+    }
+
+    /// Old code collected `0..n` unchecked: `usize::MAX` panicked with
+    /// "capacity overflow" and 2⁴⁰ aborted the process out of memory.
+    #[test]
+    fn more_indices_than_memory_holds_is_an_error_naming_n() {
+        for n in [usize::MAX, 1 << 40] {
+            match try_train_test_split(n, 0.2, 1) {
+                Err(Error::InvalidArgument { name: "n", reason }) => {
+                    assert_eq!(reason, format!("{n} indices do not fit in memory"))
+                }
+                other => panic!("n = {n}: {other:?}"),
+            }
+        }
     }
 
     #[test]
