@@ -67,6 +67,68 @@ kiln::model! {
     }
 }
 
+#[allow(clippy::excessive_precision)]
+mod expected_conv {
+    include!("fixtures/embedded/expected_conv.rs");
+}
+
+/// The 2-D convolutional model of `tests/fixtures/embedded.py`: `valid`
+/// and `same` padding, a stride, pooling of both kinds, no bias.
+macro_rules! conv2d_model {
+    ($name:ident $($embed:tt)*) => {
+        kiln::model! {
+            struct $name $($embed)* {
+                input image: [f32; 9, 9, 2];
+                let x = Conv2D(4, 3, activation = relu)(image);
+                let x = MaxPooling2D(2, padding = "same")(x);
+                let x = Conv2D(5, (2, 3), strides = (1, 2), padding = "same", activation = tanh, use_bias = false)(x);
+                let x = AveragePooling2D(2, strides = 1, padding = "same")(x);
+                let x = Flatten()(x);
+                let p = Dense(3, activation = softmax)(x);
+                output p;
+            }
+        }
+    };
+}
+conv2d_model!(Conv2dEmbedded embed "tests/fixtures/embedded/conv2d.safetensors");
+conv2d_model!(Conv2dNet);
+
+/// The 1-D one: dilation with `same` padding, a stride, both poolings.
+macro_rules! conv1d_model {
+    ($name:ident $($embed:tt)*) => {
+        kiln::model! {
+            struct $name $($embed)* {
+                input seq: [f32; 12, 3];
+                let y = Conv1D(4, 3, dilation_rate = 2, padding = "same", activation = relu)(seq);
+                let y = MaxPooling1D(2)(y);
+                let y = Conv1D(3, 2, strides = 2)(y);
+                let y = AveragePooling1D(2, strides = 1)(y);
+                let y = Flatten()(y);
+                let q = Dense(1, activation = sigmoid)(y);
+                output q;
+            }
+        }
+    };
+}
+conv1d_model!(Conv1dEmbedded embed "tests/fixtures/embedded/conv1d.safetensors");
+conv1d_model!(Conv1dNet);
+
+fn conv2d_samples() -> impl Iterator<Item = [[[f32; 2]; 9]; 9]> {
+    expected_conv::CONV2D_X.chunks_exact(162).map(|c| {
+        let mut x = [[[0.0; 2]; 9]; 9];
+        kiln_infer::flat_mut(&mut x).copy_from_slice(c);
+        x
+    })
+}
+
+fn conv1d_samples() -> impl Iterator<Item = [[f32; 3]; 12]> {
+    expected_conv::CONV1D_X.chunks_exact(36).map(|c| {
+        let mut x = [[0.0; 3]; 12];
+        kiln_infer::flat_mut(&mut x).copy_from_slice(c);
+        x
+    })
+}
+
 fn digits_samples() -> impl Iterator<Item = [f32; 64]> {
     expected::DIGITS_X.chunks_exact(64).map(|c| c.try_into().unwrap())
 }
@@ -123,6 +185,37 @@ fn text_predictions_match_keras_and_kiln_runtime() {
     }
 }
 
+/// Bound as in `close`'s note: the runtime fuses multiply–adds (im2col +
+/// SGEMM, or its direct AVX kernel) and sums the taps in another order
+/// than the `no_std` kernel; Keras (oneDNN) in yet another. The largest
+/// relative difference measured is ~3e-7; a 0.1% error in one tap fails.
+#[test]
+fn convolutional_predictions_match_keras_and_kiln_runtime() {
+    let mut runtime = Conv2dNet::new(0);
+    runtime.load_weights(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/embedded/conv2d.safetensors")).unwrap();
+    for (k, x) in conv2d_samples().enumerate() {
+        let (embedded, normal) = (Conv2dEmbedded.predict_one(&x), runtime.predict_one(&x));
+        let keras = &expected_conv::CONV2D_KERAS[k * 3..(k + 1) * 3];
+        for j in 0..3 {
+            assert!(close(embedded[j], normal[j], 1e-5), "2-D sample {k} class {j}: {} vs {}", embedded[j], normal[j]);
+            assert!(
+                close(embedded[j], keras[j], 1e-5),
+                "2-D sample {k} class {j}: {} vs Keras {}",
+                embedded[j],
+                keras[j]
+            );
+        }
+    }
+    let mut runtime = Conv1dNet::new(0);
+    runtime.load_weights(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/embedded/conv1d.safetensors")).unwrap();
+    for (k, x) in conv1d_samples().enumerate() {
+        let (embedded, normal) = (Conv1dEmbedded.predict_one(&x)[0], runtime.predict_one(&x)[0]);
+        let keras = expected_conv::CONV1D_KERAS[k];
+        assert!(close(embedded, normal, 1e-5), "1-D sample {k}: {embedded} vs {normal}");
+        assert!(close(embedded, keras, 1e-5), "1-D sample {k}: {embedded} vs Keras {keras}");
+    }
+}
+
 #[test]
 fn an_id_beyond_input_dim_is_an_error() {
     let mut ids = [1u32; 10];
@@ -136,12 +229,15 @@ fn an_id_beyond_input_dim_is_an_error() {
 fn embedded_predict_one_allocates_nothing() {
     let x = digits_samples().next().unwrap();
     let ids = text_samples().next().unwrap();
+    let (image, seq) = (conv2d_samples().next().unwrap(), conv1d_samples().next().unwrap());
     // The first call too: nothing is set up lazily.
     let (calls, _) = support::allocations(|| {
         let mut sum = 0.0;
         for _ in 0..10 {
             sum += DigitsEmbedded.predict_one(std::hint::black_box(&x))[0];
             sum += TextEmbedded.predict_one(std::hint::black_box(&ids)).unwrap()[0];
+            sum += Conv2dEmbedded.predict_one(std::hint::black_box(&image))[0];
+            sum += Conv1dEmbedded.predict_one(std::hint::black_box(&seq))[0];
         }
         sum
     });

@@ -37,10 +37,12 @@ compile_error!("kiln-infer needs its `libm` feature (the default) or `std` for `
 extern crate std;
 
 mod activation;
+mod conv;
 mod math;
 mod recurrent;
 
 pub use activation::{exp, sigmoid, softmax_row, tanh, Activation};
+pub use conv::{conv2d, pool2d, Pool, Window};
 pub use recurrent::{gru, gru_scratch_len, lstm, lstm_scratch_len, simple_rnn, simple_rnn_scratch_len, Recurrent};
 
 use core::fmt;

@@ -20,8 +20,9 @@ use std::collections::BTreeMap;
 use syn::{Expr, LitStr};
 
 /// Layer kinds with a `kiln_infer` kernel (listed in errors).
-const SUPPORTED: &str = "Dense, Embedding, LSTM, GRU, SimpleRNN, Activation, Dropout, SpatialDropout1D/2D, \
-                         GaussianNoise, Flatten, Reshape, GlobalAveragePooling1D/2D, GlobalMaxPooling1D/2D, \
+const SUPPORTED: &str = "Dense, Embedding, LSTM, GRU, SimpleRNN, Conv1D/2D, MaxPooling1D/2D, AveragePooling1D/2D, \
+                         Activation, Dropout, SpatialDropout1D/2D, GaussianNoise, Flatten, Reshape, \
+                         GlobalAveragePooling1D/2D, GlobalMaxPooling1D/2D, \
                          reduce_sum/mean/max, add, subtract, multiply, average, maximum, minimum, concatenate";
 
 /// One tensor of the weights file: its shape and where its values start
@@ -113,6 +114,32 @@ fn activation(layer: &LayerInfo, field: &str) -> Option<TokenStream> {
     Some(quote!(::kiln_infer::Activation::#variant))
 }
 
+/// The integer (or `true`/`false` as 1/0) arguments of the layer's
+/// runtime type (`Conv2d<9, 9, 2, 4, 3, 3, 1, 1, 1, 1, false>`), which
+/// the spec has resolved from every spelling of its arguments.
+fn type_sizes(layer: &LayerInfo) -> Option<Vec<usize>> {
+    let text = layer.spec.field_type(&layer.inputs, &layer.output).to_string();
+    let inner = &text[text.find('<')? + 1..text.rfind('>')?];
+    inner.split(',').map(|piece| literal(piece.trim())).collect()
+}
+
+/// `3`, `3usize`, `true`, `false` as a number.
+fn literal(piece: &str) -> Option<usize> {
+    match piece {
+        "true" => Some(1),
+        "false" => Some(0),
+        _ => piece.trim_end_matches("usize").replace('_', "").parse().ok(),
+    }
+}
+
+/// The `index`-th `&[…]` list of the layer's constructor
+/// (`Pooling::new(mode, padding, &[shape], &[pool], &[strides])`).
+fn constructor_list(layer: &LayerInfo, index: usize) -> Option<Vec<usize>> {
+    let text = constructor_text(layer);
+    let list = text.split("& [").nth(index + 1)?;
+    list[..list.find(']')?].split(',').map(|piece| literal(piece.trim())).collect()
+}
+
 fn bool_field(layer: &LayerInfo, field: &str) -> Option<bool> {
     let text = constructor_text(layer);
     let at = text.find(&format!(" {field} : "))? + field.len() + 4;
@@ -158,6 +185,31 @@ enum Kernel {
     Concatenate {
         widths: Vec<usize>,
     },
+    Conv {
+        window: TokenStream,
+        filters: usize,
+        activation: TokenStream,
+    },
+    Pool {
+        window: TokenStream,
+        pool: TokenStream,
+    },
+}
+
+/// A `kiln_infer::Window` over a `[rows, cols, channels]` sample.
+fn window_tokens(
+    input: [usize; 3],
+    size: [usize; 2],
+    strides: [usize; 2],
+    dilation: [usize; 2],
+    same: bool,
+) -> TokenStream {
+    let [rows, cols, channels] = input;
+    let ([kh, kw], [sh, sw], [dh, dw]) = (size, strides, dilation);
+    quote!(::kiln_infer::Window {
+        rows: #rows, cols: #cols, channels: #channels,
+        size: [#kh, #kw], strides: [#sh, #sw], dilation: [#dh, #dw], same: #same,
+    })
 }
 
 /// The plan for `layer`, or why it has none.
@@ -216,6 +268,45 @@ fn plan(layer: &LayerInfo) -> Result<Plan, String> {
             let word = constructor_word(layer, "Activation ::").ok_or_else(|| missing("activation"))?;
             let variant = format_ident!("{}", word);
             Kernel::Activation { activation: quote!(::kiln_infer::Activation::#variant), row: last(&input) }
+        }
+        "Conv1D" | "Conv2D" => {
+            // Conv1d<L, C, F, K, S, D, SAME> / Conv2d<H, W, C, F, KH, KW, SH, SW, DH, DW, SAME>.
+            let sizes = type_sizes(layer).ok_or_else(|| missing("sizes"))?;
+            let window = match sizes[..] {
+                [l, c, f, k, s, d, same] => (f, window_tokens([1, l, c], [1, k], [1, s], [1, d], same == 1)),
+                [h, w, c, f, kh, kw, sh, sw, dh, dw, same] => {
+                    (f, window_tokens([h, w, c], [kh, kw], [sh, sw], [dh, dw], same == 1))
+                }
+                _ => return Err(missing("sizes")),
+            };
+            let (filters, window) = window;
+            let kernel: Vec<usize> = match ty {
+                "Conv1D" => vec![sizes[3], sizes[1], filters],
+                _ => vec![sizes[4], sizes[5], sizes[2], filters],
+            };
+            let mut weights = vec![(format!("{name}/kernel"), kernel)];
+            if bool_field(layer, "use_bias").ok_or_else(|| missing("use_bias"))? {
+                weights.push((format!("{name}/bias"), vec![filters]));
+            }
+            let activation = activation(layer, "activation").ok_or_else(|| missing("activation"))?;
+            return Ok(Plan { weights, kind: Kernel::Conv { window, filters, activation } });
+        }
+        "MaxPooling1D" | "MaxPooling2D" | "AveragePooling1D" | "AveragePooling2D" => {
+            let (pool, strides) = (constructor_list(layer, 1), constructor_list(layer, 2));
+            let same = constructor_word(layer, "Padding ::").ok_or_else(|| missing("padding"))? == "Same";
+            let window = match (&input[..], pool.as_deref(), strides.as_deref()) {
+                (&[l, c], Some(&[p]), Some(&[s])) => window_tokens([1, l, c], [1, p], [1, s], [1, 1], same),
+                (&[h, w, c], Some(&[ph, pw]), Some(&[sh, sw])) => {
+                    window_tokens([h, w, c], [ph, pw], [sh, sw], [1, 1], same)
+                }
+                _ => return Err(missing("pool_size")),
+            };
+            let pool = if ty.starts_with("Max") {
+                quote!(::kiln_infer::Pool::Max)
+            } else {
+                quote!(::kiln_infer::Pool::Average)
+            };
+            Kernel::Pool { window, pool }
         }
         "Dropout" | "SpatialDropout1D" | "SpatialDropout2D" | "GaussianNoise" | "Flatten" | "Reshape" => Kernel::Copy,
         "GlobalAveragePooling1D" | "GlobalAveragePooling2D" | "GlobalMaxPooling1D" | "GlobalMaxPooling2D" => {
@@ -439,6 +530,11 @@ fn generate(
                 #dst.copy_from_slice(#src);
                 #activation.apply(&mut #dst[..], #row);
             },
+            Kernel::Conv { window, filters, activation } => {
+                let (k, b) = (w("/kernel").expect("kernel"), opt(w("/bias")));
+                quote!(::kiln_infer::conv2d(#src, &#window, #k, #b, #filters, #activation, &mut #dst[..]);)
+            }
+            Kernel::Pool { window, pool } => quote!(::kiln_infer::pool2d(#src, &#window, #pool, &mut #dst[..]);),
             Kernel::Copy => quote!(#dst.copy_from_slice(#src);),
             Kernel::Reduce { op, n, inner } => quote!(::kiln_infer::reduce(#src, #n, #inner, #op, &mut #dst[..]);),
             Kernel::Merge { op } => {
