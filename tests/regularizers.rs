@@ -12,6 +12,7 @@ mod support;
 static ALLOCATOR: support::Counting = support::Counting;
 
 use kiln::prelude::*;
+use kiln::Error;
 
 kiln::model! {
     struct Mlp {
@@ -139,4 +140,60 @@ fn regularized_and_constrained_steps_allocate_nothing_once_warm() {
     let (calls, loss) = support::allocations(|| model.train_on_batch(&x[..], &y[..]).unwrap());
     assert!(loss.is_finite());
     assert_eq!(calls, 0, "a warm step with regularizers and constraints allocated");
+}
+
+const HIGH: f32 = 2.0;
+const NEGATIVE: f32 = -1.0;
+
+kiln::model! {
+    /// `min_value` above `max_value` (1.0 by default), through a constant
+    /// the macro cannot read.
+    struct MinAboveMax {
+        input x: [f32; 3];
+        let y = Dense(2, kernel_constraint = min_max_norm(min_value = HIGH))(x);
+        output y;
+    }
+}
+
+kiln::model! {
+    struct NegativeMaxNorm {
+        input x: [f32; 3];
+        let y = Dense(2, kernel_constraint = max_norm(NEGATIVE))(x);
+        output y;
+    }
+}
+
+fn all_values<N: Network>(net: &N) -> Vec<f32> {
+    let mut values = Vec::new();
+    net.params(&mut |p| values.extend_from_slice(&p.value));
+    values
+}
+
+/// Old code: `f32::clamp` panicked ("min > max") inside the first
+/// optimizer step (`fit`, `train_on_batch`), after the batch's forward and
+/// backward passes; a negative `max_value` silently flipped every weight's
+/// sign. Now both are refused before any work, naming the argument.
+#[test]
+fn impossible_constraints_are_errors_before_the_first_step() {
+    let (x, y) = (vec![[1.0f32, 2.0, 3.0]; 4], vec![[0.5f32, -0.5]; 4]);
+    let mut model = MinAboveMax::new(0).compile(Sgd::new(0.1), MeanSquaredError, &[]);
+    let before = all_values(model.network());
+    for result in
+        [model.train_on_batch(&x[..], &y[..]).map(|_| ()), model.fit(&x[..], &y[..]).verbose(0).run().map(|_| ())]
+    {
+        match result {
+            Err(Error::InvalidArgument { name: "min_value", reason }) => {
+                assert_eq!(reason, "of min_max_norm on `dense/kernel` must be ≤ max_value (1), but is 2")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(all_values(model.network()), before, "no step was taken");
+    let mut model = NegativeMaxNorm::new(0).compile(Sgd::new(0.1), MeanSquaredError, &[]);
+    match model.train_on_batch(&x[..], &y[..]) {
+        Err(Error::InvalidArgument { name: "max_value", reason }) => {
+            assert_eq!(reason, "of max_norm on `dense/kernel` must be ≥ 0 and finite, but is -1")
+        }
+        other => panic!("{other:?}"),
+    }
 }

@@ -118,6 +118,51 @@ pub enum Constraint {
 const EPSILON: f32 = 1e-7;
 
 impl Constraint {
+    /// Keras's function name of the constraint.
+    fn keras_name(&self) -> &'static str {
+        match self {
+            Constraint::NonNeg => "non_neg",
+            Constraint::MaxNorm { .. } => "max_norm",
+            Constraint::UnitNorm { .. } => "unit_norm",
+            Constraint::MinMaxNorm { .. } => "min_max_norm",
+        }
+    }
+
+    /// Checks the constraint's values before any step: bounds and rate
+    /// finite and ≥ 0, and `min_value ≤ max_value` (a negative norm bound
+    /// flips every weight's sign; Keras does not check either). `param`
+    /// names the constrained weight in the message (`dense/kernel`).
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidArgument`] naming the value.
+    pub fn validate(&self, param: &str) -> crate::Result<()> {
+        let bounds: &[(&'static str, f32)] = match self {
+            Constraint::NonNeg | Constraint::UnitNorm { .. } => &[],
+            Constraint::MaxNorm { max_value, .. } => &[("max_value", *max_value)],
+            Constraint::MinMaxNorm { min_value, max_value, rate, .. } => {
+                &[("min_value", *min_value), ("max_value", *max_value), ("rate", *rate)]
+            }
+        };
+        let what = self.keras_name();
+        for &(name, value) in bounds {
+            if !(value.is_finite() && value >= 0.0) {
+                return Err(crate::Error::InvalidArgument {
+                    name,
+                    reason: format!("of {what} on `{param}` must be ≥ 0 and finite, but is {value}"),
+                });
+            }
+        }
+        if let Constraint::MinMaxNorm { min_value, max_value, .. } = self {
+            if min_value > max_value {
+                return Err(crate::Error::InvalidArgument {
+                    name: "min_value",
+                    reason: format!("of {what} on `{param}` must be ≤ max_value ({max_value}), but is {min_value}"),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// Projects `w` (of Keras shape `shape`) in place; `norms` is scratch
     /// space (one value per norm taken), reused so a step allocates nothing.
     pub fn apply(&self, w: &mut [f32], shape: &[usize], norms: &mut Vec<f32>) {
@@ -156,10 +201,13 @@ impl Constraint {
         for s in sums.iter_mut() {
             let norm = s.sqrt();
             let desired = match self {
-                Constraint::MaxNorm { max_value, .. } => norm.clamp(0.0, *max_value),
+                // `max` then `min`, as Keras's `ops.clip`: never a panic
+                // (`f32::clamp` panics on bounds [`Constraint::validate`]
+                // refuses before training; a hand-made step may skip it).
+                Constraint::MaxNorm { max_value, .. } => norm.max(0.0).min(*max_value),
                 Constraint::UnitNorm { .. } => 1.0,
                 Constraint::MinMaxNorm { min_value, max_value, rate, .. } => {
-                    rate * norm.clamp(*min_value, *max_value) + (1.0 - rate) * norm
+                    rate * norm.max(*min_value).min(*max_value) + (1.0 - rate) * norm
                 }
                 Constraint::NonNeg => unreachable!("handled above"),
             };

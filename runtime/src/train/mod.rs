@@ -262,6 +262,29 @@ impl<N: Network> Model<N> {
         self
     }
 
+    /// Every weight constraint's values ([`crate::regularizers::Constraint::validate`]),
+    /// before a step; allocates only to name a weight in an error.
+    fn validate_constraints(&self) -> Result<()> {
+        let (mut index, mut bad) = (0, None);
+        self.network.params(&mut |p| {
+            if bad.is_none() && p.constraint.as_ref().is_some_and(|c| c.validate("").is_err()) {
+                bad = Some(index);
+            }
+            index += 1;
+        });
+        let Some(bad) = bad else { return Ok(()) };
+        let path = &self.network.param_paths()[bad];
+        let mut result = Ok(());
+        let mut index = 0;
+        self.network.params(&mut |p| {
+            if index == bad {
+                result = p.constraint.as_ref().map_or(Ok(()), |c| c.validate(path));
+            }
+            index += 1;
+        });
+        result
+    }
+
     /// The network being trained.
     pub fn network(&self) -> &N {
         &self.network
@@ -320,6 +343,7 @@ impl<N: Network> Model<N> {
         y: Y::Batch<'_>,
     ) -> Result<f32> {
         self.optimizer.validate()?;
+        self.validate_constraints()?;
         let n = self.check_data::<Y>(x, y, "train on")?;
         let (x, y) = (N::Input::flatten(x), Y::flatten(y));
         self.check_values::<Y>(x, y)?;
