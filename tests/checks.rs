@@ -38,6 +38,50 @@ kiln::model! {
     }
 }
 
+/// A schedule a user wrote, gone wrong: NaN from step 3 on.
+#[derive(Debug)]
+struct NanFromStep3;
+impl kiln::optimizers::LearningRateSchedule for NanFromStep3 {
+    fn name(&self) -> &'static str {
+        "NanFromStep3"
+    }
+    fn at(&self, step: u64) -> f32 {
+        if step >= 3 {
+            f32::NAN
+        } else {
+            0.01
+        }
+    }
+}
+
+/// Old code: the rate a schedule gives was never checked: a NaN (a
+/// schedule of one's own) or an overflow to infinity (`ExponentialDecay`
+/// with `decay_rate = 10`) was applied, every weight became
+/// NaN, and only the next batch's loss reported it. Now that step is
+/// refused before any work, naming the learning rate and the step.
+#[test]
+fn a_schedule_giving_a_non_finite_rate_is_refused_before_its_step() {
+    fn refused_at(optimizer: Sgd, bad_step: u64) {
+        let (x, y) = data(8);
+        let mut model = Hidden::new(0).compile(optimizer, MeanSquaredError, &[]);
+        for _ in 0..bad_step {
+            model.train_on_batch(&x[..], &y[..]).unwrap();
+        }
+        let before = params(model.network());
+        match model.train_on_batch(&x[..], &y[..]) {
+            Err(Error::InvalidArgument { name: "learning_rate", reason }) => {
+                assert!(reason.contains(&format!("at step {bad_step}")), "{reason}")
+            }
+            other => panic!("step {bad_step}: {other:?}"),
+        }
+        assert_eq!(params(model.network()), before, "the refused step changed the weights");
+        assert_eq!(model.optimizer().iterations(), bad_step);
+    }
+    refused_at(Sgd::default().with_schedule(NanFromStep3), 3);
+    // 1e-40 · 10^t in float32: 0.01 at step 38, infinite at 39.
+    refused_at(Sgd::default().with_schedule(ExponentialDecay::new(1e-40, 1, 10.0)), 39);
+}
+
 kiln::model! {
     struct TwoOut {
         input x: [f32; 2];

@@ -397,6 +397,28 @@ fn bad_arguments_are_errors_naming_them() {
         error_name(&Sgd::default().with_schedule(PiecewiseConstantDecay::new([5, 5], [0.1, 0.2, 0.3]))),
         "boundaries"
     );
+    // Old code: RMSprop's momentum was never checked (1.5 diverged,
+    // −0.5 and NaN were silently taken as no momentum).
+    for momentum in [1.5, -0.5, f32::NAN] {
+        assert_eq!(error_name(&RmsProp::new(0.1).with_momentum(momentum)), "momentum", "{momentum}");
+    }
+    // Old code: checked in f64, used in float32 (as Keras does): a clipnorm
+    // of 1e39 became inf (NaN weights), 1e-50 became 0 (0/0 on a zero
+    // gradient), β₂ = 1 − 1e-10 became 1.0 (Adam's step 0, learning
+    // stopped silently), ρ likewise.
+    assert_eq!(error_name(&Sgd::new(0.1).with_clipnorm(1e39)), "clipnorm");
+    assert_eq!(error_name(&Sgd::new(0.1).with_clipnorm(1e-50)), "clipnorm");
+    assert_eq!(error_name(&Sgd::new(0.1).with_global_clipnorm(1e-50)), "global_clipnorm");
+    assert_eq!(error_name(&Sgd::new(0.1).with_clipvalue(1e39)), "clipvalue");
+    assert_eq!(error_name(&Sgd::new(0.1).with_weight_decay(1e39)), "weight_decay");
+    let mut adam = Adam::new(0.1);
+    adam.beta_2 = 1.0 - 1e-10;
+    let reason = adam.validate().unwrap_err().to_string();
+    assert!(reason.contains("beta_2") && reason.contains("0.9999999999") && reason.contains("float32"), "{reason}");
+    let mut rms = RmsProp::new(0.1);
+    rms.rho = 1.0 - 1e-10;
+    assert_eq!(error_name(&rms), "rho");
+    assert!(adamax(0.1, 1.0 - 1e-10, 0.999, 1e-7).validate().is_err());
     // A negative learning rate is checked in the schedule's place too.
     assert_eq!(error_name(&Sgd::new(-1.0)), "learning_rate");
     assert!(Sgd::new(-1.0).with_schedule(ExponentialDecay::new(0.1, 10, 0.9)).validate().is_ok());

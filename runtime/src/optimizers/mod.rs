@@ -300,10 +300,22 @@ pub(crate) fn check_hyper<V: Into<f64> + Copy + std::fmt::Display>(
     range: &str,
 ) -> Result<()> {
     let (wide, lo, hi) = (value.into(), lo.into(), hi.into());
-    if wide.is_finite() && wide >= lo && wide < hi {
-        Ok(())
-    } else {
+    let fits = |v: f64| v.is_finite() && v >= lo && v < hi;
+    // The arithmetic is float32, as Keras's (it casts every
+    // hyper-parameter to the variables' dtype): an f64 value in range may
+    // not be once rounded (1e39 → inf, 1e-50 → 0, 1 − 1e-10 → 1).
+    let narrow = wide as f32;
+    if !fits(wide) {
         Err(Error::InvalidArgument { name, reason: format!("must be {range}, but is {value}") })
+    } else if !fits(f64::from(narrow)) {
+        Err(Error::InvalidArgument {
+            name,
+            reason: format!(
+                "must be {range} in float32 (the dtype kiln and Keras compute in), but is {value}, {narrow} in float32"
+            ),
+        })
+    } else {
+        Ok(())
     }
 }
 

@@ -83,6 +83,7 @@ impl Optimizer for RmsProp {
     fn validate(&self) -> crate::Result<()> {
         self.state.validate()?;
         super::check_hyper("rho", self.rho, 0.0, 1.0, "in [0, 1)")?;
+        super::check_hyper("momentum", self.momentum, 0.0, 1.0, "in [0, 1)")?;
         super::check_hyper("epsilon", self.epsilon, f32::MIN_POSITIVE, f32::INFINITY, "positive and finite")
     }
     fn state(&self) -> &OptimizerState {

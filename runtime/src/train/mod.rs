@@ -721,6 +721,21 @@ impl<N: Network> Model<N> {
 
     /// Forward, losses, backward and update on one batch of flat data.
     fn step_on(&mut self, x: InputFlat<'_, N>, y: &[Vec<f32>], weights: Option<&[f32]>, n: usize) -> Result<f32> {
+        // A schedule's rate is the user's code (or an overflow): a NaN or
+        // infinite one would make every weight NaN; refuse the step first.
+        let state = self.optimizer.state();
+        if let Some(schedule) = &state.schedule {
+            let (step, lr) = (state.iterations, schedule.at(state.iterations));
+            if !(lr.is_finite() && lr >= 0.0) {
+                return Err(Error::InvalidArgument {
+                    name: "learning_rate",
+                    reason: format!(
+                        "must be ≥ 0 and finite, but the schedule {} gives {lr} at step {step}",
+                        schedule.name()
+                    ),
+                });
+            }
+        }
         // Data-parallel hook: the same step with one all-reduce of the
         // gradients before the checks and the update (train/reduce.rs).
         if self.collective.is_some() {
