@@ -545,6 +545,31 @@ fn bad_callback_arguments_are_errors_before_training() {
     let mut scheduler = LearningRateScheduler::new(|_, _| -1.0);
     let err = m.fit(&x, &y).epochs(2).verbose(0).callback(&mut scheduler).run().unwrap_err();
     assert!(matches!(err, kiln::Error::InvalidArgument { name: "schedule", .. }), "{err}");
+    // Old code: these were taken. A NaN `min_delta`, `baseline` or
+    // threshold is never beaten: EarlyStopping stopped after `patience`
+    // epochs whatever the loss did, ModelCheckpoint never saved,
+    // ReduceLROnPlateau kept cutting; a factor ≤ 0 sent the rate to `min_lr`.
+    let nan = f64::NAN;
+    let cases: Vec<(&str, Box<dyn Callback<Linear>>)> = vec![
+        ("min_delta", Box::new(EarlyStopping::new().monitor("loss").min_delta(nan))),
+        ("min_delta", Box::new(EarlyStopping::new().monitor("loss").min_delta(f64::INFINITY))),
+        ("baseline", Box::new(EarlyStopping::new().monitor("loss").baseline(nan))),
+        ("min_delta", Box::new(ReduceLrOnPlateau::new().monitor("loss").min_delta(nan))),
+        ("factor", Box::new(ReduceLrOnPlateau::new().monitor("loss").factor(0.0))),
+        ("factor", Box::new(ReduceLrOnPlateau::new().monitor("loss").factor(-0.5))),
+        (
+            "initial_value_threshold",
+            Box::new(
+                ModelCheckpoint::new("w.safetensors").monitor("loss").save_best_only(true).initial_value_threshold(nan),
+            ),
+        ),
+    ];
+    for (name, mut callback) in cases {
+        match m.fit(&x, &y).epochs(2).verbose(0).callback(&mut *callback).run() {
+            Err(kiln::Error::InvalidArgument { name: got, .. }) => assert_eq!(got, name),
+            other => panic!("{name}: {other:?}"),
+        }
+    }
     assert_eq!(weights_of(&m), before, "nothing trained");
     assert_eq!(m.optimizer().learning_rate(), 0.1);
     let mut ctx = CallbackContext::new(&mut m);

@@ -1,7 +1,7 @@
 //! Keras's `EarlyStopping`.
 
 use super::{Callback, CallbackContext, Logs, Mode, Monitor};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::network::Network;
 
 /// Stops training when a monitored quantity has stopped improving
@@ -137,6 +137,14 @@ impl<N: Network> Callback<N> for EarlyStopping {
         self.monitor.best = None;
         self.best_weights = None;
         self.best_epoch = 0;
+        if let Some(baseline) = self.baseline.filter(|b| !b.is_finite()) {
+            // A NaN (or infinite) baseline is never beaten: training would
+            // stop after `patience` epochs whatever the metric did.
+            return Err(Error::InvalidArgument {
+                name: "baseline",
+                reason: format!("EarlyStopping's baseline must be finite, but is {baseline}"),
+            });
+        }
         self.monitor.resolve(ctx.model(), "EarlyStopping")
     }
 

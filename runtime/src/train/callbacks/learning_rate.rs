@@ -165,6 +165,13 @@ impl<N: Network> Callback<N> for ReduceLrOnPlateau {
                 reason: format!("ReduceLROnPlateau does not support a factor ≥ 1.0, but it is {}", self.factor),
             });
         }
+        if self.factor <= 0.0 {
+            // Keras takes it, and the rate jumps to `min_lr` at the first plateau.
+            return Err(Error::InvalidArgument {
+                name: "factor",
+                reason: format!("ReduceLROnPlateau's factor must be > 0, but is {}", self.factor),
+            });
+        }
         if !self.min_lr.is_finite() || self.min_lr < 0.0 {
             return Err(Error::InvalidArgument {
                 name: "min_lr",

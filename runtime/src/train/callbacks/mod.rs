@@ -319,6 +319,13 @@ impl Monitor {
 
     /// Keras's `_set_monitor_op`: decides the direction once.
     pub fn resolve<N: Network>(&mut self, model: &Model<N>, callback: &str) -> Result<()> {
+        // A NaN margin makes every comparison false (nothing ever improves).
+        if !self.min_delta.is_finite() {
+            return Err(Error::InvalidArgument {
+                name: "min_delta",
+                reason: format!("{callback}'s min_delta must be finite, but is {}", self.min_delta),
+            });
+        }
         if self.greater.is_some() {
             return Ok(());
         }

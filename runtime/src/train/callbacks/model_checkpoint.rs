@@ -208,6 +208,13 @@ impl<N: Network> Callback<N> for ModelCheckpoint {
             });
         }
         if self.save_best_only {
+            if let Some(threshold) = self.monitor.best.filter(|t| t.is_nan()) {
+                // Never beaten: nothing would ever be saved.
+                return Err(Error::InvalidArgument {
+                    name: "initial_value_threshold",
+                    reason: format!("ModelCheckpoint's initial_value_threshold must be a number, but is {threshold}"),
+                });
+            }
             self.monitor.resolve(ctx.model(), "ModelCheckpoint")?;
         }
         Ok(())
