@@ -143,6 +143,32 @@ fn regularized_and_constrained_steps_allocate_nothing_once_warm() {
 }
 
 const HIGH: f32 = 2.0;
+const NEGATIVE_RATE: f32 = -0.01;
+
+kiln::model! {
+    /// A regularizer factor the macro cannot read (a constant).
+    struct NegativeL2 {
+        input x: [f32; 3];
+        let y = Dense(2, kernel_regularizer = l2(NEGATIVE_RATE))(x);
+        output y;
+    }
+}
+
+/// Old code: a negative factor from a constant was taken (Keras raises
+/// ValueError): the penalty rewarded large weights; NaN made the loss NaN.
+#[test]
+fn a_negative_regularizer_factor_is_an_error_before_the_first_step() {
+    let (x, y) = (vec![[1.0f32, 2.0, 3.0]; 4], vec![[0.5f32, -0.5]; 4]);
+    let mut model = NegativeL2::new(0).compile(Sgd::new(0.1), MeanSquaredError, &[]);
+    let before = all_values(model.network());
+    match model.train_on_batch(&x[..], &y[..]) {
+        Err(Error::InvalidArgument { name: "l2", reason }) => {
+            assert_eq!(reason, "of the regularizer on `dense/kernel` must be ≥ 0 and finite, but is -0.01")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(all_values(model.network()), before);
+}
 const NEGATIVE: f32 = -1.0;
 
 kiln::model! {

@@ -44,6 +44,24 @@ impl Regularizer {
         }
     }
 
+    /// Checks the factors: finite and ≥ 0 (Keras raises `ValueError`
+    /// otherwise). `param` names the regularized weight in the message.
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidArgument`] naming the factor (`l1`, `l2`).
+    pub fn validate(self, param: &str) -> crate::Result<()> {
+        let (l1, l2) = self.factors();
+        for (name, value) in [("l1", l1), ("l2", l2)] {
+            if !(value.is_finite() && value >= 0.0) {
+                return Err(crate::Error::InvalidArgument {
+                    name,
+                    reason: format!("of the regularizer on `{param}` must be ≥ 0 and finite, but is {value}"),
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// The penalty `l1·Σ|x| + l2·Σx²` (sums accumulated in f64).
     pub fn penalty(self, x: &[f32]) -> f32 {
         let (l1, l2) = self.factors();

@@ -214,7 +214,7 @@ impl<'a, N: Network, Y: SampleSet> Fit<'a, N, Y> {
     /// "Your input ran out of data" and stops).
     pub fn run(mut self) -> Result<History> {
         self.model.optimizer.validate()?;
-        self.model.validate_constraints()?;
+        self.model.validate_weight_options()?;
         super::check_batch_size(self.batch_size)?;
         if self.validation_freq == 0 {
             return Err(Error::InvalidArgument {

@@ -262,12 +262,18 @@ impl<N: Network> Model<N> {
         self
     }
 
-    /// Every weight constraint's values ([`crate::regularizers::Constraint::validate`]),
-    /// before a step; allocates only to name a weight in an error.
-    fn validate_constraints(&self) -> Result<()> {
+    /// Every weight's regularizer and constraint values
+    /// ([`crate::regularizers::Regularizer::validate`],
+    /// [`crate::regularizers::Constraint::validate`]), before a step;
+    /// allocates only to name the weight in an error.
+    fn validate_weight_options(&self) -> Result<()> {
+        let check = |p: &crate::param::Param, path: &str| -> Result<()> {
+            p.regularizer.map_or(Ok(()), |r| r.validate(path))?;
+            p.constraint.as_ref().map_or(Ok(()), |c| c.validate(path))
+        };
         let (mut index, mut bad) = (0, None);
         self.network.params(&mut |p| {
-            if bad.is_none() && p.constraint.as_ref().is_some_and(|c| c.validate("").is_err()) {
+            if bad.is_none() && check(p, "").is_err() {
                 bad = Some(index);
             }
             index += 1;
@@ -278,7 +284,7 @@ impl<N: Network> Model<N> {
         let mut index = 0;
         self.network.params(&mut |p| {
             if index == bad {
-                result = p.constraint.as_ref().map_or(Ok(()), |c| c.validate(path));
+                result = check(p, path);
             }
             index += 1;
         });
@@ -343,7 +349,7 @@ impl<N: Network> Model<N> {
         y: Y::Batch<'_>,
     ) -> Result<f32> {
         self.optimizer.validate()?;
-        self.validate_constraints()?;
+        self.validate_weight_options()?;
         let n = self.check_data::<Y>(x, y, "train on")?;
         let (x, y) = (N::Input::flatten(x), Y::flatten(y));
         self.check_values::<Y>(x, y)?;
