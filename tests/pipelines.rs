@@ -387,6 +387,30 @@ fn bad_arguments_and_bad_batches_are_typed_errors() {
     assert!(matches!(err, Error::InvalidArgument { name: "steps", .. }), "{err}");
     let err = m.fit_from(gen()).steps_per_epoch(1).validation_from(gen()).verbose(0).run().unwrap_err();
     assert!(matches!(err, Error::InvalidArgument { name: "validation_steps", .. }), "{err}");
+
+    // Old code: a dataset's bad argument surfaced only when its first pass
+    // began: a validation dataset's after a whole epoch of training, a
+    // training dataset's after the callbacks' `on_train_begin` (CsvLogger
+    // had truncated its file). Now before anything runs.
+    let w0 = weights(m.network());
+    let ds = || Dataset::from_slices(&x, &y).unwrap();
+    let bad_validation = [ds().batch(0), ds().shuffle(0, 1).batch(4)];
+    for bad in bad_validation {
+        let err = m.fit_from(ds().batch(4)).validation_from(bad).verbose(0).run().unwrap_err();
+        assert!(matches!(err, Error::InvalidArgument { name: "batch_size" | "buffer_size", .. }), "{err}");
+        assert_eq!(weights(m.network()), w0, "an epoch trained before the validation dataset's error");
+    }
+    struct Began(bool);
+    impl<N: Network> Callback<N> for Began {
+        fn on_train_begin(&mut self, _: &mut CallbackContext<'_, N>) -> kiln::Result<()> {
+            self.0 = true;
+            Ok(())
+        }
+    }
+    let mut began = Began(false);
+    let err = m.fit_from(ds().batch(0)).callback(&mut began).verbose(0).run().unwrap_err();
+    assert!(matches!(err, Error::InvalidArgument { name: "batch_size", .. }), "{err}");
+    assert!(!began.0, "on_train_begin ran before the training dataset's error");
 }
 
 #[test]

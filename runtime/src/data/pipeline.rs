@@ -295,10 +295,20 @@ impl<T: Send + 'static> Dataset<T> {
     /// [`Error::InvalidArgument`] for the first invalid argument of the
     /// chain (`batch_size`, `buffer_size`).
     pub fn iter(&self) -> Result<DatasetIter<T>> {
-        if let Some((name, reason)) = &self.invalid {
-            return Err(Error::InvalidArgument { name, reason: reason.clone() });
-        }
+        self.check()?;
         Ok(DatasetIter { inner: (self.make)() })
+    }
+
+    /// The first invalid argument of the chain, without starting a pass
+    /// (`fit` checks its datasets before training begins).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] naming it (`batch_size`, `buffer_size`).
+    pub fn check(&self) -> Result<()> {
+        match &self.invalid {
+            Some((name, reason)) => Err(Error::InvalidArgument { name, reason: reason.clone() }),
+            None => Ok(()),
+        }
     }
 
     /// Applies `f` to every element (tf.data's `map`), before or after
@@ -879,6 +889,14 @@ pub trait BatchStream<X: SampleSet, Y: SampleSet> {
     fn restart(&mut self) -> Result<bool>;
     /// Batches per pass, as far as known.
     fn cardinality(&self) -> Cardinality;
+    /// The stream's own arguments, checked before any pass begins (a
+    /// dataset's `batch_size`, `buffer_size`); a generator has none.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] naming the first invalid one.
+    fn check(&self) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// A generator: an iterator of batches, consumed once.
@@ -940,6 +958,9 @@ impl<B: BatchData + Send + 'static> BatchStream<B::X, B::Y> for Passes<B> {
     fn restart(&mut self) -> Result<bool> {
         self.current = Some(self.dataset.iter()?);
         Ok(true)
+    }
+    fn check(&self) -> Result<()> {
+        self.dataset.check()
     }
     fn cardinality(&self) -> Cardinality {
         self.dataset.cardinality

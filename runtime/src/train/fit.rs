@@ -586,6 +586,7 @@ impl<'x, X: SampleSet, Y: SampleSet> Feed<'x, X, Y> {
         steps: Option<usize>,
         name: &'static str,
     ) -> Result<Self> {
+        stream.check()?;
         let (steps, persistent) = match (steps, stream.cardinality()) {
             (Some(0), _) => {
                 return Err(Error::InvalidArgument { name, reason: "must be at least 1, but is 0".into() });
