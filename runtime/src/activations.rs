@@ -128,6 +128,8 @@ impl Activation {
                     *g *= 1.0 - yv * yv;
                 }
             }),
+            // Rows of no values: nothing to do (as the forward pass).
+            Activation::Softmax if row == 0 => {}
             Activation::Softmax => {
                 // ∂L/∂x_i = y_i (g_i − Σ_j g_j y_j)
                 for (g, yr) in grad.chunks_exact_mut(row).zip(y.chunks_exact(row)) {
@@ -422,6 +424,17 @@ fn max_ignoring_nan(m: f32, v: f32) -> f32 {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    /// Old code: the backward pass of a softmax over rows of 0 values
+    /// panicked in `chunks_exact_mut(0)`; the forward pass does nothing.
+    #[test]
+    fn softmax_of_empty_rows_does_nothing_both_ways() {
+        let (mut values, mut grad) = ([0.0f32; 0], [0.0f32; 0]);
+        Activation::Softmax.forward_in_place(&mut values, 0);
+        Activation::Softmax.backward_in_place(&values, &mut grad, 0);
+    }
+
     /// `pow2` is the exponent the old `n as i32` conversion built, for
     /// every `n` `exp` can produce, and `exp` still carries NaN.
     #[test]
@@ -434,7 +447,6 @@ mod tests {
         assert_eq!(super::exp(0.0), 1.0);
     }
 
-    use super::*;
     use crate::testing::assert_gradient_matches;
 
     /// Reference values computed by hand from the definitions (softmax row

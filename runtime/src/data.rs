@@ -124,7 +124,9 @@ impl StandardScaler {
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] naming `features` when it is 0, or `data`
-    /// when its length is not a multiple of `features`;
+    /// when its length is not a multiple of `features` or it holds a NaN or
+    /// infinite value (scikit-learn refuses infinity; it skips NaN as
+    /// missing, which kiln's models cannot take either);
     /// [`Error::NoData`] when `data` is empty.
     pub fn try_fit(data: &[f32], features: usize) -> Result<Self> {
         if features == 0 {
@@ -133,6 +135,18 @@ impl StandardScaler {
         check_rows(data.len(), features)?;
         if data.is_empty() {
             return Err(Error::NoData("fit a StandardScaler on"));
+        }
+        if let Some(i) = data.iter().position(|v| !v.is_finite()) {
+            // A NaN mean and scale would make every value of the feature NaN.
+            return Err(Error::InvalidArgument {
+                name: "data",
+                reason: format!(
+                    "holds {} at row {}, feature {}, but every value must be finite",
+                    data[i],
+                    i / features,
+                    i % features
+                ),
+            });
         }
         // scikit-learn's way, in f64: the mean first, then the squared
         // deviations from it with its rounding correction (one pass of
@@ -362,6 +376,19 @@ mod tests {
         let two = StandardScaler::try_fit(&[1.0, 3.0], 2).unwrap();
         assert!(two.try_transform(&mut [1.0, 2.0, 3.0]).is_err());
         assert!(std::panic::catch_unwind(|| StandardScaler::fit(&[1.0], 0)).is_err());
+    }
+
+    /// Old code: a NaN or infinite value gave that feature a NaN mean and
+    /// scale without a word, and every transformed value of it was NaN.
+    #[test]
+    fn non_finite_values_are_errors_naming_row_and_feature() {
+        for bad in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+            let data = [1.0, 2.0, 3.0, bad, 5.0, 6.0];
+            assert_eq!(
+                StandardScaler::try_fit(&data, 2).unwrap_err().to_string(),
+                format!("invalid argument `data`: holds {bad} at row 1, feature 1, but every value must be finite")
+            );
+        }
     }
 
     /// The test size is `round(n · fraction)` with the fraction the caller
