@@ -151,7 +151,16 @@ impl Initializer {
     /// matrix `[len / last, last]`, and an [`Initializer::Orthogonal`] of a
     /// 1-D shape a row; [`Initializer::try_fill`] reports these (and every
     /// other bad argument) as errors instead, as Keras does.
+    ///
+    /// # Panics
+    /// When the initializer's own arguments are invalid (an empty or
+    /// overflowing uniform range, a non-finite constant, …: every
+    /// [`Initializer::check`] error except those about `shape`), with the
+    /// message of the error [`Initializer::try_fill`] returns.
     pub fn fill(self, values: &mut [f32], shape: &[usize], rng: &mut impl Rng) {
+        if let Err(e) = self.check_arguments() {
+            panic!("{e}");
+        }
         if let Some((scale, mode, distribution)) = self.variance_scaling() {
             let bound = variance_scaling_bound(scale, mode, distribution, shape);
             match distribution {
@@ -217,16 +226,49 @@ impl Initializer {
     /// constructors and `__call__` do.
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] naming the argument: a length that is not
-    /// the product of `shape`; `scale` ≤ 0; `minval ≥ maxval`; a negative or
-    /// non-finite `stddev`, `gain` or constant; an identity of a shape that
-    /// is not 2-D; an orthogonal of fewer than 2 dimensions.
+    /// [`Error::InvalidArgument`] naming the argument: a `shape` holding
+    /// more than `usize::MAX` values or other than `len`; `scale` ≤ 0;
+    /// `minval ≥ maxval`, or `maxval − minval` overflowing f32; a negative
+    /// or non-finite `stddev`, `gain` or constant; a normal whose draws
+    /// can overflow f32 (`mean ± 2·stddev` truncated, `mean ± 8.6·stddev`
+    /// untruncated: the widest draws); an identity of a shape that is not
+    /// 2-D; an orthogonal of fewer than 2 dimensions.
     pub fn check(self, shape: &[usize], len: usize) -> Result<()> {
-        let bad = |name: &'static str, reason: String| Err(Error::InvalidArgument { name, reason });
-        let expected: usize = shape.iter().product();
+        let expected = size(shape)?;
         if expected != len {
-            return bad("shape", format!("{shape:?} holds {expected} values, but {len} are to be filled"));
+            let reason = format!("{shape:?} holds {expected} values, but {len} are to be filled");
+            return Err(Error::InvalidArgument { name: "shape", reason });
         }
+        self.check_arguments()?;
+        let bad = |reason: String| Err(Error::InvalidArgument { name: "shape", reason });
+        match self {
+            Initializer::Orthogonal { .. } if shape.len() < 2 => {
+                bad(format!("must have at least 2 dimensions for orthogonal, but is {shape:?}"))
+            }
+            Initializer::Identity { .. } if shape.len() != 2 => {
+                bad(format!("must be 2-D for identity, but is {shape:?}"))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// [`Initializer::check`] for the arguments of a layer's initializer
+    /// `name` (`kernel_initializer`, …), checked whatever the shape: the
+    /// error names `name` and says which of the initializer's arguments
+    /// is wrong.
+    pub(crate) fn check_as(self, name: &'static str) -> Result<()> {
+        self.check_arguments().map_err(|e| match e {
+            Error::InvalidArgument { name: argument, reason } => {
+                Error::InvalidArgument { name, reason: format!("`{argument}` of {self:?} {reason}") }
+            }
+            other => other,
+        })
+    }
+
+    /// The checks of the initializer's own arguments (those that do not
+    /// depend on the shape): every value it draws is finite.
+    fn check_arguments(self) -> Result<()> {
+        let bad = |name: &'static str, reason: String| Err(Error::InvalidArgument { name, reason });
         let finite = |name: &'static str, v: f32| {
             if v.is_finite() {
                 Ok(())
@@ -239,33 +281,36 @@ impl Initializer {
             Initializer::RandomUniform { min, max } => {
                 finite("minval", min)?;
                 finite("maxval", max)?;
-                if min < max {
-                    Ok(())
-                } else {
+                if min >= max {
                     bad("minval", format!("must be below maxval ({max}), but is {min}"))
+                } else if !(max - min).is_finite() {
+                    // `gen_range` draws `min + (max − min)·u` in f32.
+                    let reason = format!(
+                        "must not be so far above minval ({min}) that maxval − minval overflows f32, but is {max}"
+                    );
+                    bad("maxval", reason)
+                } else {
+                    Ok(())
                 }
             }
             Initializer::RandomNormal { mean, stddev } | Initializer::TruncatedNormal { mean, stddev } => {
                 finite("mean", mean)?;
-                crate::optimizers::check_hyper("stddev", stddev, 0.0, f32::INFINITY, "≥ 0 and finite")
+                crate::optimizers::check_hyper("stddev", stddev, 0.0, f32::INFINITY, "≥ 0 and finite")?;
+                let reach = if matches!(self, Initializer::TruncatedNormal { .. }) { 2.0 } else { NORMAL_REACH };
+                if (mean.abs() as f64) + reach * stddev as f64 <= f32::MAX as f64 {
+                    Ok(())
+                } else {
+                    let reason = format!(
+                        "must keep the widest draws, mean ± {reach}·stddev, finite in f32, \
+                         but is {stddev} with mean {mean}"
+                    );
+                    bad("stddev", reason)
+                }
             }
             Initializer::VarianceScaling { scale, .. } => {
                 crate::optimizers::check_hyper("scale", scale, f32::MIN_POSITIVE, f32::INFINITY, "positive and finite")
             }
-            Initializer::Orthogonal { gain } => {
-                finite("gain", gain)?;
-                if shape.len() < 2 {
-                    return bad("shape", format!("must have at least 2 dimensions for orthogonal, but is {shape:?}"));
-                }
-                Ok(())
-            }
-            Initializer::Identity { gain } => {
-                finite("gain", gain)?;
-                if shape.len() != 2 {
-                    return bad("shape", format!("must be 2-D for identity, but is {shape:?}"));
-                }
-                Ok(())
-            }
+            Initializer::Orthogonal { gain } | Initializer::Identity { gain } => finite("gain", gain),
             _ => Ok(()),
         }
     }
@@ -291,13 +336,42 @@ impl Initializer {
     /// ```
     ///
     /// # Errors
-    /// As [`Initializer::check`].
+    /// As [`Initializer::check`]; also naming `shape` when its values do
+    /// not fit in memory.
     pub fn generate(self, shape: &[usize], seed: u64) -> Result<Vec<f32>> {
-        let mut values = vec![0.0; shape.iter().product()];
-        self.try_fill(&mut values, shape, &mut rand_chacha::ChaCha8Rng::seed_from_u64(seed))?;
+        let len = size(shape)?;
+        self.check(shape, len)?;
+        let mut values = Vec::new();
+        values.try_reserve_exact(len).map_err(|_| Error::InvalidArgument {
+            name: "shape",
+            reason: format!("{shape:?} holds {len} values, which do not fit in memory"),
+        })?;
+        values.resize(len, 0.0);
+        self.fill(&mut values, shape, &mut rand_chacha::ChaCha8Rng::seed_from_u64(seed));
         Ok(values)
     }
 }
+
+/// The values a tensor of `shape` holds (0 when a dimension is 0, however
+/// large the others are).
+///
+/// # Errors
+/// [`Error::InvalidArgument`] naming `shape` when there are more than
+/// `usize::MAX`.
+fn size(shape: &[usize]) -> Result<usize> {
+    if shape.contains(&0) {
+        return Ok(0);
+    }
+    shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d)).ok_or_else(|| Error::InvalidArgument {
+        name: "shape",
+        reason: format!("{shape:?} holds more than usize::MAX ({}) values", usize::MAX),
+    })
+}
+
+/// A bound on `|z|` for every [`standard_normal`] sample `z`: Box–Muller's
+/// radius `√(−2·ln u₁)` with `u₁ ≥ 2⁻⁵³` is at most `√(106·ln 2) ≈ 8.5717`
+/// (with margin for rounding to f32).
+const NORMAL_REACH: f64 = 8.6;
 
 /// The standard deviation of a unit normal truncated to [−2, 2]
 /// (Keras's literal 0.87962566103423978, the same f64).
@@ -322,14 +396,17 @@ fn variance_scaling_bound(scale: f64, mode: Mode, distribution: Distribution, sh
 
 /// Keras's `compute_fans`: `(fan_in, fan_out)` of a tensor of `shape`; for
 /// rank > 2 (convolution kernels) the receptive field multiplies both.
+/// Products beyond `usize::MAX` (Keras's are Python integers) saturate
+/// there: only a shape holding no value (a zero dimension) or more values
+/// than a `usize` counts has such fans.
 pub fn fans(shape: &[usize]) -> (usize, usize) {
     match shape {
         [] => (1, 1),
         [n] => (*n, *n),
         [a, b] => (*a, *b),
         [lead @ .., a, b] => {
-            let field: usize = lead.iter().product();
-            (field * a, field * b)
+            let field = lead.iter().fold(1usize, |p, &d| p.saturating_mul(d));
+            (field.saturating_mul(*a), field.saturating_mul(*b))
         }
     }
 }

@@ -216,9 +216,19 @@ impl<
 
     /// A layer initialized as `config` says, drawing from `rng` (kernel,
     /// then bias, as Keras builds them).
-    pub fn new(config: ConvConfig, rng: &mut impl Rng) -> Self {
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidArgument`] naming `kernel_initializer` or
+    /// (with `use_bias`) `bias_initializer` when that initializer's
+    /// arguments are invalid ([`Initializer::check`]: an empty uniform
+    /// range, a non-finite constant, …); nothing is drawn then.
+    pub fn try_new(config: ConvConfig, rng: &mut impl Rng) -> crate::Result<Self> {
         #[allow(clippy::let_unit_value)]
         let () = Self::VALID;
+        config.kernel_initializer.check_as("kernel_initializer")?;
+        if config.use_bias {
+            config.bias_initializer.check_as("bias_initializer")?;
+        }
         let shape = Self::kernel_shape();
         let mut kernel = Param::zeros("kernel", &shape);
         config.kernel_initializer.fill(&mut kernel.value, &shape, rng);
@@ -227,7 +237,18 @@ impl<
             config.bias_initializer.fill(&mut b.value, &[F], rng);
             b
         });
-        Conv { kernel, bias, activation: config.activation }
+        Ok(Conv { kernel, bias, activation: config.activation })
+    }
+
+    /// [`Conv::try_new`] for a `config` known to be valid.
+    ///
+    /// # Panics
+    /// When [`Conv::try_new`] returns an error, with its message.
+    pub fn new(config: ConvConfig, rng: &mut impl Rng) -> Self {
+        match Self::try_new(config, rng) {
+            Ok(layer) => layer,
+            Err(e) => panic!("{e}"),
+        }
     }
 
     /// Input row of output row `o` and kernel row `k`, `None` in the padding.

@@ -6,6 +6,7 @@ use crate::activations::Activation;
 use crate::gemm::{add_row_vector, column_sums_into, sgemm, sgemm_fused, vec_mat, Epilogue, Mat};
 use crate::initializers::Initializer;
 use crate::param::Param;
+use crate::Result;
 use rand::Rng;
 
 /// Keras's `Dense` arguments other than `units` (which is the type's `O`).
@@ -57,7 +58,17 @@ pub struct Dense<const I: usize, const O: usize> {
 
 impl<const I: usize, const O: usize> Dense<I, O> {
     /// A layer initialized as `config` says, drawing from `rng`.
-    pub fn new(config: DenseConfig, rng: &mut impl Rng) -> Self {
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidArgument`] naming `kernel_initializer` or
+    /// (with `use_bias`) `bias_initializer` when that initializer's
+    /// arguments are invalid ([`Initializer::check`]: an empty uniform
+    /// range, a non-finite constant, …); nothing is drawn then.
+    pub fn try_new(config: DenseConfig, rng: &mut impl Rng) -> Result<Self> {
+        config.kernel_initializer.check_as("kernel_initializer")?;
+        if config.use_bias {
+            config.bias_initializer.check_as("bias_initializer")?;
+        }
         let mut kernel = Param::zeros("kernel", &[I, O]);
         config.kernel_initializer.fill(&mut kernel.value, &[I, O], rng);
         let bias = config.use_bias.then(|| {
@@ -65,7 +76,18 @@ impl<const I: usize, const O: usize> Dense<I, O> {
             config.bias_initializer.fill(&mut b.value, &[O], rng);
             b
         });
-        Dense { kernel, bias, activation: config.activation }
+        Ok(Dense { kernel, bias, activation: config.activation })
+    }
+
+    /// [`Dense::try_new`] for a `config` known to be valid.
+    ///
+    /// # Panics
+    /// When [`Dense::try_new`] returns an error, with its message.
+    pub fn new(config: DenseConfig, rng: &mut impl Rng) -> Self {
+        match Self::try_new(config, rng) {
+            Ok(layer) => layer,
+            Err(e) => panic!("{e}"),
+        }
     }
 }
 

@@ -362,9 +362,19 @@ impl<
 
     /// A layer initialized as `config` says, drawing from `rng` (kernel,
     /// then bias, as Keras builds them).
-    pub fn new(config: DepthwiseConfig, rng: &mut impl Rng) -> Self {
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidArgument`] naming `depthwise_initializer` or
+    /// (with `use_bias`) `bias_initializer` when that initializer's
+    /// arguments are invalid ([`Initializer::check`]: an empty uniform
+    /// range, a non-finite constant, …); nothing is drawn then.
+    pub fn try_new(config: DepthwiseConfig, rng: &mut impl Rng) -> crate::Result<Self> {
         #[allow(clippy::let_unit_value)]
         let () = Geometry::<RANK, H, W, C, M, KH, KW, SH, SW, DH, DW, SAME>::VALID;
+        config.depthwise_initializer.check_as("depthwise_initializer")?;
+        if config.use_bias {
+            config.bias_initializer.check_as("bias_initializer")?;
+        }
         let shape = Geometry::<RANK, H, W, C, M, KH, KW, SH, SW, DH, DW, SAME>::kernel_shape();
         let mut kernel = Param::zeros("kernel", &shape);
         config.depthwise_initializer.fill(&mut kernel.value, &shape, rng);
@@ -373,7 +383,18 @@ impl<
             config.bias_initializer.fill(&mut b.value, &[C * M], rng);
             b
         });
-        Depthwise { kernel, bias, activation: config.activation }
+        Ok(Depthwise { kernel, bias, activation: config.activation })
+    }
+
+    /// [`Depthwise::try_new`] for a `config` known to be valid.
+    ///
+    /// # Panics
+    /// When [`Depthwise::try_new`] returns an error, with its message.
+    pub fn new(config: DepthwiseConfig, rng: &mut impl Rng) -> Self {
+        match Self::try_new(config, rng) {
+            Ok(layer) => layer,
+            Err(e) => panic!("{e}"),
+        }
     }
 }
 
@@ -551,10 +572,25 @@ impl<
 
     /// A layer initialized as `config` says, drawing from `rng` (depthwise
     /// kernel, pointwise kernel, then bias, as Keras builds them).
-    pub fn new(config: SeparableConfig, rng: &mut impl Rng) -> Self {
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidArgument`] naming `depthwise_initializer`,
+    /// `pointwise_initializer` or (with `use_bias`) `bias_initializer` when
+    /// that initializer's arguments are invalid ([`Initializer::check`]: an
+    /// empty uniform range, a non-finite constant, …), or naming `filters`
+    /// when `F` is 0; nothing is drawn then.
+    pub fn try_new(config: SeparableConfig, rng: &mut impl Rng) -> crate::Result<Self> {
         #[allow(clippy::let_unit_value)]
         let () = Geometry::<RANK, H, W, C, M, KH, KW, SH, SW, DH, DW, SAME>::VALID;
-        assert!(F >= 1, "SeparableConv: filters must be at least 1");
+        if F == 0 {
+            let reason = "SeparableConv: must be at least 1, but is 0".to_string();
+            return Err(crate::Error::InvalidArgument { name: "filters", reason });
+        }
+        config.depthwise_initializer.check_as("depthwise_initializer")?;
+        config.pointwise_initializer.check_as("pointwise_initializer")?;
+        if config.use_bias {
+            config.bias_initializer.check_as("bias_initializer")?;
+        }
         let shape = Geometry::<RANK, H, W, C, M, KH, KW, SH, SW, DH, DW, SAME>::kernel_shape();
         let mut depthwise_kernel = Param::zeros("depthwise_kernel", &shape);
         config.depthwise_initializer.fill(&mut depthwise_kernel.value, &shape, rng);
@@ -566,7 +602,18 @@ impl<
             config.bias_initializer.fill(&mut b.value, &[F], rng);
             b
         });
-        Separable { depthwise_kernel, pointwise_kernel, bias, activation: config.activation }
+        Ok(Separable { depthwise_kernel, pointwise_kernel, bias, activation: config.activation })
+    }
+
+    /// [`Separable::try_new`] for a `config` known to be valid.
+    ///
+    /// # Panics
+    /// When [`Separable::try_new`] returns an error, with its message.
+    pub fn new(config: SeparableConfig, rng: &mut impl Rng) -> Self {
+        match Self::try_new(config, rng) {
+            Ok(layer) => layer,
+            Err(e) => panic!("{e}"),
+        }
     }
 }
 

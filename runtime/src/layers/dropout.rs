@@ -75,12 +75,13 @@ impl<const N: usize> Dropout<N> {
     ///
     /// # Errors
     /// [`crate::Error::InvalidArgument`] when `rate` is not in `[0, 1)` or
-    /// the sizes do not multiply to `N`.
+    /// the sizes do not multiply to `N` (naming `noise_shape`; also when
+    /// the product overflows).
     pub fn spatial(kind: DropoutKind, rate: f64, outer: usize, channels: usize, inner: usize) -> Result<Self> {
         // Keras accepts rate = 1 (all zeros); TensorFlow's dropout itself
         // rejects it, and a layer that zeroes everything trains nothing.
         check_hyper("rate", rate, 0.0, 1.0, "in [0, 1)")?;
-        if outer * channels * inner != N {
+        if outer.checked_mul(channels).and_then(|n| n.checked_mul(inner)) != Some(N) {
             return Err(crate::Error::InvalidArgument {
                 name: "noise_shape",
                 reason: format!("outer {outer} × channels {channels} × inner {inner} must be the sample's {N} values"),

@@ -30,11 +30,29 @@ pub struct Embedding<const V: usize, const D: usize, const T: usize> {
 }
 
 impl<const V: usize, const D: usize, const T: usize> Embedding<V, D, T> {
-    /// A table initialized by `init` (Keras: `random_uniform`).
-    pub fn new(init: Initializer, rng: &mut impl Rng) -> Self {
+    /// A table initialized by `init` (Keras's `embeddings_initializer`,
+    /// by default `random_uniform`).
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidArgument`] naming `embeddings_initializer`
+    /// when `init`'s arguments are invalid ([`Initializer::check`]: an
+    /// empty uniform range, a non-finite constant, …); nothing is drawn then.
+    pub fn try_new(init: Initializer, rng: &mut impl Rng) -> crate::Result<Self> {
+        init.check_as("embeddings_initializer")?;
         let mut embeddings = Param::zeros("embeddings", &[V, D]);
         init.fill(&mut embeddings.value, &[V, D], rng);
-        Embedding { embeddings }
+        Ok(Embedding { embeddings })
+    }
+
+    /// [`Embedding::try_new`] for an `init` known to be valid.
+    ///
+    /// # Panics
+    /// When [`Embedding::try_new`] returns an error, with its message.
+    pub fn new(init: Initializer, rng: &mut impl Rng) -> Self {
+        match Self::try_new(init, rng) {
+            Ok(layer) => layer,
+            Err(e) => panic!("{e}"),
+        }
     }
 }
 

@@ -78,16 +78,25 @@ impl<const N: usize, const C: usize> LayerNormalization<N, C> {
     /// samples, initialized as `config` says.
     ///
     /// # Errors
-    /// [`crate::Error::InvalidArgument`] when `outer · C · inner ≠ N` or
-    /// `epsilon` is not positive and finite.
+    /// [`crate::Error::InvalidArgument`] when `outer · C · inner ≠ N` (naming
+    /// `axis`; also when the product overflows), `epsilon` is not positive
+    /// and finite, or an initializer the layer uses has invalid arguments
+    /// ([`Initializer::check`]: an empty uniform range, a non-finite
+    /// constant, …; naming it, `gamma_initializer` or `beta_initializer`).
     pub fn new(config: LayerNormalizationConfig, outer: usize, inner: usize, rng: &mut impl Rng) -> Result<Self> {
-        if outer * C * inner != N || C == 0 {
+        if outer.checked_mul(C).and_then(|n| n.checked_mul(inner)) != Some(N) || C == 0 {
             return Err(crate::Error::InvalidArgument {
                 name: "axis",
                 reason: format!("outer {outer} × axis {C} × inner {inner} must be the sample's {N} values"),
             });
         }
         check_hyper("epsilon", config.epsilon, f64::MIN_POSITIVE, f64::INFINITY, "positive and finite")?;
+        if config.scale {
+            config.gamma_initializer.check_as("gamma_initializer")?;
+        }
+        if config.center {
+            config.beta_initializer.check_as("beta_initializer")?;
+        }
         let param = |name: &'static str, init: Initializer, rng: &mut _| {
             let mut p = Param::zeros(name, &[C]);
             init.fill(&mut p.value, &[C], rng);

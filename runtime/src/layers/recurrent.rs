@@ -87,12 +87,34 @@ where
 {
     /// A layer initialized as `config` says (LSTM: forget-gate bias 1 with
     /// `unit_forget_bias`; SimpleRNN ignores `recurrent_activation`).
-    pub fn new(config: RecurrentConfig, rng: &mut impl Rng) -> Self {
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidArgument`] naming `kernel_initializer`,
+    /// `recurrent_initializer` or (with `use_bias`) `bias_initializer` when
+    /// that initializer's arguments are invalid ([`Initializer::check`]: an
+    /// empty uniform range, a non-finite constant, …); nothing is drawn then.
+    pub fn try_new(config: RecurrentConfig, rng: &mut impl Rng) -> crate::Result<Self> {
+        config.kernel_initializer.check_as("kernel_initializer")?;
+        config.recurrent_initializer.check_as("recurrent_initializer")?;
+        if config.use_bias {
+            config.bias_initializer.check_as("bias_initializer")?;
+        }
         let weights = RecurrentWeights::new(D, U, Self::GATES, Self::BIAS_ROWS, &config, rng);
         let (activation, recurrent_activation) = (config.activation, config.recurrent_activation);
         let mut layer = Recurrent { weights, activation, recurrent_activation, cell: PhantomData };
         layer.init(&config);
-        layer
+        Ok(layer)
+    }
+
+    /// [`Recurrent::try_new`] for a `config` known to be valid.
+    ///
+    /// # Panics
+    /// When [`Recurrent::try_new`] returns an error, with its message.
+    pub fn new(config: RecurrentConfig, rng: &mut impl Rng) -> Self {
+        match Self::try_new(config, rng) {
+            Ok(layer) => layer,
+            Err(e) => panic!("{e}"),
+        }
     }
 }
 
