@@ -113,6 +113,47 @@ macro_rules! conv1d_model {
 conv1d_model!(Conv1dEmbedded embed "tests/fixtures/embedded/conv1d.safetensors");
 conv1d_model!(Conv1dNet);
 
+#[allow(clippy::excessive_precision)]
+mod expected_norm {
+    include!("fixtures/embedded/expected_norm.rs");
+}
+
+/// The normalization model of `tests/fixtures/embedded.py`:
+/// BatchNormalization with a non-default epsilon, over the rows' axis
+/// (`axis = 1`) without beta and after a Dense without gamma;
+/// LayerNormalization over the last axis and over the columns' axis
+/// (`axis = 2`) without gamma; random moving statistics.
+macro_rules! norm_model {
+    ($name:ident $($embed:tt)*) => {
+        kiln::model! {
+            struct $name $($embed)* {
+                input image: [f32; 7, 7, 2];
+                let x = Conv2D(4, 3)(image);
+                let x = BatchNormalization(epsilon = 0.01)(x);
+                let x = Activation(relu)(x);
+                let x = BatchNormalization(axis = 1, center = false, epsilon = 1e-5)(x);
+                let x = LayerNormalization(epsilon = 1e-4)(x);
+                let x = LayerNormalization(axis = 2, scale = false)(x);
+                let x = Flatten()(x);
+                let x = Dense(8)(x);
+                let x = BatchNormalization(scale = false)(x);
+                let p = Dense(3, activation = softmax)(x);
+                output p;
+            }
+        }
+    };
+}
+norm_model!(NormEmbedded embed "tests/fixtures/embedded/norm.safetensors");
+norm_model!(NormNet);
+
+fn norm_samples() -> impl Iterator<Item = [[[f32; 2]; 7]; 7]> {
+    expected_norm::NORM_X.chunks_exact(98).map(|c| {
+        let mut x = [[[0.0; 2]; 7]; 7];
+        kiln_infer::flat_mut(&mut x).copy_from_slice(c);
+        x
+    })
+}
+
 fn conv2d_samples() -> impl Iterator<Item = [[[f32; 2]; 9]; 9]> {
     expected_conv::CONV2D_X.chunks_exact(162).map(|c| {
         let mut x = [[[0.0; 2]; 9]; 9];
@@ -216,6 +257,91 @@ fn convolutional_predictions_match_keras_and_kiln_runtime() {
     }
 }
 
+/// The normalizations compute what the runtime's do, in its order
+/// (`x·inv + (β − mean·inv)`, LayerNormalization's statistics summed in
+/// f64); the differences left come from the Conv2D and Dense kernels (see
+/// `close`) and, against Keras, from TensorFlow's float32 moments. Largest
+/// relative difference measured: 3.2e-6 against the runtime, 4.3e-6
+/// against Keras; a kernel without epsilon fails here.
+#[test]
+fn normalization_predictions_match_keras_and_kiln_runtime() {
+    let mut runtime = NormNet::new(0);
+    runtime.load_weights(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/embedded/norm.safetensors")).unwrap();
+    let mut count = 0;
+    for (k, x) in norm_samples().enumerate() {
+        let (embedded, normal) = (NormEmbedded.predict_one(&x), runtime.predict_one(&x));
+        let keras = &expected_norm::NORM_KERAS[k * 3..(k + 1) * 3];
+        for j in 0..3 {
+            assert!(close(embedded[j], normal[j], 1e-5), "sample {k} class {j}: {} vs {}", embedded[j], normal[j]);
+            assert!(close(embedded[j], keras[j], 1e-5), "sample {k} class {j}: {} vs Keras {}", embedded[j], keras[j]);
+        }
+        count += 1;
+    }
+    assert_eq!(count, 4);
+    // The compiled-in tensors: gamma absent where `scale = false`, beta where `center = false`.
+    assert!(NormEmbedded::weight("batch_normalization_1/beta").is_none());
+    assert!(NormEmbedded::weight("layer_normalization_1/gamma").is_none());
+    assert_eq!(NormEmbedded::weight("batch_normalization_2/moving_variance").map(<[f32]>::len), Some(8));
+}
+
+/// The runtime's `BatchNormalization` / `LayerNormalization` with the
+/// model's settings and its compiled-in weights, one sample through its
+/// `forward_one` and through the kernel: the same bits.
+fn same_bits_as_the_runtime<const N: usize, const C: usize>(
+    name: &str,
+    (outer, inner): (usize, usize),
+    (epsilon, center, scale): (f64, bool, bool),
+    batch: bool,
+) {
+    use kiln::layers::{
+        BatchNormalization, BatchNormalizationConfig, Layer, LayerNormalization, LayerNormalizationConfig,
+    };
+    use rand::SeedableRng;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+    let w = |tensor: &str| NormEmbedded::weight(&format!("{name}/{tensor}"));
+    let set = |p: Option<&mut kiln::param::Param>, tensor: &str| {
+        if let Some(p) = p {
+            p.value.copy_from_slice(w(tensor).unwrap());
+        }
+    };
+    // A sample spread over [-2.5, 3.5], from the fixture's inputs.
+    let x: [f32; N] = std::array::from_fn(|i| expected_norm::NORM_X[i] * 3.0 + 0.5);
+    let mut want = [0.0f32; N];
+    let mut got = [0.0f32; N];
+    let norm =
+        kiln_infer::Normalization { channels: C, inner, gamma: w("gamma"), beta: w("beta"), epsilon: epsilon as f32 };
+    if batch {
+        let config = BatchNormalizationConfig { epsilon, center, scale, ..Default::default() };
+        let mut layer = BatchNormalization::<N, C>::new(config, outer, inner, &mut rng).unwrap();
+        set(layer.gamma.as_mut(), "gamma");
+        set(layer.beta.as_mut(), "beta");
+        set(Some(&mut layer.moving_mean), "moving_mean");
+        set(Some(&mut layer.moving_variance), "moving_variance");
+        layer.forward_one(&x, &mut want);
+        let (mean, variance) = (w("moving_mean").unwrap(), w("moving_variance").unwrap());
+        kiln_infer::batch_normalization(&x, &norm, mean, variance, &mut got);
+    } else {
+        let config = LayerNormalizationConfig { epsilon, center, scale, ..Default::default() };
+        let mut layer = LayerNormalization::<N, C>::new(config, outer, inner, &mut rng).unwrap();
+        set(layer.gamma.as_mut(), "gamma");
+        set(layer.beta.as_mut(), "beta");
+        layer.forward_one(&x, &mut want);
+        kiln_infer::layer_normalization(&x, &norm, &mut got);
+    }
+    assert_eq!(got.map(f32::to_bits), want.map(f32::to_bits), "{name}: {got:?} vs {want:?}");
+}
+
+/// Each normalization of the model on its own, as its `model!` line
+/// configures it: the kernels follow the runtime's operations exactly.
+#[test]
+fn normalization_kernels_equal_the_runtime_layers_bit_for_bit() {
+    same_bits_as_the_runtime::<100, 4>("batch_normalization", (25, 1), (0.01, true, true), true);
+    same_bits_as_the_runtime::<100, 5>("batch_normalization_1", (1, 20), (1e-5, false, true), true);
+    same_bits_as_the_runtime::<100, 4>("layer_normalization", (25, 1), (1e-4, true, true), false);
+    same_bits_as_the_runtime::<100, 5>("layer_normalization_1", (5, 4), (1e-3, true, false), false);
+    same_bits_as_the_runtime::<8, 8>("batch_normalization_2", (1, 1), (1e-3, true, false), true);
+}
+
 #[test]
 fn an_id_beyond_input_dim_is_an_error() {
     let mut ids = [1u32; 10];
@@ -230,6 +356,7 @@ fn embedded_predict_one_allocates_nothing() {
     let x = digits_samples().next().unwrap();
     let ids = text_samples().next().unwrap();
     let (image, seq) = (conv2d_samples().next().unwrap(), conv1d_samples().next().unwrap());
+    let normed = norm_samples().next().unwrap();
     // The first call too: nothing is set up lazily.
     let (calls, _) = support::allocations(|| {
         let mut sum = 0.0;
@@ -238,6 +365,7 @@ fn embedded_predict_one_allocates_nothing() {
             sum += TextEmbedded.predict_one(std::hint::black_box(&ids)).unwrap()[0];
             sum += Conv2dEmbedded.predict_one(std::hint::black_box(&image))[0];
             sum += Conv1dEmbedded.predict_one(std::hint::black_box(&seq))[0];
+            sum += NormEmbedded.predict_one(std::hint::black_box(&normed))[0];
         }
         sum
     });

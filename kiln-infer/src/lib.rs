@@ -31,7 +31,7 @@ compile_error!(
 );
 
 #[cfg(not(any(feature = "std", feature = "libm")))]
-compile_error!("kiln-infer needs its `libm` feature (the default) or `std` for `exp`, `expm1` and `log1p`");
+compile_error!("kiln-infer needs its `libm` feature (the default) or `std` for `exp`, `expm1`, `log1p` and `sqrt`");
 
 #[cfg(feature = "std")]
 extern crate std;
@@ -39,10 +39,12 @@ extern crate std;
 mod activation;
 mod conv;
 mod math;
+mod norm;
 mod recurrent;
 
 pub use activation::{exp, sigmoid, softmax_row, tanh, Activation};
 pub use conv::{conv2d, pool2d, Pool, Window};
+pub use norm::{batch_normalization, layer_normalization, Normalization};
 pub use recurrent::{gru, gru_scratch_len, lstm, lstm_scratch_len, simple_rnn, simple_rnn_scratch_len, Recurrent};
 
 use core::fmt;

@@ -21,8 +21,8 @@ use syn::{Expr, LitStr};
 
 /// Layer kinds with a `kiln_infer` kernel (listed in errors).
 const SUPPORTED: &str = "Dense, Embedding, LSTM, GRU, SimpleRNN, Conv1D/2D, MaxPooling1D/2D, AveragePooling1D/2D, \
-                         Activation, Dropout, SpatialDropout1D/2D, GaussianNoise, Flatten, Reshape, \
-                         GlobalAveragePooling1D/2D, GlobalMaxPooling1D/2D, \
+                         BatchNormalization, LayerNormalization, Activation, Dropout, SpatialDropout1D/2D, \
+                         GaussianNoise, Flatten, Reshape, GlobalAveragePooling1D/2D, GlobalMaxPooling1D/2D, \
                          reduce_sum/mean/max, add, subtract, multiply, average, maximum, minimum, concatenate";
 
 /// One tensor of the weights file: its shape and where its values start
@@ -140,6 +140,29 @@ fn constructor_list(layer: &LayerInfo, index: usize) -> Option<Vec<usize>> {
     list[..list.find(']')?].split(',').map(|piece| literal(piece.trim())).collect()
 }
 
+/// The number after `field : ` in the layer's constructor (`epsilon :
+/// 0.001f64`), as the spec wrote it.
+fn float_field(layer: &LayerInfo, field: &str) -> Option<f64> {
+    let text = constructor_text(layer);
+    let at = text.find(&format!(" {field} : "))? + field.len() + 4;
+    let value: String = text[at..].trim_start().chars().take_while(|c| !matches!(c, ',' | ' ' | '}')).collect();
+    value.trim_end_matches("f64").trim_end_matches("f32").replace('_', "").parse().ok()
+}
+
+/// `(outer, inner)` of a normalization's constructor, the integers after
+/// its config struct (`…Config { … }, outer, inner, &mut __rng`).
+fn outer_inner(layer: &LayerInfo) -> Option<(usize, usize)> {
+    let text = constructor_text(layer);
+    let head = &text[..text.find("& mut __rng")?];
+    let tail = &head[head.rfind('}')? + 1..];
+    let sizes: Vec<usize> =
+        tail.split(',').map(str::trim).filter(|p| !p.is_empty()).map(literal).collect::<Option<_>>()?;
+    match sizes[..] {
+        [outer, inner] => Some((outer, inner)),
+        _ => None,
+    }
+}
+
 fn bool_field(layer: &LayerInfo, field: &str) -> Option<bool> {
     let text = constructor_text(layer);
     let at = text.find(&format!(" {field} : "))? + field.len() + 4;
@@ -193,6 +216,14 @@ enum Kernel {
     Pool {
         window: TokenStream,
         pool: TokenStream,
+    },
+    /// `BatchNormalization` (`batch`) or `LayerNormalization` over the
+    /// middle axis of `[outer, channels, inner]`.
+    Norm {
+        batch: bool,
+        channels: usize,
+        inner: usize,
+        epsilon: f32,
     },
 }
 
@@ -307,6 +338,39 @@ fn plan(layer: &LayerInfo) -> Result<Plan, String> {
                 quote!(::kiln_infer::Pool::Average)
             };
             Kernel::Pool { window, pool }
+        }
+        "BatchNormalization" | "LayerNormalization" => {
+            // BatchNormalization<N, C> / LayerNormalization<N, C>; the
+            // constructor's `outer, inner` place the axis (any axis, as
+            // the runtime's view `outer × C × inner`).
+            let channels = match type_sizes(layer).as_deref() {
+                Some(&[_, c]) => c,
+                _ => return Err(missing("axis")),
+            };
+            let (outer, inner) = outer_inner(layer).ok_or_else(|| missing("axis"))?;
+            if outer * channels * inner != product(&input) {
+                return Err(missing("axis"));
+            }
+            // The runtime keeps `epsilon as f32`, and so does the kernel.
+            let epsilon = float_field(layer, "epsilon").ok_or_else(|| missing("epsilon"))? as f32;
+            if !epsilon.is_finite() {
+                return Err(format!(
+                    "layer `{name}` ({ty}): `epsilon` overflows f32 (the type the runtime and the kernel keep it in)"
+                ));
+            }
+            let mut weights = Vec::new();
+            if bool_field(layer, "scale").ok_or_else(|| missing("scale"))? {
+                weights.push((format!("{name}/gamma"), vec![channels]));
+            }
+            if bool_field(layer, "center").ok_or_else(|| missing("center"))? {
+                weights.push((format!("{name}/beta"), vec![channels]));
+            }
+            let batch = ty == "BatchNormalization";
+            if batch {
+                weights.push((format!("{name}/moving_mean"), vec![channels]));
+                weights.push((format!("{name}/moving_variance"), vec![channels]));
+            }
+            return Ok(Plan { weights, kind: Kernel::Norm { batch, channels, inner, epsilon } });
         }
         "Dropout" | "SpatialDropout1D" | "SpatialDropout2D" | "GaussianNoise" | "Flatten" | "Reshape" => Kernel::Copy,
         "GlobalAveragePooling1D" | "GlobalAveragePooling2D" | "GlobalMaxPooling1D" | "GlobalMaxPooling2D" => {
@@ -535,6 +599,18 @@ fn generate(
                 quote!(::kiln_infer::conv2d(#src, &#window, #k, #b, #filters, #activation, &mut #dst[..]);)
             }
             Kernel::Pool { window, pool } => quote!(::kiln_infer::pool2d(#src, &#window, #pool, &mut #dst[..]);),
+            Kernel::Norm { batch, channels, inner, epsilon } => {
+                let (g, b) = (opt(w("/gamma")), opt(w("/beta")));
+                let norm = quote!(::kiln_infer::Normalization {
+                    channels: #channels, inner: #inner, gamma: #g, beta: #b, epsilon: #epsilon,
+                });
+                if *batch {
+                    let (m, v) = (w("/moving_mean").expect("moving_mean"), w("/moving_variance").expect("variance"));
+                    quote!(::kiln_infer::batch_normalization(#src, &#norm, #m, #v, &mut #dst[..]);)
+                } else {
+                    quote!(::kiln_infer::layer_normalization(#src, &#norm, &mut #dst[..]);)
+                }
+            }
             Kernel::Copy => quote!(#dst.copy_from_slice(#src);),
             Kernel::Reduce { op, n, inner } => quote!(::kiln_infer::reduce(#src, #n, #inner, #op, &mut #dst[..]);),
             Kernel::Merge { op } => {
