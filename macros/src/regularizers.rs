@@ -295,6 +295,19 @@ fn constraint(args: &mut ArgReader<'_>, keyword: &str, rank: usize) -> Option<To
         "min_max_norm" => {
             let min_value = params.factor(args, "min_value", 0, 0.0)?;
             let max_value = params.factor(args, "max_value", 1, 1.0)?;
+            // Both numbers (literals or defaults): no norm lies between
+            // bounds in the wrong order (the runtime refuses it too, for
+            // bounds given as constants, but only once training starts).
+            let number = |t: &TokenStream| t.to_string().trim_end_matches("f32").parse::<f32>().ok();
+            if let (Some(lo), Some(hi)) = (number(&min_value), number(&max_value)) {
+                if lo > hi {
+                    args.error(
+                        expr,
+                        format!("`min_value` ({lo}) of `min_max_norm(…)` is above `max_value` ({hi}): no norm satisfies both"),
+                    );
+                    return None;
+                }
+            }
             let rate = params.factor(args, "rate", 2, 1.0)?;
             let axes = axes(args, &mut params, 3, rank)?;
             params.finish(args, &["min_value", "max_value", "rate", "axis"])?;
