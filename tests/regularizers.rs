@@ -154,6 +154,34 @@ kiln::model! {
     }
 }
 
+kiln::model! {
+    /// An activity regularizer's factor from a constant.
+    struct NegativeActivity {
+        input x: [f32; 3];
+        let y = Dense(2, activity_regularizer = l1(NEGATIVE_RATE))(x);
+        output y;
+    }
+}
+
+/// Old code: taken; the penalty rewarded large activations.
+#[test]
+fn a_negative_activity_regularizer_factor_is_an_error_before_the_first_step() {
+    let (x, y) = (vec![[1.0f32, 2.0, 3.0]; 4], vec![[0.5f32, -0.5]; 4]);
+    let mut model = NegativeActivity::new(0).compile(Sgd::new(0.1), MeanSquaredError, &[]);
+    let before = all_values(model.network());
+    for result in
+        [model.train_on_batch(&x[..], &y[..]).map(|_| ()), model.fit(&x[..], &y[..]).verbose(0).run().map(|_| ())]
+    {
+        match result {
+            Err(Error::InvalidArgument { name: "l1", reason }) => {
+                assert_eq!(reason, "of the activity regularizer of `dense` must be ≥ 0 and finite, but is -0.01")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(all_values(model.network()), before);
+}
+
 /// Old code: a negative factor from a constant was taken (Keras raises
 /// ValueError): the penalty rewarded large weights; NaN made the loss NaN.
 #[test]

@@ -35,6 +35,16 @@ pub trait Network {
         Ok(())
     }
 
+    /// Checks the layers' activity regularizers
+    /// ([`crate::regularizers::Regularizer::validate`]); `fit` and
+    /// `train_on_batch` call it before any step.
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidArgument`] naming the factor and the layer.
+    fn check_activity_regularizers(&self) -> crate::Result<()> {
+        Ok(())
+    }
+
     /// Runs the model on `batch` samples, leaving every activation in `workspace`.
     ///
     /// # Panics

@@ -50,12 +50,25 @@ impl Regularizer {
     /// # Errors
     /// [`crate::Error::InvalidArgument`] naming the factor (`l1`, `l2`).
     pub fn validate(self, param: &str) -> crate::Result<()> {
+        self.validate_for(|| format!("the regularizer on `{param}`"))
+    }
+
+    /// [`Regularizer::validate`] for the activity regularizer of layer `layer`.
+    ///
+    /// # Errors
+    /// As [`Regularizer::validate`].
+    pub fn validate_activity(self, layer: &str) -> crate::Result<()> {
+        self.validate_for(|| format!("the activity regularizer of `{layer}`"))
+    }
+
+    /// The check, with `subject` (formatted only for an error).
+    fn validate_for(self, subject: impl Fn() -> String) -> crate::Result<()> {
         let (l1, l2) = self.factors();
         for (name, value) in [("l1", l1), ("l2", l2)] {
             if !(value.is_finite() && value >= 0.0) {
                 return Err(crate::Error::InvalidArgument {
                     name,
-                    reason: format!("of the regularizer on `{param}` must be ≥ 0 and finite, but is {value}"),
+                    reason: format!("of {} must be ≥ 0 and finite, but is {value}", subject()),
                 });
             }
         }

@@ -113,6 +113,7 @@ pub fn expand(def: &ModelDef, graph: &Graph) -> TokenStream {
             }
         }
     });
+    let activity_checks = gen.activity_regularizer_checks();
     let scratch = format_ident!("{}OneSample", name);
     let predict_one = gen.predict_one(inference::Storage::Stack);
     let predict_one_scratch = gen.predict_one(inference::Storage::Scratch(&scratch));
@@ -326,6 +327,8 @@ pub fn expand(def: &ModelDef, graph: &Graph) -> TokenStream {
             }
 
             #activity_penalty
+
+            #activity_checks
 
             fn backward(&mut self, ws: &mut #ws, x: <#input_set as ::kiln::sample::SampleSet>::Flat<'_>, batch: usize) {
                 ::core::assert!(batch <= ws.__capacity, "batch exceeds the workspace capacity");

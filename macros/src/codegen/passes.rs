@@ -56,6 +56,29 @@ impl Gen<'_> {
         self.graph.layers.iter().any(|l| l.spec.activity_regularizer().is_some())
     }
 
+    /// `Network::check_activity_regularizers`: each activity regularizer's
+    /// factors, which the macro cannot read when they are constants.
+    pub(super) fn activity_regularizer_checks(&self) -> Option<TokenStream> {
+        let checks: Vec<TokenStream> = self
+            .graph
+            .layers
+            .iter()
+            .filter_map(|l| {
+                let r = l.spec.activity_regularizer()?;
+                let layer = &l.keras_name;
+                Some(quote!((#r).validate_activity(#layer)?;))
+            })
+            .collect();
+        (!checks.is_empty()).then(|| {
+            quote! {
+                fn check_activity_regularizers(&self) -> ::kiln::Result<()> {
+                    #(#checks)*
+                    ::core::result::Result::Ok(())
+                }
+            }
+        })
+    }
+
     pub(super) fn backward(&self) -> TokenStream {
         self.backward_with(&self.grad_flows)
     }

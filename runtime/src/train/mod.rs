@@ -264,8 +264,9 @@ impl<N: Network> Model<N> {
 
     /// Every weight's regularizer and constraint values
     /// ([`crate::regularizers::Regularizer::validate`],
-    /// [`crate::regularizers::Constraint::validate`]), before a step;
-    /// allocates only to name the weight in an error.
+    /// [`crate::regularizers::Constraint::validate`]) and the layers'
+    /// activity regularizers, before a step; allocates only to name the
+    /// weight in an error.
     fn validate_weight_options(&self) -> Result<()> {
         let check = |p: &crate::param::Param, path: &str| -> Result<()> {
             p.regularizer.map_or(Ok(()), |r| r.validate(path))?;
@@ -278,7 +279,7 @@ impl<N: Network> Model<N> {
             }
             index += 1;
         });
-        let Some(bad) = bad else { return Ok(()) };
+        let Some(bad) = bad else { return self.network.check_activity_regularizers() };
         let path = &self.network.param_paths()[bad];
         let mut result = Ok(());
         let mut index = 0;
