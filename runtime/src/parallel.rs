@@ -944,27 +944,45 @@ mod tests {
     /// `WAKE_EVERY_NS`), and once one is awake, back-to-back products split.
     /// Also after a part panicked: its unwinding poisoned the helpers'
     /// lock, and the wake-up, which only tried the lock, left them parked.
+    ///
+    /// Ignored in the parallel test run: other tests' products share the
+    /// helper pool and the cores, and kept the helper away past the window
+    /// (2 of 10 full runs here); `.ci/run` runs it alone.
     #[test]
+    #[ignore = "timing: run alone, as .ci/run does (-- --ignored one_sample_products_split)"]
     fn one_sample_products_split_only_onto_an_awake_helper() {
         let _serial = gate_tests();
         set_num_threads(2);
         prepare(2);
         let poison = std::panic::catch_unwind(|| run(2, &|_| panic!("a part fails")));
         assert!(poison.is_err());
-        if parked(Instant::now() + Duration::from_secs(5)) && split_now() {
-            // Raced only by the helper's own 100 ms look for work.
+        // The call wakes the helper: it comes well before its own next look
+        // for work (every 100 ms). One attempt with a 20 ms window: a
+        // helper that only looks on its own comes in time with probability
+        // 0.2; a woken one nearly always, but other tests running on the
+        // other core can delay it (a loaded machine missed a single 50 ms
+        // window), so three attempts: a wake-up that does nothing still fails about
+        // half the runs (0.8³), a working one fails almost never.
+        let mut attempts = 0;
+        let came = (0..3).any(|_| {
+            if !(parked(Instant::now() + Duration::from_secs(5)) && split_now()) {
+                return false;
+            }
+            attempts += 1;
+            // Raced only by the helper's own look for work.
             WOKEN_AT.store(0, Ordering::Relaxed);
             let parts = parts_if_awake(2);
             assert!(parts == 1 || AWAKE.load(Ordering::Relaxed) > 0, "split onto a parked helper");
-            // The call woke it: it comes well before its own next look
-            // (which alone would make this pass half the time at most).
-            let deadline = Instant::now() + Duration::from_millis(50);
+            let deadline = Instant::now() + Duration::from_millis(20);
             while parts_if_awake(2) != 2 && Instant::now() < deadline {
                 std::hint::spin_loop();
             }
-            assert!(AWAKE.load(Ordering::Relaxed) > 0 || !split_now(), "the woken helper never came");
-        } else {
+            AWAKE.load(Ordering::Relaxed) > 0 || !split_now()
+        });
+        if attempts == 0 {
             eprintln!("skipped: the machine is busy (the split gate is closed) or a helper never parked");
+        } else {
+            assert!(came, "the woken helper never came ({attempts} attempts)");
         }
         set_num_threads(1);
     }
