@@ -142,6 +142,32 @@ fn regularized_and_constrained_steps_allocate_nothing_once_warm() {
     assert_eq!(calls, 0, "a warm step with regularizers and constraints allocated");
 }
 
+fn all_values<N: Network>(net: &N) -> Vec<f32> {
+    let mut values = Vec::new();
+    net.params(&mut |p| values.extend_from_slice(&p.value));
+    values
+}
+
+/// `train_on_batch` and `fit` on a fresh `$net` (3 features, 2 outputs)
+/// both return `InvalidArgument { name: $name, reason: $reason }`, and no
+/// weight changed.
+macro_rules! assert_refused_before_a_step {
+    ($net:ident, $name:literal, $reason:expr) => {{
+        let (x, y) = (vec![[1.0f32, 2.0, 3.0]; 4], vec![[0.5f32, -0.5]; 4]);
+        let mut model = $net::new(0).compile(Sgd::new(0.1), MeanSquaredError, &[]);
+        let before = all_values(model.network());
+        for result in
+            [model.train_on_batch(&x[..], &y[..]).map(|_| ()), model.fit(&x[..], &y[..]).verbose(0).run().map(|_| ())]
+        {
+            match result {
+                Err(Error::InvalidArgument { name: $name, reason }) => assert_eq!(reason, $reason),
+                other => panic!("{}: {other:?}", stringify!($net)),
+            }
+        }
+        assert_eq!(all_values(model.network()), before, "no step was taken");
+    }};
+}
+
 const HIGH: f32 = 2.0;
 const NEGATIVE_RATE: f32 = -0.01;
 
@@ -166,36 +192,22 @@ kiln::model! {
 /// Old code: taken; the penalty rewarded large activations.
 #[test]
 fn a_negative_activity_regularizer_factor_is_an_error_before_the_first_step() {
-    let (x, y) = (vec![[1.0f32, 2.0, 3.0]; 4], vec![[0.5f32, -0.5]; 4]);
-    let mut model = NegativeActivity::new(0).compile(Sgd::new(0.1), MeanSquaredError, &[]);
-    let before = all_values(model.network());
-    for result in
-        [model.train_on_batch(&x[..], &y[..]).map(|_| ()), model.fit(&x[..], &y[..]).verbose(0).run().map(|_| ())]
-    {
-        match result {
-            Err(Error::InvalidArgument { name: "l1", reason }) => {
-                assert_eq!(reason, "of the activity regularizer of `dense` must be ≥ 0 and finite, but is -0.01")
-            }
-            other => panic!("{other:?}"),
-        }
-    }
-    assert_eq!(all_values(model.network()), before);
+    assert_refused_before_a_step!(
+        NegativeActivity,
+        "l1",
+        "of the activity regularizer of `dense` must be ≥ 0 and finite, but is -0.01"
+    );
 }
 
 /// Old code: a negative factor from a constant was taken (Keras raises
 /// ValueError): the penalty rewarded large weights; NaN made the loss NaN.
 #[test]
 fn a_negative_regularizer_factor_is_an_error_before_the_first_step() {
-    let (x, y) = (vec![[1.0f32, 2.0, 3.0]; 4], vec![[0.5f32, -0.5]; 4]);
-    let mut model = NegativeL2::new(0).compile(Sgd::new(0.1), MeanSquaredError, &[]);
-    let before = all_values(model.network());
-    match model.train_on_batch(&x[..], &y[..]) {
-        Err(Error::InvalidArgument { name: "l2", reason }) => {
-            assert_eq!(reason, "of the regularizer on `dense/kernel` must be ≥ 0 and finite, but is -0.01")
-        }
-        other => panic!("{other:?}"),
-    }
-    assert_eq!(all_values(model.network()), before);
+    assert_refused_before_a_step!(
+        NegativeL2,
+        "l2",
+        "of the regularizer on `dense/kernel` must be ≥ 0 and finite, but is -0.01"
+    );
 }
 const NEGATIVE: f32 = -1.0;
 
@@ -217,37 +229,20 @@ kiln::model! {
     }
 }
 
-fn all_values<N: Network>(net: &N) -> Vec<f32> {
-    let mut values = Vec::new();
-    net.params(&mut |p| values.extend_from_slice(&p.value));
-    values
-}
-
 /// Old code: `f32::clamp` panicked ("min > max") inside the first
 /// optimizer step (`fit`, `train_on_batch`), after the batch's forward and
 /// backward passes; a negative `max_value` silently flipped every weight's
 /// sign. Now both are refused before any work, naming the argument.
 #[test]
 fn impossible_constraints_are_errors_before_the_first_step() {
-    let (x, y) = (vec![[1.0f32, 2.0, 3.0]; 4], vec![[0.5f32, -0.5]; 4]);
-    let mut model = MinAboveMax::new(0).compile(Sgd::new(0.1), MeanSquaredError, &[]);
-    let before = all_values(model.network());
-    for result in
-        [model.train_on_batch(&x[..], &y[..]).map(|_| ()), model.fit(&x[..], &y[..]).verbose(0).run().map(|_| ())]
-    {
-        match result {
-            Err(Error::InvalidArgument { name: "min_value", reason }) => {
-                assert_eq!(reason, "of min_max_norm on `dense/kernel` must be ≤ max_value (1), but is 2")
-            }
-            other => panic!("{other:?}"),
-        }
-    }
-    assert_eq!(all_values(model.network()), before, "no step was taken");
-    let mut model = NegativeMaxNorm::new(0).compile(Sgd::new(0.1), MeanSquaredError, &[]);
-    match model.train_on_batch(&x[..], &y[..]) {
-        Err(Error::InvalidArgument { name: "max_value", reason }) => {
-            assert_eq!(reason, "of max_norm on `dense/kernel` must be ≥ 0 and finite, but is -1")
-        }
-        other => panic!("{other:?}"),
-    }
+    assert_refused_before_a_step!(
+        MinAboveMax,
+        "min_value",
+        "of min_max_norm on `dense/kernel` must be ≤ max_value (1), but is 2"
+    );
+    assert_refused_before_a_step!(
+        NegativeMaxNorm,
+        "max_value",
+        "of max_norm on `dense/kernel` must be ≥ 0 and finite, but is -1"
+    );
 }

@@ -66,17 +66,20 @@ impl Window {
     }
 
     /// The input index along axis `a` of output `o`'s tap `t`, `None` in
-    /// the padding.
+    /// the padding; `pad` is `pad_before(a)` (computed once per call by
+    /// [`Window::check`], not once per tap).
     #[inline]
-    fn tap(&self, a: usize, o: usize, t: usize) -> Option<usize> {
-        (o * self.strides[a] + t * self.dilation[a]).checked_sub(self.pad_before(a)).filter(|&i| i < self.input(a))
+    fn tap(&self, a: usize, o: usize, t: usize, pad: usize) -> Option<usize> {
+        (o * self.strides[a] + t * self.dilation[a]).checked_sub(pad).filter(|&i| i < self.input(a))
     }
 
-    fn check(&self, x: &[f32], per_output: usize, y: &[f32], what: &str) -> (usize, usize) {
+    /// Checks the lengths; returns the output's rows and columns and the
+    /// padding before each axis.
+    fn check(&self, x: &[f32], per_output: usize, y: &[f32], what: &str) -> (usize, usize, [usize; 2]) {
         let (oh, ow) = (self.output(0), self.output(1));
         assert!(x.len() >= self.rows * self.cols * self.channels, "{what}: x shorter than its window's input");
         assert!(y.len() >= oh * ow * per_output, "{what}: y shorter than the output");
-        (oh, ow)
+        (oh, ow, [self.pad_before(0), self.pad_before(1)])
     }
 }
 
@@ -108,7 +111,7 @@ pub fn conv2d(
     activation: Activation,
     y: &mut [f32],
 ) {
-    let (oh, ow) = window.check(x, filters, y, "conv2d");
+    let (oh, ow, pad) = window.check(x, filters, y, "conv2d");
     let (c, [kh, kw]) = (window.channels, window.size);
     assert!(kernel.len() >= kh * kw * c * filters, "conv2d: kernel shorter than [kh, kw, channels, filters]");
     assert!(bias.is_none_or(|b| b.len() >= filters), "conv2d: bias shorter than filters");
@@ -117,9 +120,9 @@ pub fn conv2d(
         let (o_row, o_col) = (position / ow, position % ow);
         out.fill(0.0);
         for t_row in 0..kh {
-            let Some(i_row) = window.tap(0, o_row, t_row) else { continue };
+            let Some(i_row) = window.tap(0, o_row, t_row, pad[0]) else { continue };
             for t_col in 0..kw {
-                let Some(i_col) = window.tap(1, o_col, t_col) else { continue };
+                let Some(i_col) = window.tap(1, o_col, t_col, pad[1]) else { continue };
                 let pixel = &x[(i_row * window.cols + i_col) * c..][..c];
                 let taps = &kernel[(t_row * kw + t_col) * c * filters..][..c * filters];
                 for (&v, row) in pixel.iter().zip(taps.chunks_exact(filters)) {
@@ -164,14 +167,14 @@ pub enum Pool {
 /// If `x` or `y` is shorter than `window` says.
 pub fn pool2d(x: &[f32], window: &Window, pool: Pool, y: &mut [f32]) {
     let c = window.channels;
-    let (oh, ow) = window.check(x, c, y, "pool2d");
+    let (oh, ow, pad) = window.check(x, c, y, "pool2d");
     for (position, out) in y[..oh * ow * c].chunks_exact_mut(c).enumerate() {
         let (o_row, o_col) = (position / ow, position % ow);
         let mut count = 0usize;
         for t_row in 0..window.size[0] {
-            let Some(i_row) = window.tap(0, o_row, t_row) else { continue };
+            let Some(i_row) = window.tap(0, o_row, t_row, pad[0]) else { continue };
             for t_col in 0..window.size[1] {
-                let Some(i_col) = window.tap(1, o_col, t_col) else { continue };
+                let Some(i_col) = window.tap(1, o_col, t_col, pad[1]) else { continue };
                 let pixel = &x[(i_row * window.cols + i_col) * c..][..c];
                 if count == 0 {
                     out.copy_from_slice(pixel);

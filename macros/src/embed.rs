@@ -143,10 +143,15 @@ fn constructor_list(layer: &LayerInfo, index: usize) -> Option<Vec<usize>> {
 /// The number after `field : ` in the layer's constructor (`epsilon :
 /// 0.001f64`), as the spec wrote it.
 fn float_field(layer: &LayerInfo, field: &str) -> Option<f64> {
+    let value = field_token(layer, field)?;
+    value.trim_end_matches("f64").trim_end_matches("f32").replace('_', "").parse().ok()
+}
+
+/// The token after `field : ` in the layer's constructor (`true`, `0.001f64`).
+fn field_token(layer: &LayerInfo, field: &str) -> Option<String> {
     let text = constructor_text(layer);
     let at = text.find(&format!(" {field} : "))? + field.len() + 4;
-    let value: String = text[at..].trim_start().chars().take_while(|c| !matches!(c, ',' | ' ' | '}')).collect();
-    value.trim_end_matches("f64").trim_end_matches("f32").replace('_', "").parse().ok()
+    Some(text[at..].trim_start().chars().take_while(|c| !matches!(c, ',' | ' ' | '}')).collect())
 }
 
 /// `(outer, inner)` of a normalization's constructor, the integers after
@@ -164,9 +169,7 @@ fn outer_inner(layer: &LayerInfo) -> Option<(usize, usize)> {
 }
 
 fn bool_field(layer: &LayerInfo, field: &str) -> Option<bool> {
-    let text = constructor_text(layer);
-    let at = text.find(&format!(" {field} : "))? + field.len() + 4;
-    Some(text[at..].trim_start().starts_with("true"))
+    Some(field_token(layer, field)? == "true")
 }
 
 /// What the code for one layer needs: its weights (Keras paths and

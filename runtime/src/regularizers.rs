@@ -64,15 +64,8 @@ impl Regularizer {
     /// The check, with `subject` (formatted only for an error).
     fn validate_for(self, subject: impl Fn() -> String) -> crate::Result<()> {
         let (l1, l2) = self.factors();
-        for (name, value) in [("l1", l1), ("l2", l2)] {
-            if !(value.is_finite() && value >= 0.0) {
-                return Err(crate::Error::InvalidArgument {
-                    name,
-                    reason: format!("of {} must be ≥ 0 and finite, but is {value}", subject()),
-                });
-            }
-        }
-        Ok(())
+        non_negative("l1", l1, &subject)?;
+        non_negative("l2", l2, &subject)
     }
 
     /// The penalty `l1·Σ|x| + l2·Σx²` (sums accumulated in f64).
@@ -145,6 +138,19 @@ pub enum Constraint {
     },
 }
 
+/// `Ok` for a finite `value` ≥ 0, else [`crate::Error::InvalidArgument`]
+/// naming `name` "of `subject()`" (formatted only for the error).
+fn non_negative(name: &'static str, value: f32, subject: impl Fn() -> String) -> crate::Result<()> {
+    if value.is_finite() && value >= 0.0 {
+        Ok(())
+    } else {
+        Err(crate::Error::InvalidArgument {
+            name,
+            reason: format!("of {} must be ≥ 0 and finite, but is {value}", subject()),
+        })
+    }
+}
+
 /// Keras's `backend.epsilon()`.
 const EPSILON: f32 = 1e-7;
 
@@ -176,12 +182,7 @@ impl Constraint {
         };
         let what = self.keras_name();
         for &(name, value) in bounds {
-            if !(value.is_finite() && value >= 0.0) {
-                return Err(crate::Error::InvalidArgument {
-                    name,
-                    reason: format!("of {what} on `{param}` must be ≥ 0 and finite, but is {value}"),
-                });
-            }
+            non_negative(name, value, || format!("{what} on `{param}`"))?;
         }
         if let Constraint::MinMaxNorm { min_value, max_value, .. } = self {
             if min_value > max_value {
