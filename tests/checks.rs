@@ -82,6 +82,33 @@ fn a_schedule_giving_a_non_finite_rate_is_refused_before_its_step() {
     refused_at(Sgd::default().with_schedule(ExponentialDecay::new(1e-40, 1, 10.0)), 39);
 }
 
+/// The public `optimizers::step`, called directly (a training loop of
+/// one's own), refuses the same step. Old code: it returned nothing and
+/// applied the NaN rate, so every weight became NaN.
+#[test]
+fn optimizers_step_called_directly_refuses_a_non_finite_rate() {
+    use kiln::optimizers::Optimizer;
+    let mut optimizer: Box<dyn Optimizer> = Box::new(Sgd::default().with_schedule(NanFromStep3));
+    let mut p = kiln::param::Param::zeros("w", &[3]);
+    p.value.copy_from_slice(&[1.0, 2.0, 3.0]);
+    p.grad.copy_from_slice(&[0.5, 0.5, 0.5]);
+    for _ in 0..3 {
+        let _ = kiln::optimizers::step(&mut *optimizer, |f| f(&mut p));
+    }
+    // Three steps of 0.01 · 0.5 (exact in f64, rounded once to f32 per step).
+    let after_three: Vec<f32> = [1.0f32, 2.0, 3.0].iter().map(|&w| ((w - 0.005) - 0.005) - 0.005).collect();
+    assert_eq!(p.value, after_three);
+    let result = kiln::optimizers::step(&mut *optimizer, |f| f(&mut p));
+    assert_eq!(p.value, after_three, "the refused step changed the weights: {result:?}");
+    match result {
+        Err(Error::InvalidArgument { name: "learning_rate", reason }) => {
+            assert!(reason.contains("NanFromStep3 gives NaN at step 3"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(optimizer.iterations(), 3);
+}
+
 kiln::model! {
     struct TwoOut {
         input x: [f32; 2];
@@ -500,4 +527,68 @@ fn weighted_metric_names_follow_keras_for_several_outputs() {
             "aux_output_binary_crossentropy"
         ]
     );
+}
+
+/// The public loss and metric functions check their slices' lengths
+/// before reading them. Old code: a target one value short was silently
+/// read as shorter samples (a wrong loss), and a short `sample_weight` or
+/// `grad` panicked with an index out of bounds.
+#[test]
+fn batch_loss_and_metric_update_check_their_slices_first() {
+    use kiln::losses::{batch_loss, SparseCategoricalCrossentropy};
+    use kiln::metrics::{Metric, MetricState};
+    fn refused<T: std::fmt::Debug>(result: kiln::Result<T>, name: &str, reason: &str) {
+        match result {
+            Err(Error::InvalidArgument { name: got, reason: why }) => assert_eq!((got, why.as_str()), (name, reason)),
+            other => panic!("expected {name} refused, got {other:?}"),
+        }
+    }
+    let (pred, target) = ([0.5f32, 1.0, 2.0, 4.0], [0.0f32; 4]);
+    // (0.25 + 1) / 2 and (4 + 16) / 2, averaged.
+    assert_eq!(batch_loss(&MeanSquaredError, &pred, &target, None, None, 2).unwrap(), 5.3125);
+    refused(
+        batch_loss(&MeanSquaredError, &pred, &target[..3], None, None, 2),
+        "target",
+        "must hold 2 samples of 2 values (4), but holds 3",
+    );
+    refused(
+        batch_loss(&MeanSquaredError, &pred[..3], &target[..3], None, None, 2),
+        "pred",
+        "must hold a whole number of values per sample for 2 samples, but holds 3",
+    );
+    refused(
+        batch_loss(&MeanSquaredError, &pred, &target, Some(&[1.0]), None, 2),
+        "sample_weight",
+        "must hold one weight per sample (2), but holds 1",
+    );
+    let mut grad = [0.0f32; 3];
+    refused(
+        batch_loss(&MeanSquaredError, &pred, &target, None, Some(&mut grad), 2),
+        "grad",
+        "must hold as many values as pred (4), but holds 3",
+    );
+    refused(
+        batch_loss(&MeanSquaredError, &pred, &target, None, None, 0),
+        "pred",
+        "must be empty for 0 samples, but holds 4",
+    );
+    assert_eq!(batch_loss(&MeanSquaredError, &[], &[], None, None, 0).unwrap(), 0.0);
+    // Sparse labels: one per sample.
+    refused(
+        batch_loss(&SparseCategoricalCrossentropy, &pred, &[1.0, 0.0, 1.0], None, None, 2),
+        "target",
+        "must hold 2 samples of 1 value (2), but holds 3",
+    );
+
+    let mut accuracy = MetricState::new(Metric::Accuracy, &SparseCategoricalCrossentropy, 2);
+    // argmaxes 1 and 1 against labels 1 and 0.
+    accuracy.update(&pred, &[1.0, 0.0], None, 2).unwrap();
+    assert_eq!(accuracy.result(), 0.5);
+    refused(accuracy.update(&pred, &[1.0], None, 2), "target", "must hold 2 samples of 1 value (2), but holds 1");
+    refused(
+        accuracy.update(&pred, &[1.0, 0.0], Some(&[1.0, 1.0, 1.0]), 2),
+        "sample_weight",
+        "must hold one weight per sample (2), but holds 3",
+    );
+    assert_eq!(accuracy.result(), 0.5, "a refused update counted");
 }

@@ -96,43 +96,50 @@ fn every_name_builds_and_runs() {
     ::std::assert!(model.dense_11.bias.is_none());
 }
 
-/// One `Dense` per initializer name, in a module named after it.
+/// One `Dense` per initializer name, in a module named after it: the name
+/// initializes the kernel, and the name after the slash the bias (the same
+/// but for orthogonal and identity, which cannot fill a 1-D bias, in Keras
+/// as here).
 macro_rules! one_model_per_initializer {
-    ($($name:ident),*) => {
+    ($($name:ident / $bias:ident),*) => {
         $(
             mod $name {
                 kiln::model! {
                     pub struct M {
                         input x: [f32; 3];
-                        let y = Dense(4, kernel_initializer = $name, bias_initializer = $name)(x);
+                        let y = Dense(4, kernel_initializer = $name, bias_initializer = $bias)(x);
                         output y;
                     }
                 }
             }
         )*
-        /// Each name's model, with the name.
-        fn initializer_models() -> ::std::vec::Vec<(&'static str, kiln::layers::Dense<3, 4>)> {
-            ::std::vec![$((::core::stringify!($name), $name::M::new(11).dense)),*]
+        /// Each name's model, with its kernel's and its bias's names.
+        fn initializer_models() -> ::std::vec::Vec<(&'static str, &'static str, kiln::layers::Dense<3, 4>)> {
+            ::std::vec![$((
+                ::core::stringify!($name),
+                ::core::stringify!($bias),
+                $name::M::new(11).dense,
+            )),*]
         }
     };
 }
 
 one_model_per_initializer!(
-    zeros,
-    ones,
-    constant,
-    random_uniform,
-    random_normal,
-    truncated_normal,
-    glorot_uniform,
-    glorot_normal,
-    he_uniform,
-    he_normal,
-    lecun_uniform,
-    lecun_normal,
-    orthogonal,
-    variance_scaling,
-    identity
+    zeros / zeros,
+    ones / ones,
+    constant / constant,
+    random_uniform / random_uniform,
+    random_normal / random_normal,
+    truncated_normal / truncated_normal,
+    glorot_uniform / glorot_uniform,
+    glorot_normal / glorot_normal,
+    he_uniform / he_uniform,
+    he_normal / he_normal,
+    lecun_uniform / lecun_uniform,
+    lecun_normal / lecun_normal,
+    orthogonal / random_normal,
+    variance_scaling / variance_scaling,
+    identity / ones
 );
 
 /// The macro writes each initializer as its enum value (no lookup by name
@@ -142,11 +149,11 @@ one_model_per_initializer!(
 fn initializers_resolved_at_compile_time_match_the_runtime_table() {
     let models = initializer_models();
     ::std::assert_eq!(models.len(), kiln::initializers::Initializer::ALL.len());
-    for (name, dense) in models {
+    for (name, bias_name, dense) in models {
         let init = kiln::initializers::Initializer::from_name(name).unwrap();
         let config = kiln::layers::DenseConfig {
             kernel_initializer: init,
-            bias_initializer: init,
+            bias_initializer: kiln::initializers::Initializer::from_name(bias_name).unwrap(),
             ..::core::default::Default::default()
         };
         let reference: kiln::layers::Dense<3, 4> =

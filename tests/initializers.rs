@@ -295,3 +295,88 @@ fn layer_try_new_returns_the_error() {
     assert!(SimpleRnn::<3, 2, 4, false>::try_new(RecurrentConfig::default(), &mut rng()).is_ok());
     assert!(Conv1d::<5, 2, 3, 2, 1, 1, true>::try_new(ConvConfig::default(), &mut rng()).is_ok());
 }
+
+/// Keras refuses `Orthogonal` for a weight of fewer than 2 dimensions and
+/// `Identity` for one that is not 2-D (ValueError when the layer is
+/// built). Old code: the constructors checked only the initializers'
+/// arguments, and `fill` then silently gave a bias a normalized random
+/// row, or a convolution kernel an identity of its flattened shape.
+#[test]
+fn initializers_of_the_wrong_rank_for_their_weight_are_errors() {
+    let orthogonal = Initializer::Orthogonal { gain: 1.0 };
+    let identity = Initializer::Identity { gain: 1.0 };
+    let (name, reason) =
+        invalid(Dense::<2, 3>::try_new(DenseConfig { bias_initializer: orthogonal, ..Default::default() }, &mut rng()));
+    assert_eq!(name, "bias_initializer");
+    assert_eq!(reason, "Orthogonal { gain: 1.0 } needs a weight of at least 2 dimensions, but this one is [3]");
+    let conv = Conv2d::<4, 4, 1, 2, 3, 3, 1, 1, 1, 1, false>::try_new(
+        ConvConfig { kernel_initializer: identity, ..Default::default() },
+        &mut rng(),
+    );
+    let (name, reason) = invalid(conv);
+    assert_eq!(name, "kernel_initializer");
+    assert_eq!(reason, "Identity { gain: 1.0 } needs a weight of 2 dimensions, but this one is [3, 3, 1, 2]");
+    let lstm = Lstm::<3, 2, 4, false>::try_new(
+        RecurrentConfig { bias_initializer: identity, ..Default::default() },
+        &mut rng(),
+    );
+    assert_eq!(invalid(lstm).0, "bias_initializer");
+    let norm = BatchNormalization::<4, 4>::new(
+        BatchNormalizationConfig { gamma_initializer: orthogonal, ..Default::default() },
+        1,
+        1,
+        &mut rng(),
+    );
+    assert_eq!(invalid(norm).0, "gamma_initializer");
+    let norm = LayerNormalization::<4, 4>::new(
+        LayerNormalizationConfig { beta_initializer: identity, ..Default::default() },
+        1,
+        1,
+        &mut rng(),
+    );
+    assert_eq!(invalid(norm).0, "beta_initializer");
+    let depthwise = DepthwiseConv2d::<4, 4, 2, 1, 3, 3, 1, 1, 1, 1, false>::try_new(
+        DepthwiseConfig { depthwise_initializer: identity, ..Default::default() },
+        &mut rng(),
+    );
+    assert_eq!(invalid(depthwise).0, "depthwise_initializer");
+
+    // What Keras accepts: orthogonal on any weight of 2 or more
+    // dimensions (a convolution kernel, GRU's 2-row bias with
+    // `reset_after`), identity on 2-D ones.
+    let dense = Dense::<2, 3>::try_new(DenseConfig { kernel_initializer: identity, ..Default::default() }, &mut rng());
+    assert_eq!(dense.unwrap().kernel.value, [1.0, 0.0, 0.0, 0.0, 1.0, 0.0]);
+    assert!(Embedding::<5, 2, 3>::try_new(orthogonal, &mut rng()).is_ok());
+    let conv = Conv2d::<4, 4, 1, 2, 3, 3, 1, 1, 1, 1, false>::try_new(
+        ConvConfig { kernel_initializer: orthogonal, ..Default::default() },
+        &mut rng(),
+    );
+    assert!(conv.is_ok());
+    let gru = Gru::<3, 2, 4, true>::try_new(
+        RecurrentConfig { bias_initializer: orthogonal, ..Default::default() },
+        &mut rng(),
+    );
+    assert_eq!(gru.unwrap().weights.bias.unwrap().shape, [2, 6]);
+}
+
+kiln::model! {
+    /// Initializers of weights the layers do not have: Keras never calls
+    /// them, so they cannot be wrong (`use_bias = false`, `center = false`).
+    struct UnbuiltWeights {
+        input x: [f32; 3];
+        let h = Dense(4, use_bias = false, bias_initializer = "orthogonal")(x);
+        let n = BatchNormalization(center = false, scale = false, beta_initializer = "identity", gamma_initializer = "orthogonal")(h);
+        output n;
+    }
+}
+
+/// An initializer that cannot fill a 1-D bias is no error when the layer
+/// has no bias (as in Keras); the model builds without one.
+#[test]
+fn initializers_of_absent_weights_are_not_checked() {
+    let model = UnbuiltWeights::new(0);
+    assert!(model.dense.bias.is_none());
+    let config =
+        DenseConfig { use_bias: false, bias_initializer: Initializer::Orthogonal { gain: 1.0 }, ..Default::default() };
+    assert!(Dense::<2, 3>::try_new(config, &mut rng()).unwrap().bias.is_none());
+}

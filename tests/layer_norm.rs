@@ -386,7 +386,7 @@ fn optimizers_never_change_non_trainable_parameters() {
             p.value.fill(0.5);
             p.grad.fill(1.0);
         });
-        kiln::optimizers::step(&mut *optimizer, |f| Network::visit_params(&mut model, f));
+        kiln::optimizers::step(&mut *optimizer, |f| Network::visit_params(&mut model, f)).unwrap();
         Network::params(&model, &mut |p| {
             if p.trainable {
                 assert!(p.value.iter().all(|&v| v != 0.5), "{} did not move", p.name);

@@ -99,7 +99,7 @@ fn replay(f: &Fixture, case: &Case, opt: &mut dyn Optimizer) -> Result<(), Strin
     let (mut worst, mut at) = (0, String::new());
     for (s, (grad, records)) in f.grads.iter().zip(&case.records).enumerate() {
         p.grad.copy_from_slice(grad);
-        step(opt, |visit| visit(&mut p));
+        step(opt, |visit| visit(&mut p)).unwrap();
         let slots = opt.slots().first();
         if let Some(slots) = slots {
             assert_eq!(slots.len(), records.len() - 1, "{}: number of slots", case.name);

@@ -130,7 +130,7 @@ fn replay(f: &Fixture, case: &Case, opt: &mut dyn Optimizer) -> Result<(), Strin
         for (p, g) in params.iter_mut().zip(grads) {
             p.grad.copy_from_slice(g);
         }
-        step(opt, |visit| params.iter_mut().for_each(&mut *visit));
+        step(opt, |visit| params.iter_mut().for_each(&mut *visit)).unwrap();
         for (k, (p, records)) in params.iter().zip(records).enumerate() {
             assert_eq!(p.grad, grads[k], "step leaves the gradients as they were");
             let slots = opt.slots().get(k);
@@ -433,11 +433,11 @@ fn a_schedule_owns_the_learning_rate() {
     let mut p = Param::zeros("w", &[1]);
     p.grad[0] = 1.0;
     assert_eq!(sgd.learning_rate(), 0.5);
-    step(&mut sgd, |visit| visit(&mut p));
+    step(&mut sgd, |visit| visit(&mut p)).unwrap();
     sgd.set_learning_rate(0.5);
-    step(&mut sgd, |visit| visit(&mut p));
+    step(&mut sgd, |visit| visit(&mut p)).unwrap();
     assert_eq!(sgd.learning_rate(), 0.25);
-    step(&mut sgd, |visit| visit(&mut p));
+    step(&mut sgd, |visit| visit(&mut p)).unwrap();
     // Steps at iterations 0 and 1 (≤ boundary 1) use 0.5, the third 0.25.
     assert_eq!(p.value[0], -1.25);
     assert_eq!(sgd.schedule().map(|s| s.name()), Some("PiecewiseConstantDecay"));
@@ -455,7 +455,8 @@ fn weight_decay_skips_excluded_names() {
     step(&mut sgd, |visit| {
         visit(&mut kernel);
         visit(&mut bias);
-    });
+    })
+    .unwrap();
     // w − (w·wd)·lr = 2 − 0.2·0.5 = 1.9 (zero gradient).
     assert_eq!((kernel.value[0], bias.value[0]), (1.9, 2.0));
 }
@@ -476,7 +477,7 @@ fn restored_nadam_continues_exactly() {
                 opt.restore(iterations, slots);
             }
             params.iter_mut().zip(grads).for_each(|(p, g)| p.grad.copy_from_slice(g));
-            step(&mut opt, |visit| params.iter_mut().for_each(&mut *visit));
+            step(&mut opt, |visit| params.iter_mut().for_each(&mut *visit)).unwrap();
         }
         params.into_iter().map(|p| p.value).collect::<Vec<_>>()
     };

@@ -199,6 +199,155 @@ fn a_negative_activity_regularizer_factor_is_an_error_before_the_first_step() {
     );
 }
 
+kiln::model! {
+    /// `NegativeActivity` inside another model.
+    struct NestedNegativeActivity {
+        input x: [f32; 3];
+        let inner: [2] = custom(NegativeActivity::new(1))(x);
+        let y = Dense(2)(inner);
+        output y;
+    }
+}
+
+/// Old code: only the outer graph's activity regularizers were checked;
+/// a nested model's negative factor was taken.
+#[test]
+fn a_nested_models_negative_activity_factor_is_an_error_before_the_first_step() {
+    assert_refused_before_a_step!(
+        NestedNegativeActivity,
+        "l1",
+        "of the activity regularizer of `dense` must be ≥ 0 and finite, but is -0.01 (inside `negative_activity`)"
+    );
+}
+
+kiln::model! {
+    #[derive(Clone)]
+    pub struct PenalizedInner {
+        input x: [f32; 3];
+        let h = Dense(4, activation = tanh, activity_regularizer = l2(0.5))(x);
+        output h;
+    }
+}
+
+kiln::model! {
+    struct PenalizedOuter {
+        input x: [f32; 3];
+        let h: [4] = custom(PenalizedInner::new(1))(x);
+        let y = Dense(2)(h);
+        output y;
+    }
+}
+
+/// Keras adds a nested model's activity penalties to the outer model's
+/// loss (`model.losses` collects every sublayer's). Old code: the inner
+/// model added its penalty to its own workspace, never to the loss the
+/// outer model reported (while its backward pass did apply the penalty's
+/// gradient). The loss here is computed by hand in f64 from the two
+/// models' predictions: mean squared error plus `0.5 · Σ h² / batch`.
+#[test]
+fn a_nested_models_activity_penalty_is_part_of_the_outer_loss() {
+    let x: Vec<[f32; 3]> = (0..5).map(|i| [i as f32 * 0.3 - 0.6, 0.25 * i as f32, 1.0 - 0.4 * i as f32]).collect();
+    let y: Vec<[f32; 2]> = (0..5).map(|i| [0.1 * i as f32, -0.2 * i as f32]).collect();
+    let inner = PenalizedInner::new(1);
+    let mut model = PenalizedOuter::new(2).compile(Sgd::new(0.1), MeanSquaredError, &[]);
+    let (mut mse, mut penalty) = (0.0f64, 0.0f64);
+    for (xs, ys) in x.iter().zip(&y) {
+        let h = inner.predict_one(xs);
+        penalty += 0.5 * h.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>() / x.len() as f64;
+        let out = model.network().predict_one(xs);
+        mse += out.iter().zip(ys).map(|(&o, &t)| (f64::from(o) - f64::from(t)).powi(2)).sum::<f64>()
+            / 2.0
+            / x.len() as f64;
+    }
+    assert!(penalty > 0.1 * mse, "the penalty must be large enough to matter: {penalty} vs {mse}");
+    let want = (mse + penalty) as f32;
+    let evaluated = model.evaluate(&x[..], &y[..], 5).unwrap().get("loss").unwrap();
+    assert!((evaluated - want).abs() <= 2e-6 * want, "evaluate: {evaluated}, expected {want} (MSE alone {mse})");
+    let trained = model.train_on_batch(&x[..], &y[..]).unwrap();
+    assert!((trained - want).abs() <= 2e-6 * want, "train_on_batch: {trained}, expected {want}");
+    // The next step's loss is the new weights' loss, not the sum of both.
+    let again = model.evaluate(&x[..], &y[..], 5).unwrap().get("loss").unwrap();
+    assert!(again < want && again > 0.5 * want, "{again} after one step from {want}");
+}
+
+kiln::model! {
+    /// tests/fixtures/keras_nested_activity.py's inner model.
+    #[derive(Clone)]
+    pub struct OnesInner {
+        input x: [f32; 4];
+        let h = Dense(2, activity_regularizer = l2(1.0), kernel_initializer = ones)(x);
+        output h;
+    }
+}
+
+kiln::model! {
+    struct OnesNested {
+        input x: [f32; 4];
+        let h: [2] = custom(OnesInner::new(0))(x);
+        output h;
+    }
+}
+
+kiln::model! {
+    struct OnesOverTime {
+        input x: [f32; 3, 4];
+        let h: [3, 2] = custom(kiln::layers::TimeDistributed::<OnesInner, 3>::new(OnesInner::new(0)))(x);
+        output h;
+    }
+}
+
+/// Keras 3.15.1's losses (tests/fixtures/keras_nested_activity.py): all
+/// outputs are 4, so the mean squared error is 16 and each sample's
+/// penalty `Σ h²` is 32 per call of the inner model. Nested: 16 + 2·32/2
+/// = 48. Through `TimeDistributed`, which calls the inner model once per
+/// step (each step's penalty over the batch of 2): 16 + 3·2·32/2 = 112.
+/// Old code: 16 for both (the inner penalty never reached the loss).
+#[test]
+fn nested_activity_penalties_match_keras() {
+    let mut nested = OnesNested::new(0).compile(Sgd::new(0.0), MeanSquaredError, &[]);
+    let (x, y) = (vec![[1.0f32; 4]; 2], vec![[0.0f32; 2]; 2]);
+    assert_eq!(nested.evaluate(&x[..], &y[..], 2).unwrap().get("loss"), Some(48.0));
+    assert_eq!(nested.train_on_batch(&x[..], &y[..]).unwrap(), 48.0);
+    let mut over_time = OnesOverTime::new(0).compile(Sgd::new(0.0), MeanSquaredError, &[]);
+    let (x, y) = (vec![[[1.0f32; 4]; 3]; 2], vec![[[0.0f32; 2]; 3]; 2]);
+    assert_eq!(over_time.evaluate(&x[..], &y[..], 2).unwrap().get("loss"), Some(112.0));
+    assert_eq!(over_time.train_on_batch(&x[..], &y[..]).unwrap(), 112.0);
+
+    // The step's gradient is that loss's: one SGD step of rate 1 moves the
+    // inner kernel by −∂L/∂w, against central differences of `evaluate`
+    // (exact for this quadratic loss up to float32 rounding of ~100).
+    let mut model = OnesOverTime::new(0).compile(Sgd::new(1.0), MeanSquaredError, &[]);
+    let kernel = |net: &OnesOverTime| all_values(net)[..8].to_vec();
+    let before = kernel(model.network());
+    let h = 0.05f32;
+    let mut numeric = Vec::new();
+    for i in 0..8 {
+        let at = |delta: f32| {
+            let mut probe = OnesOverTime::new(0).compile(Sgd::new(0.0), MeanSquaredError, &[]);
+            let mut k = 0;
+            probe.network_mut().visit_params(&mut |p| {
+                for v in p.value.iter_mut() {
+                    if k == i {
+                        *v += delta;
+                    }
+                    k += 1;
+                }
+            });
+            f64::from(probe.evaluate(&x[..], &y[..], 2).unwrap().get("loss").unwrap())
+        };
+        numeric.push((at(h) - at(-h)) / (2.0 * f64::from(h)));
+    }
+    model.train_on_batch(&x[..], &y[..]).unwrap();
+    for (i, (b, a)) in before.iter().zip(kernel(model.network())).enumerate() {
+        let analytic = f64::from(b - a);
+        assert!(
+            (analytic - numeric[i]).abs() <= 1e-3 * numeric[i].abs(),
+            "kernel[{i}]: step {analytic}, numeric {}",
+            numeric[i]
+        );
+    }
+}
+
 /// Old code: a negative factor from a constant was taken (Keras raises
 /// ValueError): the penalty rewarded large weights; NaN made the loss NaN.
 #[test]

@@ -2,7 +2,7 @@
 //! and spanned errors for unknown keywords and wrongly typed values.
 
 use crate::errors::Errors;
-use crate::layers::{DType, TensorType};
+use crate::layers::{DType, TensorType, INITIALIZERS};
 use crate::parse::{Arg, LetStmt};
 use crate::size::{Deferred, Piece, Size};
 use syn::{Expr, ExprLit, ExprUnary, Ident, Lit, UnOp};
@@ -431,6 +431,30 @@ impl<'a> ArgReader<'a> {
         let hint = crate::errors::suggestion(given.as_deref().unwrap_or(&label), choices, "expected one of");
         self.error(expr, format!("unknown {what} `{label}` for `{name}`{hint}"));
         default
+    }
+
+    /// The initializer given as keyword `name` (one of [`INITIALIZERS`]),
+    /// or `default`, for the layer's weight `weight` of `rank` dimensions
+    /// (`None` when the layer has no such weight: `use_bias = false`): a
+    /// name whose initializer cannot fill such a weight (orthogonal needs
+    /// at least 2 dimensions, identity exactly 2: Keras's ValueError when
+    /// it builds the weight) is reported at its span, and `default` returned.
+    pub fn initializer(&mut self, name: &str, default: &str, weight: &str, rank: Option<usize>) -> &'static str {
+        let fallback = INITIALIZERS.iter().position(|i| *i == default).unwrap_or(0);
+        let chosen = INITIALIZERS[self.choice(name, None, "initializer", INITIALIZERS, fallback)];
+        let Some(rank) = rank else { return chosen };
+        let requirement = match chosen {
+            "orthogonal" if rank < 2 => "at least 2 dimensions",
+            "identity" if rank != 2 => "exactly 2 dimensions",
+            _ => return chosen,
+        };
+        if let Some(expr) = self.find(name) {
+            let layer = &self.layer;
+            let message =
+                format!("`{chosen}` fills a weight of {requirement}, but the {weight} of `{layer}` is {rank}-D");
+            self.error(expr, message);
+        }
+        INITIALIZERS[fallback]
     }
 
     /// Reports keywords no spec asked for and surplus positional arguments;

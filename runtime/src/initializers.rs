@@ -240,29 +240,44 @@ impl Initializer {
             return Err(Error::InvalidArgument { name: "shape", reason });
         }
         self.check_arguments()?;
-        let bad = |reason: String| Err(Error::InvalidArgument { name: "shape", reason });
-        match self {
-            Initializer::Orthogonal { .. } if shape.len() < 2 => {
-                bad(format!("must have at least 2 dimensions for orthogonal, but is {shape:?}"))
+        match self.rank_requirement(shape) {
+            Some(requirement) => {
+                let reason = format!("must have {requirement} for {self:?}, but is {shape:?}");
+                Err(Error::InvalidArgument { name: "shape", reason })
             }
-            Initializer::Identity { .. } if shape.len() != 2 => {
-                bad(format!("must be 2-D for identity, but is {shape:?}"))
-            }
-            _ => Ok(()),
+            None => Ok(()),
         }
     }
 
-    /// [`Initializer::check`] for the arguments of a layer's initializer
-    /// `name` (`kernel_initializer`, …), checked whatever the shape: the
-    /// error names `name` and says which of the initializer's arguments
-    /// is wrong.
-    pub(crate) fn check_as(self, name: &'static str) -> Result<()> {
+    /// What Keras requires of the weight's dimensions when `shape` does not
+    /// meet it (a ValueError there): orthogonal needs at least 2, identity
+    /// exactly 2.
+    fn rank_requirement(self, shape: &[usize]) -> Option<&'static str> {
+        match self {
+            Initializer::Orthogonal { .. } if shape.len() < 2 => Some("at least 2 dimensions"),
+            Initializer::Identity { .. } if shape.len() != 2 => Some("2 dimensions"),
+            _ => None,
+        }
+    }
+
+    /// [`Initializer::check`] for a layer's initializer `name`
+    /// (`kernel_initializer`, …) of a weight of `shape`: the error names
+    /// `name` and says which of the initializer's arguments is wrong, or
+    /// that the weight has dimensions the initializer cannot fill.
+    pub(crate) fn check_as(self, name: &'static str, shape: &[usize]) -> Result<()> {
         self.check_arguments().map_err(|e| match e {
             Error::InvalidArgument { name: argument, reason } => {
                 Error::InvalidArgument { name, reason: format!("`{argument}` of {self:?} {reason}") }
             }
             other => other,
-        })
+        })?;
+        match self.rank_requirement(shape) {
+            Some(requirement) => {
+                let reason = format!("{self:?} needs a weight of {requirement}, but this one is {shape:?}");
+                Err(Error::InvalidArgument { name, reason })
+            }
+            None => Ok(()),
+        }
     }
 
     /// The checks of the initializer's own arguments (those that do not

@@ -130,9 +130,16 @@ fn softmax_cross_entropy(z: &[f32], target: Option<&[f32]>, label: usize, grad: 
 /// let pred = [1.0, 2.0, 3.0, 5.0];
 /// let target = [1.0, 0.0, 3.0, 4.0];
 /// // per sample: (0 + 4) / 2 = 2 and (0 + 1) / 2 = 0.5; mean 1.25
-/// let loss = batch_loss(&MeanSquaredError, &pred, &target, None, None, 2);
+/// let loss = batch_loss(&MeanSquaredError, &pred, &target, None, None, 2).unwrap();
 /// assert!((loss - 1.25).abs() < 1e-6);
 /// ```
+///
+/// # Errors
+/// [`Error::InvalidArgument`] before anything is read or written, naming
+/// `pred` when its length is not a multiple of `batch`, `target` when it
+/// does not hold `batch` samples of the loss's target length
+/// ([`Loss::target_len`]), `sample_weight` when `weights` does not hold
+/// `batch` values, or `grad` when it is not as long as `pred`.
 pub fn batch_loss(
     loss: &dyn Loss,
     pred: &[f32],
@@ -140,8 +147,51 @@ pub fn batch_loss(
     weights: Option<&[f32]>,
     grad: Option<&mut [f32]>,
     batch: usize,
-) -> f32 {
-    weighted_batch_loss(loss, pred, target, weights, grad, batch, 1.0)
+) -> Result<f32> {
+    check_batch(pred, target, weights, grad.as_deref().map(<[f32]>::len), batch, |outputs| loss.target_len(outputs))?;
+    Ok(weighted_batch_loss(loss, pred, target, weights, grad, batch, 1.0))
+}
+
+/// The length checks of [`batch_loss`] (and of `MetricState::update`):
+/// `batch` samples of `pred`, of `target_len(values per prediction)`
+/// targets, of one weight each; a gradient as long as `pred`.
+pub(crate) fn check_batch(
+    pred: &[f32],
+    target: &[f32],
+    weights: Option<&[f32]>,
+    grad_len: Option<usize>,
+    batch: usize,
+    target_len: impl Fn(usize) -> usize,
+) -> Result<()> {
+    let bad = |name: &'static str, reason: String| Err(Error::InvalidArgument { name, reason });
+    if batch == 0 {
+        let lengths = [("pred", pred.len()), ("target", target.len())].into_iter();
+        let lengths = lengths.chain(weights.map(|w| ("sample_weight", w.len()))).chain(grad_len.map(|g| ("grad", g)));
+        return match lengths.into_iter().find(|&(_, len)| len > 0) {
+            Some((name, len)) => bad(name, format!("must be empty for 0 samples, but holds {len}")),
+            None => Ok(()),
+        };
+    }
+    if !pred.len().is_multiple_of(batch) {
+        let reason =
+            format!("must hold a whole number of values per sample for {batch} samples, but holds {}", pred.len());
+        return bad("pred", reason);
+    }
+    let per_sample = target_len(pred.len() / batch);
+    if batch.checked_mul(per_sample) != Some(target.len()) {
+        let values = if per_sample == 1 { "value" } else { "values" };
+        let total = batch.checked_mul(per_sample).map_or("more than usize::MAX".to_string(), |t| t.to_string());
+        let reason =
+            format!("must hold {batch} samples of {per_sample} {values} ({total}), but holds {}", target.len());
+        return bad("target", reason);
+    }
+    if let Some(w) = weights.filter(|w| w.len() != batch) {
+        return bad("sample_weight", format!("must hold one weight per sample ({batch}), but holds {}", w.len()));
+    }
+    if let Some(g) = grad_len.filter(|&g| g != pred.len()) {
+        return bad("grad", format!("must hold as many values as pred ({}), but holds {g}", pred.len()));
+    }
+    Ok(())
 }
 
 /// [`batch_loss`] whose gradient is multiplied by `grad_scale` (an output's
@@ -441,9 +491,9 @@ mod tests {
         let weights = [0.5f32, 2.0];
         for (loss, target) in all() {
             let mut grad = vec![0.0; pred.len()];
-            batch_loss(&*loss, &pred, &target, Some(&weights), Some(&mut grad), 2);
+            batch_loss(&*loss, &pred, &target, Some(&weights), Some(&mut grad), 2).unwrap();
             let result = compare_with_finite_differences(&mut pred.clone(), &grad, |p| {
-                batch_loss(&*loss, p, &target, Some(&weights), None, 2) as f64
+                batch_loss(&*loss, p, &target, Some(&weights), None, 2).unwrap() as f64
             });
             if let Err(e) = result {
                 panic!("{}: {e}", loss.name());
@@ -465,14 +515,14 @@ mod tests {
         ];
         for ((loss, target), (name, value)) in all().into_iter().zip(expected) {
             assert_eq!(loss.name(), name);
-            let got = batch_loss(&*loss, &pred, &target, None, None, 2);
+            let got = batch_loss(&*loss, &pred, &target, None, None, 2).unwrap();
             assert!((got as f64 - value).abs() < 1e-5, "{name}: {got} vs {value}");
         }
     }
 
     #[test]
     fn clipping_keeps_cross_entropy_finite() {
-        let l = batch_loss(&BinaryCrossentropy, &[0.0, 1.0], &[1.0, 0.0], None, None, 1);
+        let l = batch_loss(&BinaryCrossentropy, &[0.0, 1.0], &[1.0, 0.0], None, None, 1).unwrap();
         // (−ln(1e-7) − ln(1 − f32(1 − 1e-7))) / 2 = (16.1181 + 15.9424) / 2
         assert!((l - 16.030_2).abs() < 1e-3, "{l}");
     }
@@ -513,9 +563,9 @@ mod tests {
         ];
         for (loss, target) in losses {
             let mut grad = vec![0.0; z.len()];
-            batch_loss(&*loss, &z, &target, None, Some(&mut grad), 2);
+            batch_loss(&*loss, &z, &target, None, Some(&mut grad), 2).unwrap();
             compare_with_finite_differences(&mut z.clone(), &grad, |p| {
-                batch_loss(&*loss, p, &target, None, None, 2) as f64
+                batch_loss(&*loss, p, &target, None, None, 2).unwrap() as f64
             })
             .unwrap_or_else(|e| panic!("{}: {e}", loss.name()));
         }

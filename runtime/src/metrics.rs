@@ -159,8 +159,21 @@ impl MetricState {
         &mut self.mean
     }
 
-    /// Accumulates a batch.
-    pub fn update(&mut self, pred: &[f32], target: &[f32], weights: Option<&[f32]>, batch: usize) {
+    /// Accumulates a batch of `batch` predictions and their targets
+    /// ([`MetricState::target_len`] values each), weighted by `weights`.
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidArgument`] naming `pred`, `target` or
+    /// `sample_weight` when its length does not fit `batch` samples; the
+    /// state is unchanged then.
+    pub fn update(&mut self, pred: &[f32], target: &[f32], weights: Option<&[f32]>, batch: usize) -> crate::Result<()> {
+        losses::check_batch(pred, target, weights, None, batch, |outputs| self.target_len(outputs))?;
+        self.update_checked(pred, target, weights, batch);
+        Ok(())
+    }
+
+    /// [`MetricState::update`] for lengths the training loop has checked.
+    pub(crate) fn update_checked(&mut self, pred: &[f32], target: &[f32], weights: Option<&[f32]>, batch: usize) {
         if batch == 0 {
             return;
         }
@@ -197,14 +210,14 @@ mod tests {
     fn accuracies_count_hits_by_hand() {
         let mut s = MetricState::new(Metric::Accuracy, &SparseCategoricalCrossentropy, 3);
         // argmaxes 1, 0, 2 against labels 1, 2, 2 → 2/3
-        s.update(&[0.1, 0.8, 0.1, 0.5, 0.3, 0.2, 0.2, 0.3, 0.5], &[1.0, 2.0, 2.0], None, 3);
+        s.update(&[0.1, 0.8, 0.1, 0.5, 0.3, 0.2, 0.2, 0.3, 0.5], &[1.0, 2.0, 2.0], None, 3).unwrap();
         assert!((s.result() - 2.0 / 3.0).abs() < 1e-6);
         let mut b = MetricState::new(Metric::Accuracy, &BinaryCrossentropy, 1);
-        b.update(&[0.7, 0.2, 0.6, 0.4], &[1.0, 1.0, 0.0, 0.0], Some(&[1.0, 1.0, 1.0, 3.0]), 4);
+        b.update(&[0.7, 0.2, 0.6, 0.4], &[1.0, 1.0, 0.0, 0.0], Some(&[1.0, 1.0, 1.0, 3.0]), 4).unwrap();
         // hits: yes, no, no, yes (weight 3) → 4/6
         assert!((b.result() - 4.0 / 6.0).abs() < 1e-6);
         let mut c = MetricState::new(Metric::CategoricalAccuracy, &BinaryCrossentropy, 2);
-        c.update(&[0.3, 0.7, 0.9, 0.1], &[0.0, 1.0, 0.0, 1.0], None, 2);
+        c.update(&[0.3, 0.7, 0.9, 0.1], &[0.0, 1.0, 0.0, 1.0], None, 2).unwrap();
         assert_eq!(c.result(), 0.5);
     }
 }

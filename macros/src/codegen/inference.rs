@@ -227,12 +227,19 @@ impl Gen<'_> {
                     ::kiln::network::Network::check_input(self, ids)
                 }
 
+                fn validate(&self) -> ::kiln::Result<()> {
+                    ::kiln::network::Network::check_activity_regularizers(self)
+                }
+
                 fn forward(&self, x: &[#in_elem], y: &mut [f32], batch: usize, cache: &mut Self::Cache, ctx: &mut ::kiln::__private::Ctx) {
                     if cache.as_ref().is_none_or(|ws| ws.__capacity < batch) {
                         *cache = ::core::option::Option::Some(::kiln::network::Network::workspace(self, batch));
                     }
                     let ws = cache.as_mut().expect("just filled");
+                    ws.__ctx.activity_scale = ctx.activity_scale;
                     ::kiln::network::Network::forward(self, ws, x, batch, ctx.training);
+                    // Keras's `model.losses` collects the inner model's activity penalties too.
+                    ctx.activity_penalty += <Self as ::kiln::network::Network>::activity_penalty(ws);
                     y.copy_from_slice(&ws.#v_out[..batch * #out_len]);
                 }
 
@@ -244,9 +251,10 @@ impl Gen<'_> {
                     dx: ::core::option::Option<::kiln::__private::InputGrad<'_>>,
                     batch: usize,
                     cache: &mut Self::Cache,
-                    _: &mut ::kiln::__private::Ctx,
+                    ctx: &mut ::kiln::__private::Ctx,
                 ) {
                     let ws = cache.as_mut().expect("forward runs before backward");
+                    ws.__ctx.activity_scale = ctx.activity_scale;
                     ws.#g_out[..batch * #out_len].copy_from_slice(dy);
                     let __x0 = x;
                     #backward

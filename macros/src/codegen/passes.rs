@@ -38,7 +38,7 @@ impl Gen<'_> {
                 // Keras's activity regularizer: `r(output) / batch`, added to the loss.
                 let activity = layer.spec.activity_regularizer().map(|r| {
                     quote! {
-                        ws.__ctx.activity_penalty += (#r).penalty(&ws.#v[..batch * #len]) / batch as f32;
+                        ws.__ctx.activity_penalty += ws.__ctx.activity_scale * (#r).penalty(&ws.#v[..batch * #len]) / batch as f32;
                     }
                 });
                 quote! {
@@ -51,9 +51,11 @@ impl Gen<'_> {
         quote!(#reset #(#calls)*)
     }
 
-    /// Whether any layer has a Keras `activity_regularizer`.
+    /// Whether any layer has a Keras `activity_regularizer`, or may add an
+    /// activity penalty of its own (a custom layer: a nested model adds
+    /// its layers' penalties, `Layer::forward`).
     pub(super) fn has_activity_regularizers(&self) -> bool {
-        self.graph.layers.iter().any(|l| l.spec.activity_regularizer().is_some())
+        self.graph.layers.iter().any(|l| l.spec.activity_regularizer().is_some() || l.spec.is_custom())
     }
 
     /// `Network::check_activity_regularizers`: each activity regularizer's
@@ -64,8 +66,21 @@ impl Gen<'_> {
             .layers
             .iter()
             .filter_map(|l| {
-                let r = l.spec.activity_regularizer()?;
                 let layer = &l.keras_name;
+                if l.spec.is_custom() {
+                    // A nested model's error names its inner layer; say which model holds it.
+                    let field = &l.field;
+                    return Some(quote! {
+                        ::kiln::__private::Layer::validate(&self.#field).map_err(|e| match e {
+                            ::kiln::Error::InvalidArgument { name, reason } => ::kiln::Error::InvalidArgument {
+                                name,
+                                reason: ::std::format!("{} (inside `{}`)", reason, #layer),
+                            },
+                            other => other,
+                        })?;
+                    });
+                }
+                let r = l.spec.activity_regularizer()?;
                 Some(quote!((#r).validate_activity(#layer)?;))
             })
             .collect();
@@ -157,7 +172,7 @@ impl Gen<'_> {
                 let (x, c, dx) = (self.value_slice(input), cache_field(id), dx_for(input));
                 if let Some(r) = layer.spec.activity_regularizer() {
                     calls.push(quote! {
-                        (#r).add_gradient(&ws.#v[..batch * #len], &mut ws.#g[..batch * #len], 1.0 / batch as f32);
+                        (#r).add_gradient(&ws.#v[..batch * #len], &mut ws.#g[..batch * #len], ws.__ctx.activity_scale / batch as f32);
                     });
                 }
                 calls.push(quote! {

@@ -5,7 +5,7 @@
 
 use super::{
     activation_tokens, boxed, expect_float, initializer_tokens, one, Kind, ShapeError, Size, Spec, TensorType,
-    ACTIVATIONS, INITIALIZERS,
+    ACTIVATIONS,
 };
 use crate::args::ArgReader;
 use crate::parse::LetStmt;
@@ -209,9 +209,8 @@ impl ConvSpec {
         let window = Window::read(kind, rank, [1, 2, 3], stmt, args);
         let activation = ACTIVATIONS[args.choice("activation", None, "activation", ACTIVATIONS, 0)];
         let use_bias = args.bool("use_bias", true);
-        let kernel_initializer =
-            INITIALIZERS[args.choice("kernel_initializer", None, "initializer", INITIALIZERS, glorot())];
-        let bias_initializer = INITIALIZERS[args.choice("bias_initializer", None, "initializer", INITIALIZERS, 0)];
+        let kernel_initializer = args.initializer("kernel_initializer", "glorot_uniform", "kernel", Some(rank + 2));
+        let bias_initializer = args.initializer("bias_initializer", "zeros", "bias", use_bias.then_some(1));
         let window = window?;
         if window.strides.iter().any(|&s| s > 1) && window.dilation_rate.iter().any(|&d| d > 1) {
             // Keras's BaseConv refuses the pair (a strided dilated
@@ -243,12 +242,6 @@ impl ConvSpec {
         "bias_initializer",
         "name",
     ];
-}
-
-/// The index of `glorot_uniform` in [`INITIALIZERS`] (Keras's default
-/// for kernels).
-pub fn glorot() -> usize {
-    INITIALIZERS.iter().position(|i| *i == "glorot_uniform").unwrap_or(0)
 }
 
 /// `(3, 3)`, or `(3,)` for one axis (as Keras prints tuples).

@@ -3,7 +3,7 @@
 
 use super::{
     activation_tokens, boxed, expect_float_vector, initializer_tokens, one, Kind, ShapeError, Size, Spec, TensorType,
-    ACTIVATIONS, INITIALIZERS,
+    ACTIVATIONS,
 };
 use crate::args::ArgReader;
 use crate::parse::LetStmt;
@@ -34,10 +34,8 @@ impl DenseSpec {
         let units = args.positive_int("units", Some(0), stmt);
         let activation = ACTIVATIONS[args.choice("activation", Some(1), "activation", ACTIVATIONS, 0)];
         let use_bias = args.bool("use_bias", true);
-        let glorot = INITIALIZERS.iter().position(|i| *i == "glorot_uniform").unwrap_or(0);
-        let kernel_initializer =
-            INITIALIZERS[args.choice("kernel_initializer", None, "initializer", INITIALIZERS, glorot)];
-        let bias_initializer = INITIALIZERS[args.choice("bias_initializer", None, "initializer", INITIALIZERS, 0)];
+        let kernel_initializer = args.initializer("kernel_initializer", "glorot_uniform", "kernel", Some(2));
+        let bias_initializer = args.initializer("bias_initializer", "zeros", "bias", use_bias.then_some(1));
         if units == Some(Size::Known(1)) && activation == "softmax" {
             // Softmax normalizes over the units: over one unit it is 1.0
             // whatever the input, and its gradient is zero.

@@ -7,10 +7,8 @@
 //! rule are the convolutions' ([`Window`]); the output has `C·M`
 //! channels (depthwise) or `filters` (separable).
 
-use super::conv::{glorot, Window};
-use super::{
-    activation_tokens, boxed, initializer_tokens, Kind, ShapeError, Size, Spec, TensorType, ACTIVATIONS, INITIALIZERS,
-};
+use super::conv::Window;
+use super::{activation_tokens, boxed, initializer_tokens, Kind, ShapeError, Size, Spec, TensorType, ACTIVATIONS};
 use crate::args::ArgReader;
 use crate::parse::LetStmt;
 use crate::regularizers::Weight;
@@ -131,12 +129,11 @@ impl DepthwiseSpec {
             if given { args.positive_int("depth_multiplier", multiplier_at, stmt) } else { Some(Size::Known(1)) };
         let activation = ACTIVATIONS[args.choice("activation", None, "activation", ACTIVATIONS, 0)];
         let use_bias = args.bool("use_bias", true);
-        let initializer = |args: &mut ArgReader<'_>, name: &str, default: usize| {
-            INITIALIZERS[args.choice(name, None, "initializer", INITIALIZERS, default)]
-        };
-        let depthwise_initializer = initializer(args, "depthwise_initializer", glorot());
-        let pointwise_initializer = separable.then(|| initializer(args, "pointwise_initializer", glorot()));
-        let bias_initializer = initializer(args, "bias_initializer", 0);
+        let depthwise_initializer =
+            args.initializer("depthwise_initializer", "glorot_uniform", "depthwise kernel", Some(rank + 2));
+        let pointwise_initializer = separable
+            .then(|| args.initializer("pointwise_initializer", "glorot_uniform", "pointwise kernel", Some(rank + 2)));
+        let bias_initializer = args.initializer("bias_initializer", "zeros", "bias", use_bias.then_some(1));
         let pointwise = match (filters, pointwise_initializer) {
             (Some(filters), Some(initializer)) => Some(Pointwise { filters: filters?, initializer }),
             _ => None,

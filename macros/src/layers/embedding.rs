@@ -1,7 +1,7 @@
 //! `Embedding(input_dim, output_dim, embeddings_initializer)` on integer
 //! ids `[T]` → `[T, output_dim]`.
 
-use super::{boxed, initializer_tokens, one, DType, Kind, ShapeError, Size, Spec, TensorType, INITIALIZERS};
+use super::{boxed, initializer_tokens, one, DType, Kind, ShapeError, Size, Spec, TensorType};
 use crate::args::ArgReader;
 use crate::parse::LetStmt;
 use crate::regularizers::Weight;
@@ -27,9 +27,7 @@ impl EmbeddingSpec {
     pub fn configure(stmt: &LetStmt, args: &mut ArgReader<'_>) -> Option<Self> {
         let input_dim = args.positive_int("input_dim", Some(0), stmt);
         let output_dim = args.positive_int("output_dim", Some(1), stmt);
-        let uniform = INITIALIZERS.iter().position(|i| *i == "random_uniform").unwrap_or(0);
-        let initializer =
-            INITIALIZERS[args.choice("embeddings_initializer", None, "initializer", INITIALIZERS, uniform)];
+        let initializer = args.initializer("embeddings_initializer", "random_uniform", "embeddings", Some(2));
         Some(EmbeddingSpec { input_dim: input_dim?, output_dim: output_dim?, initializer })
     }
 

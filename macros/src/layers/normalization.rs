@@ -3,7 +3,7 @@
 //! tensor; the output has the input's shape. As in Keras, `axis` counts
 //! the batch axis (`axis = 1` is a sample's first axis, `-1` its last).
 
-use super::{boxed, expect_float, initializer_tokens, one, Kind, ShapeError, Size, Spec, TensorType, INITIALIZERS};
+use super::{boxed, expect_float, initializer_tokens, one, Kind, ShapeError, Size, Spec, TensorType};
 use crate::args::ArgReader;
 use crate::parse::LetStmt;
 use crate::regularizers::Weight;
@@ -88,14 +88,17 @@ impl NormSpec {
         let epsilon = float_in(args, "epsilon", Some(epsilon_at), Some(1e-3), stmt, positive, "positive");
         let center = args.bool("center", true);
         let scale = args.bool("scale", true);
-        let init = |args: &mut ArgReader<'_>, name: &str, default: &str| {
-            let default = INITIALIZERS.iter().position(|i| *i == default).unwrap_or(0);
-            INITIALIZERS[args.choice(name, None, "initializer", INITIALIZERS, default)]
+        // Every weight is 1-D; `beta` exists only with `center`, `gamma` with `scale`.
+        let init = |args: &mut ArgReader<'_>, name: &str, default: &str, built: bool| {
+            args.initializer(name, default, name.trim_end_matches("_initializer"), built.then_some(1))
         };
-        let beta_initializer = init(args, "beta_initializer", "zeros");
-        let gamma_initializer = init(args, "gamma_initializer", "ones");
+        let beta_initializer = init(args, "beta_initializer", "zeros", center);
+        let gamma_initializer = init(args, "gamma_initializer", "ones", scale);
         let (moving_mean_initializer, moving_variance_initializer) = if batch {
-            (init(args, "moving_mean_initializer", "zeros"), init(args, "moving_variance_initializer", "ones"))
+            (
+                init(args, "moving_mean_initializer", "zeros", true),
+                init(args, "moving_variance_initializer", "ones", true),
+            )
         } else {
             ("zeros", "ones")
         };

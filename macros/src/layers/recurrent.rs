@@ -5,7 +5,7 @@
 
 use super::{
     activation_tokens, boxed, expect_float, initializer_tokens, one, Kind, ShapeError, Size, Spec, TensorType,
-    ACTIVATIONS, INITIALIZERS,
+    ACTIVATIONS,
 };
 use crate::args::ArgReader;
 use crate::parse::LetStmt;
@@ -92,12 +92,12 @@ impl RecurrentSpec {
         let activation = activation_arg(args, "activation", "tanh");
         let recurrent_activation = activation_arg(args, "recurrent_activation", "sigmoid");
         let use_bias = args.bool("use_bias", true);
-        let init = |args: &mut ArgReader<'_>, name: &str, default: &str| {
-            INITIALIZERS[args.choice(name, None, "initializer", INITIALIZERS, index_of(INITIALIZERS, default))]
-        };
-        let kernel_initializer = init(args, "kernel_initializer", "glorot_uniform");
-        let recurrent_initializer = init(args, "recurrent_initializer", "orthogonal");
-        let bias_initializer = init(args, "bias_initializer", "zeros");
+        let kernel_initializer = args.initializer("kernel_initializer", "glorot_uniform", "kernel", Some(2));
+        let recurrent_initializer =
+            args.initializer("recurrent_initializer", "orthogonal", "recurrent kernel", Some(2));
+        // GRU (`reset_after = True`) has input and recurrent bias rows.
+        let bias_rank = if matches!(kind, Cell::Gru) { 2 } else { 1 };
+        let bias_initializer = args.initializer("bias_initializer", "zeros", "bias", use_bias.then_some(bias_rank));
         let unit_forget_bias = kind == Cell::Lstm && args.bool("unit_forget_bias", true);
         Some(RecurrentSpec {
             kind,

@@ -129,7 +129,8 @@ impl<const N: usize, const C: usize> BatchNormalization<N, C> {
     /// `axis`; also when the product overflows), `momentum` is outside
     /// `[0, 1]`, `epsilon` is not positive and finite, or an initializer the
     /// layer uses has invalid arguments ([`Initializer::check`]: an empty
-    /// uniform range, a non-finite constant, …; naming it, `gamma_initializer`, …).
+    /// uniform range, a non-finite constant, …, or orthogonal or identity, which
+    /// cannot fill a 1-D weight; naming it, `gamma_initializer`, …).
     pub fn new(config: BatchNormalizationConfig, outer: usize, inner: usize, rng: &mut impl Rng) -> Result<Self> {
         if outer.checked_mul(C).and_then(|n| n.checked_mul(inner)) != Some(N) || C == 0 {
             return Err(crate::Error::InvalidArgument {
@@ -140,13 +141,13 @@ impl<const N: usize, const C: usize> BatchNormalization<N, C> {
         check_hyper("momentum", config.momentum, 0.0, 1.0 + f64::EPSILON, "in [0, 1]")?;
         check_hyper("epsilon", config.epsilon, f64::MIN_POSITIVE, f64::INFINITY, "positive and finite")?;
         if config.scale {
-            config.gamma_initializer.check_as("gamma_initializer")?;
+            config.gamma_initializer.check_as("gamma_initializer", &[C])?;
         }
         if config.center {
-            config.beta_initializer.check_as("beta_initializer")?;
+            config.beta_initializer.check_as("beta_initializer", &[C])?;
         }
-        config.moving_mean_initializer.check_as("moving_mean_initializer")?;
-        config.moving_variance_initializer.check_as("moving_variance_initializer")?;
+        config.moving_mean_initializer.check_as("moving_mean_initializer", &[C])?;
+        config.moving_variance_initializer.check_as("moving_variance_initializer", &[C])?;
         let param = |name: &'static str, init: Initializer, trainable: bool, rng: &mut _| {
             let mut p = Param::zeros(name, &[C]);
             init.fill(&mut p.value, &[C], rng);

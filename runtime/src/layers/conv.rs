@@ -221,15 +221,16 @@ impl<
     /// [`crate::Error::InvalidArgument`] naming `kernel_initializer` or
     /// (with `use_bias`) `bias_initializer` when that initializer's
     /// arguments are invalid ([`Initializer::check`]: an empty uniform
-    /// range, a non-finite constant, …); nothing is drawn then.
+    /// range, a non-finite constant, …) or cannot fill the weight's dimensions
+    /// (orthogonal needs 2 or more, identity exactly 2); nothing is drawn then.
     pub fn try_new(config: ConvConfig, rng: &mut impl Rng) -> crate::Result<Self> {
         #[allow(clippy::let_unit_value)]
         let () = Self::VALID;
-        config.kernel_initializer.check_as("kernel_initializer")?;
-        if config.use_bias {
-            config.bias_initializer.check_as("bias_initializer")?;
-        }
         let shape = Self::kernel_shape();
+        config.kernel_initializer.check_as("kernel_initializer", &shape)?;
+        if config.use_bias {
+            config.bias_initializer.check_as("bias_initializer", &[F])?;
+        }
         let mut kernel = Param::zeros("kernel", &shape);
         config.kernel_initializer.fill(&mut kernel.value, &shape, rng);
         let bias = config.use_bias.then(|| {

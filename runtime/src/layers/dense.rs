@@ -63,11 +63,12 @@ impl<const I: usize, const O: usize> Dense<I, O> {
     /// [`crate::Error::InvalidArgument`] naming `kernel_initializer` or
     /// (with `use_bias`) `bias_initializer` when that initializer's
     /// arguments are invalid ([`Initializer::check`]: an empty uniform
-    /// range, a non-finite constant, …); nothing is drawn then.
+    /// range, a non-finite constant, …) or cannot fill the weight's dimensions
+    /// (orthogonal needs 2 or more, identity exactly 2); nothing is drawn then.
     pub fn try_new(config: DenseConfig, rng: &mut impl Rng) -> Result<Self> {
-        config.kernel_initializer.check_as("kernel_initializer")?;
+        config.kernel_initializer.check_as("kernel_initializer", &[I, O])?;
         if config.use_bias {
-            config.bias_initializer.check_as("bias_initializer")?;
+            config.bias_initializer.check_as("bias_initializer", &[O])?;
         }
         let mut kernel = Param::zeros("kernel", &[I, O]);
         config.kernel_initializer.fill(&mut kernel.value, &[I, O], rng);

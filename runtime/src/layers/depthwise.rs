@@ -367,15 +367,16 @@ impl<
     /// [`crate::Error::InvalidArgument`] naming `depthwise_initializer` or
     /// (with `use_bias`) `bias_initializer` when that initializer's
     /// arguments are invalid ([`Initializer::check`]: an empty uniform
-    /// range, a non-finite constant, …); nothing is drawn then.
+    /// range, a non-finite constant, …) or cannot fill the weight's dimensions
+    /// (orthogonal needs 2 or more, identity exactly 2); nothing is drawn then.
     pub fn try_new(config: DepthwiseConfig, rng: &mut impl Rng) -> crate::Result<Self> {
         #[allow(clippy::let_unit_value)]
         let () = Geometry::<RANK, H, W, C, M, KH, KW, SH, SW, DH, DW, SAME>::VALID;
-        config.depthwise_initializer.check_as("depthwise_initializer")?;
-        if config.use_bias {
-            config.bias_initializer.check_as("bias_initializer")?;
-        }
         let shape = Geometry::<RANK, H, W, C, M, KH, KW, SH, SW, DH, DW, SAME>::kernel_shape();
+        config.depthwise_initializer.check_as("depthwise_initializer", &shape)?;
+        if config.use_bias {
+            config.bias_initializer.check_as("bias_initializer", &[C * M])?;
+        }
         let mut kernel = Param::zeros("kernel", &shape);
         config.depthwise_initializer.fill(&mut kernel.value, &shape, rng);
         let bias = config.use_bias.then(|| {
@@ -577,7 +578,8 @@ impl<
     /// [`crate::Error::InvalidArgument`] naming `depthwise_initializer`,
     /// `pointwise_initializer` or (with `use_bias`) `bias_initializer` when
     /// that initializer's arguments are invalid ([`Initializer::check`]: an
-    /// empty uniform range, a non-finite constant, …), or naming `filters`
+    /// empty uniform range, a non-finite constant, …; orthogonal needs a weight of 2 or more
+    /// dimensions, identity exactly 2), or naming `filters`
     /// when `F` is 0; nothing is drawn then.
     pub fn try_new(config: SeparableConfig, rng: &mut impl Rng) -> crate::Result<Self> {
         #[allow(clippy::let_unit_value)]
@@ -586,15 +588,16 @@ impl<
             let reason = "SeparableConv: must be at least 1, but is 0".to_string();
             return Err(crate::Error::InvalidArgument { name: "filters", reason });
         }
-        config.depthwise_initializer.check_as("depthwise_initializer")?;
-        config.pointwise_initializer.check_as("pointwise_initializer")?;
-        if config.use_bias {
-            config.bias_initializer.check_as("bias_initializer")?;
-        }
         let shape = Geometry::<RANK, H, W, C, M, KH, KW, SH, SW, DH, DW, SAME>::kernel_shape();
+        let pointwise_shape = if RANK == 1 { vec![1, C * M, F] } else { vec![1, 1, C * M, F] };
+        config.depthwise_initializer.check_as("depthwise_initializer", &shape)?;
+        config.pointwise_initializer.check_as("pointwise_initializer", &pointwise_shape)?;
+        if config.use_bias {
+            config.bias_initializer.check_as("bias_initializer", &[F])?;
+        }
         let mut depthwise_kernel = Param::zeros("depthwise_kernel", &shape);
         config.depthwise_initializer.fill(&mut depthwise_kernel.value, &shape, rng);
-        let shape = if RANK == 1 { vec![1, C * M, F] } else { vec![1, 1, C * M, F] };
+        let shape = pointwise_shape;
         let mut pointwise_kernel = Param::zeros("pointwise_kernel", &shape);
         config.pointwise_initializer.fill(&mut pointwise_kernel.value, &shape, rng);
         let bias = config.use_bias.then(|| {

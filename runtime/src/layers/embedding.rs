@@ -36,9 +36,10 @@ impl<const V: usize, const D: usize, const T: usize> Embedding<V, D, T> {
     /// # Errors
     /// [`crate::Error::InvalidArgument`] naming `embeddings_initializer`
     /// when `init`'s arguments are invalid ([`Initializer::check`]: an
-    /// empty uniform range, a non-finite constant, …); nothing is drawn then.
+    /// empty uniform range, a non-finite constant, …) or cannot fill the weight's dimensions
+    /// (orthogonal needs 2 or more, identity exactly 2); nothing is drawn then.
     pub fn try_new(init: Initializer, rng: &mut impl Rng) -> crate::Result<Self> {
-        init.check_as("embeddings_initializer")?;
+        init.check_as("embeddings_initializer", &[V, D])?;
         let mut embeddings = Param::zeros("embeddings", &[V, D]);
         init.fill(&mut embeddings.value, &[V, D], rng);
         Ok(Embedding { embeddings })

@@ -82,7 +82,8 @@ impl<const N: usize, const C: usize> LayerNormalization<N, C> {
     /// `axis`; also when the product overflows), `epsilon` is not positive
     /// and finite, or an initializer the layer uses has invalid arguments
     /// ([`Initializer::check`]: an empty uniform range, a non-finite
-    /// constant, …; naming it, `gamma_initializer` or `beta_initializer`).
+    /// constant, …, or orthogonal or identity, which cannot fill a 1-D
+    /// weight; naming it, `gamma_initializer` or `beta_initializer`).
     pub fn new(config: LayerNormalizationConfig, outer: usize, inner: usize, rng: &mut impl Rng) -> Result<Self> {
         if outer.checked_mul(C).and_then(|n| n.checked_mul(inner)) != Some(N) || C == 0 {
             return Err(crate::Error::InvalidArgument {
@@ -92,10 +93,10 @@ impl<const N: usize, const C: usize> LayerNormalization<N, C> {
         }
         check_hyper("epsilon", config.epsilon, f64::MIN_POSITIVE, f64::INFINITY, "positive and finite")?;
         if config.scale {
-            config.gamma_initializer.check_as("gamma_initializer")?;
+            config.gamma_initializer.check_as("gamma_initializer", &[C])?;
         }
         if config.center {
-            config.beta_initializer.check_as("beta_initializer")?;
+            config.beta_initializer.check_as("beta_initializer", &[C])?;
         }
         let param = |name: &'static str, init: Initializer, rng: &mut _| {
             let mut p = Param::zeros(name, &[C]);

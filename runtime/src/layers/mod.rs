@@ -64,9 +64,16 @@ pub struct Ctx {
     pub training: bool,
     /// Random numbers for stochastic layers.
     pub rng: ChaCha8Rng,
-    /// The activity regularizers' penalty of the last `forward` (the
-    /// generated code adds each regularized layer's `r(output) / batch`).
+    /// The activity regularizers' penalty of the last `forward`: the
+    /// generated code adds each regularized layer's `r(output) / batch`,
+    /// and a nested model its own layers' total. Whoever owns the `Ctx`
+    /// resets it before each forward pass (a generated model does).
     pub activity_penalty: f32,
+    /// Multiplies each activity penalty and its gradient: 1, or the steps
+    /// `T` inside `TimeDistributed`, which runs its layer once over `batch
+    /// × T` rows where Keras calls it once per step (each step's penalty
+    /// divided by `batch`, not `batch × T`).
+    pub activity_scale: f32,
 }
 
 impl Ctx {
@@ -78,6 +85,7 @@ impl Ctx {
             training: false,
             rng: ChaCha8Rng::seed_from_u64(seed),
             activity_penalty: 0.0,
+            activity_scale: 1.0,
         }
     }
 }
@@ -193,6 +201,18 @@ pub trait Layer {
         ctx: &mut Ctx,
     ) {
         self.backward(x, z, dz, dx, batch, cache, ctx);
+    }
+
+    /// Checks the arguments that only the running program knows (a nested
+    /// model's activity regularizers' factors, which may be Rust
+    /// constants); `fit` and `train_on_batch` call it before any step.
+    /// A layer that adds an activity penalty to [`Ctx::activity_penalty`]
+    /// checks its factors here.
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidArgument`] naming the bad argument.
+    fn validate(&self) -> crate::Result<()> {
+        Ok(())
     }
 
     /// Checks ids read from a model input (only `Embedding` has a limit).

@@ -92,12 +92,16 @@ where
     /// [`crate::Error::InvalidArgument`] naming `kernel_initializer`,
     /// `recurrent_initializer` or (with `use_bias`) `bias_initializer` when
     /// that initializer's arguments are invalid ([`Initializer::check`]: an
-    /// empty uniform range, a non-finite constant, …); nothing is drawn then.
+    /// empty uniform range, a non-finite constant, …) or cannot fill the weight's dimensions
+    /// (orthogonal needs 2 or more, identity exactly 2); nothing is drawn then.
     pub fn try_new(config: RecurrentConfig, rng: &mut impl Rng) -> crate::Result<Self> {
-        config.kernel_initializer.check_as("kernel_initializer")?;
-        config.recurrent_initializer.check_as("recurrent_initializer")?;
+        let width = Self::GATES * U;
+        config.kernel_initializer.check_as("kernel_initializer", &[D, width])?;
+        config.recurrent_initializer.check_as("recurrent_initializer", &[U, width])?;
         if config.use_bias {
-            config.bias_initializer.check_as("bias_initializer")?;
+            config
+                .bias_initializer
+                .check_as("bias_initializer", &RecurrentWeights::bias_shape(width, Self::BIAS_ROWS))?;
         }
         let weights = RecurrentWeights::new(D, U, Self::GATES, Self::BIAS_ROWS, &config, rng);
         let (activation, recurrent_activation) = (config.activation, config.recurrent_activation);
@@ -273,12 +277,21 @@ impl RecurrentWeights {
         let mut recurrent_kernel = Param::zeros("recurrent_kernel", &[units, width]);
         config.recurrent_initializer.fill(&mut recurrent_kernel.value, &[units, width], rng);
         let bias = config.use_bias.then(|| {
-            let shape: Vec<usize> = if bias_rows == 1 { vec![width] } else { vec![bias_rows, width] };
+            let shape = Self::bias_shape(width, bias_rows);
             let mut b = Param::zeros("bias", &shape);
             config.bias_initializer.fill(&mut b.value, &shape, rng);
             b
         });
         RecurrentWeights { kernel, recurrent_kernel, bias }
+    }
+
+    /// `[width]`, or `[rows, width]` for more than one row (GRU's input and recurrent biases).
+    fn bias_shape(width: usize, rows: usize) -> Vec<usize> {
+        if rows == 1 {
+            vec![width]
+        } else {
+            vec![rows, width]
+        }
     }
 
     pub(crate) fn visit(&mut self, f: &mut dyn FnMut(&mut Param)) {

@@ -46,7 +46,10 @@ impl<L: Layer, const T: usize> Layer for TimeDistributed<L, T> {
     }
 
     fn forward(&self, x: &[L::In], y: &mut [f32], batch: usize, cache: &mut L::Cache, ctx: &mut Ctx) {
+        let scale = ctx.activity_scale;
+        ctx.activity_scale = scale * T as f32;
         self.layer.forward(x, y, batch * T, cache, ctx);
+        ctx.activity_scale = scale;
     }
 
     fn backward(
@@ -59,7 +62,14 @@ impl<L: Layer, const T: usize> Layer for TimeDistributed<L, T> {
         cache: &mut L::Cache,
         ctx: &mut Ctx,
     ) {
+        let scale = ctx.activity_scale;
+        ctx.activity_scale = scale * T as f32;
         self.layer.backward(x, y, dy, dx, batch * T, cache, ctx);
+        ctx.activity_scale = scale;
+    }
+
+    fn validate(&self) -> crate::Result<()> {
+        self.layer.validate()
     }
 
     fn forward_one(&self, x: &[L::In], y: &mut [f32]) {

@@ -427,11 +427,16 @@ enum Clip {
 /// `weight_decay`; then [`Optimizer::update`] runs with the clipped gradient.
 /// The parameters' `grad` are left as they were. After the first step,
 /// steps allocate nothing.
-pub fn step(optimizer: &mut dyn Optimizer, mut visit: impl FnMut(&mut dyn FnMut(&mut Param))) {
-    let state = optimizer.state_mut();
-    if let Some(schedule) = &state.schedule {
-        state.learning_rate = schedule.at(state.iterations);
+///
+/// # Errors
+/// [`crate::Error::InvalidArgument`] naming `learning_rate` when the
+/// schedule's rate at this step is NaN, infinite or negative ([`scheduled_rate`]);
+/// nothing changes then (no weight, no slot, not the step count).
+pub fn step(optimizer: &mut dyn Optimizer, mut visit: impl FnMut(&mut dyn FnMut(&mut Param))) -> crate::Result<()> {
+    if let Some(rate) = scheduled_rate(optimizer.state())? {
+        optimizer.state_mut().learning_rate = rate;
     }
+    let state = optimizer.state_mut();
     let clip = if let Some(c) = state.clipnorm {
         Clip::Norm(c as f32)
     } else if let Some(c) = state.clipvalue {
@@ -505,6 +510,29 @@ pub fn step(optimizer: &mut dyn Optimizer, mut visit: impl FnMut(&mut dyn FnMut(
     });
     optimizer.state_mut().scratch.grad = scratch;
     optimizer.state_mut().scratch.norms = norms;
+    Ok(())
+}
+
+/// The learning rate the optimizer's schedule gives for its next step
+/// (`None` without a schedule).
+///
+/// # Errors
+/// [`crate::Error::InvalidArgument`] naming `learning_rate` when that rate
+/// is NaN, infinite or negative: a schedule is the user's code (or it
+/// overflows, as `ExponentialDecay` with a large `decay_rate` does), and
+/// such a rate would make every weight NaN.
+pub fn scheduled_rate(state: &OptimizerState) -> crate::Result<Option<f32>> {
+    let Some(schedule) = &state.schedule else {
+        return Ok(None);
+    };
+    let (step, rate) = (state.iterations, schedule.at(state.iterations));
+    if rate.is_finite() && rate >= 0.0 {
+        Ok(Some(rate))
+    } else {
+        let reason =
+            format!("must be ≥ 0 and finite, but the schedule {} gives {rate} at step {step}", schedule.name());
+        Err(crate::Error::InvalidArgument { name: "learning_rate", reason })
+    }
 }
 
 /// Replaces each gradient value by `clip` of it, appending the original
@@ -527,7 +555,7 @@ mod tests {
             for (g, v) in p.grad.iter_mut().zip(&p.value) {
                 *g = 2.0 * v - 1.0;
             }
-            step(opt, |f| f(&mut p));
+            step(opt, |f| f(&mut p)).unwrap();
             out.push(p.value[0]);
         }
         out
@@ -588,7 +616,7 @@ mod tests {
             let mut p = Param::zeros("w", &[2]);
             p.value.copy_from_slice(&[1.0, 1.0]);
             p.grad.copy_from_slice(&[3.0, 4.0]);
-            step(&mut *opt, |f| f(&mut p));
+            step(&mut *opt, |f| f(&mut p)).unwrap();
             assert_eq!(p.grad, [3.0, 4.0]);
             for (w, g) in p.value.iter().zip(clipped) {
                 assert!((w - (1.0 - 0.1 * g)).abs() < 1e-6, "{w} for a clipped gradient {g}");

@@ -556,7 +556,7 @@ impl<N: Network> Model<N> {
             total += self.loss_weights[o] * value;
             self.output_loss[o].update(value as f64, m as f64);
             for (k, s) in self.metrics[o].iter_mut().enumerate() {
-                s.update(out, yt, if k < unweighted { None } else { w }, m);
+                s.update_checked(out, yt, if k < unweighted { None } else { w }, m);
             }
         }
         // Keras's test loss includes `model.losses` (regularizers) too.
@@ -728,21 +728,9 @@ impl<N: Network> Model<N> {
 
     /// Forward, losses, backward and update on one batch of flat data.
     fn step_on(&mut self, x: InputFlat<'_, N>, y: &[Vec<f32>], weights: Option<&[f32]>, n: usize) -> Result<f32> {
-        // A schedule's rate is the user's code (or an overflow): a NaN or
-        // infinite one would make every weight NaN; refuse the step first.
-        let state = self.optimizer.state();
-        if let Some(schedule) = &state.schedule {
-            let (step, lr) = (state.iterations, schedule.at(state.iterations));
-            if !(lr.is_finite() && lr >= 0.0) {
-                return Err(Error::InvalidArgument {
-                    name: "learning_rate",
-                    reason: format!(
-                        "must be ≥ 0 and finite, but the schedule {} gives {lr} at step {step}",
-                        schedule.name()
-                    ),
-                });
-            }
-        }
+        // A schedule's NaN or infinite rate is refused before any work
+        // (`optimizers::step` would refuse it too, after the passes).
+        optimizers::scheduled_rate(self.optimizer.state())?;
         // Data-parallel hook: the same step with one all-reduce of the
         // gradients before the checks and the update (train/reduce.rs).
         if self.collective.is_some() {
@@ -758,7 +746,10 @@ impl<N: Network> Model<N> {
         if let Some((parameter, index)) = non_finite_gradient(&self.network) {
             return Err(Error::NonFiniteGradient { parameter, index, epoch: 0, batch: 0 });
         }
-        // Only a step that is applied counts in the running loss and metrics.
+        let network = &mut self.network;
+        optimizers::step(&mut *self.optimizer, |f| network.visit_params(f))?;
+        // Only a step that is applied counts in the running loss and metrics
+        // (the update leaves the forward pass's outputs in the workspace).
         // Keras tracks the epoch loss as the batch losses' mean weighted by batch size.
         self.loss_mean.update(total as f64, n as f64);
         let ws = workspace(&self.network, &mut self.workspace, n);
@@ -767,11 +758,9 @@ impl<N: Network> Model<N> {
             self.output_loss[o].update(value as f64, n as f64);
             let (out, _) = N::output_and_grad(ws, o, n);
             for (k, m) in self.metrics[o].iter_mut().enumerate() {
-                m.update(out, &y[o], if k < unweighted { None } else { weights }, n);
+                m.update_checked(out, &y[o], if k < unweighted { None } else { weights }, n);
             }
         }
-        let network = &mut self.network;
-        optimizers::step(&mut *self.optimizer, |f| network.visit_params(f));
         Ok(total)
     }
 }

@@ -82,7 +82,7 @@ impl<N: Network> Model<N> {
                     // This step's contribution alone (MetricState is Copy: no allocation).
                     let mut step = *state;
                     step.reset();
-                    step.update(out, &y[o], if k < unweighted { None } else { weights }, n);
+                    step.update_checked(out, &y[o], if k < unweighted { None } else { weights }, n);
                     let (t, w) = step.mean_mut().parts();
                     buf.extend([t as f32, w as f32]);
                 }
@@ -136,6 +136,9 @@ impl<N: Network> Model<N> {
         if let Some((parameter, index)) = non_finite_gradient(&self.network) {
             return Err(Error::NonFiniteGradient { parameter, index, epoch: 0, batch: 0 });
         }
+        let network = &mut self.network;
+        optimizers::step(&mut *self.optimizer, |f| network.visit_params(f))?;
+        // Only a step that is applied counts in the running loss and metrics.
         self.loss_mean.update(total as f64, global as f64);
         for o in 0..outputs {
             self.output_loss[o].update((buf[2 + o] / global) as f64, global as f64);
@@ -143,8 +146,6 @@ impl<N: Network> Model<N> {
         for (state, parts) in self.metrics.iter_mut().flatten().zip(metric_parts.chunks_exact(2)) {
             state.mean_mut().add_parts(parts[0] as f64, parts[1] as f64);
         }
-        let network = &mut self.network;
-        optimizers::step(&mut *self.optimizer, |f| network.visit_params(f));
         Ok(total)
     }
 }
