@@ -580,6 +580,12 @@ fn batch_loss_and_metric_update_check_their_slices_first() {
         "must hold 2 samples of 1 value (2), but holds 3",
     );
 
+    // Targets the loss cannot take (a label past the last class), as `fit` refuses them.
+    match batch_loss(&SparseCategoricalCrossentropy, &pred, &[1.0, 2.0], None, None, 2) {
+        Err(Error::LabelOutOfRange { label, sample: 1, classes: 2 }) => assert_eq!(label, 2.0),
+        other => panic!("expected the label 2 refused, got {other:?}"),
+    }
+
     let mut accuracy = MetricState::new(Metric::Accuracy, &SparseCategoricalCrossentropy, 2);
     // argmaxes 1 and 1 against labels 1 and 0.
     accuracy.update(&pred, &[1.0, 0.0], None, 2).unwrap();

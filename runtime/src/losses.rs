@@ -139,7 +139,11 @@ fn softmax_cross_entropy(z: &[f32], target: Option<&[f32]>, label: usize, grad: 
 /// `pred` when its length is not a multiple of `batch`, `target` when it
 /// does not hold `batch` samples of the loss's target length
 /// ([`Loss::target_len`]), `sample_weight` when `weights` does not hold
-/// `batch` values, or `grad` when it is not as long as `pred`.
+/// `batch` values, or `grad` when it is not as long as `pred`;
+/// and the error of [`Loss::check_targets`] for targets the loss cannot
+/// take ([`Error::LabelOutOfRange`] for a label past the last class,
+/// [`Error::TargetOutOfRange`] for a binary target outside `[0, 1]`), as
+/// `fit` refuses them.
 pub fn batch_loss(
     loss: &dyn Loss,
     pred: &[f32],
@@ -149,6 +153,9 @@ pub fn batch_loss(
     batch: usize,
 ) -> Result<f32> {
     check_batch(pred, target, weights, grad.as_deref().map(<[f32]>::len), batch, |outputs| loss.target_len(outputs))?;
+    if let Some(outputs) = pred.len().checked_div(batch) {
+        loss.check_targets(target, outputs)?;
+    }
     Ok(weighted_batch_loss(loss, pred, target, weights, grad, batch, 1.0))
 }
 
