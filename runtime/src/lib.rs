@@ -70,6 +70,17 @@ pub mod __private {
         rand::SeedableRng::seed_from_u64(seed)
     }
 
+    /// [`Layer::validate`] of a custom layer (a nested model) named `name`
+    /// in the outer model: its argument errors say which layer holds them.
+    pub fn validate_nested<L: Layer>(layer: &L, name: &str) -> crate::Result<()> {
+        layer.validate().map_err(|e| match e {
+            crate::Error::InvalidArgument { name: argument, reason } => {
+                crate::Error::InvalidArgument { name: argument, reason: format!("{reason} (inside `{name}`)") }
+            }
+            other => other,
+        })
+    }
+
     /// Checks the ids of one model input (`sample_len` ids per sample) that
     /// reach `layer`, directly or through `concatenate`; an out-of-range id
     /// is reported with its sample index in that input.

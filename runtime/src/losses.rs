@@ -172,8 +172,13 @@ pub(crate) fn check_batch(
 ) -> Result<()> {
     let bad = |name: &'static str, reason: String| Err(Error::InvalidArgument { name, reason });
     if batch == 0 {
-        let lengths = [("pred", pred.len()), ("target", target.len())].into_iter();
-        let lengths = lengths.chain(weights.map(|w| ("sample_weight", w.len()))).chain(grad_len.map(|g| ("grad", g)));
+        let weights_len = weights.map_or(0, <[f32]>::len);
+        let lengths = [
+            ("pred", pred.len()),
+            ("target", target.len()),
+            ("sample_weight", weights_len),
+            ("grad", grad_len.unwrap_or(0)),
+        ];
         return match lengths.into_iter().find(|&(_, len)| len > 0) {
             Some((name, len)) => bad(name, format!("must be empty for 0 samples, but holds {len}")),
             None => Ok(()),

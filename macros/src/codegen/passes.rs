@@ -70,15 +70,7 @@ impl Gen<'_> {
                 if l.spec.is_custom() {
                     // A nested model's error names its inner layer; say which model holds it.
                     let field = &l.field;
-                    return Some(quote! {
-                        ::kiln::__private::Layer::validate(&self.#field).map_err(|e| match e {
-                            ::kiln::Error::InvalidArgument { name, reason } => ::kiln::Error::InvalidArgument {
-                                name,
-                                reason: ::std::format!("{} (inside `{}`)", reason, #layer),
-                            },
-                            other => other,
-                        })?;
-                    });
+                    return Some(quote!(::kiln::__private::validate_nested(&self.#field, #layer)?;));
                 }
                 let r = l.spec.activity_regularizer()?;
                 Some(quote!((#r).validate_activity(#layer)?;))

@@ -246,10 +246,7 @@ impl<
     /// # Panics
     /// When [`Conv::try_new`] returns an error, with its message.
     pub fn new(config: ConvConfig, rng: &mut impl Rng) -> Self {
-        match Self::try_new(config, rng) {
-            Ok(layer) => layer,
-            Err(e) => panic!("{e}"),
-        }
+        Self::try_new(config, rng).unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// Input row of output row `o` and kernel row `k`, `None` in the padding.

@@ -85,10 +85,7 @@ impl<const I: usize, const O: usize> Dense<I, O> {
     /// # Panics
     /// When [`Dense::try_new`] returns an error, with its message.
     pub fn new(config: DenseConfig, rng: &mut impl Rng) -> Self {
-        match Self::try_new(config, rng) {
-            Ok(layer) => layer,
-            Err(e) => panic!("{e}"),
-        }
+        Self::try_new(config, rng).unwrap_or_else(|e| panic!("{e}"))
     }
 }
 

@@ -392,10 +392,7 @@ impl<
     /// # Panics
     /// When [`Depthwise::try_new`] returns an error, with its message.
     pub fn new(config: DepthwiseConfig, rng: &mut impl Rng) -> Self {
-        match Self::try_new(config, rng) {
-            Ok(layer) => layer,
-            Err(e) => panic!("{e}"),
-        }
+        Self::try_new(config, rng).unwrap_or_else(|e| panic!("{e}"))
     }
 }
 
@@ -613,10 +610,7 @@ impl<
     /// # Panics
     /// When [`Separable::try_new`] returns an error, with its message.
     pub fn new(config: SeparableConfig, rng: &mut impl Rng) -> Self {
-        match Self::try_new(config, rng) {
-            Ok(layer) => layer,
-            Err(e) => panic!("{e}"),
-        }
+        Self::try_new(config, rng).unwrap_or_else(|e| panic!("{e}"))
     }
 }
 

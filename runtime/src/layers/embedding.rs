@@ -50,10 +50,7 @@ impl<const V: usize, const D: usize, const T: usize> Embedding<V, D, T> {
     /// # Panics
     /// When [`Embedding::try_new`] returns an error, with its message.
     pub fn new(init: Initializer, rng: &mut impl Rng) -> Self {
-        match Self::try_new(init, rng) {
-            Ok(layer) => layer,
-            Err(e) => panic!("{e}"),
-        }
+        Self::try_new(init, rng).unwrap_or_else(|e| panic!("{e}"))
     }
 }
 

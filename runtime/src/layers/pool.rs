@@ -161,10 +161,7 @@ impl<const N: usize, const M: usize> Pooling<N, M> {
     /// # Panics
     /// When [`Pooling::try_new`] returns an error.
     pub fn new(mode: PoolMode, padding: Padding, input: &[usize], pool_size: &[usize], strides: &[usize]) -> Self {
-        match Self::try_new(mode, padding, input, pool_size, strides) {
-            Ok(layer) => layer,
-            Err(e) => panic!("{e}"),
-        }
+        Self::try_new(mode, padding, input, pool_size, strides).unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// The window of output position `o` along axis `a`, clipped to the
@@ -526,10 +523,7 @@ impl<const N: usize, const M: usize> GlobalPooling<N, M> {
     /// # Panics
     /// When [`GlobalPooling::try_new`] returns an error.
     pub fn new(mode: PoolMode, input: &[usize]) -> Self {
-        match Self::try_new(mode, input) {
-            Ok(layer) => layer,
-            Err(e) => panic!("{e}"),
-        }
+        Self::try_new(mode, input).unwrap_or_else(|e| panic!("{e}"))
     }
 
     fn sample_forward(&self, x: &[f32], y: &mut [f32]) {

@@ -115,10 +115,7 @@ where
     /// # Panics
     /// When [`Recurrent::try_new`] returns an error, with its message.
     pub fn new(config: RecurrentConfig, rng: &mut impl Rng) -> Self {
-        match Self::try_new(config, rng) {
-            Ok(layer) => layer,
-            Err(e) => panic!("{e}"),
-        }
+        Self::try_new(config, rng).unwrap_or_else(|e| panic!("{e}"))
     }
 }
 
