@@ -598,3 +598,37 @@ fn batch_loss_and_metric_update_check_their_slices_first() {
     );
     assert_eq!(accuracy.result(), 0.5, "a refused update counted");
 }
+
+/// A layer that views its sample as `outer × axis × inner` checks that
+/// view with one rule, overflow included. Old code: `Reduce::new` had no
+/// fallible form and multiplied unchecked (in a release build `usize::MAX ×
+/// 2 × 1` wrapped and passed the panic check it should have failed).
+#[test]
+fn layer_constructors_refuse_splits_that_do_not_make_the_sample() {
+    use kiln::layers::{BatchNormalization, Dropout, DropoutKind, LayerNormalization, Reduce, ReduceOp};
+    use rand::SeedableRng;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+    let bn = BatchNormalization::<12, 3>::new(Default::default(), 2, 3, &mut rng).err().unwrap();
+    assert_eq!(bn.to_string(), "invalid argument `axis`: outer 2 × axis 3 × inner 3 must be the sample's 12 values");
+    let overflow = BatchNormalization::<12, 3>::new(Default::default(), usize::MAX, 3, &mut rng).err().unwrap();
+    assert!(overflow.to_string().contains(&format!("outer {} × axis 3 × inner 3", usize::MAX)), "{overflow}");
+    let ln = LayerNormalization::<12, 4>::new(Default::default(), 1, 2, &mut rng).err().unwrap();
+    assert_eq!(ln.to_string(), "invalid argument `axis`: outer 1 × axis 4 × inner 2 must be the sample's 12 values");
+    let drop = Dropout::<12>::spatial(DropoutKind::Dropout, 0.5, usize::MAX / 2 + 1, 2, 3).err().unwrap();
+    assert!(matches!(drop, kiln::Error::InvalidArgument { name: "noise_shape", .. }), "{drop}");
+    assert!(drop.to_string().ends_with("must be the sample's 12 values"), "{drop}");
+    // `usize::MAX × 2 × 1` wraps to `usize::MAX − 1`; with `N` that value,
+    // an unchecked product passes.
+    const WRAPPED: usize = usize::MAX - 1;
+    let reduce = Reduce::<WRAPPED, 1>::try_new(ReduceOp::Sum, usize::MAX, 2, 1).err().unwrap();
+    assert!(matches!(reduce, kiln::Error::InvalidArgument { name: "axis", .. }), "{reduce}");
+    let reduce = Reduce::<12, 3>::try_new(ReduceOp::Mean, 2, 3, 2).err().unwrap();
+    assert_eq!(reduce.to_string(), "invalid argument `axis`: outer 2 × inner 2 must be the output's 3 values");
+    let zero = Reduce::<0, 0>::try_new(ReduceOp::Max, 1, 0, 1).err().unwrap();
+    assert!(zero.to_string().contains("axis 0"), "{zero}");
+    let ok = Reduce::<12, 4>::try_new(ReduceOp::Max, 1, 3, 4).unwrap();
+    let mut y = [0.0; 4];
+    let x: Vec<f32> = (0..12).map(|i| i as f32).collect();
+    kiln::layers::Layer::forward_one(&ok, &x, &mut y);
+    assert_eq!(y, [8.0, 9.0, 10.0, 11.0]);
+}

@@ -132,12 +132,7 @@ impl<const N: usize, const C: usize> BatchNormalization<N, C> {
     /// uniform range, a non-finite constant, …, or orthogonal or identity, which
     /// cannot fill a 1-D weight; naming it, `gamma_initializer`, …).
     pub fn new(config: BatchNormalizationConfig, outer: usize, inner: usize, rng: &mut impl Rng) -> Result<Self> {
-        if outer.checked_mul(C).and_then(|n| n.checked_mul(inner)) != Some(N) || C == 0 {
-            return Err(crate::Error::InvalidArgument {
-                name: "axis",
-                reason: format!("outer {outer} × channels {C} × inner {inner} must be the sample's {N} values"),
-            });
-        }
+        super::check_split("axis", "axis", [outer, C, inner], N)?;
         check_hyper("momentum", config.momentum, 0.0, 1.0 + f64::EPSILON, "in [0, 1]")?;
         check_hyper("epsilon", config.epsilon, f64::MIN_POSITIVE, f64::INFINITY, "positive and finite")?;
         if config.scale {

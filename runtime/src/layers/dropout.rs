@@ -81,12 +81,7 @@ impl<const N: usize> Dropout<N> {
         // Keras accepts rate = 1 (all zeros); TensorFlow's dropout itself
         // rejects it, and a layer that zeroes everything trains nothing.
         check_hyper("rate", rate, 0.0, 1.0, "in [0, 1)")?;
-        if outer.checked_mul(channels).and_then(|n| n.checked_mul(inner)) != Some(N) {
-            return Err(crate::Error::InvalidArgument {
-                name: "noise_shape",
-                reason: format!("outer {outer} × channels {channels} × inner {inner} must be the sample's {N} values"),
-            });
-        }
+        super::check_split("noise_shape", "channels", [outer, channels, inner], N)?;
         Ok(Dropout { kind, rate: rate as f32, scale: (1.0 / (1.0 - rate)) as f32, channels, inner })
     }
 

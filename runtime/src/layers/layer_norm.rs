@@ -85,12 +85,7 @@ impl<const N: usize, const C: usize> LayerNormalization<N, C> {
     /// constant, …, or orthogonal or identity, which cannot fill a 1-D
     /// weight; naming it, `gamma_initializer` or `beta_initializer`).
     pub fn new(config: LayerNormalizationConfig, outer: usize, inner: usize, rng: &mut impl Rng) -> Result<Self> {
-        if outer.checked_mul(C).and_then(|n| n.checked_mul(inner)) != Some(N) || C == 0 {
-            return Err(crate::Error::InvalidArgument {
-                name: "axis",
-                reason: format!("outer {outer} × axis {C} × inner {inner} must be the sample's {N} values"),
-            });
-        }
+        super::check_split("axis", "axis", [outer, C, inner], N)?;
         check_hyper("epsilon", config.epsilon, f64::MIN_POSITIVE, f64::INFINITY, "positive and finite")?;
         if config.scale {
             config.gamma_initializer.check_as("gamma_initializer", &[C])?;

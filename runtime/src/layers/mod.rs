@@ -234,6 +234,26 @@ pub trait Layer {
     }
 }
 
+/// Checks that a sample of `n` values is `outer × mid × inner` with a
+/// middle axis of at least 1, the product checked for overflow: the view
+/// of normalization, spatial dropout and reductions. The error names
+/// `arg`, the argument that chose the view, and calls the middle axis
+/// `mid_name`.
+pub(crate) fn check_split(
+    arg: &'static str,
+    mid_name: &str,
+    [outer, mid, inner]: [usize; 3],
+    n: usize,
+) -> crate::Result<()> {
+    if mid > 0 && outer.checked_mul(mid).and_then(|v| v.checked_mul(inner)) == Some(n) {
+        return Ok(());
+    }
+    Err(crate::Error::InvalidArgument {
+        name: arg,
+        reason: format!("outer {outer} × {mid_name} {mid} × inner {inner} must be the sample's {n} values"),
+    })
+}
+
 /// Grows `buf` to at least `len` values (allocating only when it must)
 /// and returns its first `len` values.
 pub(crate) fn ensure_len(buf: &mut Vec<f32>, len: usize) -> &mut [f32] {

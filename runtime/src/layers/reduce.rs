@@ -38,10 +38,27 @@ impl<const N: usize, const M: usize> Reduce<N, M> {
     /// Reduces the middle axis of an `outer × axis × inner` sample.
     ///
     /// # Panics
-    /// If the sizes do not multiply to `N` and `M`.
+    /// When [`Reduce::try_new`] returns an error.
     pub fn new(op: ReduceOp, outer: usize, axis: usize, inner: usize) -> Self {
-        assert!(outer * axis * inner == N && outer * inner == M && axis > 0, "reduction sizes do not match");
-        Reduce { op, axis, inner }
+        Self::try_new(op, outer, axis, inner).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`Reduce::new`], with an error rather than a panic.
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidArgument`] naming `axis` when `axis` is 0,
+    /// `outer · axis · inner ≠ N` (also when the product overflows) or
+    /// `outer · inner ≠ M`.
+    pub fn try_new(op: ReduceOp, outer: usize, axis: usize, inner: usize) -> crate::Result<Self> {
+        super::check_split("axis", "axis", [outer, axis, inner], N)?;
+        // Cannot overflow: at most `outer · axis · inner`, which did not.
+        if outer * inner != M {
+            return Err(crate::Error::InvalidArgument {
+                name: "axis",
+                reason: format!("outer {outer} × inner {inner} must be the output's {M} values"),
+            });
+        }
+        Ok(Reduce { op, axis, inner })
     }
 
     fn sample_forward(&self, x: &[f32], y: &mut [f32]) {
