@@ -44,18 +44,46 @@ impl Metric {
         }
     }
 
-    /// Resolves `Accuracy` the way Keras does: sparse labels → sparse
-    /// accuracy, a single output or binary cross-entropy → binary, otherwise
-    /// categorical.
+    /// Resolves `Accuracy` the way Keras does, from the shapes: sparse
+    /// labels (the loss reads one label per sample) → sparse accuracy, a
+    /// single output value → binary, otherwise categorical (also after
+    /// binary cross-entropy on several sigmoid outputs, as in Keras).
     pub fn resolve(self, loss: &dyn Loss, outputs: usize) -> Metric {
         if self != Metric::Accuracy {
             return self;
         }
-        match loss.name() {
-            "sparse_categorical_crossentropy" => Metric::SparseCategoricalAccuracy,
-            "binary_crossentropy" => Metric::BinaryAccuracy,
-            _ if outputs == 1 => Metric::BinaryAccuracy,
-            _ => Metric::CategoricalAccuracy,
+        if loss.target_len(outputs) == 1 && outputs > 1 {
+            Metric::SparseCategoricalAccuracy
+        } else if outputs == 1 {
+            Metric::BinaryAccuracy
+        } else {
+            Metric::CategoricalAccuracy
+        }
+    }
+
+    /// The loss a cross-entropy or error metric computes.
+    fn loss(self) -> Option<&'static dyn Loss> {
+        match self {
+            Metric::MeanSquaredError => Some(&losses::MeanSquaredError),
+            Metric::MeanAbsoluteError => Some(&losses::MeanAbsoluteError),
+            Metric::BinaryCrossentropy => Some(&losses::BinaryCrossentropy),
+            Metric::CategoricalCrossentropy => Some(&losses::CategoricalCrossentropy),
+            Metric::SparseCategoricalCrossentropy => Some(&losses::SparseCategoricalCrossentropy),
+            _ => None,
+        }
+    }
+
+    /// Checks targets the metric reads (`outputs` prediction values per
+    /// sample) as its loss would: labels of the sparse metrics in range,
+    /// cross-entropy targets in `[0, 1]`.
+    ///
+    /// # Errors
+    /// [`crate::Error::LabelOutOfRange`] or [`crate::Error::TargetOutOfRange`]
+    /// naming the first sample whose target the metric cannot read.
+    pub fn check_targets(self, targets: &[f32], outputs: usize) -> crate::Result<()> {
+        match self {
+            Metric::SparseCategoricalAccuracy => losses::SparseCategoricalCrossentropy.check_targets(targets, outputs),
+            _ => self.loss().map_or(Ok(()), |loss| loss.check_targets(targets, outputs)),
         }
     }
 
@@ -70,20 +98,22 @@ impl Metric {
     }
 
     /// The metric's value for one sample.
+    ///
+    /// Binary accuracy compares each target with the prediction thresholded
+    /// to 0 or 1 (`t == (p > 0.5)`, as Keras's `binary_accuracy`), so a
+    /// soft target such as 0.3 is never a hit. A sparse accuracy without a
+    /// label is 0.
     pub fn sample_value(self, pred: &[f32], target: &[f32]) -> f64 {
-        let loss = |l: &dyn Loss| l.sample_loss(pred, target, None, 1.0);
         match self {
             Metric::Accuracy | Metric::BinaryAccuracy => {
-                let hits = pred.iter().zip(target).filter(|(p, t)| (**p > 0.5) == (**t > 0.5)).count();
+                let hits = pred.iter().zip(target).filter(|(p, t)| **t == f32::from(u8::from(**p > 0.5))).count();
                 hits as f64 / pred.len() as f64
             }
             Metric::CategoricalAccuracy => f64::from(u8::from(argmax(pred) == argmax(target))),
-            Metric::SparseCategoricalAccuracy => f64::from(u8::from(argmax(pred) == target[0] as usize)),
-            Metric::MeanSquaredError => loss(&losses::MeanSquaredError),
-            Metric::MeanAbsoluteError => loss(&losses::MeanAbsoluteError),
-            Metric::BinaryCrossentropy => loss(&losses::BinaryCrossentropy),
-            Metric::CategoricalCrossentropy => loss(&losses::CategoricalCrossentropy),
-            Metric::SparseCategoricalCrossentropy => loss(&losses::SparseCategoricalCrossentropy),
+            Metric::SparseCategoricalAccuracy => {
+                f64::from(u8::from(target.first().is_some_and(|&t| argmax(pred) as f32 == t)))
+            }
+            _ => self.loss().map_or(0.0, |loss| loss.sample_loss(pred, target, None, 1.0)),
         }
     }
 }
@@ -139,6 +169,21 @@ impl Mean {
     }
 }
 
+/// What a metric reads of one output: its `batch × len` values and, when
+/// the output is `activation(logits)`, those logits.
+#[derive(Clone, Copy)]
+pub(crate) struct MetricInput<'a> {
+    pub(crate) value: &'a [f32],
+    pub(crate) logits: Option<(crate::activations::Activation, &'a [f32])>,
+}
+
+impl<'a> MetricInput<'a> {
+    /// The output and logits of `buffers` (see `Network::output_buffers`).
+    pub(crate) fn of(buffers: &crate::network::OutputBuffers<'a>) -> Self {
+        MetricInput { value: buffers.value, logits: buffers.logits.as_ref().map(|l| (l.activation, l.values)) }
+    }
+}
+
 /// A metric with its running state.
 #[derive(Clone, Copy, Debug)]
 pub struct MetricState {
@@ -164,25 +209,47 @@ impl MetricState {
     ///
     /// # Errors
     /// [`crate::Error::InvalidArgument`] naming `pred`, `target` or
-    /// `sample_weight` when its length does not fit `batch` samples; the
-    /// state is unchanged then.
+    /// `sample_weight` when its length does not fit `batch` samples, and
+    /// the errors of [`Metric::check_targets`] for targets the metric
+    /// cannot read; the state is unchanged then.
     pub fn update(&mut self, pred: &[f32], target: &[f32], weights: Option<&[f32]>, batch: usize) -> crate::Result<()> {
         losses::check_batch(pred, target, weights, None, batch, |outputs| self.target_len(outputs))?;
-        self.update_checked(pred, target, weights, batch);
+        self.check_targets(target, pred.len().checked_div(batch).unwrap_or(0))?;
+        self.update_checked(MetricInput { value: pred, logits: None }, target, weights, batch);
         Ok(())
     }
 
-    /// [`MetricState::update`] for lengths the training loop has checked.
-    pub(crate) fn update_checked(&mut self, pred: &[f32], target: &[f32], weights: Option<&[f32]>, batch: usize) {
+    /// [`MetricState::update`] for lengths and targets the training loop
+    /// has checked. A cross-entropy metric reads the logits when the
+    /// output has them and its loss has a logits form for the output's
+    /// activation, as the loss does (Keras's metrics read the output's
+    /// `_keras_logits` too), so metric and loss agree where probabilities
+    /// saturate.
+    pub(crate) fn update_checked(
+        &mut self,
+        input: MetricInput<'_>,
+        target: &[f32],
+        weights: Option<&[f32]>,
+        batch: usize,
+    ) {
         if batch == 0 {
             return;
         }
-        let (p_len, t_len) = (pred.len() / batch, target.len() / batch);
+        let logits = input.logits.and_then(|(activation, z)| Some((self.resolved.loss()?.logits_form(activation)?, z)));
+        let (p_len, t_len) = (input.value.len() / batch, target.len() / batch);
         for b in 0..batch {
-            let value =
-                self.resolved.sample_value(&pred[b * p_len..(b + 1) * p_len], &target[b * t_len..(b + 1) * t_len]);
+            let t = &target[b * t_len..(b + 1) * t_len];
+            let value = match logits {
+                Some((form, z)) => form.sample_loss(&z[b * p_len..(b + 1) * p_len], t, None, 1.0),
+                None => self.resolved.sample_value(&input.value[b * p_len..(b + 1) * p_len], t),
+            };
             self.mean.update(value, weights.map_or(1.0, |w| w[b] as f64));
         }
+    }
+
+    /// [`Metric::check_targets`] of the metric as resolved.
+    pub(crate) fn check_targets(&self, targets: &[f32], outputs: usize) -> crate::Result<()> {
+        self.resolved.check_targets(targets, outputs)
     }
 
     /// Target values per sample this metric reads (see [`Metric::target_len`]).

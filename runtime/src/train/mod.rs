@@ -41,7 +41,7 @@ pub use progress::ProgbarLogger;
 
 use crate::error::{Error, Result};
 use crate::losses::{output_loss, Loss};
-use crate::metrics::{Mean, Metric, MetricState};
+use crate::metrics::{Mean, Metric, MetricInput, MetricState};
 use crate::network::{InputFlat, Network};
 use crate::optimizers::{self, Optimizer};
 use crate::sample::{BatchOf, SampleSet};
@@ -552,11 +552,11 @@ impl<N: Network> Model<N> {
             let len = loss.target_len(<N::Output as SampleSet>::member_len(o));
             let yt = &targets[o][first * len..(first + m) * len];
             let value = output_loss(&**loss, N::output_buffers(ws, o, m), yt, w, false, m, 1.0);
-            let (out, _) = N::output_and_grad(ws, o, m);
+            let buffers = N::output_buffers(ws, o, m);
             total += self.loss_weights[o] * value;
             self.output_loss[o].update(value as f64, m as f64);
             for (k, s) in self.metrics[o].iter_mut().enumerate() {
-                s.update_checked(out, yt, if k < unweighted { None } else { w }, m);
+                s.update_checked(MetricInput::of(&buffers), yt, if k < unweighted { None } else { w }, m);
             }
         }
         // Keras's test loss includes `model.losses` (regularizers) too.
@@ -691,10 +691,15 @@ impl<N: Network> Model<N> {
         }
     }
 
-    /// Checks every output's targets with its loss (label ranges).
+    /// Checks every output's targets with its loss and its metrics (label
+    /// ranges, cross-entropy targets in `[0, 1]`).
     fn check_targets(&self, targets: &[Vec<f32>]) -> Result<()> {
         for (o, (loss, t)) in self.losses.iter().zip(targets).enumerate() {
-            loss.check_targets(t, <N::Output as SampleSet>::member_len(o))?;
+            let outputs = <N::Output as SampleSet>::member_len(o);
+            loss.check_targets(t, outputs)?;
+            for state in &self.metrics[o] {
+                state.check_targets(t, outputs)?;
+            }
         }
         Ok(())
     }
@@ -756,9 +761,9 @@ impl<N: Network> Model<N> {
         let unweighted = self.metric_kinds.len();
         for (o, &value) in self.step_losses.iter().enumerate() {
             self.output_loss[o].update(value as f64, n as f64);
-            let (out, _) = N::output_and_grad(ws, o, n);
+            let buffers = N::output_buffers(ws, o, n);
             for (k, m) in self.metrics[o].iter_mut().enumerate() {
-                m.update_checked(out, &y[o], if k < unweighted { None } else { weights }, n);
+                m.update_checked(MetricInput::of(&buffers), &y[o], if k < unweighted { None } else { weights }, n);
             }
         }
         Ok(total)

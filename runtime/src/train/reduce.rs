@@ -77,12 +77,17 @@ impl<N: Network> Model<N> {
             buf[1] = local * total;
             let ws = workspace(&self.network, &mut self.workspace, n);
             for (o, states) in self.metrics.iter().enumerate() {
-                let (out, _) = N::output_and_grad(ws, o, n);
+                let buffers = N::output_buffers(ws, o, n);
                 for (k, state) in states.iter().enumerate() {
                     // This step's contribution alone (MetricState is Copy: no allocation).
                     let mut step = *state;
                     step.reset();
-                    step.update_checked(out, &y[o], if k < unweighted { None } else { weights }, n);
+                    step.update_checked(
+                        crate::metrics::MetricInput::of(&buffers),
+                        &y[o],
+                        if k < unweighted { None } else { weights },
+                        n,
+                    );
                     let (t, w) = step.mean_mut().parts();
                     buf.extend([t as f32, w as f32]);
                 }
