@@ -150,3 +150,20 @@ fn metric_update_refuses_targets_its_metric_cannot_read() {
     assert!(matches!(err, kiln::Error::TargetOutOfRange { sample: 2, .. }), "{err}");
     assert_eq!(m.optimizer().iterations(), 0);
 }
+
+/// Old code: `predict_classes` took the argmax of a one-value output, class
+/// 0 for every sample. Keras's `predict_classes` thresholds one sigmoid
+/// output at 0.5 (`(proba > 0.5).astype('int32')`) and takes the argmax of
+/// several.
+#[test]
+fn predict_classes_thresholds_a_single_output_at_one_half() {
+    let mut net = Sigmoid1::new(0);
+    // Logits 0.6, −0.2, 0.3, −0.5 + 0.1: probabilities above, below, above, below 0.5.
+    set(&mut net, &[0.5, -0.3], &[0.1]);
+    let mut m = net.compile(Sgd::new(0.1), BinaryCrossentropy, &[]);
+    assert_eq!(m.predict_classes(&X, 3).unwrap(), [1, 0, 1, 0]);
+    let mut net = Softmax3::new(0);
+    set(&mut net, &[30.0, 0.0, -5.0, 0.0, -20.0, 10.0], &[0.0; 3]);
+    let mut m = net.compile(Sgd::new(0.1), CategoricalCrossentropy, &[]);
+    assert_eq!(m.predict_classes(&X, 4).unwrap(), [0, 2, 0, 2]);
+}

@@ -602,8 +602,10 @@ impl<N: Network> Model<N> {
         Ok(result)
     }
 
-    /// The index of the largest value of the first output, per sample
-    /// (Keras's `predict_classes` for softmax outputs).
+    /// The class of each sample from the first output, as Keras's
+    /// `predict_classes`: the index of the largest value of a several-value
+    /// output (softmax), and `p > 0.5` (1, else 0) of a one-value output
+    /// (sigmoid).
     pub fn predict_classes<'a, X: BatchOf<'a, Set = N::Input>>(
         &mut self,
         x: X,
@@ -620,7 +622,11 @@ impl<N: Network> Model<N> {
             self.network.forward(ws, N::Input::range(xf, start, end), end - start, false);
             let (out, _) = N::output_and_grad(ws, 0, end - start);
             let len = <N::Output as SampleSet>::member_len(0);
-            classes.extend(out.chunks_exact(len).map(crate::metrics::argmax));
+            if len == 1 {
+                classes.extend(out.iter().map(|&p| usize::from(p > 0.5)));
+            } else {
+                classes.extend(out.chunks_exact(len).map(crate::metrics::argmax));
+            }
         }
         Ok(classes)
     }
