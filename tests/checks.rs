@@ -632,3 +632,33 @@ fn layer_constructors_refuse_splits_that_do_not_make_the_sample() {
     kiln::layers::Layer::forward_one(&ok, &x, &mut y);
     assert_eq!(y, [8.0, 9.0, 10.0, 11.0]);
 }
+
+/// Old code: with a schedule on the optimizer, `LearningRateScheduler`
+/// printed its new rate and `ReduceLROnPlateau` "reduced" it, while the
+/// schedule went on setting the rate: both were silently ignored. Keras
+/// raises ("its learning rate is not settable"); kiln refuses before the
+/// first step.
+#[test]
+fn rate_callbacks_refuse_an_optimizer_whose_rate_follows_a_schedule() {
+    let (x, y) = data(8);
+    let scheduled = || Sgd::new(0.1).with_schedule(ExponentialDecay::new(0.1, 1000, 0.96));
+    let mut m = Logistic::new(0).compile(scheduled(), BinaryCrossentropy, &[]);
+    let mut scheduler = LearningRateScheduler::new(|_, _| 1e-6);
+    let err = m.fit(&x, &y).epochs(2).verbose(0).callback(&mut scheduler).run().unwrap_err();
+    assert!(matches!(err, Error::InvalidArgument { name: "learning_rate", .. }), "{err}");
+    assert!(err.to_string().contains("LearningRateScheduler"), "{err}");
+    assert_eq!(m.optimizer().iterations(), 0);
+    let mut plateau = ReduceLrOnPlateau::new().monitor("loss");
+    let err = m.fit(&x, &y).epochs(2).verbose(0).callback(&mut plateau).run().unwrap_err();
+    assert!(err.to_string().contains("ReduceLROnPlateau"), "{err}");
+    assert_eq!(m.optimizer().iterations(), 0);
+    // A callback of one's own gets the error from `set_learning_rate`.
+    struct SetRate;
+    impl<N: kiln::network::Network> Callback<N> for SetRate {
+        fn on_epoch_begin(&mut self, _: usize, ctx: &mut CallbackContext<'_, N>) -> kiln::Result<()> {
+            ctx.set_learning_rate(0.5)
+        }
+    }
+    let err = m.fit(&x, &y).verbose(0).callback(&mut SetRate).run().unwrap_err();
+    assert!(matches!(err, Error::InvalidArgument { name: "learning_rate", .. }), "{err}");
+}

@@ -174,10 +174,11 @@ pub trait Optimizer: Send + Sync {
             None => state.learning_rate,
         }
     }
-    /// Changes the learning rate (callbacks do). Ignored while a
-    /// [schedule](OptimizerState::schedule) sets the rate: Keras raises an
-    /// error there; `fit` writes the rate back after every batch, so kiln
-    /// keeps the schedule (see [`Optimizer::schedule`]).
+    /// Changes the learning rate. Ignored while a
+    /// [schedule](OptimizerState::schedule) sets the rate (see
+    /// [`Optimizer::schedule`]); callbacks set it through
+    /// `CallbackContext::set_learning_rate`, which refuses then, as Keras
+    /// raises an error there.
     fn set_learning_rate(&mut self, lr: f32) {
         let state = self.state_mut();
         if state.schedule.is_none() {

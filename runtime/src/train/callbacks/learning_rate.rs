@@ -34,6 +34,10 @@ impl<'a> LearningRateScheduler<'a> {
 }
 
 impl<N: Network> Callback<N> for LearningRateScheduler<'_> {
+    fn on_train_begin(&mut self, ctx: &mut CallbackContext<'_, N>) -> Result<()> {
+        super::check_rate_settable(ctx.optimizer(), "LearningRateScheduler")
+    }
+
     fn on_epoch_begin(&mut self, epoch: usize, ctx: &mut CallbackContext<'_, N>) -> Result<()> {
         let rate = (self.schedule)(epoch, f64::from(ctx.learning_rate()));
         if !rate.is_finite() || rate < 0.0 {
@@ -159,6 +163,7 @@ impl ReduceLrOnPlateau {
 
 impl<N: Network> Callback<N> for ReduceLrOnPlateau {
     fn on_train_begin(&mut self, ctx: &mut CallbackContext<'_, N>) -> Result<()> {
+        super::check_rate_settable(ctx.optimizer(), "ReduceLROnPlateau")?;
         if self.factor.is_nan() || self.factor >= 1.0 {
             return Err(Error::InvalidArgument {
                 name: "factor",

@@ -106,8 +106,11 @@ impl<'a, N: Network> CallbackContext<'a, N> {
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] naming `learning_rate` when it is negative
-    /// or not finite; the rate is then unchanged.
+    /// or not finite, or when the optimizer's rate follows a schedule (which
+    /// would overwrite it at the next step; Keras raises there too); the
+    /// rate is then unchanged.
     pub fn set_learning_rate(&mut self, learning_rate: f32) -> Result<()> {
+        check_rate_settable(&*self.model.optimizer, "a callback")?;
         let old = self.model.optimizer.learning_rate();
         self.model.optimizer.set_learning_rate(learning_rate);
         self.model.optimizer.validate().inspect_err(|_| self.model.optimizer.set_learning_rate(old))
@@ -381,4 +384,21 @@ impl Monitor {
         }
         value
     }
+}
+
+/// Refuses, naming `who`, to set the rate of an optimizer whose rate
+/// follows a schedule: the schedule sets it at every step, so the new rate
+/// would be silently lost. Keras raises a `TypeError` ("its learning rate
+/// is not settable").
+pub(crate) fn check_rate_settable(optimizer: &dyn crate::optimizers::Optimizer, who: &str) -> Result<()> {
+    if optimizer.schedule().is_some() {
+        return Err(Error::InvalidArgument {
+            name: "learning_rate",
+            reason: format!(
+                "{who} cannot set the learning rate of an optimizer whose rate follows a schedule \
+                 (the schedule sets it at every step); give the optimizer a constant rate instead"
+            ),
+        });
+    }
+    Ok(())
 }
