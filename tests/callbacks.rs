@@ -578,6 +578,54 @@ fn bad_callback_arguments_are_errors_before_training() {
     assert!(ctx.set_weights(&[vec![0.0; 2]]).is_err());
 }
 
+/// Old code: a checkpoint template formatting a float as an integer, a
+/// `{batch}` when saving per epoch, and a directory that cannot be created
+/// (for a checkpoint or a TensorBoard log) were found when the first save
+/// came, after a whole epoch had trained; and a `CsvLogger` emptied an
+/// existing log before a later callback refused its arguments.
+#[test]
+fn file_callbacks_check_their_paths_before_anything_is_trained_or_lost() {
+    let (x, y) = regression(8);
+    let dir = temp_dir("paths");
+    let mut m = linear();
+    let before = weights_of(&m);
+    let path = |name: &str| dir.join(name).to_str().unwrap().to_string();
+    let mut checkpoint = ModelCheckpoint::new(&path("w.{loss:d}.safetensors"));
+    let err = m.fit(&x, &y).epochs(2).verbose(0).callback(&mut checkpoint).run().unwrap_err();
+    assert!(matches!(err, kiln::Error::InvalidArgument { name: "filepath", .. }), "{err}");
+    assert!(err.to_string().contains("{loss:d}"), "{err}");
+    let mut checkpoint = ModelCheckpoint::new(&path("w.{batch}.safetensors"));
+    let err = m.fit(&x, &y).epochs(2).verbose(0).callback(&mut checkpoint).run().unwrap_err();
+    assert!(matches!(err, kiln::Error::InvalidArgument { name: "filepath", .. }), "{err}");
+    assert!(err.to_string().contains("batch"), "{err}");
+    std::fs::write(dir.join("afile"), b"x").unwrap();
+    let mut checkpoint = ModelCheckpoint::new(&path("afile/sub/w-{epoch}.safetensors"));
+    let err = m.fit(&x, &y).epochs(2).verbose(0).callback(&mut checkpoint).run().unwrap_err();
+    assert!(matches!(err, kiln::Error::Io { .. }), "{err}");
+    let mut board = TensorBoard::new(dir.join("afile/logs"));
+    let err = m.fit(&x, &y).epochs(2).verbose(0).callback(&mut board).run().unwrap_err();
+    assert!(matches!(err, kiln::Error::Io { .. }), "{err}");
+    assert_eq!(weights_of(&m), before, "nothing trained");
+    assert_eq!(m.optimizer().iterations(), 0);
+
+    let log = dir.join("old.csv");
+    std::fs::write(&log, "epoch,loss\r\n0,1.0\r\n").unwrap();
+    let mut csv = CsvLogger::new(&log);
+    let mut stop = EarlyStopping::new().monitor("loss").baseline(f64::NAN);
+    let err = m.fit(&x, &y).verbose(0).callback(&mut csv).callback(&mut stop).run().unwrap_err();
+    assert!(matches!(err, kiln::Error::InvalidArgument { name: "baseline", .. }), "{err}");
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), "epoch,loss\r\n0,1.0\r\n", "the old log is kept");
+    // Once an epoch ends, the log is written afresh, as Keras writes it.
+    m.fit(&x, &y).verbose(0).callback(&mut csv).run().unwrap();
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.starts_with("epoch,loss,val_loss\r\n0,") && text.lines().count() == 2, "{text:?}");
+    // A checkpoint template whose fields are all known still saves.
+    let mut checkpoint = ModelCheckpoint::new(&path("ok/w-{epoch:02d}-{loss:.3f}.safetensors"));
+    m.fit(&x, &y).verbose(0).callback(&mut checkpoint).run().unwrap();
+    assert_eq!(checkpoint.saved().len(), 1);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// LambdaCallback runs its closures with Keras's arguments.
 #[test]
 fn lambda_callback_runs_its_closures() {

@@ -29,6 +29,8 @@ pub struct CsvLogger {
     file: Option<File>,
     keys: Option<Vec<String>>,
     append_header: bool,
+    /// The file is to be emptied before the first row (`append = false`).
+    truncate_pending: bool,
 }
 
 impl CsvLogger {
@@ -41,6 +43,7 @@ impl CsvLogger {
             file: None,
             keys: None,
             append_header: true,
+            truncate_pending: false,
         }
     }
 
@@ -94,17 +97,16 @@ impl<N: Network> Callback<N> for CsvLogger {
         }
         let io = |source| Error::Io { path: self.filename.clone(), source };
         self.append_header = true;
-        let file = if self.append {
-            if self.filename.exists() {
-                let mut first = String::new();
-                BufReader::new(File::open(&self.filename).map_err(io)?).read_line(&mut first).map_err(io)?;
-                self.append_header = first.is_empty();
-            }
-            OpenOptions::new().create(true).append(true).open(&self.filename)
-        } else {
-            File::create(&self.filename)
-        };
-        self.file = Some(file.map_err(io)?);
+        if self.append && self.filename.exists() {
+            let mut first = String::new();
+            BufReader::new(File::open(&self.filename).map_err(io)?).read_line(&mut first).map_err(io)?;
+            self.append_header = first.is_empty();
+        }
+        // Opened without emptying it: a callback after this one may still
+        // refuse its arguments, and training then never starts; the old
+        // log is emptied (as Keras's `"w"` mode does) at the first row.
+        self.file = Some(OpenOptions::new().create(true).append(true).open(&self.filename).map_err(io)?);
+        self.truncate_pending = !self.append;
         self.keys = None;
         Ok(())
     }
@@ -115,6 +117,10 @@ impl<N: Network> Callback<N> for CsvLogger {
                 name: "CsvLogger",
                 reason: "on_epoch_end was called before on_train_begin opened the file".into(),
             });
+        }
+        if std::mem::take(&mut self.truncate_pending) {
+            let file = self.file.as_ref().expect("checked above");
+            file.set_len(0).map_err(|source| Error::Io { path: self.filename.clone(), source })?;
         }
         if self.keys.is_none() {
             let mut keys: Vec<String> = logs.iter().map(|(k, _)| k.to_string()).collect();

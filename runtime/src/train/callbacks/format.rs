@@ -106,15 +106,12 @@ pub(crate) fn format_template(template: &str, lookup: impl Fn(&str) -> Option<Va
     Ok(out)
 }
 
-/// Checks a template's syntax and specs without values.
-pub(crate) fn check_template(template: &str) -> Result<()> {
-    format_template(template, |_| Some(Value::Float(0.0))).map(|_| ()).or_else(|e| {
-        // `d` on the stand-in float is not a syntax error.
-        match format_template(template, |_| Some(Value::Int(0))) {
-            Ok(_) => Ok(()),
-            Err(_) => Err(e),
-        }
-    })
+/// Checks a template's syntax, names and specs before any value exists,
+/// giving every field a stand-in of the type it will have: `kind(name)`
+/// is `Some(Value::Int(..))` or `Some(Value::Float(..))`, or `None` for a
+/// name that will never be filled (an error naming it).
+pub(crate) fn check_template(template: &str, kind: impl Fn(&str) -> Option<Value>) -> Result<()> {
+    format_template(template, kind).map(|_| ())
 }
 
 /// The largest precision a spec may ask for. Rust's formatting panics on a

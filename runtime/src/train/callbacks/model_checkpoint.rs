@@ -4,7 +4,7 @@ use super::format::{check_template, format_template, Value};
 use super::{Callback, CallbackContext, Logs, Mode, Monitor};
 use crate::error::{Error, Result};
 use crate::network::Network;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// When [`ModelCheckpoint`] saves.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -23,7 +23,12 @@ pub enum SaveFreq {
 /// `filepath` is a Python format string: `{epoch}` is the one-based epoch,
 /// `{batch}` the one-based batch (with [`SaveFreq::Batches`]), any logged
 /// name its value: `"ckpt/w.{epoch:02d}-{val_loss:.2f}.safetensors"` gives
-/// `ckpt/w.03-0.41.safetensors`. A missing directory is created. With
+/// `ckpt/w.03-0.41.safetensors`. When training begins, the template is
+/// checked with every field of the type it will have (`epoch` and `batch`
+/// integers, logged values floats: `{val_loss:d}` is an error then, not
+/// after an epoch; `{batch}` only with [`SaveFreq::Batches`]) and a missing
+/// directory not named by a field is created. A name that no log holds
+/// is found at the first save (another callback may log it). With
 /// `save_weights_only` the file holds the weights ([`crate::io::save_weights`],
 /// safetensors), otherwise the whole training state ([`crate::train::Model::save`]);
 /// either way it is written atomically, so an interrupted run never leaves a
@@ -200,12 +205,25 @@ impl ModelCheckpoint {
 
 impl<N: Network> Callback<N> for ModelCheckpoint {
     fn on_train_begin(&mut self, ctx: &mut CallbackContext<'_, N>) -> Result<()> {
-        check_template(&self.filepath)?;
         if self.save_freq == SaveFreq::Batches(0) {
             return Err(Error::InvalidArgument {
                 name: "save_freq",
                 reason: "must be at least 1 batch, but is 0".into(),
             });
+        }
+        // Every field as the type it will have (`{loss:d}` fails now, not
+        // after the first epoch); `{batch}` only when saving per batch.
+        let per_batch = matches!(self.save_freq, SaveFreq::Batches(_));
+        check_template(&self.filepath, |name| match name {
+            "epoch" => Some(Value::Int(1)),
+            "batch" => per_batch.then_some(Value::Int(1)),
+            _ => Some(Value::Float(0.0)),
+        })?;
+        // The directory, if the template does not name it by a field: one
+        // that cannot be made is an error now, not at the first save.
+        let static_dir = Path::new(&self.filepath).parent().filter(|d| !d.as_os_str().is_empty());
+        if let Some(dir) = static_dir.filter(|d| !d.to_string_lossy().contains('{')) {
+            std::fs::create_dir_all(dir).map_err(|source| Error::Io { path: dir.to_path_buf(), source })?;
         }
         if self.save_best_only {
             if let Some(threshold) = self.monitor.best.filter(|t| t.is_nan()) {
