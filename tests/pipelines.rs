@@ -413,6 +413,41 @@ fn bad_arguments_and_bad_batches_are_typed_errors() {
     assert!(!began.0, "on_train_begin ran before the training dataset's error");
 }
 
+/// Old code: a dataset of known size too short for the steps asked of it
+/// failed when it ran out: after three steps for `steps_per_epoch(5)` of a
+/// 3-batch dataset, in epoch 2 for 2 steps × 3 epochs, and after a whole
+/// epoch of training for `validation_steps(5)`. Its size is known before
+/// the first step, so is the shortfall.
+#[test]
+fn a_dataset_too_short_for_its_steps_is_refused_before_training() {
+    let (x, y) = data(30);
+    let ds = || Dataset::from_slices(&x, &y).unwrap().batch(10); // 3 batches
+    let mut m = model();
+    let w0 = weights(m.network());
+    let err = m.fit_from(ds()).steps_per_epoch(5).verbose(0).run().unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "invalid argument `steps_per_epoch`: is 5, but the dataset holds 3 batches and runs out in step 4 of epoch \
+         1: a generator must yield 5 batches per epoch (Keras: \"Your input ran out of data\"); a Dataset can \
+         `.repeat()`"
+    );
+    let err = m.fit_from(ds()).steps_per_epoch(2).epochs(3).verbose(0).run().unwrap_err();
+    assert!(err.to_string().contains("runs out in step 2 of epoch 2"), "{err}");
+    let err = m.fit_from(ds()).steps_per_epoch(1).epochs(2).validation_from(ds()).validation_steps(5).verbose(0).run();
+    let err = err.unwrap_err();
+    assert!(matches!(err, Error::InvalidArgument { name: "validation_steps", .. }), "{err}");
+    assert!(err.to_string().contains("runs out in step 4 of validation 1"), "{err}");
+    let err = m.evaluate_from(ds()).steps(4).verbose(0).run().unwrap_err();
+    assert!(matches!(err, Error::InvalidArgument { name: "steps", .. }), "{err}");
+    assert_eq!(weights(m.network()), w0, "nothing trained before those errors");
+    // Steps that fit (3 per epoch, or 1 per epoch for 3 epochs, or a
+    // repeated dataset) still train.
+    m.fit_from(ds()).steps_per_epoch(3).epochs(2).verbose(0).run().unwrap();
+    m.fit_from(ds()).steps_per_epoch(1).epochs(3).verbose(0).run().unwrap();
+    m.fit_from(ds().repeat(None)).steps_per_epoch(5).epochs(2).verbose(0).run().unwrap();
+    m.fit_from(ds()).steps_per_epoch(2).validation_from(ds()).validation_steps(3).verbose(0).run().unwrap();
+}
+
 #[test]
 fn sample_weights_in_batches_weight_the_loss() {
     // One untrained step's reported loss is the weighted mean of the per-sample losses.

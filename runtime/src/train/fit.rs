@@ -243,7 +243,9 @@ impl<'a, N: Network, Y: SampleSet> Fit<'a, N, Y> {
                     });
                 }
                 self.model.check_target_shapes::<Y>()?;
-                (None, Some(Feed::new(stream, self.steps_per_epoch, "steps_per_epoch")?))
+                let feed = Feed::new(stream, self.steps_per_epoch, "steps_per_epoch")?;
+                feed.check_passes(self.epochs.saturating_sub(self.initial_epoch), "epoch")?;
+                (None, Some(feed))
             }
         };
         let mut validation = match self.validation_data.take() {
@@ -254,7 +256,12 @@ impl<'a, N: Network, Y: SampleSet> Fit<'a, N, Y> {
             }
             Some(Data::Stream(s)) => {
                 self.model.check_target_shapes::<Y>().map_err(|e| Error::ValidationData(Box::new(e)))?;
-                Some(Validation::Stream(Feed::new(s, self.validation_steps, "validation_steps")?))
+                let feed = Feed::new(s, self.validation_steps, "validation_steps")?;
+                // Validation runs after epochs `freq`, `2·freq`, … (1-based).
+                let runs =
+                    self.epochs / self.validation_freq - self.initial_epoch.min(self.epochs) / self.validation_freq;
+                feed.check_passes(runs, "validation")?;
+                Some(Validation::Stream(feed))
             }
             None => None,
         };
@@ -650,17 +657,57 @@ impl<'x, X: SampleSet, Y: SampleSet> Feed<'x, X, Y> {
         Ok(got)
     }
 
+    /// Refuses a dataset of known size that would run out within `passes`
+    /// passes of `steps` batches (`what`: "epoch", …), before any pass
+    /// begins, following `begin_pass`: a carried-on stream starts over only
+    /// at a pass that finds it exhausted. The stream's position repeats
+    /// within `batches + 1` passes, so that many are enough to try.
+    pub(super) fn check_passes(&self, passes: usize, what: &str) -> Result<()> {
+        let Cardinality::Finite(batches) = self.stream.cardinality() else { return Ok(()) };
+        if !self.persistent {
+            return Ok(()); // A pass reads the whole dataset.
+        }
+        let mut seen = 0;
+        for pass in 0..passes.min(batches.saturating_add(1)) {
+            if pass > 0 && seen >= batches {
+                seen = 0;
+            }
+            if seen + self.steps > batches {
+                return Err(Error::InvalidArgument {
+                    name: self.name,
+                    reason: format!(
+                        "is {}, but the dataset holds {batches} batches and runs out in step {} of {what} {}: {}",
+                        self.steps,
+                        batches - seen + 1,
+                        pass + 1,
+                        self.ran_out_advice(what)
+                    ),
+                });
+            }
+            seen += self.steps;
+        }
+        Ok(())
+    }
+
+    /// What a stream must do to last, for the errors when it does not.
+    fn ran_out_advice(&self, what: &str) -> String {
+        format!(
+            "a generator must yield {} batches per {what} (Keras: \"Your input ran out of data\"); a Dataset can \
+             `.repeat()`",
+            self.steps
+        )
+    }
+
     /// The error for a stream that ended in step `step` (0-based) of pass `pass` (0-based).
     fn ran_out(&self, what: &str, pass: usize, step: usize) -> Error {
         Error::InvalidArgument {
             name: self.name,
             reason: format!(
-                "is {}, but the data ran out in step {} of {what} {}: a generator must yield {} batches per {what} \
-                 (Keras: \"Your input ran out of data\"); a Dataset can `.repeat()`",
+                "is {}, but the data ran out in step {} of {what} {}: {}",
                 self.steps,
                 step + 1,
                 pass + 1,
-                self.steps
+                self.ran_out_advice(what)
             ),
         }
     }
@@ -807,6 +854,7 @@ impl<'a, N: Network, Y: SampleSet> Evaluate<'a, N, Y> {
             Data::Stream(stream) => {
                 model.check_target_shapes::<Y>()?;
                 let mut feed = Feed::new(stream, steps, "steps")?;
+                feed.check_passes(1, "evaluation")?;
                 let params = FitParams { epochs: 1, steps: feed.steps, verbose };
                 progress.begin_steps(feed.steps);
                 model.evaluate_feed(&mut feed, &mut callbacks, params, Some(&mut progress))?
@@ -906,6 +954,7 @@ impl<N: Network> Model<N> {
         D: IntoBatches<'a, X = N::Input>,
     {
         let mut feed = Feed::new(data.into_stream(), steps, "steps")?;
+        feed.check_passes(1, "prediction")?;
         feed.begin_pass()?;
         let mut result = Vec::new();
         for b in 0..feed.steps {
