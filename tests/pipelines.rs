@@ -448,6 +448,46 @@ fn a_dataset_too_short_for_its_steps_is_refused_before_training() {
     m.fit_from(ds()).steps_per_epoch(2).validation_from(ds()).validation_steps(3).verbose(0).run().unwrap();
 }
 
+/// Old code: `steps` of `evaluate_on` and `validation_steps` with arrays
+/// were ignored, 0 included. Keras reads that many batches of arrays too
+/// (fewer when the arrays hold fewer).
+#[test]
+fn steps_limit_the_batches_read_from_arrays_as_in_keras() {
+    let (x, y) = data(16);
+    let mut m = model();
+    let first_two = m.evaluate_on(&x[..8], &y[..8]).batch_size(4).verbose(0).run().unwrap();
+    let limited = m.evaluate_on(&x, &y).batch_size(4).steps(2).verbose(0).run().unwrap();
+    let all = m.evaluate_on(&x, &y).batch_size(4).verbose(0).run().unwrap();
+    assert_eq!(limited.get("loss"), first_two.get("loss"));
+    assert_ne!(limited.get("loss"), all.get("loss"));
+    let more_than_held = m.evaluate_on(&x, &y).batch_size(4).steps(9).verbose(0).run().unwrap();
+    assert_eq!(more_than_held.get("loss"), all.get("loss"));
+    let err = m.evaluate_on(&x, &y).steps(0).verbose(0).run().unwrap_err();
+    assert_eq!(err.to_string(), "invalid argument `steps`: must be at least 1, but is 0");
+
+    // Validation on arrays: the first `validation_steps` batches.
+    let w0 = weights(m.network());
+    let err = m.fit(&x, &y).validation_data(&x, &y).validation_steps(0).verbose(0).run().unwrap_err();
+    assert_eq!(err.to_string(), "invalid argument `validation_steps`: must be at least 1, but is 0");
+    assert_eq!(weights(m.network()), w0);
+    let val_loss = |steps: Option<usize>| {
+        let mut m = model();
+        let fit = m.fit(&x, &y).batch_size(4).validation_data(&x[..8], &y[..8]).verbose(0);
+        let fit = match steps {
+            Some(s) => fit.validation_steps(s),
+            None => fit,
+        };
+        let history = fit.run().unwrap();
+        history.get("val_loss").unwrap()[0]
+    };
+    let (one, whole) = (val_loss(Some(1)), val_loss(None));
+    assert_ne!(one, whole);
+    let mut m = model();
+    m.fit(&x, &y).batch_size(4).verbose(0).run().unwrap();
+    let first_batch = m.evaluate_on(&x[..4], &y[..4]).batch_size(4).verbose(0).run().unwrap();
+    assert_eq!(Some(one), first_batch.get("loss"));
+}
+
 #[test]
 fn sample_weights_in_batches_weight_the_loss() {
     // One untrained step's reported loss is the weighted mean of the per-sample losses.

@@ -127,9 +127,11 @@ impl<'a, N: Network, Y: SampleSet> Fit<'a, N, Y> {
         self
     }
 
-    /// Batches per validation from a generator or dataset (Keras's
-    /// `validation_steps`). As in Keras, the validation stream then
-    /// carries on where the previous validation stopped.
+    /// Batches per validation (Keras's `validation_steps`): from a
+    /// generator or dataset, whose stream then carries on where the
+    /// previous validation stopped, as in Keras; from arrays
+    /// (`validation_data`, `validation_split`), their first batches, all of
+    /// them when they hold fewer.
     pub fn validation_steps(mut self, steps: usize) -> Self {
         self.validation_steps = Some(steps);
         self
@@ -219,6 +221,12 @@ impl<'a, N: Network, Y: SampleSet> Fit<'a, N, Y> {
         if self.validation_freq == 0 {
             return Err(Error::InvalidArgument {
                 name: "validation_freq",
+                reason: "must be at least 1, but is 0".into(),
+            });
+        }
+        if self.validation_steps == Some(0) {
+            return Err(Error::InvalidArgument {
+                name: "validation_steps",
                 reason: "must be at least 1, but is 0".into(),
             });
         }
@@ -384,16 +392,18 @@ impl<'a, N: Network, Y: SampleSet> Fit<'a, N, Y> {
             let val_logs = match &mut validation {
                 _ if !validate_now => None,
                 Some(Validation::<N, Y>::Arrays(nv, vx, vt)) => {
-                    Some(model.evaluate_flat(*vx, vt, None, 0, *nv, self.batch_size, callbacks, params)?)
+                    let end = limit(*nv, self.validation_steps, self.batch_size);
+                    Some(model.evaluate_flat(*vx, vt, None, 0, end, self.batch_size, callbacks, params)?)
                 }
                 Some(Validation::Stream(feed)) => Some(model.evaluate_feed(feed, callbacks, params, None)?),
                 None if n_val > 0 => {
                     // As Keras splits `sample_weight` with the data, the held-out
                     // part is weighted by it (class weights apply to training only).
                     let mem = memory.as_ref().expect("a split needs arrays");
-                    let (vx, vy) = (N::Input::range(mem.x, n_train, mem.n), &mem.y);
+                    let end = n_train + limit(n_val, self.validation_steps, self.batch_size);
+                    let (vx, vy) = (N::Input::range(mem.x, n_train, end), &mem.y);
                     let w = mem.user_weights.as_deref();
-                    Some(model.evaluate_flat(vx, vy, w, n_train, mem.n, self.batch_size, callbacks, params)?)
+                    Some(model.evaluate_flat(vx, vy, w, n_train, end, self.batch_size, callbacks, params)?)
                 }
                 None => None,
             };
@@ -821,8 +831,9 @@ impl<'a, N: Network, Y: SampleSet> Evaluate<'a, N, Y> {
         self
     }
 
-    /// Batches to read from a generator or dataset (Keras's `steps`;
-    /// needed for a generator or a dataset that repeats for ever).
+    /// Batches to read (Keras's `steps`; needed for a generator or a
+    /// dataset that repeats for ever): from arrays, their first `steps`
+    /// batches, all of them when they hold fewer.
     pub fn steps(mut self, steps: usize) -> Self {
         self.steps = Some(steps);
         self
@@ -847,9 +858,18 @@ impl<'a, N: Network, Y: SampleSet> Evaluate<'a, N, Y> {
         let logs = match data {
             Data::Arrays(x, y) => {
                 super::check_batch_size(batch_size)?;
-                let n = N::Input::samples(x)?;
-                progress.begin_steps(n.div_ceil(batch_size).max(1));
-                model.evaluate_set_with::<Y>(x, y, batch_size, &mut callbacks)?
+                if steps == Some(0) {
+                    return Err(Error::InvalidArgument {
+                        name: "steps",
+                        reason: "must be at least 1, but is 0".into(),
+                    });
+                }
+                let (n, x, targets) = model.prepare::<Y>(x, y, "evaluate")?;
+                let end = limit(n, steps, batch_size);
+                progress.begin_steps(end.div_ceil(batch_size).max(1));
+                let params = FitParams { epochs: 1, steps: end.div_ceil(batch_size), verbose: 0 };
+                let x = N::Input::range(x, 0, end);
+                model.evaluate_flat(x, &targets, None, 0, end, batch_size, &mut callbacks, params)?
             }
             Data::Stream(stream) => {
                 model.check_target_shapes::<Y>()?;
@@ -1004,4 +1024,11 @@ impl<N: Network> Model<N> {
         let n = N::Input::samples(x)?.max(1);
         self.evaluate_set::<B::Set>(x, y.into_batch(), n)
     }
+}
+
+/// The samples `steps` batches of `batch_size` cover out of `n` (all `n`
+/// without a step count): Keras reads `steps` batches of arrays too, and
+/// stops early when they hold fewer.
+fn limit(n: usize, steps: Option<usize>, batch_size: usize) -> usize {
+    steps.map_or(n, |s| n.min(s.saturating_mul(batch_size)))
 }
