@@ -923,3 +923,18 @@ fn model_checkpoint_files_resume_exactly() {
     assert_eq!(weights_of(&resumed), weights_of(&full));
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// Old code: no upper bound, so `to_png((u32::MAX, u32::MAX))` overflowed
+/// the buffer's size (a panic in debug builds) and 200 000² pixels asked for
+/// 120 GB, which aborts the process when refused.
+#[test]
+fn plots_larger_than_any_screen_are_refused() {
+    let history = sample_history();
+    for size in [(u32::MAX, u32::MAX), (200_000, 200_000), (16_385, 150), (200, 16_385)] {
+        let err = history.to_png(size).unwrap_err();
+        assert!(matches!(err, kiln::Error::InvalidArgument { name: "size", .. }), "{size:?}: {err}");
+        assert!(err.to_string().contains("at most 16384×16384"), "{err}");
+        assert!(history.to_svg(size).is_err());
+    }
+    assert!(history.to_png((640, 480)).is_ok());
+}

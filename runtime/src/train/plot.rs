@@ -36,6 +36,9 @@ struct Panel<'h> {
     val: Option<&'h [f32]>,
 }
 
+/// The largest width or height of a plot, in pixels.
+const MAX_SIDE: u32 = 16_384;
+
 impl History {
     /// The panels: each name without `val_`, with its `val_` series beside it.
     fn panels(&self) -> Vec<Panel<'_>> {
@@ -60,13 +63,22 @@ impl History {
                 reason: format!("must be at least 200×150 pixels, but is {}×{}", size.0, size.1),
             });
         }
+        // An image's RGB buffer is allocated whole: past a bound no screen or
+        // page needs, a size would only exhaust memory (an abort, not an error).
+        if size.0 > MAX_SIDE || size.1 > MAX_SIDE {
+            return Err(Error::InvalidArgument {
+                name: "size",
+                reason: format!("must be at most {MAX_SIDE}×{MAX_SIDE} pixels, but is {}×{}", size.0, size.1),
+            });
+        }
         register_font()
     }
 
     /// The learning curves as a PNG image of `size` = (width, height) pixels.
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] for an empty history or a size under 200×150.
+    /// [`Error::InvalidArgument`] for an empty history or a size under 200×150
+    /// or over 16384×16384.
     pub fn to_png(&self, size: (u32, u32)) -> Result<Vec<u8>> {
         self.check_plot(size)?;
         let mut rgb = vec![0u8; size.0 as usize * size.1 as usize * 3];
