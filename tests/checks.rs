@@ -662,3 +662,31 @@ fn rate_callbacks_refuse_an_optimizer_whose_rate_follows_a_schedule() {
     let err = m.fit(&x, &y).verbose(0).callback(&mut SetRate).run().unwrap_err();
     assert!(matches!(err, Error::InvalidArgument { name: "learning_rate", .. }), "{err}");
 }
+
+/// Old code: sizes that overflow `usize` reached the arithmetic of the
+/// constructors' size checks: "attempt to multiply with overflow" in a
+/// debug build, and in a release build a wrapped product that could pass
+/// the check it should fail. Now the documented panic, from checked sums
+/// and products.
+#[test]
+fn layout_constructors_check_sizes_without_overflowing() {
+    use kiln::layers::{Cropping2D, Permute, RepeatVector, UpSampling2D, ZeroPadding2D};
+    let message = |f: fn()| {
+        let payload = std::panic::catch_unwind(f).unwrap_err();
+        payload.downcast_ref::<String>().cloned().or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+    };
+    let cases: [(fn(), &str); 5] = [
+        (|| _ = RepeatVector::<4, 8>::new(usize::MAX), "RepeatVector sizes do not match"),
+        (|| _ = Permute::<4, 4>::new(&[usize::MAX, 2], &[1, 2]), "Permute sizes do not match"),
+        (|| _ = Cropping2D::<4, 1>::new([2, 2, 1], [[usize::MAX, 1], [0, 0]]), "Cropping removes the whole input"),
+        (|| _ = ZeroPadding2D::<2, 3>::new([1, 2, 1], [[usize::MAX, 1], [0, 0]]), "ZeroPadding sizes do not match"),
+        (|| _ = UpSampling2D::<2, 8>::new([1, 2, 1], [usize::MAX / 2 + 1, 2]), "UpSampling sizes do not match"),
+    ];
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let got: Vec<Option<String>> = cases.iter().map(|(f, _)| message(*f)).collect();
+    std::panic::set_hook(hook);
+    for ((_, want), got) in cases.iter().zip(got) {
+        assert_eq!(got.as_deref(), Some(*want));
+    }
+}

@@ -245,13 +245,19 @@ pub(crate) fn check_split(
     [outer, mid, inner]: [usize; 3],
     n: usize,
 ) -> crate::Result<()> {
-    if mid > 0 && outer.checked_mul(mid).and_then(|v| v.checked_mul(inner)) == Some(n) {
+    if mid > 0 && checked_product(&[outer, mid, inner]) == Some(n) {
         return Ok(());
     }
     Err(crate::Error::InvalidArgument {
         name: arg,
         reason: format!("outer {outer} × {mid_name} {mid} × inner {inner} must be the sample's {n} values"),
     })
+}
+
+/// The product of `values`, or `None` when it overflows `usize` (size
+/// checks compare it, so a wrapped product can never pass one).
+pub(crate) fn checked_product(values: &[usize]) -> Option<usize> {
+    values.iter().try_fold(1usize, |p, &v| p.checked_mul(v))
 }
 
 /// Grows `buf` to at least `len` values (allocating only when it must)

@@ -5,6 +5,7 @@
 //! `[steps, 1, channels]`: the same code serves both, only the Keras
 //! class name differs.
 
+use super::checked_product;
 use super::reshape::{movement_layer, put, Movement};
 
 /// Copies a `rows × cols` block of `[·, ·, channels]` samples from the
@@ -64,8 +65,11 @@ impl Window {
 /// `[h, w, c]` padded by `[[top, bottom], [left, right]]`.
 fn padding_window(n: usize, m: usize, shape: [usize; 3], pad: [[usize; 2]; 2]) -> Window {
     let [h, w, c] = shape;
-    let out_w = w + pad[1][0] + pad[1][1];
-    assert!(h * w * c == n && (h + pad[0][0] + pad[0][1]) * out_w * c == m, "ZeroPadding sizes do not match");
+    let grown = |len: usize, [a, b]: [usize; 2]| len.checked_add(a)?.checked_add(b);
+    let (out_h, out_w) = (grown(h, pad[0]), grown(w, pad[1]));
+    let out = out_h.zip(out_w).and_then(|(out_h, out_w)| checked_product(&[out_h, out_w, c]));
+    assert!(checked_product(&[h, w, c]) == Some(n) && out == Some(m), "ZeroPadding sizes do not match");
+    let out_w = out_w.expect("checked above");
     Window {
         in_w: w,
         out_w,
@@ -84,9 +88,14 @@ fn padding_window(n: usize, m: usize, shape: [usize; 3], pad: [[usize; 2]; 2]) -
 /// `[h, w, c]` cropped by `[[top, bottom], [left, right]]`.
 fn cropping_window(n: usize, m: usize, shape: [usize; 3], crop: [[usize; 2]; 2]) -> Window {
     let [h, w, c] = shape;
-    assert!(crop[0][0] + crop[0][1] < h && crop[1][0] + crop[1][1] < w, "Cropping removes the whole input");
-    let (rows, cols) = (h - crop[0][0] - crop[0][1], w - crop[1][0] - crop[1][1]);
-    assert!(h * w * c == n && rows * cols * c == m, "Cropping sizes do not match");
+    let kept = |len: usize, [a, b]: [usize; 2]| a.checked_add(b).filter(|&cut| cut < len).map(|cut| len - cut);
+    let (Some(rows), Some(cols)) = (kept(h, crop[0]), kept(w, crop[1])) else {
+        panic!("Cropping removes the whole input");
+    };
+    assert!(
+        checked_product(&[h, w, c]) == Some(n) && checked_product(&[rows, cols, c]) == Some(m),
+        "Cropping sizes do not match"
+    );
     Window {
         in_w: w,
         out_w: cols,
@@ -117,7 +126,13 @@ impl Repeat {
     fn new(n: usize, m: usize, shape: [usize; 3], size: [usize; 2]) -> Self {
         let [h, w, c] = shape;
         let [sh, sw] = size;
-        assert!(sh >= 1 && sw >= 1 && h * w * c == n && h * sh * w * sw * c == m, "UpSampling sizes do not match");
+        assert!(
+            sh >= 1
+                && sw >= 1
+                && checked_product(&[h, w, c]) == Some(n)
+                && checked_product(&[h, sh, w, sw, c]) == Some(m),
+            "UpSampling sizes do not match"
+        );
         Repeat { h, w, c, sh, sw }
     }
 

@@ -116,7 +116,7 @@ impl<const N: usize, const M: usize> Permute<N, M> {
             "Permute dims {dims:?} are not a permutation of 1..={}",
             shape.len()
         );
-        assert!(shape.iter().product::<usize>() == N && M == N, "Permute sizes do not match");
+        assert!(super::checked_product(shape) == Some(N) && M == N, "Permute sizes do not match");
         let mut input_strides = vec![1; shape.len()];
         for axis in (0..shape.len().saturating_sub(1)).rev() {
             input_strides[axis] = input_strides[axis + 1] * shape[axis + 1];
@@ -180,7 +180,7 @@ impl<const N: usize, const M: usize> RepeatVector<N, M> {
     /// # Panics
     /// If `n · N != M` or `n == 0` (the `model!` macro checks both).
     pub fn new(n: usize) -> Self {
-        assert!(n >= 1 && n * N == M, "RepeatVector sizes do not match");
+        assert!(n >= 1 && n.checked_mul(N) == Some(M), "RepeatVector sizes do not match");
         RepeatVector { n }
     }
 }
