@@ -196,7 +196,9 @@ impl StandardScaler {
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] naming `data` when its length is not a
-    /// multiple of the number of features the scaler was fitted on.
+    /// multiple of the number of features the scaler was fitted on, or
+    /// `self` when a mean is not finite or a scale not positive and finite
+    /// (fields set by hand); `data` is unchanged then.
     pub fn try_transform(&self, data: &mut [f32]) -> Result<()> {
         let features = self.mean.len();
         if features == 0 || self.scale.len() != features {
@@ -208,6 +210,18 @@ impl StandardScaler {
                     self.scale.len()
                 ),
             });
+        }
+        // Fields set by hand: a NaN mean or a zero scale would turn a whole
+        // feature into NaN or infinity.
+        let unusable = |name: &str, feature: usize, value: f32, must: &str| Error::InvalidArgument {
+            name: "self",
+            reason: format!("the scaler's {name} of feature {feature} is {value}, but must be {must}"),
+        };
+        if let Some(f) = self.mean.iter().position(|m| !m.is_finite()) {
+            return Err(unusable("mean", f, self.mean[f], "finite"));
+        }
+        if let Some(f) = self.scale.iter().position(|s| !(s.is_finite() && *s > 0.0)) {
+            return Err(unusable("scale", f, self.scale[f], "positive and finite"));
         }
         check_rows(data.len(), features)?;
         for row in data.chunks_exact_mut(features) {
@@ -376,6 +390,30 @@ mod tests {
         let two = StandardScaler::try_fit(&[1.0, 3.0], 2).unwrap();
         assert!(two.try_transform(&mut [1.0, 2.0, 3.0]).is_err());
         assert!(std::panic::catch_unwind(|| StandardScaler::fit(&[1.0], 0)).is_err());
+    }
+
+    /// Old code: a scaler built by hand (its fields are public) with a NaN
+    /// mean or a zero scale transformed every value of that feature to NaN
+    /// or infinity, and said nothing; `data` was left as it was on errors.
+    #[test]
+    fn a_scaler_with_unusable_means_or_scales_is_refused() {
+        let mut data = [2.0, 3.0];
+        for (mean, scale, name) in [
+            (vec![1.0, f32::NAN], vec![1.0, 1.0], "mean"),
+            (vec![1.0, 2.0], vec![0.0, 1.0], "scale"),
+            (vec![1.0, 2.0], vec![1.0, f32::INFINITY], "scale"),
+            (vec![1.0, 2.0], vec![-1.0, 1.0], "scale"),
+        ] {
+            let scaler = StandardScaler { mean, scale };
+            match scaler.try_transform(&mut data) {
+                Err(Error::InvalidArgument { name: got, reason }) => {
+                    assert_eq!(got, "self", "{reason}");
+                    assert!(reason.contains(name), "{reason}");
+                }
+                other => panic!("{name}: {other:?}"),
+            }
+            assert_eq!(data, [2.0, 3.0], "nothing transformed");
+        }
     }
 
     /// Old code: a NaN or infinite value gave that feature a NaN mean and
