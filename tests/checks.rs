@@ -690,3 +690,36 @@ fn layout_constructors_check_sizes_without_overflowing() {
         assert_eq!(got.as_deref(), Some(*want));
     }
 }
+
+/// Old code: a weights file or checkpoint holding a NaN (or infinity)
+/// loaded without a word, and every prediction was NaN. kiln never writes
+/// one (a step that would make a weight non-finite is refused), so such a
+/// file is damaged; its error names the tensor and the index.
+#[test]
+fn files_holding_non_finite_values_are_refused_and_nothing_changes() {
+    use kiln::io::FileProblem;
+    let mut m = Logistic::new(0).compile(Sgd::new(0.1).with_momentum(0.9, false), BinaryCrossentropy, &[]);
+    let (x, y) = data(8);
+    m.train_on_batch(&x, &y).unwrap();
+    let before = params(m.network());
+    // The data section ends with the last tensor's last value.
+    let poison = |mut bytes: Vec<u8>, value: f32| {
+        let n = bytes.len();
+        bytes[n - 4..].copy_from_slice(&value.to_le_bytes());
+        bytes
+    };
+    let weights = kiln::io::weights_to_bytes(m.network()).unwrap();
+    for value in [f32::NAN, f32::INFINITY] {
+        let err = kiln::io::load_weights_from_bytes(m.network_mut(), &poison(weights.clone(), value)).unwrap_err();
+        assert!(matches!(err, FileProblem::NonFinite { .. }), "{err}");
+        assert!(err.to_string().contains(&format!("holds {value} at index")), "{err}");
+        assert_eq!(params(m.network()), before);
+    }
+    let checkpoint = m.checkpoint_bytes().unwrap();
+    let err = m.load_checkpoint_bytes(&poison(checkpoint, f32::NAN)).unwrap_err();
+    assert!(matches!(err, FileProblem::NonFinite { .. }), "{err}");
+    assert_eq!(params(m.network()), before);
+    // The untouched files still load.
+    kiln::io::load_weights_from_bytes(m.network_mut(), &weights).unwrap();
+    m.load_checkpoint_bytes(&m.checkpoint_bytes().unwrap()).unwrap();
+}

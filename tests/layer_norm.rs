@@ -644,3 +644,24 @@ fn keras_trained_weights_load_and_predict_the_same() {
         assert_close(&format!("sample {s}"), &model.predict_one(&x), &keras::SMALL_PREDICTED[s * 3..s * 3 + 3], 1e-5);
     }
 }
+
+/// Old code: a Keras file holding a NaN loaded without a word (every
+/// prediction NaN); now the error names the variable, and the model is
+/// unchanged.
+#[test]
+#[cfg(feature = "keras-weights")]
+fn a_keras_file_holding_nan_is_refused() {
+    let path = format!("{}/tests/fixtures/keras_norm_small.weights.h5", env!("CARGO_MANIFEST_DIR"));
+    let bytes = std::fs::read(path).unwrap();
+    let pattern = keras::SMALL_BN1_MOVING_VARIANCE[0].to_le_bytes();
+    let at = bytes.windows(4).position(|w| w == pattern).expect("the value is stored uncompressed");
+    let mut damaged = bytes.clone();
+    damaged[at..at + 4].copy_from_slice(&f32::NAN.to_le_bytes());
+    let mut model = Small::new(0);
+    let before = param(&model.batch_normalization_1, "moving_variance").0;
+    let err = kiln::io::load_keras_weights_from_bytes(&mut model, &damaged).unwrap_err();
+    assert!(matches!(err, kiln::io::FileProblem::NonFinite { index: 0, .. }), "{err}");
+    assert!(err.to_string().contains("moving_variance"), "{err}");
+    assert_eq!(param(&model.batch_normalization_1, "moving_variance").0, before);
+    kiln::io::load_keras_weights_from_bytes(&mut model, &bytes).unwrap();
+}

@@ -152,7 +152,8 @@ pub fn load_keras_h5_bytes<N: Network + ?Sized>(network: &mut N, bytes: &[u8]) -
         variable.dataset.read_into(&mut data).map_err(|e| {
             FileProblem::KerasFile(format!("`{}` cannot be read ({e})", variable.path.trim_start_matches('/')))
         })?;
-        values.push(data);
+        // Named by the model's parameter path, as the other errors name layers.
+        values.push(super::finite(&entry.parts.join("/"), data)?);
     }
     set_weights(network, values);
     Ok(())

@@ -155,6 +155,16 @@ pub enum FileProblem {
         /// The names of the file's layers that have weights.
         available: Vec<String>,
     },
+    /// A tensor holds NaN or an infinity (kiln never writes one: a step
+    /// that would make a value non-finite is refused; the file is damaged).
+    NonFinite {
+        /// The tensor's name.
+        tensor: String,
+        /// The index of its first non-finite value.
+        index: usize,
+        /// That value.
+        value: f32,
+    },
     /// The Keras file has a layer with weights that the model lacks.
     UnexpectedLayer {
         /// The file's layer name.
@@ -168,6 +178,9 @@ impl std::fmt::Display for FileProblem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Corrupt(inner) => write!(f, "not a readable safetensors file ({inner})"),
+            Self::NonFinite { tensor, index, value } => {
+                write!(f, "tensor `{tensor}` holds {value} at index {index}, but every value must be finite")
+            }
             Self::Format { found, expected } => write!(f, "holds `{found}`, expected `{expected}`"),
             Self::Version { found, supported } => write!(f, "format version {found} is not supported (this build reads version {supported})"),
             Self::Metadata { key, found } => write!(f, "metadata `{key}` is missing or malformed ({found:?})"),
@@ -186,3 +199,11 @@ impl std::fmt::Display for FileProblem {
 }
 
 impl std::error::Error for FileProblem {}
+
+/// `values` of tensor `name`, unless one is NaN or infinite.
+pub(crate) fn finite(name: &str, values: Vec<f32>) -> Result<Vec<f32>, FileProblem> {
+    match values.iter().position(|v| !v.is_finite()) {
+        Some(index) => Err(FileProblem::NonFinite { tensor: name.to_string(), index, value: values[index] }),
+        None => Ok(values),
+    }
+}

@@ -77,7 +77,7 @@ impl TensorFile {
             Some((found, _)) if found != shape => {
                 Err(FileProblem::Shape { tensor: name.to_string(), expected: shape.to_vec(), found })
             }
-            Some((_, values)) => Ok(values),
+            Some((_, values)) => super::finite(name, values),
         }
     }
 
