@@ -64,7 +64,9 @@ pub struct Aligned<T: ?Sized>(pub T);
 /// time (offsets) and by alignment of the static ([`Aligned`]).
 #[inline]
 pub fn f32_slice(bytes: &[u8], start: usize, len: usize) -> &[f32] {
-    assert!(start + len * 4 <= bytes.len(), "f32_slice: range outside the bytes");
+    // Checked: a wrapped `start + 4·len` would pass and reach past the bytes.
+    let end = len.checked_mul(4).and_then(|b| b.checked_add(start));
+    assert!(end.is_some_and(|end| end <= bytes.len()), "f32_slice: range outside the bytes");
     // SAFETY: the range is inside `bytes` (checked above), the pointer is
     // 4-byte aligned (checked below), every bit pattern is a valid f32, and
     // the result borrows `bytes` for its lifetime. Little-endian only
@@ -192,8 +194,23 @@ pub const BLOCK: usize = 32;
 /// for every row of `units` outputs (`y.len() / units` rows, each reading
 /// `kernel.len() / units` inputs). `kernel` is `[in, units]`, `bias`
 /// `[units]`.
+///
+/// # Panics
+/// If `units` is 0, or `kernel`, `bias`, `y` or `x` do not hold whole rows
+/// of their sizes (the `embed` form of `kiln::model!` passes static shapes).
 pub fn dense(x: &[f32], kernel: &[f32], bias: Option<&[f32]>, units: usize, activation: Activation, y: &mut [f32]) {
-    let input = kernel.len() / units;
+    assert!(units > 0, "dense: units must be at least 1");
+    assert!(kernel.len() % units == 0, "dense: kernel holds {} values, not whole rows of {units} units", kernel.len());
+    if let Some(b) = bias {
+        assert!(b.len() == units, "dense: bias holds {} values for {units} units", b.len());
+    }
+    assert!(y.len() % units == 0, "dense: y holds {} values, not whole rows of {units} units", y.len());
+    let (input, rows) = (kernel.len() / units, y.len() / units);
+    assert!(
+        x.len() == rows * input,
+        "dense: x holds {} values, not whole rows of {input} inputs for y's {rows} rows",
+        x.len()
+    );
     for (xr, yr) in x.chunks_exact(input).zip(y.chunks_exact_mut(units)) {
         vec_mat(xr, kernel, units, yr);
         if let Some(b) = bias {
@@ -206,7 +223,22 @@ pub fn dense(x: &[f32], kernel: &[f32], bias: Option<&[f32]>, units: usize, acti
 /// Keras's `Embedding`: row `ids[k]` of `table` (`[input_dim, dim]`) into
 /// `y[k·dim..]`. An id at or above `input_dim` is an error (nothing is
 /// read out of bounds).
+///
+/// # Errors
+/// [`IdOutOfRange`] for the first id at or above `input_dim`.
+///
+/// # Panics
+/// If `dim` is 0, `table` does not hold whole rows of `dim` values, or `y`
+/// does not hold `dim` values per id.
 pub fn embedding(ids: &[u32], table: &[f32], dim: usize, y: &mut [f32]) -> Result<(), IdOutOfRange> {
+    assert!(dim > 0, "embedding: dim must be at least 1");
+    assert!(table.len() % dim == 0, "embedding: table holds {} values, not whole rows of {dim}", table.len());
+    assert!(
+        ids.len().checked_mul(dim) == Some(y.len()),
+        "embedding: y holds {} values, not {} ids of {dim}",
+        y.len(),
+        ids.len()
+    );
     let input_dim = table.len() / dim;
     for (position, (&id, out)) in ids.iter().zip(y.chunks_exact_mut(dim)).enumerate() {
         let row = id as usize;
@@ -315,6 +347,7 @@ pub fn concatenate(xs: &[&[f32]], widths: &[usize], y: &mut [f32]) {
 
 #[cfg(test)]
 mod tests {
+    extern crate std;
     use super::*;
 
     #[test]
@@ -343,6 +376,53 @@ mod tests {
             let exact: f64 = (0..k).map(|i| f64::from(x[i]) * f64::from(w[i * ld + j])).sum();
             assert!((f64::from(v) - exact).abs() <= 1e-5 * exact.abs().max(1.0), "column {j}: {v} vs {exact}");
         }
+    }
+
+    /// The message of the panic `f` raises, if it panics.
+    fn panic_message(f: impl FnOnce() + std::panic::UnwindSafe) -> Option<std::string::String> {
+        let payload = std::panic::catch_unwind(f).err()?;
+        let text = payload.downcast_ref::<&str>().map(|s| std::string::ToString::to_string(s));
+        text.or_else(|| payload.downcast_ref::<std::string::String>().cloned())
+    }
+
+    /// Old code: `start + len * 4` wrapped for a huge `len` (in a release
+    /// build), the bound check passed, and this safe function returned a
+    /// slice far past the bytes: reading it was a segmentation fault.
+    #[test]
+    fn f32_slice_refuses_ranges_whose_end_overflows() {
+        let bytes = Aligned([0u8; 16]);
+        assert_eq!(f32_slice(&bytes.0, 4, 3), &[0.0; 3]);
+        for (start, len) in [(0, usize::MAX / 4 + 1), (usize::MAX, 1), (4, usize::MAX / 4), (4, 4)] {
+            let message = panic_message(|| _ = f32_slice(&bytes.0, start, len));
+            assert_eq!(message.as_deref(), Some("f32_slice: range outside the bytes"), "{start} {len}");
+        }
+    }
+
+    /// Old code: a kernel too short for its input left `y` as it was, zero
+    /// units divided by zero, and an id past the table was not reported
+    /// when `y` was too short to reach it.
+    #[test]
+    fn dense_and_embedding_refuse_sizes_that_do_not_fit() {
+        let kernel = [1.0, 2.0, 3.0, 4.0];
+        let cases: [(&str, fn()); 5] = [
+            ("dense: x holds 1 values, not whole rows of 2 inputs for y's 1 rows", || {
+                dense(&[1.0], &[1.0, 2.0, 3.0, 4.0], None, 2, Activation::Linear, &mut [7.0, 7.0])
+            }),
+            ("dense: units must be at least 1", || dense(&[1.0], &[1.0], None, 0, Activation::Linear, &mut [0.0])),
+            ("dense: bias holds 1 values for 2 units", || {
+                dense(&[1.0, 2.0], &[1.0, 2.0, 3.0, 4.0], Some(&[1.0]), 2, Activation::Linear, &mut [0.0; 2])
+            }),
+            ("embedding: dim must be at least 1", || _ = embedding(&[5], &[], 0, &mut [])),
+            ("embedding: y holds 2 values, not 2 ids of 2", || {
+                _ = embedding(&[0, 99], &[1.0, 2.0, 3.0, 4.0], 2, &mut [0.0; 2])
+            }),
+        ];
+        for (want, f) in cases {
+            assert_eq!(panic_message(f).as_deref(), Some(want));
+        }
+        let mut y = [0.0; 2];
+        dense(&[1.0, 1.0], &kernel, None, 2, Activation::Linear, &mut y);
+        assert_eq!(y, [4.0, 6.0]);
     }
 
     #[test]
