@@ -200,11 +200,15 @@ pub const BLOCK: usize = 32;
 /// of their sizes (the `embed` form of `kiln::model!` passes static shapes).
 pub fn dense(x: &[f32], kernel: &[f32], bias: Option<&[f32]>, units: usize, activation: Activation, y: &mut [f32]) {
     assert!(units > 0, "dense: units must be at least 1");
-    assert!(kernel.len() % units == 0, "dense: kernel holds {} values, not whole rows of {units} units", kernel.len());
+    assert!(
+        kernel.len().is_multiple_of(units),
+        "dense: kernel holds {} values, not whole rows of {units} units",
+        kernel.len()
+    );
     if let Some(b) = bias {
         assert!(b.len() == units, "dense: bias holds {} values for {units} units", b.len());
     }
-    assert!(y.len() % units == 0, "dense: y holds {} values, not whole rows of {units} units", y.len());
+    assert!(y.len().is_multiple_of(units), "dense: y holds {} values, not whole rows of {units} units", y.len());
     let (input, rows) = (kernel.len() / units, y.len() / units);
     assert!(
         x.len() == rows * input,
@@ -232,7 +236,7 @@ pub fn dense(x: &[f32], kernel: &[f32], bias: Option<&[f32]>, units: usize, acti
 /// does not hold `dim` values per id.
 pub fn embedding(ids: &[u32], table: &[f32], dim: usize, y: &mut [f32]) -> Result<(), IdOutOfRange> {
     assert!(dim > 0, "embedding: dim must be at least 1");
-    assert!(table.len() % dim == 0, "embedding: table holds {} values, not whole rows of {dim}", table.len());
+    assert!(table.len().is_multiple_of(dim), "embedding: table holds {} values, not whole rows of {dim}", table.len());
     assert!(
         ids.len().checked_mul(dim) == Some(y.len()),
         "embedding: y holds {} values, not {} ids of {dim}",
