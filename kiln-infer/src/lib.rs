@@ -385,7 +385,7 @@ mod tests {
     /// The message of the panic `f` raises, if it panics.
     fn panic_message(f: impl FnOnce() + std::panic::UnwindSafe) -> Option<std::string::String> {
         let payload = std::panic::catch_unwind(f).err()?;
-        let text = payload.downcast_ref::<&str>().map(|s| std::string::ToString::to_string(s));
+        let text = payload.downcast_ref::<&str>().map(std::string::ToString::to_string);
         text.or_else(|| payload.downcast_ref::<std::string::String>().cloned())
     }
 
