@@ -619,6 +619,10 @@ fn file_callbacks_check_their_paths_before_anything_is_trained_or_lost() {
     m.fit(&x, &y).verbose(0).callback(&mut csv).run().unwrap();
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(text.starts_with("epoch,loss,val_loss\r\n0,") && text.lines().count() == 2, "{text:?}");
+    // A log that is not a regular file is written, not emptied (`set_len`
+    // fails there).
+    let mut to_null = CsvLogger::new("/dev/null");
+    m.fit(&x, &y).verbose(0).callback(&mut to_null).run().unwrap();
     // A checkpoint template whose fields are all known still saves.
     let mut checkpoint = ModelCheckpoint::new(&path("ok/w-{epoch:02d}-{loss:.3f}.safetensors"));
     m.fit(&x, &y).verbose(0).callback(&mut checkpoint).run().unwrap();

@@ -486,6 +486,60 @@ fn steps_limit_the_batches_read_from_arrays_as_in_keras() {
     m.fit(&x, &y).batch_size(4).verbose(0).run().unwrap();
     let first_batch = m.evaluate_on(&x[..4], &y[..4]).batch_size(4).verbose(0).run().unwrap();
     assert_eq!(Some(one), first_batch.get("loss"));
+
+    // A partial last batch: 10 samples in batches of 4, 3 steps read all
+    // 10, 2 steps the first 8.
+    let close = |a: Option<f32>, b: Option<f32>| (a.unwrap() - b.unwrap()).abs() <= 1e-6 * b.unwrap().abs();
+    let ten = m.evaluate_on(&x[..10], &y[..10]).batch_size(10).verbose(0).run().unwrap();
+    let three = m.evaluate_on(&x[..10], &y[..10]).batch_size(4).steps(3).verbose(0).run().unwrap();
+    assert!(close(three.get("loss"), ten.get("loss")));
+    let two = m.evaluate_on(&x[..10], &y[..10]).batch_size(4).steps(2).verbose(0).run().unwrap();
+    let eight = m.evaluate_on(&x[..8], &y[..8]).batch_size(8).verbose(0).run().unwrap();
+    assert!(close(two.get("loss"), eight.get("loss")));
+    // Without a batch size, Keras's array adapter makes `steps` batches of
+    // ceil(n / steps): every sample is read.
+    // (100 samples in 2 steps: batches of 50, where 32 would read 64.)
+    let (x100, y100) = data(100);
+    let unsized_steps = m.evaluate_on(&x100, &y100).steps(2).verbose(0).run().unwrap();
+    let hundred = m.evaluate_on(&x100, &y100).batch_size(100).verbose(0).run().unwrap();
+    assert!(close(unsized_steps.get("loss"), hundred.get("loss")));
+    // The same for `validation_split` with `validation_steps`: the held-out
+    // samples (the last 4 of 16) in 1 step, or their first batch of 2.
+    let val_loss = |batch: Option<usize>| {
+        let mut m = model();
+        let fit = m.fit(&x, &y).validation_split(0.25).validation_steps(1).shuffle(false).verbose(0);
+        let fit = match batch {
+            Some(b) => fit.batch_size(b),
+            None => fit,
+        };
+        let history = fit.run().unwrap();
+        (history.get("val_loss").unwrap()[0], m)
+    };
+    let (all_held_out, mut trained) = val_loss(None);
+    let whole = trained.evaluate_on(&x[12..], &y[12..]).batch_size(4).verbose(0).run().unwrap();
+    assert!(close(Some(all_held_out), whole.get("loss")));
+    let (first_two, mut trained) = val_loss(Some(2));
+    let two = trained.evaluate_on(&x[12..14], &y[12..14]).batch_size(2).verbose(0).run().unwrap();
+    assert!(close(Some(first_two), two.get("loss")));
+}
+
+/// Old code: a validation dataset read with `validation_steps` carried on
+/// from where the last validation stopped, so a 3-batch dataset validated
+/// on batches 0–1, then ran out in epoch 2. Keras's `evaluate` resets its
+/// iterator: every validation reads the dataset's first batches. (A
+/// generator cannot start over and carries on.)
+#[test]
+fn every_validation_reads_a_datasets_first_batches() {
+    let (x, y) = data(12);
+    let ds = || Dataset::from_slices(&x, &y).unwrap().batch(4); // 3 batches
+    let mut m = Net::new(3).compile(Sgd::new(0.0), SparseCategoricalCrossentropy, &[Metric::Accuracy]);
+    let history = m.fit(&x, &y).epochs(3).validation_from(ds()).validation_steps(2).verbose(0).run().unwrap();
+    let val = history.get("val_loss").unwrap();
+    let first_eight = m.evaluate_on(&x[..8], &y[..8]).batch_size(4).verbose(0).run().unwrap();
+    assert_eq!(val.len(), 3);
+    for v in val {
+        assert!((v - first_eight.get("loss").unwrap()).abs() <= 1e-6, "{val:?}");
+    }
 }
 
 #[test]

@@ -173,10 +173,13 @@ impl StandardScaler {
                 let var = (squares[j] - correction[j] * correction[j] / n) / n;
                 let eps = f64::EPSILON;
                 let constant = var <= n * eps * var + (n * mean[j] * eps).powi(2);
-                if constant {
+                // A deviation that rounds to 0 in f32 (subnormal data) would
+                // divide by zero: scale 1, as for a constant feature.
+                let scale = var.sqrt() as f32;
+                if constant || scale == 0.0 {
                     1.0
                 } else {
-                    var.sqrt() as f32
+                    scale
                 }
             })
             .collect();
@@ -414,6 +417,11 @@ mod tests {
             }
             assert_eq!(data, [2.0, 3.0], "nothing transformed");
         }
+        // A deviation that underflows f32 is scale 1, so the scaler it
+        // fitted transforms (it refused its own scale of 0).
+        let tiny = StandardScaler::try_fit(&[1e-45, 0.0], 1).unwrap();
+        assert_eq!(tiny.scale, [1.0]);
+        assert!(tiny.try_transform(&mut [1e-45]).is_ok());
     }
 
     /// Old code: a NaN or infinite value gave that feature a NaN mean and

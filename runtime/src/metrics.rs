@@ -8,7 +8,7 @@ use crate::losses::{self, Loss};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Metric {
     /// `"accuracy"`: binary, categorical or sparse accuracy, chosen from the
-    /// loss as Keras does; logged as `accuracy`.
+    /// shapes as Keras does (see [`Metric::resolve`]); logged as `accuracy`.
     Accuracy,
     /// Prediction `> 0.5` equals the target (per output value).
     BinaryAccuracy,
@@ -73,18 +73,18 @@ impl Metric {
         }
     }
 
-    /// Checks targets the metric reads (`outputs` prediction values per
-    /// sample) as its loss would: labels of the sparse metrics in range,
-    /// cross-entropy targets in `[0, 1]`.
+    /// Checks targets a cross-entropy metric reads (`outputs` prediction
+    /// values per sample) as its loss would: sparse labels in range, other
+    /// targets in `[0, 1]`. Stricter than Keras, which computes such a
+    /// metric from any target (a negative "cross-entropy" for a target of
+    /// 5). The accuracies and error metrics take any target (an unreadable
+    /// label is a miss, as in Keras).
     ///
     /// # Errors
     /// [`crate::Error::LabelOutOfRange`] or [`crate::Error::TargetOutOfRange`]
     /// naming the first sample whose target the metric cannot read.
     pub fn check_targets(self, targets: &[f32], outputs: usize) -> crate::Result<()> {
-        match self {
-            Metric::SparseCategoricalAccuracy => losses::SparseCategoricalCrossentropy.check_targets(targets, outputs),
-            _ => self.loss().map_or(Ok(()), |loss| loss.check_targets(targets, outputs)),
-        }
+        self.loss().map_or(Ok(()), |loss| loss.check_targets(targets, outputs))
     }
 
     /// Target values per sample the metric reads, for `outputs` prediction

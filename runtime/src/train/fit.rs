@@ -26,7 +26,9 @@ pub struct Fit<'a, N: Network, Y: SampleSet> {
     data: Option<Data<'a, N, Y>>,
     epochs: usize,
     initial_epoch: usize,
-    batch_size: usize,
+    /// `None` until given: Keras's `batch_size=None` (32, or for arrays
+    /// read `steps` batches at a time, `ceil(n / steps)`).
+    batch_size: Option<usize>,
     verbose: u8,
     shuffle: bool,
     validation_split: f64,
@@ -51,7 +53,7 @@ impl<'a, N: Network, Y: SampleSet> Fit<'a, N, Y> {
             data: Some(data),
             epochs: 1,
             initial_epoch: 0,
-            batch_size: 32,
+            batch_size: None,
             verbose: 1,
             shuffle: true,
             validation_split: 0.0,
@@ -80,7 +82,7 @@ impl<'a, N: Network, Y: SampleSet> Fit<'a, N, Y> {
 
     /// Samples per gradient step (default 32).
     pub fn batch_size(mut self, batch_size: usize) -> Self {
-        self.batch_size = batch_size;
+        self.batch_size = Some(batch_size);
         self
     }
 
@@ -127,11 +129,11 @@ impl<'a, N: Network, Y: SampleSet> Fit<'a, N, Y> {
         self
     }
 
-    /// Batches per validation (Keras's `validation_steps`): from a
-    /// generator or dataset, whose stream then carries on where the
-    /// previous validation stopped, as in Keras; from arrays
-    /// (`validation_data`, `validation_split`), their first batches, all of
-    /// them when they hold fewer.
+    /// Batches per validation (Keras's `validation_steps`): from a dataset,
+    /// its first batches at every validation (Keras's `evaluate` resets
+    /// its iterator); from a generator, the next ones (it cannot start
+    /// over); from arrays (`validation_data`, `validation_split`), their
+    /// first batches, all of them when they hold fewer.
     pub fn validation_steps(mut self, steps: usize) -> Self {
         self.validation_steps = Some(steps);
         self
@@ -210,14 +212,16 @@ impl<'a, N: Network, Y: SampleSet> Fit<'a, N, Y> {
     /// # Errors
     /// Those checks' errors, or [`Error::NonFiniteLoss`] /
     /// [`Error::NonFiniteGradient`] when a step would make the model
-    /// non-finite (that step is not applied). A generator or dataset that
-    /// ends before `steps_per_epoch × epochs` batches is
-    /// [`Error::InvalidArgument`] naming `steps_per_epoch` (Keras warns
-    /// "Your input ran out of data" and stops).
+    /// non-finite (that step is not applied). A generator that ends before
+    /// `steps_per_epoch × epochs` batches is [`Error::InvalidArgument`]
+    /// naming `steps_per_epoch` (Keras warns "Your input ran out of data"
+    /// and stops); a dataset of known size too short for `steps_per_epoch`
+    /// or `validation_steps` is that error before training begins.
     pub fn run(mut self) -> Result<History> {
         self.model.optimizer.validate()?;
         self.model.validate_weight_options()?;
-        super::check_batch_size(self.batch_size)?;
+        let batch_size = self.batch_size.unwrap_or(DEFAULT_BATCH_SIZE);
+        super::check_batch_size(batch_size)?;
         if self.validation_freq == 0 {
             return Err(Error::InvalidArgument {
                 name: "validation_freq",
@@ -264,11 +268,8 @@ impl<'a, N: Network, Y: SampleSet> Fit<'a, N, Y> {
             }
             Some(Data::Stream(s)) => {
                 self.model.check_target_shapes::<Y>().map_err(|e| Error::ValidationData(Box::new(e)))?;
-                let feed = Feed::new(s, self.validation_steps, "validation_steps")?;
-                // Validation runs after epochs `freq`, `2·freq`, … (1-based).
-                let runs =
-                    self.epochs / self.validation_freq - self.initial_epoch.min(self.epochs) / self.validation_freq;
-                feed.check_passes(runs, "validation")?;
+                let feed = Feed::new(s, self.validation_steps, "validation_steps")?.restarting_each_pass();
+                feed.check_passes(1, "validation")?;
                 Some(Validation::Stream(feed))
             }
             None => None,
@@ -294,7 +295,7 @@ impl<'a, N: Network, Y: SampleSet> Fit<'a, N, Y> {
         let mut cursor = 0;
         // Backup and restore: the run's shape, the step to start from, and
         // where the current pass's shuffle started.
-        let shape = (n_train, self.batch_size, steps, self.shuffle);
+        let shape = (n_train, batch_size, steps, self.shuffle);
         let (mut first_step, mut pass_start) = (0, 0);
         if let Some(resume) = self.backup.as_ref().map(|b| b.restore(model, shape, &mut order)).transpose()?.flatten() {
             (self.initial_epoch, first_step, cursor, pass_start) =
@@ -335,7 +336,7 @@ impl<'a, N: Network, Y: SampleSet> Fit<'a, N, Y> {
                             order.iter_mut().enumerate().for_each(|(i, o)| *o = i);
                             order.shuffle(&mut model.rng);
                         }
-                        let take = self.batch_size.min(n_train - cursor);
+                        let take = batch_size.min(n_train - cursor);
                         // Data-parallel: this rank's part of the global batch.
                         let indices = model.shard_of(&order[cursor..cursor + take]);
                         cursor = (cursor + take) % n_train;
@@ -392,18 +393,19 @@ impl<'a, N: Network, Y: SampleSet> Fit<'a, N, Y> {
             let val_logs = match &mut validation {
                 _ if !validate_now => None,
                 Some(Validation::<N, Y>::Arrays(nv, vx, vt)) => {
-                    let end = limit(*nv, self.validation_steps, self.batch_size);
-                    Some(model.evaluate_flat(*vx, vt, None, 0, end, self.batch_size, callbacks, params)?)
+                    let (batch, end) = steps_batch(*nv, self.validation_steps, self.batch_size);
+                    Some(model.evaluate_flat(*vx, vt, None, 0, end, batch, callbacks, params)?)
                 }
                 Some(Validation::Stream(feed)) => Some(model.evaluate_feed(feed, callbacks, params, None)?),
                 None if n_val > 0 => {
                     // As Keras splits `sample_weight` with the data, the held-out
                     // part is weighted by it (class weights apply to training only).
                     let mem = memory.as_ref().expect("a split needs arrays");
-                    let end = n_train + limit(n_val, self.validation_steps, self.batch_size);
+                    let (batch, read) = steps_batch(n_val, self.validation_steps, self.batch_size);
+                    let end = n_train + read;
                     let (vx, vy) = (N::Input::range(mem.x, n_train, end), &mem.y);
                     let w = mem.user_weights.as_deref();
-                    Some(model.evaluate_flat(vx, vy, w, n_train, end, self.batch_size, callbacks, params)?)
+                    Some(model.evaluate_flat(vx, vy, w, n_train, end, batch, callbacks, params)?)
                 }
                 None => None,
             };
@@ -464,7 +466,7 @@ impl<'a, N: Network, Y: SampleSet> Fit<'a, N, Y> {
                 })
             }
             Some(s) => s,
-            None => batches(n_train, self.batch_size)?.count(),
+            None => batches(n_train, self.batch_size.unwrap_or(DEFAULT_BATCH_SIZE))?.count(),
         };
         Ok(Memory { x: x_all, y: y_all, n, n_train, user_weights, weights, steps })
     }
@@ -589,6 +591,10 @@ pub(super) struct Feed<'x, X: SampleSet, Y: SampleSet> {
     pub(super) steps: usize,
     /// Whether passes carry on in one stream (an explicit step count).
     persistent: bool,
+    /// Whether every pass starts the stream over if it can (a dataset;
+    /// a generator carries on): validation, as Keras's `evaluate` resets
+    /// its iterator.
+    restart_each_pass: bool,
     /// Batches read in the stream's current pass.
     seen: usize,
     started: bool,
@@ -627,14 +633,14 @@ impl<'x, X: SampleSet, Y: SampleSet> Feed<'x, X, Y> {
                 });
             }
         };
-        Ok(Feed { stream, steps, persistent, seen: 0, started: false, name })
+        Ok(Feed { stream, steps, persistent, restart_each_pass: false, seen: 0, started: false, name })
     }
 
     /// Starts a pass: a fresh one over the dataset unless the stream
     /// carries on (and has batches left).
     pub(super) fn begin_pass(&mut self) -> Result<()> {
         let exhausted = matches!(self.stream.cardinality(), Cardinality::Finite(c) if self.seen >= c);
-        if self.started && (!self.persistent || exhausted) && self.stream.restart()? {
+        if self.started && (!self.persistent || exhausted || self.restart_each_pass) && self.stream.restart()? {
             self.seen = 0;
         }
         self.started = true;
@@ -667,36 +673,40 @@ impl<'x, X: SampleSet, Y: SampleSet> Feed<'x, X, Y> {
         Ok(got)
     }
 
+    /// This feed, starting the stream over at every pass when it can (see
+    /// `restart_each_pass`).
+    pub(super) fn restarting_each_pass(mut self) -> Self {
+        self.restart_each_pass = true;
+        self
+    }
+
     /// Refuses a dataset of known size that would run out within `passes`
     /// passes of `steps` batches (`what`: "epoch", …), before any pass
-    /// begins, following `begin_pass`: a carried-on stream starts over only
-    /// at a pass that finds it exhausted. The stream's position repeats
-    /// within `batches + 1` passes, so that many are enough to try.
+    /// begins. A carried-on stream (`begin_pass`) starts over only at a
+    /// pass that finds it exhausted, so `batches / steps` passes fit whole;
+    /// unless `steps` divides `batches`, the next one runs out in its step
+    /// `batches % steps + 1`. (It assumes every pass runs: a run that
+    /// `EarlyStopping` would end sooner is refused too.)
     pub(super) fn check_passes(&self, passes: usize, what: &str) -> Result<()> {
         let Cardinality::Finite(batches) = self.stream.cardinality() else { return Ok(()) };
-        if !self.persistent {
+        if !self.persistent || passes == 0 {
             return Ok(()); // A pass reads the whole dataset.
         }
-        let mut seen = 0;
-        for pass in 0..passes.min(batches.saturating_add(1)) {
-            if pass > 0 && seen >= batches {
-                seen = 0;
-            }
-            if seen + self.steps > batches {
-                return Err(Error::InvalidArgument {
-                    name: self.name,
-                    reason: format!(
-                        "is {}, but the dataset holds {batches} batches and runs out in step {} of {what} {}: {}",
-                        self.steps,
-                        batches - seen + 1,
-                        pass + 1,
-                        self.ran_out_advice(what)
-                    ),
-                });
-            }
-            seen += self.steps;
+        let passes = if self.restart_each_pass { 1 } else { passes };
+        let whole = batches / self.steps;
+        if self.steps <= batches && (batches.is_multiple_of(self.steps) || passes <= whole) {
+            return Ok(());
         }
-        Ok(())
+        Err(Error::InvalidArgument {
+            name: self.name,
+            reason: format!(
+                "is {}, but the dataset holds {batches} batches and runs out in step {} of {what} {}: {}",
+                self.steps,
+                batches % self.steps + 1,
+                whole + 1,
+                self.ran_out_advice(what)
+            ),
+        })
     }
 
     /// What a stream must do to last, for the errors when it does not.
@@ -812,7 +822,8 @@ impl<N: Network> Model<N> {
 pub struct Evaluate<'a, N: Network, Y: SampleSet> {
     model: &'a mut Model<N>,
     data: Data<'a, N, Y>,
-    batch_size: usize,
+    /// `None` until given (see `Fit::batch_size`'s field).
+    batch_size: Option<usize>,
     verbose: u8,
     steps: Option<usize>,
     callbacks: Vec<&'a mut dyn Callback<N>>,
@@ -821,7 +832,7 @@ pub struct Evaluate<'a, N: Network, Y: SampleSet> {
 impl<'a, N: Network, Y: SampleSet> Evaluate<'a, N, Y> {
     /// Samples per batch for arrays (default 32; a stream's batches are its own).
     pub fn batch_size(mut self, batch_size: usize) -> Self {
-        self.batch_size = batch_size;
+        self.batch_size = Some(batch_size);
         self
     }
 
@@ -857,7 +868,9 @@ impl<'a, N: Network, Y: SampleSet> Evaluate<'a, N, Y> {
         let mut progress = Progress::new(if model.replica().0 == 0 { verbose } else { 0 });
         let logs = match data {
             Data::Arrays(x, y) => {
-                super::check_batch_size(batch_size)?;
+                if let Some(given) = batch_size {
+                    super::check_batch_size(given)?;
+                }
                 if steps == Some(0) {
                     return Err(Error::InvalidArgument {
                         name: "steps",
@@ -865,7 +878,7 @@ impl<'a, N: Network, Y: SampleSet> Evaluate<'a, N, Y> {
                     });
                 }
                 let (n, x, targets) = model.prepare::<Y>(x, y, "evaluate")?;
-                let end = limit(n, steps, batch_size);
+                let (batch_size, end) = steps_batch(n, steps, batch_size);
                 progress.begin_steps(end.div_ceil(batch_size).max(1));
                 let params = FitParams { epochs: 1, steps: end.div_ceil(batch_size), verbose: 0 };
                 let x = N::Input::range(x, 0, end);
@@ -958,7 +971,7 @@ impl<N: Network> Model<N> {
     }
 
     fn evaluation<'a, Y: SampleSet>(&'a mut self, data: Data<'a, N, Y>) -> Evaluate<'a, N, Y> {
-        Evaluate { model: self, data, batch_size: 32, verbose: 1, steps: None, callbacks: Vec::new() }
+        Evaluate { model: self, data, batch_size: None, verbose: 1, steps: None, callbacks: Vec::new() }
     }
 
     /// Keras's `predict(dataset, steps=…)`: outputs for every sample of
@@ -1026,9 +1039,19 @@ impl<N: Network> Model<N> {
     }
 }
 
-/// The samples `steps` batches of `batch_size` cover out of `n` (all `n`
-/// without a step count): Keras reads `steps` batches of arrays too, and
-/// stops early when they hold fewer.
-fn limit(n: usize, steps: Option<usize>, batch_size: usize) -> usize {
-    steps.map_or(n, |s| n.min(s.saturating_mul(batch_size)))
+/// Keras's default batch size.
+const DEFAULT_BATCH_SIZE: usize = 32;
+
+/// The batch size and the samples read when `steps` batches of `n` arrays
+/// are asked for (all `n` without a step count), as Keras's array adapter:
+/// a batch size not given is `ceil(n / steps)` with a step count (every
+/// sample is read), else 32; `steps` batches of a given size read at most
+/// `steps · batch_size` samples, fewer when the arrays hold fewer.
+fn steps_batch(n: usize, steps: Option<usize>, batch_size: Option<usize>) -> (usize, usize) {
+    let batch = match (batch_size, steps) {
+        (Some(b), _) => b,
+        (None, Some(s)) if s > 0 => n.div_ceil(s).max(1),
+        (None, _) => DEFAULT_BATCH_SIZE,
+    };
+    (batch, steps.map_or(n, |s| n.min(s.saturating_mul(batch))))
 }

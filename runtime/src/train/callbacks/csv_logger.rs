@@ -119,8 +119,13 @@ impl<N: Network> Callback<N> for CsvLogger {
             });
         }
         if std::mem::take(&mut self.truncate_pending) {
+            // Only a regular file can be (and needs to be) emptied: `/dev/stdout`
+            // or a pipe refuses `set_len`, and `"w"` mode writes to them as they are.
             let file = self.file.as_ref().expect("checked above");
-            file.set_len(0).map_err(|source| Error::Io { path: self.filename.clone(), source })?;
+            let io = |source| Error::Io { path: self.filename.clone(), source };
+            if file.metadata().map_err(io)?.is_file() {
+                file.set_len(0).map_err(io)?;
+            }
         }
         if self.keys.is_none() {
             let mut keys: Vec<String> = logs.iter().map(|(k, _)| k.to_string()).collect();

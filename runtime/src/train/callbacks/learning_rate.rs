@@ -8,7 +8,9 @@ use crate::network::Network;
 /// `schedule(epoch, current_rate)` (Keras's `LearningRateScheduler`; the
 /// rate is passed and returned as `f64`, Python's float, and stored in the
 /// optimizer's `f32`, as Keras stores it in a float32 variable). Adds
-/// `learning_rate` to each epoch's logs.
+/// `learning_rate` to each epoch's logs. An optimizer whose rate follows a
+/// schedule is refused when training begins (Keras raises: its rate is not
+/// settable).
 ///
 /// ```
 /// use kiln::train::LearningRateScheduler;
@@ -60,7 +62,9 @@ impl<N: Network> Callback<N> for LearningRateScheduler<'_> {
 }
 
 /// Lowers the learning rate when a monitored quantity stops improving
-/// (Keras 3's `ReduceLROnPlateau`, same arguments, defaults and rules).
+/// (Keras 3's `ReduceLROnPlateau`, same arguments, defaults and rules). An
+/// optimizer whose rate follows a schedule is refused when training begins
+/// (Keras raises at the first reduction).
 ///
 /// At each epoch's end it logs the current `learning_rate`, then: during a
 /// cooldown, counts it down and resets the wait; an improvement by more

@@ -222,7 +222,8 @@ impl<N: Network> Callback<N> for ModelCheckpoint {
         // The directory, if the template does not name it by a field: one
         // that cannot be made is an error now, not at the first save.
         let static_dir = Path::new(&self.filepath).parent().filter(|d| !d.as_os_str().is_empty());
-        if let Some(dir) = static_dir.filter(|d| !d.to_string_lossy().contains('{')) {
+        // (`{{`/`}}` escape braces: a path with either waits for the save.)
+        if let Some(dir) = static_dir.filter(|d| !d.to_string_lossy().contains(['{', '}'])) {
             std::fs::create_dir_all(dir).map_err(|source| Error::Io { path: dir.to_path_buf(), source })?;
         }
         if self.save_best_only {

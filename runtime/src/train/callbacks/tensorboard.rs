@@ -107,8 +107,9 @@ impl<N: Network> Callback<N> for TensorBoard {
             });
         }
         self.global_train_batch = 0;
-        // The training run's writer now, as Keras opens it here: a log
-        // directory that cannot be made is an error before the first step.
+        // The training run's writer now (Keras opens it when training
+        // begins too): a log directory that cannot be made is an error
+        // before the first step. A later `fit` keeps writing the same file.
         Self::writer(&mut self.train, self.log_dir.join("train"))?;
         Ok(())
     }
