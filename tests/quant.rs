@@ -570,3 +570,44 @@ kiln::model! {
         output y;
     }
 }
+
+/// Old code: a calibrated range of ±3e38 gave `scale = inf` (and ±1e-40 a
+/// subnormal one) without a word: every value quantized to one code, the
+/// outputs were wrong, and the saved file was refused when loaded.
+#[test]
+fn ranges_whose_step_is_not_a_normal_float_are_refused() {
+    for (min, max) in [(-3e38, 3e38), (-f32::MAX, f32::MAX), (-1e-40, 1e-40)] {
+        let err = QuantParams::from_range(min, max).unwrap_err();
+        assert!(matches!(err, kiln::Error::InvalidArgument { name: "range", .. }), "[{min}, {max}]: {err}");
+    }
+    assert!(QuantParams::from_range(-1e30, 1e30).unwrap().scale.is_finite());
+    assert!(QuantParams::from_range(-1e-30, 1e-30).unwrap().scale.is_normal());
+}
+
+/// Old code: `k · n` overflowed (a panic in debug builds; in release a
+/// wrapped product that could pass the length check).
+#[test]
+fn weight_shapes_whose_size_overflows_are_errors() {
+    let err = QWeights::quantize(&[], usize::MAX, 2).unwrap_err();
+    assert!(matches!(err, kiln::Error::InvalidArgument { name: "w", .. }), "{err}");
+    let err = PackedI8::new(&[], 1 << 63, 2).unwrap_err();
+    assert!(matches!(err, kiln::Error::InvalidArgument { name: "w" | "k", .. }), "{err}");
+}
+
+/// Old code: an int8 file whose bias held NaN or an infinity loaded, and
+/// the model predicted garbage (a fused ReLU hid the NaN as 0); f32 weight
+/// files refuse such values, so int8 files do too.
+#[test]
+fn int8_files_holding_non_finite_values_are_refused() {
+    let d = QDense::<5, 3>::quantize(&dense::<5, 3>(2, Activation::Relu), QuantParams::from_range(-1.0, 4.0).unwrap())
+        .unwrap();
+    for value in [f32::NAN, f32::INFINITY] {
+        let mut file = QFile::new();
+        d.save("dense", &mut file);
+        file.put_f32("dense/bias".into(), &[3], &[0.0, value, 0.0]);
+        let mut back = QFile::from_bytes(&file.to_bytes().unwrap()).unwrap();
+        let err = QDense::<5, 3>::load("dense", &mut back, Activation::Relu).unwrap_err();
+        assert!(matches!(err, kiln::io::FileProblem::NonFinite { index: 1, .. }), "{err}");
+        assert!(err.to_string().contains("dense/bias"), "{err}");
+    }
+}

@@ -104,10 +104,10 @@ pub const MAX_INPUTS: usize = (i32::MAX as usize) / (255 * 128);
 impl PackedI8 {
     /// Packs the row-major `[k, n]` matrix `w`.
     pub fn new(w: &[i8], k: usize, n: usize) -> crate::Result<Self> {
-        if w.len() != k * n {
+        if k.checked_mul(n) != Some(w.len()) {
             return Err(crate::Error::InvalidArgument {
                 name: "w",
-                reason: format!("expected {k} × {n} = {} values, found {}", k * n, w.len()),
+                reason: format!("expected {k} × {n} values, found {}", w.len()),
             });
         }
         if k > MAX_INPUTS {

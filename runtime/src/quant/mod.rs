@@ -73,6 +73,12 @@ impl QuantParams {
     pub const UNIT: QuantParams = QuantParams { scale: 1.0 / 127.0, zero_point: 128 };
 
     /// Parameters covering `[min, max]` (widened to contain 0) with 256 codes.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] naming `range` when a bound is not finite,
+    /// `min > max`, or the step between codes, `(max − min) / 255`, is not a
+    /// normal `f32` (infinite for a range past `f32::MAX`, subnormal for one
+    /// under ~3e-36).
     pub fn from_range(min: f32, max: f32) -> Result<Self> {
         if !(min.is_finite() && max.is_finite()) || min > max {
             return Err(Error::InvalidArgument {
@@ -86,6 +92,19 @@ impl QuantParams {
             return Ok(QuantParams { scale: 1.0, zero_point: 0 });
         }
         let scale = (hi - lo) / 255.0;
+        // An infinite step (a range past f32::MAX) maps every value to one
+        // code; a subnormal one loses the precision `x / scale` needs.
+        if !scale.is_normal() {
+            return Err(Error::InvalidArgument {
+                name: "range",
+                reason: format!(
+                    "[{lo}, {hi}] gives a step of {scale} between codes, which must be a normal f32 \
+                     (the range must span between 255·{:e} and {:e})",
+                    f32::MIN_POSITIVE,
+                    f32::MAX
+                ),
+            });
+        }
         let zero_point = (-lo / scale).round().clamp(0.0, 255.0) as u8;
         Ok(QuantParams { scale, zero_point })
     }
@@ -164,7 +183,7 @@ pub struct QWeights {
 impl QWeights {
     /// Quantizes the row-major f32 matrix `w [k, n]`.
     pub fn quantize(w: &[f32], k: usize, n: usize) -> Result<Self> {
-        if w.len() != k * n {
+        if k.checked_mul(n) != Some(w.len()) {
             return Err(Error::InvalidArgument {
                 name: "w",
                 reason: format!("expected {k} × {n} values, found {}", w.len()),

@@ -70,7 +70,8 @@ impl QFile {
     /// Removes `F32` tensor `name`, checking its dtype and shape.
     pub fn take_f32(&mut self, name: &str, shape: &[usize]) -> Result<Vec<f32>, FileProblem> {
         let bytes = self.take(name, Dtype::F32, shape)?;
-        Ok(bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())
+        // Scales, biases and activation parameters: a NaN or infinity is damage.
+        crate::io::finite(name, bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())
     }
 
     /// Fails on the first tensor left over.
