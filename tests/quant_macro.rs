@@ -201,6 +201,18 @@ fn generated_digits_int8_equals_the_hand_assembled_one_and_round_trips() {
     file.put_f32("extra".into(), &[1], &[0.0]);
     let err = DigitsNetInt8::from_qfile(file).unwrap_err();
     assert!(matches!(&err, FileProblem::UnexpectedTensor { tensor, .. } if tensor == "extra"), "{err}");
+
+    // Old code: `predict` took a batch size of 0 (as 1) and NaN or infinite
+    // inputs (quantized to some code), where the f32 model's `predict`
+    // refuses both before any work.
+    let err = q.predict(&x_train[..3], 0).unwrap_err();
+    assert_eq!(err.to_string(), "invalid argument `batch_size`: must be at least 1, but is 0");
+    for value in [f32::NAN, f32::INFINITY] {
+        let mut bad = x_train[..3].to_vec();
+        bad[2][5] = value;
+        let err = q.predict(&bad, 2).unwrap_err();
+        assert!(matches!(err, Error::NonFinite { sample: 2, feature: 5, .. }), "{err}");
+    }
 }
 
 /// Random strings of '0', '1' and other characters, 1 to 16 long,

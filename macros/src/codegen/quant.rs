@@ -227,8 +227,9 @@ impl Gen<'_> {
                     batch_size: usize,
                 ) -> ::kiln::Result<::std::vec::Vec<#out_ty>> {
                     let __x = ::kiln::sample::flatten(x);
+                    ::kiln::quant::check_predict(__x, #in_len, batch_size)?;
                     ::kiln::quant::QLayer::check_ids(&self.#first, __x)?;
-                    let __b = batch_size.max(1).min(x.len().max(1));
+                    let __b = batch_size.min(x.len().max(1));
                     let __w = [#(#lens),*].into_iter().max().unwrap_or(0);
                     let (__p0, __p1, __s) = buffers.parts(__b * __w);
                     let mut __out = ::std::vec::Vec::with_capacity(x.len());

@@ -52,7 +52,8 @@ mod qfile;
 pub use kernel::{gemm_u8i8, gemm_u8i8_f32, gemm_u8i8_on, Epilogue, PackedI8, QPath};
 pub use layers::{QDense, QEmbedding, QLstm, QScratch};
 pub use model::{
-    architecture, bytes_error, calibration_count, check_architecture, load_path, QBuffers, QLayer, Quantize, Same,
+    architecture, bytes_error, calibration_count, check_architecture, check_predict, load_path, QBuffers, QLayer,
+    Quantize, Same,
 };
 pub use qfile::{QFile, QFILE_FORMAT, QFILE_VERSION};
 

@@ -148,6 +148,29 @@ impl<L: Layer + Send + Sync> QLayer for Same<L> {
     }
 }
 
+/// Checks a batched int8 prediction's arguments before any work, as the
+/// f32 `predict` does: `batch_size` at least 1 and every value of the flat
+/// inputs `x` (`len` per sample) finite (a NaN would quantize to a code
+/// and give an output that looks like any other).
+///
+/// # Errors
+/// [`Error::InvalidArgument`] naming `batch_size`, [`Error::NonFinite`]
+/// naming `x`, the sample and the feature.
+pub fn check_predict<E: Element>(x: &[E], len: usize, batch_size: usize) -> Result<()> {
+    if batch_size == 0 {
+        return Err(Error::InvalidArgument { name: "batch_size", reason: "must be at least 1, but is 0".into() });
+    }
+    match E::first_non_finite(x) {
+        Some(i) => Err(Error::NonFinite {
+            argument: "x".into(),
+            value: x[i].to_f32(),
+            sample: i / len.max(1),
+            feature: i % len.max(1),
+        }),
+        None => Ok(()),
+    }
+}
+
 /// Checks calibration samples given as flat values, `len` per sample:
 /// at least one whole sample and only finite values. Returns the count.
 ///
