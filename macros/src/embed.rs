@@ -57,6 +57,14 @@ fn read_file(path: &std::path::Path, shown: &str) -> Result<WeightsFile, String>
         if !start.is_multiple_of(4) {
             return Err(format!("`{shown}`: tensor `{name}` starts at byte {start} (not a multiple of 4), so it cannot be read in place as f32"));
         }
+        // As `load_weights` refuses it: kiln never writes a non-finite weight.
+        let data = &bytes[start..header.data_start + info.data_offsets.1];
+        let values = data.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+        if let Some((index, value)) = values.enumerate().find(|(_, v)| !v.is_finite()) {
+            return Err(format!(
+                "`{shown}`: tensor `{name}` holds {value} at index {index}, but every compiled-in weight must be finite (a damaged file)"
+            ));
+        }
         tensors.insert(name, Stored { shape: info.shape, start });
     }
     Ok(WeightsFile { bytes, tensors })
