@@ -722,4 +722,19 @@ fn files_holding_non_finite_values_are_refused_and_nothing_changes() {
     // The untouched files still load.
     kiln::io::load_weights_from_bytes(m.network_mut(), &weights).unwrap();
     m.load_checkpoint_bytes(&m.checkpoint_bytes().unwrap()).unwrap();
+
+    // Nor is such a file written: old code saved weights set to NaN by
+    // hand, a file every loader then refused.
+    let mut first = true;
+    m.network_mut().visit_params(&mut |p| {
+        if std::mem::take(&mut first) {
+            p.value[1] = f32::NAN;
+        }
+    });
+    let err = kiln::io::weights_to_bytes(m.network()).unwrap_err();
+    assert!(matches!(&err, Error::File { problem: FileProblem::NonFinite { index: 1, .. }, .. }), "{err}");
+    assert!(matches!(m.checkpoint_bytes(), Err(FileProblem::NonFinite { index: 1, .. })));
+    let path = std::env::temp_dir().join(format!("kiln-nan-weights-{}.safetensors", std::process::id()));
+    assert!(kiln::io::save_weights(m.network(), &path).is_err());
+    assert!(!path.exists(), "nothing written");
 }

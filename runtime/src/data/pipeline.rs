@@ -329,7 +329,10 @@ impl<T: Send + 'static> Dataset<T> {
     /// the dataset gives a uniform permutation, and element `k` of the
     /// output is one of the first `k + buffer_size` inputs. Each pass
     /// draws a new order, and the sequence of orders is fixed by `seed`
-    /// (`reshuffle_each_iteration=True`).
+    /// (`reshuffle_each_iteration=True`). Clones of the dataset share that
+    /// sequence, as iterations of one tf.data dataset do: a second `fit`
+    /// on a clone gets the next orders; build the dataset again to start
+    /// the sequence over.
     pub fn shuffle(self, buffer_size: usize, seed: u64) -> Dataset<T> {
         let passes = Arc::new(AtomicU64::new(0));
         let cardinality = self.cardinality;

@@ -43,6 +43,12 @@ impl TensorFile {
 
     /// The file's bytes.
     pub fn to_bytes(&self) -> Result<Vec<u8>, FileProblem> {
+        // A file every loader would refuse is not written either.
+        for (name, (_, values)) in &self.tensors {
+            if let Some(index) = values.iter().position(|v| !v.is_finite()) {
+                return Err(FileProblem::NonFinite { tensor: name.clone(), index, value: values[index] });
+            }
+        }
         let bytes: Vec<(&String, Vec<u8>, &Vec<usize>)> = self
             .tensors
             .iter()

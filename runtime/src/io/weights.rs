@@ -45,6 +45,11 @@ pub fn weights_to_bytes<N: Network + ?Sized>(network: &N) -> Result<Vec<u8>> {
 }
 
 /// Saves every parameter of `network` to `path`, atomically.
+///
+/// # Errors
+/// [`Error::File`] with [`FileProblem::NonFinite`] naming the tensor when a
+/// value is NaN or infinite (no loader would take the file; nothing is
+/// written), or the I/O error.
 pub fn save_weights<N: Network + ?Sized>(network: &N, path: impl AsRef<Path>) -> Result<()> {
     let path = path.as_ref();
     let bytes = weights_to_bytes(network)?;
