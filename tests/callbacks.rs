@@ -932,6 +932,7 @@ fn model_checkpoint_files_resume_exactly() {
 /// the buffer's size (a panic in debug builds) and 200 000² pixels asked for
 /// 120 GB, which aborts the process when refused.
 #[test]
+#[cfg(feature = "plot")]
 fn plots_larger_than_any_screen_are_refused() {
     let history = sample_history();
     for size in [(u32::MAX, u32::MAX), (200_000, 200_000), (16_385, 150), (200, 16_385)] {
