@@ -95,6 +95,10 @@ impl<const I: usize, const O: usize> QDense<I, O> {
     }
 
     /// `y = activation(x·W + b)` for one sample, allocation-free.
+    ///
+    /// # Panics
+    /// If `x` holds fewer than `I` values or `y` fewer than `O` (a generated
+    /// `<Name>Int8` passes its static sizes).
     pub fn forward_one(&self, x: &[f32], y: &mut [f32]) {
         let mut xq = [0u8; I];
         self.input.quantize(&x[..I], &mut xq);
@@ -178,6 +182,11 @@ impl<const V: usize, const D: usize, const T: usize> QEmbedding<V, D, T> {
 
     /// Row `id` for each of the `T` ids, allocation-free; an id not below
     /// `V` (which [`QEmbedding::check_ids`] reports) gives zeros.
+    ///
+    /// `y` holds `T × D` values.
+    ///
+    /// # Panics
+    /// If `ids` holds fewer than `T` ids.
     pub fn forward_one(&self, ids: &[u32], y: &mut [f32]) {
         for (&id, out) in ids[..T].iter().zip(y.chunks_exact_mut(D)) {
             let id = id as usize;
@@ -296,6 +305,9 @@ impl<const D: usize, const U: usize, const T: usize, const SEQ: bool> QLstm<D, U
     }
 
     /// One sample, `x [T, D]` → `y [T, U]` or `[U]`, allocation-free.
+    ///
+    /// # Panics
+    /// If `x` or `y` are shorter than those shapes.
     pub fn forward_one(&self, x: &[f32], y: &mut [f32]) {
         let g = 4 * U;
         let (mut xq, mut hq) = ([0u8; D], [0u8; U]);
