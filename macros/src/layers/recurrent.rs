@@ -90,7 +90,12 @@ impl RecurrentSpec {
             }
         };
         let activation = activation_arg(args, "activation", "tanh");
-        let recurrent_activation = activation_arg(args, "recurrent_activation", "sigmoid");
+        // SimpleRNN has no gates: its `recurrent_activation` is never read,
+        // so a keyword of that name is reported as unknown (as Keras does).
+        let recurrent_activation = match kind {
+            Cell::SimpleRnn => ACTIVATIONS[index_of(ACTIVATIONS, "sigmoid")],
+            _ => activation_arg(args, "recurrent_activation", "sigmoid"),
+        };
         let use_bias = args.bool("use_bias", true);
         let kernel_initializer = args.initializer("kernel_initializer", "glorot_uniform", "kernel", Some(2));
         let recurrent_initializer =
@@ -127,9 +132,22 @@ impl RecurrentSpec {
             "name",
             "unit_forget_bias",
         ];
+        // SimpleRNN has no gates, so no `recurrent_activation` (Keras
+        // refuses it as an unrecognized keyword).
+        const SIMPLE_RNN: &[&str] = &[
+            "units",
+            "activation",
+            "use_bias",
+            "return_sequences",
+            "kernel_initializer",
+            "recurrent_initializer",
+            "bias_initializer",
+            "name",
+        ];
         match kind {
             Cell::Lstm => LSTM,
-            Cell::Gru | Cell::SimpleRnn => LSTM.split_last().expect("LSTM has arguments").1,
+            Cell::Gru => LSTM.split_last().expect("LSTM has arguments").1,
+            Cell::SimpleRnn => SIMPLE_RNN,
         }
     }
 }
