@@ -129,9 +129,7 @@ impl StandardScaler {
     /// missing, which kiln's models cannot take either);
     /// [`Error::NoData`] when `data` is empty.
     pub fn try_fit(data: &[f32], features: usize) -> Result<Self> {
-        if features == 0 {
-            return Err(Error::InvalidArgument { name: "features", reason: "must be at least 1, but is 0".into() });
-        }
+        crate::error::at_least_one("features", features)?;
         check_rows(data.len(), features)?;
         if data.is_empty() {
             return Err(Error::NoData("fit a StandardScaler on"));

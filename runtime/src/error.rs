@@ -228,3 +228,12 @@ fn label_hint(label: f32) -> String {
 
 /// `Result<T, kiln::Error>`.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Refuses a count argument `name` of 0 (a batch size, a step count, …):
+/// [`Error::InvalidArgument`] "must be at least 1, but is 0".
+pub(crate) fn at_least_one(name: &'static str, value: usize) -> Result<()> {
+    if value == 0 {
+        return Err(Error::InvalidArgument { name, reason: "must be at least 1, but is 0".into() });
+    }
+    Ok(())
+}

@@ -119,36 +119,27 @@ impl RecurrentSpec {
     }
 
     pub const fn args(kind: Cell) -> &'static [&'static str] {
-        // LSTM's arguments are the others' plus `unit_forget_bias`, kept last.
+        // Each cell's arguments are a prefix of LSTM's: SimpleRNN's, then
+        // `recurrent_activation` (gated cells: Keras refuses it for
+        // SimpleRNN), then `unit_forget_bias` (LSTM only).
         const LSTM: &[&str] = &[
             "units",
             "activation",
-            "recurrent_activation",
             "use_bias",
             "return_sequences",
             "kernel_initializer",
             "recurrent_initializer",
             "bias_initializer",
             "name",
+            "recurrent_activation",
             "unit_forget_bias",
         ];
-        // SimpleRNN has no gates, so no `recurrent_activation` (Keras
-        // refuses it as an unrecognized keyword).
-        const SIMPLE_RNN: &[&str] = &[
-            "units",
-            "activation",
-            "use_bias",
-            "return_sequences",
-            "kernel_initializer",
-            "recurrent_initializer",
-            "bias_initializer",
-            "name",
-        ];
-        match kind {
-            Cell::Lstm => LSTM,
-            Cell::Gru => LSTM.split_last().expect("LSTM has arguments").1,
-            Cell::SimpleRnn => SIMPLE_RNN,
-        }
+        let len = match kind {
+            Cell::Lstm => LSTM.len(),
+            Cell::Gru => LSTM.len() - 1,
+            Cell::SimpleRnn => LSTM.len() - 2,
+        };
+        LSTM.split_at(len).0
     }
 }
 

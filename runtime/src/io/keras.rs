@@ -153,7 +153,8 @@ pub fn load_keras_h5_bytes<N: Network + ?Sized>(network: &mut N, bytes: &[u8]) -
             FileProblem::KerasFile(format!("`{}` cannot be read ({e})", variable.path.trim_start_matches('/')))
         })?;
         // Named by the model's parameter path, as the other errors name layers.
-        values.push(super::finite(&entry.parts.join("/"), data)?);
+        super::check_finite(&entry.parts.join("/"), &data)?;
+        values.push(data);
     }
     set_weights(network, values);
     Ok(())

@@ -200,10 +200,11 @@ impl std::fmt::Display for FileProblem {
 
 impl std::error::Error for FileProblem {}
 
-/// `values` of tensor `name`, unless one is NaN or infinite.
-pub(crate) fn finite(name: &str, values: Vec<f32>) -> Result<Vec<f32>, FileProblem> {
+/// Refuses tensor `name` if one of its `values` is NaN or infinite (what
+/// every loader refuses and no writer writes).
+pub(crate) fn check_finite(name: &str, values: &[f32]) -> Result<(), FileProblem> {
     match values.iter().position(|v| !v.is_finite()) {
         Some(index) => Err(FileProblem::NonFinite { tensor: name.to_string(), index, value: values[index] }),
-        None => Ok(values),
+        None => Ok(()),
     }
 }

@@ -45,9 +45,7 @@ impl TensorFile {
     pub fn to_bytes(&self) -> Result<Vec<u8>, FileProblem> {
         // A file every loader would refuse is not written either.
         for (name, (_, values)) in &self.tensors {
-            if let Some(index) = values.iter().position(|v| !v.is_finite()) {
-                return Err(FileProblem::NonFinite { tensor: name.clone(), index, value: values[index] });
-            }
+            super::check_finite(name, values)?;
         }
         let bytes: Vec<(&String, Vec<u8>, &Vec<usize>)> = self
             .tensors
@@ -83,7 +81,7 @@ impl TensorFile {
             Some((found, _)) if found != shape => {
                 Err(FileProblem::Shape { tensor: name.to_string(), expected: shape.to_vec(), found })
             }
-            Some((_, values)) => super::finite(name, values),
+            Some((_, values)) => super::check_finite(name, &values).map(|()| values),
         }
     }
 

@@ -77,6 +77,16 @@ pub struct Ctx {
 }
 
 impl Ctx {
+    /// Runs `f` with [`Ctx::activity_scale`] multiplied by `factor`, then
+    /// restores it (`TimeDistributed`'s inner layer: `factor` = `T`).
+    pub(crate) fn with_activity_scale<R>(&mut self, factor: f32, f: impl FnOnce(&mut Ctx) -> R) -> R {
+        let scale = self.activity_scale;
+        self.activity_scale = scale * factor;
+        let result = f(self);
+        self.activity_scale = scale;
+        result
+    }
+
     /// A context whose random stream starts from `seed`.
     pub fn new(seed: u64) -> Self {
         use rand::SeedableRng;

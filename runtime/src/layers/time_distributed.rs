@@ -46,10 +46,7 @@ impl<L: Layer, const T: usize> Layer for TimeDistributed<L, T> {
     }
 
     fn forward(&self, x: &[L::In], y: &mut [f32], batch: usize, cache: &mut L::Cache, ctx: &mut Ctx) {
-        let scale = ctx.activity_scale;
-        ctx.activity_scale = scale * T as f32;
-        self.layer.forward(x, y, batch * T, cache, ctx);
-        ctx.activity_scale = scale;
+        ctx.with_activity_scale(T as f32, |ctx| self.layer.forward(x, y, batch * T, cache, ctx));
     }
 
     fn backward(
@@ -62,10 +59,8 @@ impl<L: Layer, const T: usize> Layer for TimeDistributed<L, T> {
         cache: &mut L::Cache,
         ctx: &mut Ctx,
     ) {
-        let scale = ctx.activity_scale;
-        ctx.activity_scale = scale * T as f32;
-        self.layer.backward(x, y, dy, dx, batch * T, cache, ctx);
-        ctx.activity_scale = scale;
+        let layer = &mut self.layer;
+        ctx.with_activity_scale(T as f32, |ctx| layer.backward(x, y, dy, dx, batch * T, cache, ctx));
     }
 
     fn validate(&self) -> crate::Result<()> {

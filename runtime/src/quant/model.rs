@@ -157,9 +157,7 @@ impl<L: Layer + Send + Sync> QLayer for Same<L> {
 /// [`Error::InvalidArgument`] naming `batch_size`, [`Error::NonFinite`]
 /// naming `x`, the sample and the feature.
 pub fn check_predict<E: Element>(x: &[E], len: usize, batch_size: usize) -> Result<()> {
-    if batch_size == 0 {
-        return Err(Error::InvalidArgument { name: "batch_size", reason: "must be at least 1, but is 0".into() });
-    }
+    crate::error::at_least_one("batch_size", batch_size)?;
     match E::first_non_finite(x) {
         Some(i) => Err(Error::NonFinite {
             argument: "x".into(),

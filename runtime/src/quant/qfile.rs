@@ -71,7 +71,8 @@ impl QFile {
     pub fn take_f32(&mut self, name: &str, shape: &[usize]) -> Result<Vec<f32>, FileProblem> {
         let bytes = self.take(name, Dtype::F32, shape)?;
         // Scales, biases and activation parameters: a NaN or infinity is damage.
-        crate::io::finite(name, bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())
+        let values: Vec<f32> = bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+        crate::io::check_finite(name, &values).map(|()| values)
     }
 
     /// Fails on the first tensor left over.

@@ -5,7 +5,7 @@ use super::history::{History, Logs};
 use super::progress::Progress;
 use super::{batches, Model};
 use crate::data::{BatchStream, Cardinality, IntoBatches};
-use crate::error::{Error, Result};
+use crate::error::{at_least_one, Error, Result};
 use crate::network::{InputFlat, Network};
 use crate::sample::SampleSet;
 use rand::seq::SliceRandom;
@@ -221,19 +221,9 @@ impl<'a, N: Network, Y: SampleSet> Fit<'a, N, Y> {
         self.model.optimizer.validate()?;
         self.model.validate_weight_options()?;
         let batch_size = self.batch_size.unwrap_or(DEFAULT_BATCH_SIZE);
-        super::check_batch_size(batch_size)?;
-        if self.validation_freq == 0 {
-            return Err(Error::InvalidArgument {
-                name: "validation_freq",
-                reason: "must be at least 1, but is 0".into(),
-            });
-        }
-        if self.validation_steps == Some(0) {
-            return Err(Error::InvalidArgument {
-                name: "validation_steps",
-                reason: "must be at least 1, but is 0".into(),
-            });
-        }
+        at_least_one("batch_size", batch_size)?;
+        at_least_one("validation_freq", self.validation_freq)?;
+        self.validation_steps.map_or(Ok(()), |s| at_least_one("validation_steps", s))?;
         let data = self.data.take().expect("`run` consumes the fit");
         let (memory, mut stream) = match data {
             Data::Arrays(x, y) => (Some(self.memory(x, y)?), None),
@@ -459,13 +449,7 @@ impl<'a, N: Network, Y: SampleSet> Fit<'a, N, Y> {
             n
         };
         let steps = match self.steps_per_epoch {
-            Some(0) => {
-                return Err(Error::InvalidArgument {
-                    name: "steps_per_epoch",
-                    reason: "must be at least 1, but is 0".into(),
-                })
-            }
-            Some(s) => s,
+            Some(s) => at_least_one("steps_per_epoch", s).map(|()| s)?,
             None => batches(n_train, self.batch_size.unwrap_or(DEFAULT_BATCH_SIZE))?.count(),
         };
         Ok(Memory { x: x_all, y: y_all, n, n_train, user_weights, weights, steps })
@@ -611,10 +595,7 @@ impl<'x, X: SampleSet, Y: SampleSet> Feed<'x, X, Y> {
     ) -> Result<Self> {
         stream.check()?;
         let (steps, persistent) = match (steps, stream.cardinality()) {
-            (Some(0), _) => {
-                return Err(Error::InvalidArgument { name, reason: "must be at least 1, but is 0".into() });
-            }
-            (Some(s), _) => (s, true),
+            (Some(s), _) => (at_least_one(name, s).map(|()| s)?, true),
             (None, Cardinality::Finite(0)) => {
                 return Err(Error::InvalidArgument { name, reason: "is not given and the dataset is empty".into() });
             }
@@ -868,21 +849,7 @@ impl<'a, N: Network, Y: SampleSet> Evaluate<'a, N, Y> {
         let mut progress = Progress::new(if model.replica().0 == 0 { verbose } else { 0 });
         let logs = match data {
             Data::Arrays(x, y) => {
-                if let Some(given) = batch_size {
-                    super::check_batch_size(given)?;
-                }
-                if steps == Some(0) {
-                    return Err(Error::InvalidArgument {
-                        name: "steps",
-                        reason: "must be at least 1, but is 0".into(),
-                    });
-                }
-                let (n, x, targets) = model.prepare::<Y>(x, y, "evaluate")?;
-                let (batch_size, end) = steps_batch(n, steps, batch_size);
-                progress.begin_steps(end.div_ceil(batch_size).max(1));
-                let params = FitParams { epochs: 1, steps: end.div_ceil(batch_size), verbose: 0 };
-                let x = N::Input::range(x, 0, end);
-                model.evaluate_flat(x, &targets, None, 0, end, batch_size, &mut callbacks, params)?
+                model.evaluate_set_with::<Y>(x, y, batch_size, steps, &mut callbacks, Some(&mut progress))?
             }
             Data::Stream(stream) => {
                 model.check_target_shapes::<Y>()?;
@@ -1047,7 +1014,7 @@ const DEFAULT_BATCH_SIZE: usize = 32;
 /// a batch size not given is `ceil(n / steps)` with a step count (every
 /// sample is read), else 32; `steps` batches of a given size read at most
 /// `steps · batch_size` samples, fewer when the arrays hold fewer.
-fn steps_batch(n: usize, steps: Option<usize>, batch_size: Option<usize>) -> (usize, usize) {
+pub(super) fn steps_batch(n: usize, steps: Option<usize>, batch_size: Option<usize>) -> (usize, usize) {
     let batch = match (batch_size, steps) {
         (Some(b), _) => b,
         (None, Some(s)) if s > 0 => n.div_ceil(s).max(1),

@@ -39,7 +39,7 @@ pub use fit::{Evaluate, Fit};
 pub use history::{History, Logs};
 pub use progress::ProgbarLogger;
 
-use crate::error::{Error, Result};
+use crate::error::{at_least_one, Error, Result};
 use crate::losses::{output_loss, Loss};
 use crate::metrics::{Mean, Metric, MetricInput, MetricState};
 use crate::network::{InputFlat, Network};
@@ -425,7 +425,7 @@ impl<N: Network> Model<N> {
         y: Y::Batch<'_>,
         batch_size: usize,
     ) -> Result<Logs> {
-        self.evaluate_set_with::<Y>(x, y, batch_size, &mut [])
+        self.evaluate_set_with::<Y>(x, y, Some(batch_size), None, &mut [], None)
     }
 
     /// [`Model::evaluate`], calling `callbacks`' `on_test_*` hooks
@@ -441,20 +441,31 @@ impl<N: Network> Model<N> {
         X: BatchOf<'a, Set = N::Input>,
         B: BatchOf<'a>,
     {
-        self.evaluate_set_with::<B::Set>(x.into_batch(), y.into_batch(), batch_size, callbacks)
+        self.evaluate_set_with::<B::Set>(x.into_batch(), y.into_batch(), Some(batch_size), None, callbacks, None)
     }
 
+    /// Evaluates arrays in batches of `batch_size`, reading `steps` of them
+    /// (see `fit::steps_batch`: Keras's array adapter), after checking the
+    /// arguments and the data; starts `progress` at the batches to read.
     fn evaluate_set_with<Y: SampleSet>(
         &mut self,
         x: <N::Input as SampleSet>::Batch<'_>,
         y: Y::Batch<'_>,
-        batch_size: usize,
+        batch_size: Option<usize>,
+        steps: Option<usize>,
         callbacks: &mut [&mut dyn Callback<N>],
+        progress: Option<&mut progress::Progress>,
     ) -> Result<Logs> {
         let (n, x, targets) = self.prepare::<Y>(x, y, "evaluate")?;
-        check_batch_size(batch_size)?;
-        let params = FitParams { epochs: 1, steps: n.div_ceil(batch_size), verbose: 0 };
-        self.evaluate_flat(x, &targets, None, 0, n, batch_size, callbacks, params)
+        batch_size.map_or(Ok(()), |b| at_least_one("batch_size", b))?;
+        steps.map_or(Ok(()), |s| at_least_one("steps", s))?;
+        let (batch_size, end) = fit::steps_batch(n, steps, batch_size);
+        let batches = end.div_ceil(batch_size);
+        if let Some(progress) = progress {
+            progress.begin_steps(batches.max(1));
+        }
+        let params = FitParams { epochs: 1, steps: batches, verbose: 0 };
+        self.evaluate_flat(N::Input::range(x, 0, end), &targets, None, 0, end, batch_size, callbacks, params)
     }
 
     /// Checks `x` and `y` (counts, shapes, finiteness, ids, targets) and
@@ -588,7 +599,7 @@ impl<N: Network> Model<N> {
         let x = x.into_batch();
         let n = N::Input::samples(x)?;
         let xf = N::Input::flatten(x);
-        check_batch_size(batch_size)?;
+        at_least_one("batch_size", batch_size)?;
         check_inputs(&self.network, xf)?;
         let params = FitParams { epochs: 1, steps: n.div_ceil(batch_size), verbose: 0 };
         callbacks::each(callbacks, self, params, |c, ctx| c.on_predict_begin(ctx))?;
@@ -614,7 +625,7 @@ impl<N: Network> Model<N> {
         let x = x.into_batch();
         let n = N::Input::samples(x)?;
         let xf = N::Input::flatten(x);
-        check_batch_size(batch_size)?;
+        at_least_one("batch_size", batch_size)?;
         check_inputs(&self.network, xf)?;
         let mut classes = Vec::with_capacity(n);
         for (start, end) in batches(n, batch_size)? {
@@ -820,7 +831,7 @@ fn workspace<'w, N: Network>(network: &N, slot: &'w mut Option<N::Workspace>, ba
 
 /// `(start, end)` of consecutive batches of `size` over `n` samples.
 fn batches(n: usize, size: usize) -> Result<impl Iterator<Item = (usize, usize)>> {
-    check_batch_size(size)?;
+    at_least_one("batch_size", size)?;
     Ok((0..n).step_by(size).map(move |s| (s, (s + size).min(n))))
 }
 
@@ -879,13 +890,6 @@ pub(crate) fn predict_shared<N: Network>(
     predict_with(network, &mut buffers.workspace, x, batch_size)
 }
 
-fn check_batch_size(size: usize) -> Result<()> {
-    if size == 0 {
-        return Err(Error::InvalidArgument { name: "batch_size", reason: "must be at least 1, but is 0".into() });
-    }
-    Ok(())
-}
-
 /// `x`, or `x.1` for the second member of a tuple of `count` members.
 fn member_name(argument: &str, member: usize, count: usize) -> String {
     if count == 1 {
@@ -926,7 +930,7 @@ pub(crate) fn predict_with<N: Network>(
 ) -> Result<Vec<N::Output>> {
     let n = N::Input::samples(x)?;
     let xf = N::Input::flatten(x);
-    check_batch_size(batch_size)?;
+    at_least_one("batch_size", batch_size)?;
     check_inputs(network, xf)?;
     let mut result = Vec::with_capacity(n);
     for (start, end) in batches(n, batch_size)? {
